@@ -1,0 +1,140 @@
+"""The inventory file: which hosts exist, how to reach them, and which IIS site, app and pool each
+managed site is. Validated by pydantic; `policies.files.load_inventory` reads it."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Transport = Literal["ntlm", "kerberos", "credssp", "certificate", "ssl", "basic"]
+AppDomainMethod = Literal["wmi-unload", "touch-web-config", "bin-marker"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Host(Strict):
+    """One IIS server and how WinRM reaches it. Secrets are never in this file for real hosts:
+    `password_env`/`password_file` name where they are; an inline `password` is accepted only
+    when `lab = true` (the simulated farm writes one)."""
+
+    address: str = Field(description="DNS name or IP of the server")
+    port: int | None = Field(default=None, ge=1, le=65535, description="default 5985 (http) or 5986")
+    scheme: Literal["http", "https"] | None = None
+    path: str = "/wsman"
+    transport: Transport = "ntlm"
+    username: str | None = None
+    username_env: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    password_env: str | None = None
+    password_file: str | None = None
+    cert_pem: str | None = None
+    cert_key_pem: str | None = None
+    server_cert_validation: Literal["validate", "ignore"] = "validate"
+    lab: bool = Field(default=False, description="a test farm: Basic over plain HTTP is allowed")
+    iis_major_version: int | None = Field(default=None, ge=5, le=20)
+    iis5_isolation: bool = Field(
+        default=False, description="IIS 6 in IIS 5.0 isolation mode: one aspnet_wp.exe for the machine"
+    )
+    warmup_base_url: str | None = Field(
+        default=None, description="where warm-up requests go, default http://<address>"
+    )
+
+    @property
+    def effective_scheme(self) -> str:
+        if self.scheme:
+            return self.scheme
+        return "https" if self.transport == "ssl" else "http"
+
+    @property
+    def endpoint(self) -> str:
+        port = self.port or (5986 if self.effective_scheme == "https" else 5985)
+        return f"{self.effective_scheme}://{self.address}:{port}{self.path}"
+
+    @property
+    def worker_process_name(self) -> str:
+        return "aspnet_wp" if self.iis5_isolation else "w3wp"
+
+    @model_validator(mode="after")
+    def _secrets_stay_out_of_real_inventories(self) -> Host:
+        if self.password is not None and not self.lab:
+            raise ValueError(
+                "an inline password is only accepted for a lab host (lab = true); "
+                "use password_env or password_file for real servers"
+            )
+        if self.transport == "basic" and self.effective_scheme == "http" and not self.lab:
+            raise ValueError(
+                "transport 'basic' over plain http sends the password in clear; "
+                "use ntlm/kerberos/credssp, or ssl (Basic over HTTPS), or mark a test farm lab = true"
+            )
+        if self.transport == "certificate" and not (self.cert_pem and self.cert_key_pem):
+            raise ValueError("transport 'certificate' needs cert_pem and cert_key_pem")
+        return self
+
+
+class Site(Strict):
+    """One managed ASP.NET application: an app (by path) of an IIS site, on one or more hosts."""
+
+    environment: str
+    hosts: list[str] = Field(min_length=1)
+    iis_site: str
+    app: str = "/"
+    pool: str
+    runtime: Literal["clr", "core"] = Field(
+        default="clr", description="'core' for ASP.NET Core under ANCM: no AppDomain"
+    )
+    warmup_path: str = "/"
+    channel: str | None = Field(default=None, description="Slack channel ID (C...) that owns this site")
+    appdomain_method: AppDomainMethod | None = None
+
+    @field_validator("app")
+    @classmethod
+    def _app_is_a_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"app must be an application path starting with '/', got {value!r}")
+        return value
+
+    @field_validator("warmup_path")
+    @classmethod
+    def _warmup_is_a_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"warmup_path must start with '/', got {value!r}")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_is_an_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[CG][A-Z0-9]{2,}", value):
+            raise ValueError(f"channel must be a Slack channel ID like C0123ABC, got {value!r}")
+        return value
+
+
+class Inventory(Strict):
+    hosts: dict[str, Host]
+    sites: dict[str, Site]
+
+    @field_validator("hosts", "sites")
+    @classmethod
+    def _names_are_plain(cls, value: dict[str, object]) -> dict[str, object]:
+        for name in value:
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"name {name!r} must be letters, digits, '.', '_' or '-' (at most 63)")
+        return value
+
+    @model_validator(mode="after")
+    def _sites_name_known_hosts(self) -> Inventory:
+        for site_name, site in self.sites.items():
+            for host in site.hosts:
+                if host not in self.hosts:
+                    known = ", ".join(sorted(self.hosts)) or "none"
+                    raise ValueError(f"sites.{site_name}.hosts names unknown host {host!r} (known: {known})")
+        return self
+
+    def apps_in_pool(self, host: str, pool: str) -> list[str]:
+        """Every managed site that runs in `pool` on `host`: the blast radius of a pool recycle."""
+        return sorted(name for name, site in self.sites.items() if site.pool == pool and host in site.hosts)
