@@ -1,0 +1,125 @@
+"""Settings from the config file and the environment. Read only here.
+
+The config file `aspreset.toml` is found by `--config`, then `ASPRESET_CONFIG`, then the working
+directory. Paths in it are relative to the file. Command-line options override it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import ConfigError
+from policies.files import FileError, default_policy, load_inventory, load_policy
+from policies.inventory import Inventory
+from policies.policy import Policy
+
+CONFIG_NAME = "aspreset.toml"
+
+
+class WinRMSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_parallel: int = Field(default=8, ge=1, le=64)
+    command_timeout_s: float = Field(default=180.0, gt=0, le=1800)
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class ConfigFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    policy: str | None = None
+    inventory: str | None = None
+    db: str | None = None
+    cli_user: str | None = Field(default=None, description="who the CLI acts as without --as")
+    winrm: WinRMSettings = Field(default_factory=WinRMSettings)
+
+
+@dataclass(frozen=True)
+class Settings:
+    policy_path: Path | None
+    inventory_path: Path | None
+    db_url: str | None
+    cli_user: str | None
+    winrm: WinRMSettings
+    workdir: Path
+    config_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def policy(self) -> Policy:
+        if self.policy_path is None:
+            return default_policy()
+        try:
+            return load_policy(self.policy_path)
+        except FileError as error:
+            raise ConfigError(f"policy file {error}") from None
+
+    def inventory(self) -> Inventory:
+        if self.inventory_path is None:
+            raise ConfigError(
+                "no inventory: pass --inventory FILE, or set inventory = \"FILE\" in aspreset.toml "
+                "(examples/inventory.toml shows the format)"
+            )
+        try:
+            return load_inventory(self.inventory_path)
+        except FileError as error:
+            raise ConfigError(f"inventory file {error}") from None
+
+
+def load_settings(
+    config: str | None = None,
+    policy: str | None = None,
+    inventory: str | None = None,
+    db: str | None = None,
+    environ: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    workdir = cwd or Path.cwd()
+    config_path = _find_config(config, env, workdir)
+    file = _read_config(config_path) if config_path else ConfigFile()
+    base = config_path.parent if config_path else workdir
+
+    def resolve(value: str | None) -> Path | None:
+        return None if value is None else (base / value)
+
+    return Settings(
+        policy_path=Path(policy) if policy else resolve(file.policy),
+        inventory_path=Path(inventory) if inventory else resolve(file.inventory),
+        db_url=db or env.get("ASPRESET_DB") or file.db,
+        cli_user=env.get("ASPRESET_USER") or file.cli_user,
+        winrm=file.winrm,
+        workdir=workdir,
+        config_path=config_path,
+        env=env,
+    )
+
+
+def _find_config(explicit: str | None, env: dict[str, str], cwd: Path) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"--config {explicit}: no such file")
+        return path
+    if env.get("ASPRESET_CONFIG"):
+        path = Path(env["ASPRESET_CONFIG"])
+        if not path.is_file():
+            raise ConfigError(f"ASPRESET_CONFIG={path}: no such file")
+        return path
+    candidate = cwd / CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def _read_config(path: Path) -> ConfigFile:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return ConfigFile.model_validate(data)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None

@@ -1,0 +1,269 @@
+"""Chat text -> Command. Shared by Slack, the CLI's `say` and MCP, so all three agree on words.
+
+Quoting works as a shell user expects (shlex), Slack's smart quotes included. Server-wide requests
+(IISRESET and friends) parse to a `ServerWideRequest` so the bot can refuse them with the reason
+and the narrow alternative; nothing downstream can execute one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Callable
+
+from commands.model import (
+    Approve,
+    Command,
+    Deny,
+    Help,
+    ListSites,
+    Reason,
+    RestartRequest,
+    ServerWideRequest,
+    Status,
+)
+from commands.rungs import Rung
+
+SLASH_COMMANDS = ("/recycle", "/aspreset")
+VERBS = ("recycle", "plan", "status", "approve", "deny", "sites", "help")
+RESTART_OPTIONS = ("--scope", "--reason", "--changed", "--host", "--dry-run")
+DENY_OPTIONS = ("--reason",)
+MAX_TEXT = 4000
+
+
+class ParseError(ValueError):
+    """The text is not a command. The message says what was wrong and what would be right."""
+
+    def __init__(self, message: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.suggestions = suggestions
+
+
+# (pattern, what it is). Matched against the command words only, never against a --reason text.
+_SERVER_WIDE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), what)
+    for pattern, what in (
+        (r"\biisreset(\.exe)?\b", "IISRESET"),
+        (r"\bnet(\.exe)?\s+(stop|start)\s+(w3svc|was|iisadmin)\b", "stopping an IIS service"),
+        (r"\b(stop|restart)-service\b.*\b(w3svc|was|iisadmin)\b", "stopping an IIS service"),
+        (r"\btaskkill(\.exe)?\b.*\b(w3wp|aspnet_wp)(\.exe)?\b", "killing every worker process"),
+        (r"\bstop-process\b.*-(process)?name\s+['\"]?(w3wp|aspnet_wp)\b", "killing every worker process"),
+        (r"\bmachine\.config\b", "editing machine.config"),
+        (r"(^|\s)(reboot|restart-computer|shutdown(\.exe)?)(\s|$)", "rebooting the server"),
+    )
+)
+
+_SMART_DOUBLE = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+_SMART_SINGLE_PAIR = re.compile("\u2018([^\u2018\u2019]*)\u2019")
+
+
+def normalise_quotes(text: str) -> str:
+    """Slack turns quotes into typographic ones. Double ones always quote; a single ‘...’ pair
+    quotes; a lone ’ is an apostrophe (it's) and stays a plain character."""
+    return _SMART_SINGLE_PAIR.sub(r"'\1'", text.translate(_SMART_DOUBLE))
+
+
+def parse(text: str) -> Command:
+    if len(text) > MAX_TEXT:
+        raise ParseError(f"the command is {len(text)} characters long; at most {MAX_TEXT} are read")
+    normalised = normalise_quotes(text.replace("\u00a0", " ")).strip()
+    try:
+        words = shlex.split(normalised)
+    except ValueError as error:
+        server_wide = _server_wide(normalised.split())
+        if server_wide:
+            return server_wide
+        raise ParseError(f"could not read the quoting ({error}); close every quote you open") from None
+    server_wide = _server_wide(_without_free_text(words))
+    if server_wide:
+        return server_wide
+    return _parse_words(words)
+
+
+def _without_free_text(words: list[str]) -> list[str]:
+    """The words a command is made of, without the values of --reason (free text)."""
+    kept: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word == "--reason":
+            skip = True
+            continue
+        if word.startswith("--reason="):
+            continue
+        kept.append(word)
+    return kept
+
+
+def _server_wide(words: list[str]) -> ServerWideRequest | None:
+    joined = " ".join(words)
+    for pattern, what in _SERVER_WIDE:
+        if pattern.search(joined):
+            return ServerWideRequest(text=joined, what=what)
+    return None
+
+
+def _parse_words(words: list[str]) -> Command:
+    from_slash = bool(words) and words[0].lower() in SLASH_COMMANDS
+    if from_slash:
+        words = words[1:]
+    if not words:
+        return Help()
+    verb = words[0].lower()
+    if verb in VERBS:
+        args = words[1:]
+    elif from_slash:
+        # `/recycle SITE ...` is the short form of `/recycle recycle SITE ...`.
+        if len(words) > 1 and not words[1].startswith("-") and _close(verb, VERBS):
+            raise _unknown("command", words[0], VERBS)
+        verb, args = "recycle", words
+    else:
+        raise _unknown("command", words[0], VERBS)
+    return _VERB_PARSERS[verb](verb, args)
+
+
+def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
+    positional: list[str] = []
+    scope: Rung | None = None
+    reason: Reason | None = None
+    note: str | None = None
+    changed: list[str] = []
+    host: str | None = None
+    dry_run = False
+    seen: set[str] = set()
+    index = 0
+    while index < len(args):
+        word = args[index]
+        index += 1
+        if not word.startswith("--"):
+            positional.append(word)
+            continue
+        name, _, inline = word.partition("=")
+        if name not in RESTART_OPTIONS:
+            raise _unknown("option", name, RESTART_OPTIONS)
+        if name in seen and name != "--changed":
+            raise ParseError(f"{name} is given twice; give it once")
+        seen.add(name)
+        if name == "--dry-run":
+            if inline:
+                raise ParseError("--dry-run takes no value")
+            dry_run = True
+            continue
+        if name == "--changed":
+            values = [inline] if inline else []
+            while index < len(args) and not args[index].startswith("--"):
+                values.append(args[index])
+                index += 1
+            if not values:
+                raise ParseError("--changed needs at least one path, e.g. --changed bin/Shop.Web.dll")
+            changed.extend(values)
+            continue
+        value = inline
+        if not value:
+            if index >= len(args) or args[index].startswith("--"):
+                raise ParseError(f"{name} needs a value")
+            value = args[index]
+            index += 1
+        if name == "--scope":
+            scope = _rung(value)
+        elif name == "--reason":
+            known = {r.value: r for r in Reason}
+            if value.lower() in known:
+                reason = known[value.lower()]
+            else:
+                note = value
+        elif name == "--host":
+            host = value
+    if not positional:
+        raise ParseError(f"{verb} needs a site, e.g. `{verb} shop-web`; `sites` lists them")
+    if len(positional) > 1:
+        raise ParseError(
+            f"unexpected word {positional[1]!r} after the site {positional[0]!r}; "
+            'quote a reason of several words: --reason "pool leaks memory"'
+        )
+    return RestartRequest(
+        site=positional[0],
+        scope=scope,
+        reason=reason,
+        note=note,
+        changed=tuple(changed),
+        host=host,
+        dry_run=dry_run,
+        plan_only=verb == "plan",
+    )
+
+
+def _rung(value: str) -> Rung:
+    names = [rung.value for rung in Rung]
+    if value.lower() not in names:
+        raise _unknown("scope", value, tuple(names))
+    return Rung(value.lower())
+
+
+def _parse_status(verb: str, args: list[str]) -> Status:
+    site = _single(verb, args, "a site, e.g. `status shop-web`")
+    return Status(site=site)
+
+
+def _parse_approve(verb: str, args: list[str]) -> Approve:
+    return Approve(request_id=_single(verb, args, "a request id, e.g. `approve r-7k2m9q`"))
+
+
+def _parse_deny(verb: str, args: list[str]) -> Deny:
+    if "--reason" in args:
+        at = args.index("--reason")
+        rest, reason = args[:at], " ".join(args[at + 1 :]).strip()
+        if not reason:
+            raise ParseError("--reason needs a text, e.g. deny r-7k2m9q --reason not during the sale")
+    else:
+        rest, reason = args, ""
+    for word in rest:
+        if word.startswith("--"):
+            raise _unknown("option", word.partition("=")[0], DENY_OPTIONS)
+    return Deny(request_id=_single(verb, rest, "a request id, e.g. `deny r-7k2m9q`"), reason=reason or None)
+
+
+def _parse_sites(verb: str, args: list[str]) -> ListSites:
+    if args:
+        raise ParseError(f"`sites` takes no arguments, got {args[0]!r}")
+    return ListSites()
+
+
+def _parse_help(verb: str, args: list[str]) -> Help:
+    if len(args) > 1:
+        raise ParseError("`help` takes at most one topic, e.g. `help recycle`")
+    return Help(topic=args[0].lower() if args else None)
+
+
+def _single(verb: str, args: list[str], what: str) -> str:
+    for word in args:
+        if word.startswith("--"):
+            raise ParseError(f"`{verb}` takes no option {word.partition('=')[0]!r}")
+    if len(args) != 1:
+        raise ParseError(f"`{verb}` needs exactly {what}")
+    return args[0]
+
+
+def _close(word: str, choices: tuple[str, ...]) -> list[str]:
+    return difflib.get_close_matches(word.lower(), choices, n=3, cutoff=0.6)
+
+
+def _unknown(kind: str, word: str, choices: tuple[str, ...]) -> ParseError:
+    close = tuple(_close(word, choices))
+    hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(choices)}"
+    return ParseError(f"unknown {kind} {word!r}: {hint}", suggestions=close)
+
+
+_VERB_PARSERS: dict[str, Callable[[str, list[str]], Command]] = {
+    "recycle": _parse_restart,
+    "plan": _parse_restart,
+    "status": _parse_status,
+    "approve": _parse_approve,
+    "deny": _parse_deny,
+    "sites": _parse_sites,
+    "help": _parse_help,
+}

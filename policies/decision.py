@@ -1,0 +1,190 @@
+"""Plan + who asks + policy + now -> allow, needs approval, or refuse, always with reasons."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from commands.rungs import Rung
+from policies.identity import Principal, covers, person_of, resolve_approvers, same_person
+from policies.planner import Plan
+from policies.policy import WEEKDAYS, Effect, Freeze, Policy, Rule
+
+
+@dataclass(frozen=True)
+class Allow:
+    rule: str
+    reasons: tuple[str, ...]
+    outcome: str = "allow"
+
+
+@dataclass(frozen=True)
+class NeedsApproval:
+    rule: str
+    reasons: tuple[str, ...]
+    approvers: tuple[str, ...]  # Slack user IDs and user-group IDs, the requester left out
+    approvals: int
+    expires_in_s: int
+    outcome: str = "needs_approval"
+
+
+@dataclass(frozen=True)
+class Refuse:
+    rule: str
+    reasons: tuple[str, ...]
+    source: str
+    alternative: Rung | None = None
+    outcome: str = "refuse"
+
+
+Decision = Allow | NeedsApproval | Refuse
+
+SERVER_WIDE_WHY = (
+    "server-wide restarts (IISRESET, stopping W3SVC/WAS, killing every w3wp.exe, machine.config, reboot) "
+    "take every site on the server down; aspreset never runs them"
+)
+
+
+def decide(
+    plan: Plan,
+    principal: Principal,
+    policy: Policy,
+    now: datetime,
+    recent_worker_kills: int = 0,
+) -> Decision:
+    """`now` must be timezone-aware. `recent_worker_kills` is the number of worker kills of this
+    pool in the last hour (the store counts them; the decision stays pure)."""
+    src = policy.source
+    narrow = plan.narrowest if plan.narrowest < plan.rung else None
+
+    if plan.rung == Rung.SERVER:
+        return Refuse("server rung", (SERVER_WIDE_WHY,), src, plan.narrowest)
+    if plan.iis5_hosts and plan.rung >= Rung.APPPOOL:
+        why = (
+            f"{', '.join(plan.iis5_hosts)} run IIS 5 isolation mode: one aspnet_wp.exe serves every site, "
+            f"so a {plan.rung.value} restart there is the server rung"
+        )
+        return Refuse("IIS 5 isolation mode", (why,), src, Rung.APPDOMAIN)
+
+    widest = policy.environment(plan.environment).widest_rung
+    if plan.rung > widest:
+        why = f"the widest rung allowed in {plan.environment} is {widest.value}"
+        return Refuse(f"environments.{plan.environment}.widest_rung", (why,), src, narrow or widest)
+
+    for index, freeze in enumerate(policy.freezes):
+        ends = _freeze_active(freeze, plan, now)
+        if ends is not None:
+            why = f"change freeze {freeze.name!r} is in force until {ends}"
+            return Refuse(f"freezes[{index}] ({freeze.name})", (why,), src, None)
+
+    cap = policy.limits.worker_kills_per_pool_per_hour
+    if plan.rung == Rung.WORKER and recent_worker_kills >= cap:
+        why = (
+            f"pool {plan.pool} had {recent_worker_kills} worker kills in the last hour (cap {cap}); "
+            "kills count towards rapid-fail protection, which stops the pool"
+        )
+        return Refuse("limits.worker_kills_per_pool_per_hour", (why,), src, Rung.APPPOOL)
+
+    rule = _first_rule(plan, plan.rung, principal, policy)
+    who = person_of(principal.id, policy) or principal.id
+    if rule is None:
+        why = f"no rule lets {who} run {plan.rung.value} on {plan.site} ({plan.environment})"
+        hint = "a [[rules]] entry naming them (or their group) as requester would"
+        return Refuse("no matching rule", (why, hint), src, _allowed_narrower(plan, principal, policy))
+    reasons = [f"rule {rule.name!r}"]
+    if plan.wider_than_needed:
+        reasons.append(plan.wider_than_needed)
+
+    if rule.effect == "refuse":
+        return Refuse(rule.name, tuple(reasons), src, _allowed_narrower(plan, principal, policy))
+    effect: Effect = rule.effect
+    approvers, approvals, expiry = rule.approvers, rule.approvals, rule.expiry_minutes
+    if effect == "allow" and plan.wider_than_needed and policy.approval.wider_than_needed != "allow":
+        effect = policy.approval.wider_than_needed
+        approvers, approvals, expiry = policy.approval.wider_than_needed_approvers, 1, None
+        if effect == "refuse":
+            return Refuse("approval.wider_than_needed", tuple(reasons), src, plan.needed)
+    if effect == "allow":
+        return Allow(rule.name, tuple(reasons))
+    return _needs_approval(rule, approvers, approvals, expiry, reasons, plan, principal, policy)
+
+
+def _needs_approval(
+    rule: Rule,
+    names: list[str],
+    approvals: int,
+    expiry_minutes: int | None,
+    reasons: list[str],
+    plan: Plan,
+    principal: Principal,
+    policy: Policy,
+) -> Decision:
+    users, user_groups = resolve_approvers(names, policy)
+    users = [u for u in users if not same_person(u, principal.id, policy)]
+    pool = users + user_groups
+    if not pool or (not user_groups and len(users) < approvals):
+        listed = ", ".join(names) or "none"
+        why = (
+            f"{plan.rung.value} needs {approvals} approval(s) from {listed}, and no one but the requester "
+            "is in it yet"
+        )
+        hint = f'add Slack user IDs to the approvers, e.g. [groups] leads = ["U0123ABCD"] in {policy.source}'
+        return Refuse(f"{rule.name} (no approvers)", (why, hint), policy.source, _narrower(plan))
+    minutes = expiry_minutes or policy.approval.expiry_minutes
+    reasons.append(f"needs {approvals} approval(s) from {', '.join(names)}, not the requester")
+    return NeedsApproval(rule.name, tuple(reasons), tuple(pool), approvals, minutes * 60)
+
+
+def _narrower(plan: Plan) -> Rung | None:
+    return plan.narrowest if plan.narrowest < plan.rung else None
+
+
+def _first_rule(plan: Plan, rung: Rung, principal: Principal, policy: Policy) -> Rule | None:
+    for rule in policy.rules:
+        if (
+            rung in rule.rungs
+            and _any_glob(plan.environment, rule.environments)
+            and _any_glob(plan.site, rule.sites)
+            and any(covers(name, principal, policy) for name in rule.requesters)
+        ):
+            return rule
+    return None
+
+
+def _allowed_narrower(plan: Plan, principal: Principal, policy: Policy) -> Rung | None:
+    """The widest rung below the asked one, not narrower than needed, that a rule would allow."""
+    floor = plan.needed if plan.needed is not None else Rung.NONE
+    for rung in sorted((r for r in Rung if floor <= r < plan.rung), reverse=True):
+        rule = _first_rule(plan, rung, principal, policy)
+        if rule is not None and rule.effect != "refuse":
+            return rung
+    return None
+
+
+def _any_glob(value: str, globs: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(value, glob) for glob in globs)
+
+
+def _freeze_active(freeze: Freeze, plan: Plan, now: datetime) -> str | None:
+    """When the freeze covers this plan now: the local time it ends, else None."""
+    if plan.rung not in freeze.rungs:
+        return None
+    if not (_any_glob(plan.environment, freeze.environments) and _any_glob(plan.site, freeze.sites)):
+        return None
+    local = now.astimezone(ZoneInfo(freeze.timezone))
+    clock = local.time().replace(tzinfo=None)
+    today = WEEKDAYS[local.weekday()]
+    yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
+    if freeze.start <= freeze.end:
+        active = today in freeze.days and freeze.start <= clock < freeze.end
+        end_day = local
+    else:  # spans midnight, e.g. 22:00-06:00
+        late = today in freeze.days and clock >= freeze.start
+        early = yesterday in freeze.days and clock < freeze.end
+        active = late or early
+        end_day = local + timedelta(days=1) if late else local
+    if not active:
+        return None
+    return f"{end_day:%a} {freeze.end:%H:%M} {freeze.timezone}"

@@ -1,0 +1,133 @@
+"""Trigger -> the narrowest rung that does the job, on which hosts, hitting which apps."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from commands.model import RestartRequest
+from commands.rungs import Rung
+from policies.inventory import Inventory
+from policies.policy import Policy
+from policies.triggers import REASONS, rung_for_path
+
+METHODS = {
+    Rung.NONE: "warm-up",
+    Rung.APPPOOL: "recycle",
+    Rung.WORKER: "kill-and-warm-up",
+    Rung.SERVER: "never run",
+}
+DEFAULT_RUNG = Rung.APPDOMAIN
+
+
+class PlanError(ValueError):
+    """The request names something the inventory does not have. The message says what would be right."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    site: str
+    environment: str
+    iis_site: str
+    app: str
+    pool: str
+    rung: Rung
+    needed: Rung | None  # what the trigger needs; None when there was no trigger (scope taken as asked)
+    method: str
+    hosts: tuple[str, ...]
+    blast_radius: tuple[str, ...]
+    why: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    iis5_hosts: tuple[str, ...] = ()
+    dry_run: bool = False
+    channel: str | None = None
+    warmup_path: str = "/"
+    reason_note: str | None = None
+    changed: tuple[str, ...] = field(default=())
+
+    @property
+    def wider_than_needed(self) -> str | None:
+        if self.needed is not None and self.rung.wider_than(self.needed):
+            return f"{self.rung.value} is wider than needed: {self.needed.value} would do"
+        return None
+
+    @property
+    def narrowest(self) -> Rung:
+        return self.needed if self.needed is not None else DEFAULT_RUNG
+
+
+def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
+    site = inventory.sites.get(request.site)
+    if site is None:
+        raise PlanError(_unknown("site", request.site, sorted(inventory.sites)))
+    hosts = tuple(site.hosts)
+    if request.host is not None:
+        if request.host not in site.hosts:
+            raise PlanError(f"host {request.host!r} does not serve {request.site}; its hosts: {', '.join(hosts)}")
+        hosts = (request.host,)
+
+    core = site.runtime == "core"
+    needed, why = _needed(request, policy, core)
+    rung = request.scope if request.scope is not None else (needed or DEFAULT_RUNG)
+    if needed is None and request.scope is None:
+        why = (f"no change or reason given: {DEFAULT_RUNG.value} is the narrowest restart",)
+    warnings: list[str] = []
+    if needed is not None and needed.wider_than(rung):
+        warnings.append(f"{rung.value} is narrower than the change needs ({needed.value}); it may not take effect")
+
+    if rung >= Rung.APPPOOL:
+        radius = sorted({name for host in hosts for name in inventory.apps_in_pool(host, site.pool)})
+        if len(radius) > 1:
+            others = ", ".join(n for n in radius if n != request.site)
+            warnings.append(f"pool {site.pool} is shared: restarting it ({rung.value}) also hits {others}")
+    else:
+        radius = [request.site]
+
+    return Plan(
+        site=request.site,
+        environment=site.environment,
+        iis_site=site.iis_site,
+        app=site.app,
+        pool=site.pool,
+        rung=rung,
+        needed=needed,
+        method=_method(rung, core, site.appdomain_method or policy.appdomain_method),
+        hosts=hosts,
+        blast_radius=tuple(radius),
+        why=why,
+        warnings=tuple(warnings),
+        iis5_hosts=tuple(h for h in hosts if inventory.hosts[h].iis5_isolation),
+        dry_run=request.dry_run,
+        channel=site.channel,
+        warmup_path=site.warmup_path,
+        reason_note=request.note,
+        changed=request.changed,
+    )
+
+
+def _needed(request: RestartRequest, policy: Policy, core: bool) -> tuple[Rung | None, tuple[str, ...]]:
+    """The widest rung any trigger needs, with a line of why for each trigger."""
+    found: list[tuple[Rung, str]] = []
+    for path in request.changed:
+        rung, why = rung_for_path(path, policy.triggers, core)
+        found.append((rung, f"{path}: {why} ({rung.value})"))
+    if request.reason is not None:
+        rung, why = REASONS[request.reason]
+        if core and rung == Rung.APPDOMAIN:
+            why += " (ASP.NET Core: touch web.config)"
+        found.append((rung, f"--reason {request.reason.value}: {why} ({rung.value})"))
+    if not found:
+        return None, ()
+    return max(rung for rung, _ in found), tuple(line for _, line in found)
+
+
+def _method(rung: Rung, core: bool, appdomain_method: str) -> str:
+    if rung == Rung.APPDOMAIN:
+        return "touch-web-config" if core else appdomain_method
+    return METHODS[rung]
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(known) or 'none'}"
+    return f"unknown {kind} {name!r}: {hint}"

@@ -1,0 +1,174 @@
+"""The policy file: who may run which rung where, who approves, when nothing runs.
+
+Validated by pydantic at load: an invalid file is refused with its field path and the reason, and
+a running bot keeps its last good policy. See docs/policy.md for the reference.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from commands.rungs import EXECUTABLE_RUNGS, Rung
+from policies.inventory import AppDomainMethod
+
+Effect = Literal["allow", "needs_approval", "refuse"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Immutable Slack IDs (users U/W, user groups S, channels C/G) and MCP/CLI principals.
+ID_PATTERN = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|mcp:[\w.-]+|cli:[\w.-]+)$")
+_ALIAS = re.compile(r"^[a-z][a-z0-9_.-]{0,40}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(Strict):
+    name: str = Field(min_length=1)
+    effect: Effect
+    rungs: list[Rung] = Field(default_factory=lambda: list(EXECUTABLE_RUNGS), min_length=1)
+    environments: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    sites: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    requesters: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    approvers: list[str] = Field(default_factory=list)
+    approvals: int = Field(default=1, ge=1, le=5)
+    expiry_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        if Rung.SERVER in self.rungs and self.effect != "refuse":
+            raise ValueError("the server rung (IISRESET and the like) can never be allowed; remove 'server'")
+        if Rung.WORKER in self.rungs and self.effect == "allow":
+            raise ValueError(
+                "killing a worker process always needs a second person: use effect = \"needs_approval\" "
+                "with approvers, or list rungs without 'worker' (rungs default to all of them)"
+            )
+        if self.effect == "needs_approval" and not self.approvers:
+            raise ValueError('effect "needs_approval" needs approvers, e.g. approvers = ["leads"]')
+        return self
+
+
+class Freeze(Strict):
+    """A change freeze: nothing at these rungs runs in these environments at these times."""
+
+    name: str = Field(min_length=1)
+    environments: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    sites: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
+    start: time
+    end: time
+    timezone: str
+    rungs: list[Rung] = Field(default_factory=lambda: [Rung.APPDOMAIN, Rung.APPPOOL, Rung.WORKER])
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name like 'Europe/Berlin'") from None
+        return value
+
+
+class Environment(Strict):
+    widest_rung: Rung = Rung.WORKER
+
+    @field_validator("widest_rung")
+    @classmethod
+    def _never_server(cls, value: Rung) -> Rung:
+        if value == Rung.SERVER:
+            raise ValueError("the server rung is never run; the widest an environment can allow is 'worker'")
+        return value
+
+
+class Limits(Strict):
+    worker_kills_per_pool_per_hour: int = Field(default=3, ge=0, le=100)
+
+
+class Approval(Strict):
+    expiry_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    wider_than_needed: Effect = "needs_approval"
+    wider_than_needed_approvers: list[str] = Field(default_factory=list)
+
+
+class Policy(Strict):
+    people: dict[str, str] = Field(default_factory=dict, description="readable alias -> Slack user ID")
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    links: dict[str, str] = Field(
+        default_factory=dict, description="MCP/CLI principal -> the person (alias) it acts for"
+    )
+    triggers: dict[str, Rung] = Field(default_factory=dict, description="glob -> rung, before the built-ins")
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=Limits)
+    approval: Approval = Field(default_factory=Approval)
+    appdomain_method: AppDomainMethod = "wmi-unload"
+    rules: list[Rule] = Field(default_factory=list)
+    freezes: list[Freeze] = Field(default_factory=list)
+
+    _source: str = PrivateAttr(default="<built-in default policy>")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def with_source(self, source: str) -> Policy:
+        copy = self.model_copy()
+        copy._source = source
+        return copy
+
+    @field_validator("people")
+    @classmethod
+    def _people_are_user_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for alias, user_id in value.items():
+            if not _ALIAS.fullmatch(alias):
+                raise ValueError(f"alias {alias!r} must be lower-case letters, digits, '.', '_' or '-'")
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,}", user_id):
+                raise ValueError(f"{alias} = {user_id!r} must be a Slack user ID like U01ABCDEF (not a name)")
+        return value
+
+    @field_validator("triggers")
+    @classmethod
+    def _trigger_rungs_are_executable(cls, value: dict[str, Rung]) -> dict[str, Rung]:
+        for glob, rung in value.items():
+            if rung == Rung.SERVER:
+                raise ValueError(f"trigger {glob!r}: no change needs the server rung; use apppool or worker")
+        return value
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> Policy:
+        for name, members in self.groups.items():
+            for member in members:
+                if not self.is_known_name(member) or member == "*":
+                    raise ValueError(
+                        f"groups.{name}: member {member!r} is neither a [people] alias nor a Slack ID "
+                        "(U... user, S... user group)"
+                    )
+        for principal, person in self.links.items():
+            if not re.fullmatch(r"(mcp|cli):[\w.-]+", principal):
+                raise ValueError(f"links: {principal!r} must be an MCP or CLI principal like 'mcp:claude'")
+            if person not in self.people:
+                raise ValueError(f"links.{principal}: {person!r} is not an alias in [people]")
+        for index, rule in enumerate(self.rules):
+            for field in ("requesters", "approvers"):
+                for name in getattr(rule, field):
+                    if not self.is_known_name(name):
+                        raise ValueError(
+                            f"rules[{index}] ({rule.name}).{field}: {name!r} is not '*', a [people] alias, "
+                            "a [groups] name, or an ID (U..., S..., C..., mcp:NAME)"
+                        )
+        for name in self.approval.wider_than_needed_approvers:
+            if not self.is_known_name(name):
+                raise ValueError(f"approval.wider_than_needed_approvers: {name!r} is not a known name or ID")
+        return self
+
+    def is_known_name(self, name: str) -> bool:
+        return name == "*" or name in self.people or name in self.groups or bool(ID_PATTERN.fullmatch(name))
+
+    def environment(self, name: str) -> Environment:
+        return self.environments.get(name, Environment())

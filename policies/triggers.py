@@ -1,0 +1,102 @@
+"""What a change needs: the planner's trigger table (DOMAIN.md section 2).
+
+Paths are matched case-insensitively (IIS content lives on NTFS) with `/` separators; the
+policy's own glob rules are tried before the built-in table, first match wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from commands.model import Reason
+from commands.rungs import Rung
+
+
+@dataclass(frozen=True)
+class TriggerRule:
+    glob: str
+    rung: Rung
+    why: str
+
+
+CLR_TABLE: tuple[TriggerRule, ...] = (
+    TriggerRule("**/web.config", Rung.NONE, "ASP.NET restarts the AppDomain by itself when web.config changes"),
+    TriggerRule("global.asax", Rung.NONE, "ASP.NET restarts the AppDomain by itself when global.asax changes"),
+    TriggerRule("bin/**", Rung.NONE, "ASP.NET watches bin/ and restarts the AppDomain by itself"),
+    TriggerRule("App_Code/**", Rung.NONE, "ASP.NET recompiles App_Code and restarts the AppDomain by itself"),
+    TriggerRule(
+        "App_GlobalResources/**", Rung.NONE, "ASP.NET restarts the AppDomain by itself for global resources"
+    ),
+    TriggerRule("**.mdf", Rung.APPPOOL, "the app holds database files open; only a pool recycle frees them"),
+    TriggerRule("**.ldf", Rung.APPPOOL, "the app holds database files open; only a pool recycle frees them"),
+    TriggerRule(
+        "**.config",
+        Rung.APPDOMAIN,
+        "config files other than web.config are read at start; touch the app to reread them",
+    ),
+    TriggerRule("App_Data/**", Rung.APPDOMAIN, "settings files in App_Data are read when the app starts"),
+    TriggerRule("appsettings*.json", Rung.APPDOMAIN, "appsettings files are read when the app starts"),
+)
+
+# ASP.NET Core under ANCM: no AppDomain, no bin/ watcher; a web.config change restarts the app.
+CORE_TABLE: tuple[TriggerRule, ...] = (
+    TriggerRule("**/web.config", Rung.NONE, "ANCM restarts the app by itself when web.config changes"),
+    TriggerRule("**.dll", Rung.APPDOMAIN, "ASP.NET Core does not watch its assemblies: touch web.config"),
+    TriggerRule("**.json", Rung.APPDOMAIN, "settings are read at start: touch web.config to restart the app"),
+    TriggerRule("**.config", Rung.APPDOMAIN, "config is read at start: touch web.config to restart the app"),
+)
+
+UNMATCHED_WHY = "content files (pages, views, scripts, styles) are picked up without a restart"
+
+REASONS: dict[Reason, tuple[Rung, str]] = {
+    Reason.HUNG: (Rung.WORKER, "a hung worker only goes away when its process is killed"),
+    Reason.LOCKED_FILE: (Rung.APPPOOL, "a file locked by the app is released only by a pool recycle"),
+    Reason.GAC: (Rung.APPPOOL, "assemblies updated in the GAC are loaded per process: recycle the pool"),
+    Reason.MEMORY: (Rung.APPPOOL, "an overlapped pool recycle frees memory gracefully"),
+    Reason.CONFIG: (Rung.APPDOMAIN, "external config files are reread when the app restarts"),
+    Reason.NATIVE_MODULE: (Rung.APPPOOL, "native modules and ISAPI filters load per process"),
+}
+
+
+def normalise_path(path: str) -> str:
+    path = path.strip().replace("\\", "/")
+    while path.startswith(("./", "/")):
+        path = path[2:] if path.startswith("./") else path[1:]
+    return re.sub(r"/+", "/", path)
+
+
+@cache
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """`**` crosses folders, `*` and `?` stay within one; case-insensitive."""
+    out: list[str] = []
+    index = 0
+    while index < len(glob):
+        char = glob[index]
+        if glob.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+            continue
+        if glob.startswith("**", index):
+            out.append(".*")
+            index += 2
+            continue
+        out.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))
+        index += 1
+    return re.compile("".join(out), re.IGNORECASE)
+
+
+def match_path(path: str, glob: str) -> bool:
+    return glob_regex(normalise_path(glob)).fullmatch(normalise_path(path)) is not None
+
+
+def rung_for_path(path: str, policy_rules: dict[str, Rung], core: bool) -> tuple[Rung, str]:
+    """The narrowest rung a change to `path` needs, and why."""
+    for glob, rung in policy_rules.items():
+        if match_path(path, glob):
+            return rung, f"the policy's trigger {glob!r} says {rung.value}"
+    for rule in CORE_TABLE if core else CLR_TABLE:
+        if match_path(path, rule.glob):
+            return rule.rung, rule.why
+    return Rung.NONE, UNMATCHED_WHY
