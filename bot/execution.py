@@ -1,0 +1,166 @@
+"""Running an allowed plan on every host of the site, and checking that it really happened.
+
+One operation per host (the script does before-state, act, wait, warm-up and after-state), hosts
+in parallel through the executor. The scripts report what they saw; this module verifies it again
+against what each rung promises (DOMAIN.md section 3) so a script bug cannot report a restart that
+did not happen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import requests
+
+from bot.errors import ExecutionError
+from bot.winrm.results import OperationParams, RestartResult, StatusResult
+from commands.rungs import Rung
+from policies.inventory import Host, Inventory
+from policies.planner import Plan
+
+Result = StatusResult | RestartResult | Any
+
+
+class Executor(Protocol):
+    def run_many(self, calls: Sequence[tuple[str, Host, OperationParams]]) -> list[Result | ExecutionError]: ...
+
+
+Warmup = Callable[[str], tuple[int | None, int]]
+
+
+@dataclass(frozen=True)
+class HostOutcome:
+    host: str
+    rung: str
+    method: str
+    pids_before: list[int]
+    pids_after: list[int]
+    appdomain_before: str | None
+    appdomain_after: str | None
+    warmup_status: int | None
+    warmup_ms: int | None
+    duration_ms: int
+    outcome: str  # succeeded | failed
+    error: str | None = None
+    error_code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    outcome: str  # succeeded | failed | partially_failed
+    hosts: list[HostOutcome]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "hosts": [h.to_json() for h in self.hosts]}
+
+
+def http_warmup(url: str, timeout_s: float = 30.0) -> tuple[int | None, int]:
+    """GET the warm-up URL from the bot (used for the `none` rung). Any HTTP answer counts."""
+    started = time.monotonic()
+    try:
+        status: int | None = requests.get(url, timeout=timeout_s, allow_redirects=False).status_code
+    except requests.RequestException:
+        status = None
+    return status, int((time.monotonic() - started) * 1000)
+
+
+def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) -> OperationParams:
+    base = (host.warmup_base_url or "http://localhost").rstrip("/")
+    return OperationParams(
+        op="status" if plan.rung == Rung.NONE else plan.rung.value,  # type: ignore[arg-type]
+        request_id=request_id,
+        iis_site=plan.iis_site,
+        app_path=plan.app,
+        pool=plan.pool,
+        method=plan.method if plan.rung == Rung.APPDOMAIN else "",
+        warmup_url=base + plan.warmup_path,
+        timeout_s=timeout_s,
+    )
+
+
+def run_plan(
+    plan: Plan,
+    inventory: Inventory,
+    executor: Executor,
+    request_id: str,
+    timeout_s: float = 120.0,
+    warmup: Warmup = http_warmup,
+) -> RunReport:
+    if plan.rung == Rung.SERVER:  # unreachable by policy; a second lock on the door
+        raise ValueError("the server rung is never executed")
+    hosts = [(name, inventory.hosts[name]) for name in plan.hosts]
+    warmups: dict[str, tuple[int | None, int]] = {}
+    if plan.rung == Rung.NONE:
+        for name, host in hosts:
+            base = (host.warmup_base_url or f"http://{host.address}").rstrip("/")
+            warmups[name] = warmup(base + plan.warmup_path)
+    calls = [(name, host, operation_params(plan, host, request_id, timeout_s)) for name, host in hosts]
+    started = time.monotonic()
+    results = executor.run_many(calls)
+    elapsed = int((time.monotonic() - started) * 1000)
+    outcomes = [
+        _outcome(plan, name, result, warmups.get(name), elapsed) for (name, _, _), result in zip(calls, results, strict=True)
+    ]
+    ok = sum(1 for o in outcomes if o.outcome == "succeeded")
+    overall = "succeeded" if ok == len(outcomes) else "failed" if ok == 0 else "partially_failed"
+    return RunReport(overall, outcomes)
+
+
+def _outcome(
+    plan: Plan, host: str, result: Result | ExecutionError, warmup: tuple[int | None, int] | None, elapsed: int
+) -> HostOutcome:
+    base = {"host": host, "rung": plan.rung.value, "method": plan.method}
+    if isinstance(result, ExecutionError):
+        code = getattr(result, "code", type(result).__name__)
+        return HostOutcome(**base, pids_before=[], pids_after=[], appdomain_before=None, appdomain_after=None,
+                           warmup_status=None, warmup_ms=None, duration_ms=elapsed, outcome="failed",
+                           error=result.detail, error_code=code)
+    if isinstance(result, StatusResult):  # the `none` rung: warm-up from the bot, then read state
+        status, ms = warmup or (None, 0)
+        pids = [w.pid for w in result.workers]
+        error = _verify_none(result, status)
+        return HostOutcome(**base, pids_before=pids, pids_after=pids, appdomain_before=result.appdomain_id,
+                           appdomain_after=result.appdomain_id, warmup_status=status, warmup_ms=ms,
+                           duration_ms=elapsed, outcome="failed" if error else "succeeded", error=error,
+                           error_code=result.error_code or ("not_verified" if error else None))
+    assert isinstance(result, RestartResult)
+    error = result.error if not result.ok else _verify(plan.rung, result)
+    code = result.error_code if not result.ok else ("not_verified" if error else None)
+    return HostOutcome(**base, pids_before=result.pids_before, pids_after=result.pids_after,
+                       appdomain_before=result.appdomain_before, appdomain_after=result.appdomain_after,
+                       warmup_status=result.warmup_status, warmup_ms=result.warmup_ms,
+                       duration_ms=result.duration_ms, outcome="failed" if error else "succeeded",
+                       error=error, error_code=code)
+
+
+def _verify_none(result: StatusResult, warmup_status: int | None) -> str | None:
+    if not result.ok:
+        return result.error or "status could not be read"
+    if result.app_offline:
+        return "app_offline.htm is present: the app serves the offline page until it is removed; no restart helps"
+    if warmup_status is None or warmup_status >= 500:
+        return f"warm-up did not answer well (HTTP {warmup_status}); the app may not have restarted cleanly"
+    if not result.workers:
+        return "no worker process serves the pool after warm-up"
+    return None
+
+
+def _verify(rung: Rung, result: RestartResult) -> str | None:
+    before, after = set(result.pids_before), set(result.pids_after)
+    if rung == Rung.APPDOMAIN:
+        if result.appdomain_before is not None and result.appdomain_before == result.appdomain_after:
+            return "the AppDomain id did not change: the app was not restarted (try --scope apppool)"
+        return None
+    if not after:
+        return "no worker process serves the pool after warm-up"
+    if before & after:
+        kept = ", ".join(str(p) for p in sorted(before & after))
+        hint = "--reason hung kills it" if rung == Rung.APPPOOL else "it survived the kill"
+        return f"old worker process(es) {kept} still running: the {rung.value} restart did not finish ({hint})"
+    return None
