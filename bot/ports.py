@@ -1,0 +1,65 @@
+"""The interfaces the service needs. Adapters implement them; tests pass fakes."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.store.records import (
+    ApprovalOutcome,
+    AuditEvent,
+    LockKey,
+    NewRequest,
+    Request,
+    RequestState,
+)
+
+
+class Store(Protocol):
+    """Requests, approvals, per-(host, pool) locks and the audit trail (bot.store.SqlStore).
+    Every method is one transaction; `now` is tz-aware UTC from the service's clock. Every state
+    change writes an audit event in the same transaction. Unknown ids raise UnknownRequest."""
+
+    def create_request(self, new: NewRequest, locks: Iterable[LockKey], now: datetime) -> Request:
+        """Record it and take all its locks, or raise LockHeld and record nothing."""
+        ...
+
+    def record_refused(self, new: NewRequest, reason: str, now: datetime) -> Request: ...
+
+    def get(self, request_id: str) -> Request: ...
+
+    def list(
+        self, state: RequestState | None = None, site: str | None = None, limit: int = 100
+    ) -> builtins.list[Request]: ...
+
+    def add_approval(self, request_id: str, approver: str, now: datetime) -> ApprovalOutcome:
+        """Exactly one concurrent caller sees became_approved. Raises SelfApproval."""
+        ...
+
+    def claim_for_run(self, request_id: str, now: datetime, owner: str | None = None) -> bool:
+        """approved -> running; True for exactly one caller: that caller runs it."""
+        ...
+
+    def finish(self, request_id: str, state: RequestState, result: Mapping[str, Any], now: datetime) -> bool: ...
+
+    def deny(self, request_id: str, by: str, reason: str, now: datetime) -> bool: ...
+
+    def cancel(self, request_id: str, by: str, now: datetime) -> bool: ...
+
+    def expire_due(self, now: datetime) -> builtins.list[str]: ...
+
+    def mark_interrupted(self, now: datetime, owner: str | None = None) -> builtins.list[str]: ...
+
+    def audit(
+        self,
+        site: str | None = None,
+        since: datetime | None = None,
+        request_id: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[AuditEvent]: ...
+
+    def count_worker_kills(self, host: str, pool: str, since: datetime) -> int: ...
+
+    def close(self) -> None: ...

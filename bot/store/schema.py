@@ -1,0 +1,151 @@
+"""The tables, as SQLAlchemy Core metadata. Migrations (bot/store/migrations) create exactly this;
+tests/integration/store checks that the migrated database and this metadata agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+from bot.store.records import RequestState
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+VERSION_TABLE = "aspreset_alembic_version"
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+AuditId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Tz-aware UTC in, tz-aware UTC out. PostgreSQL stores timestamptz; SQLite stores naive UTC text
+    (fixed width, so comparisons in SQL order correctly). A naive datetime is refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a tz-aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_STATES = ", ".join(f"'{state.value}'" for state in RequestState)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", String(16), nullable=False),
+    Column("site", String(200), nullable=False),
+    Column("rung", String(16), nullable=False),
+    Column("hosts", Json, nullable=False),
+    Column("pool", String(200), nullable=False),
+    Column("requester", String(200), nullable=False),
+    # '' when the requester is linked to no person: a NOT NULL column lets approvals reference it
+    Column("requester_person", String(200), nullable=False),
+    Column("origin", String(200), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("plan", Json, nullable=False),
+    Column("decision", Json, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("approvals_needed", Integer, nullable=False),
+    Column("approvers", Json, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("owner", String(200), nullable=True),
+    Column("result", Json, nullable=True),
+    Column("deny_reason", Text, nullable=True),
+    PrimaryKeyConstraint("id"),
+    # the target of approvals' composite foreign key: an approval row carries the true requester
+    UniqueConstraint("id", "requester", "requester_person"),
+    CheckConstraint(f"state IN ({_STATES})", name="state"),
+    CheckConstraint("approvals_needed >= 0", name="approvals_needed"),
+    Index("ix_requests_state", "state"),
+    Index("ix_requests_site_created_at", "site", "created_at"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("request_id", String(16), nullable=False),
+    Column("approver", String(200), nullable=False),
+    Column("requester", String(200), nullable=False),
+    Column("requester_person", String(200), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("request_id", "approver"),  # the same approver counts once
+    ForeignKeyConstraint(
+        ["request_id", "requester", "requester_person"],
+        ["requests.id", "requests.requester", "requests.requester_person"],
+    ),
+    # the database's own guard against self-approval, whatever the code above it does
+    CheckConstraint("approver <> '' AND approver <> requester AND approver <> requester_person", name="not_self"),
+)
+
+request_locks = Table(
+    "request_locks",
+    metadata,
+    Column("host", String(255), nullable=False),  # casefolded
+    Column("pool", String(255), nullable=False),  # casefolded
+    Column("request_id", String(16), ForeignKey("requests.id"), nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("host", "pool"),  # one holder per (host, pool)
+    Index("ix_request_locks_request_id", "request_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", AuditId, primary_key=True, autoincrement=True),
+    Column("request_id", String(16), ForeignKey("requests.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("state_from", String(32), nullable=True),
+    Column("state_to", String(32), nullable=False),
+    Column("site", String(200), nullable=False),
+    Column("rung", String(16), nullable=False),
+    Column("hosts", Json, nullable=False),
+    Column("details", Json, nullable=False),
+    Index("ix_audit_events_request_id", "request_id"),
+    Index("ix_audit_events_site_at", "site", "at"),
+    Index("ix_audit_events_at", "at"),
+)
