@@ -1,5 +1,5 @@
 """One line of chat text -> the bot's reply, exactly as the Slack front end handles it. Used by
-`aspreset say` (the local chat console) and by the Slack listeners."""
+`aspreset say` (the local chat console) and by the chat front ends."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import AspresetError
-from bot.render import decision_json, decision_text, plan_json, plan_text
-from bot.service import Service
+from bot.render import decision_text, outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
+from bot.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Service, decision_dict
+from bot.winrm.results import StatusResult
 from commands.help import help_text
-from commands.model import Help, ListSites, RestartRequest, ServerWideRequest
+from commands.model import Approve, Deny, Help, ListSites, RestartRequest, ServerWideRequest, Status
 from commands.parser import ParseError, parse
-from policies.decision import NeedsApproval, Refuse
+from policies.decision import Refuse
 from policies.identity import Principal
-
-EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_WAITING = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -25,11 +24,12 @@ class Reply:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def handle_text(text: str, principal: Principal, service: Service) -> Reply:
+def handle_text(text: str, principal: Principal, service: Service, origin: str = "console") -> Reply:
     try:
         command = parse(text)
     except ParseError as error:
         return Reply(f"Sorry: {error.message}. Try `/recycle help`.", EXIT_BAD_INPUT, {"error": error.message})
+    who = service.display
     try:
         if isinstance(command, ServerWideRequest):
             refusal = service.refuse_server_wide(command)
@@ -38,9 +38,7 @@ def handle_text(text: str, principal: Principal, service: Service) -> Reply:
                 "`--reason gac|memory|locked-file` recycles its pool; `--reason hung` kills only its "
                 "pool's worker, with a second person's approval."
             )
-            return Reply(
-                f"{decision_text(refusal)}\n{alternative}", EXIT_REFUSED, {"decision": decision_json(refusal)}
-            )
+            return Reply(f"{decision_text(refusal)}\n{alternative}", EXIT_REFUSED, {"decision": decision_dict(refusal)})
         if isinstance(command, Help):
             return Reply(help_text(command.topic))
         if isinstance(command, ListSites):
@@ -49,18 +47,21 @@ def handle_text(text: str, principal: Principal, service: Service) -> Reply:
                 for name, site in sorted(service.inventory.sites.items())
             ]
             return Reply("\n".join(lines) or "No sites in the inventory.")
-        if isinstance(command, RestartRequest):
+        if isinstance(command, RestartRequest) and command.plan_only:
             planned = service.plan(command, principal)
-            code = (
-                EXIT_REFUSED
-                if isinstance(planned.decision, Refuse)
-                else EXIT_WAITING
-                if isinstance(planned.decision, NeedsApproval) and not command.plan_only
-                else EXIT_DONE
-            )
-            return Reply(plan_text(planned), code, plan_json(planned))
-        return Reply(
-            f"`{type(command).__name__.lower()}` is not available in this console yet.", EXIT_BAD_INPUT
-        )
+            code = EXIT_REFUSED if isinstance(planned.decision, Refuse) else EXIT_DONE
+            return Reply(plan_text(planned, who), code, plan_json(planned))
+        if isinstance(command, RestartRequest):
+            outcome = service.request(command, principal, origin)
+        elif isinstance(command, Approve):
+            outcome = service.approve(command.request_id, principal)
+        elif isinstance(command, Deny):
+            outcome = service.deny(command.request_id, principal, command.reason)
+        else:
+            assert isinstance(command, Status)
+            results = service.status(command.site)
+            code = EXIT_FAILED if any(not isinstance(r, StatusResult) or not r.ok for _, r in results) else EXIT_DONE
+            return Reply(status_text(command.site, results), code, status_json(command.site, results))
+        return Reply(outcome_text(outcome, who), outcome.exit_code, outcome_json(outcome))
     except AspresetError as error:
         return Reply(f"Sorry: {error}", error.exit_code, {"error": str(error)})

@@ -4,17 +4,21 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from bot.chat import EXIT_BAD_INPUT, EXIT_DONE, EXIT_REFUSED, Reply, handle_text
+from bot.chat import Reply, handle_text
 from bot.config import Settings, load_settings
 from bot.errors import AspresetError, ConfigError
 from bot.logs import configure as configure_logs
-from bot.render import plan_json, plan_text
-from bot.service import Service
+from bot.render import outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
+from bot.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Service
+from bot.store.records import RequestState
+from bot.winrm.results import StatusResult
 from commands.model import Reason, RestartRequest
 from commands.rungs import Rung
 from policies.decision import Refuse
@@ -34,14 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except AspresetError as error:
-        _error(str(error))
+        print(f"aspreset: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
-
-
-def _error(message: str) -> None:
-    print(f"aspreset: {message}", file=sys.stderr)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -57,32 +57,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _service(args: argparse.Namespace) -> Service:
-    settings = _settings(args)
-    return Service(settings.policy(), settings.inventory())
+def _full_service(args: argparse.Namespace) -> Service:
+    from bot.bootstrap import build_service
+
+    return build_service(_settings(args))
 
 
-def _principal(args: argparse.Namespace, service: Service, settings: Settings | None = None) -> Principal:
-    name = getattr(args, "as_", None) or (settings.cli_user if settings else None)
+def _principal(args: argparse.Namespace, service: Service) -> Principal:
+    name = getattr(args, "as_", None) or _settings(args).cli_user
     if name:
         return service.principal(name)
-    import getpass
-
     return Principal(id=f"cli:{getpass.getuser()}")
 
 
 def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartRequest:
-    reason: Reason | None = None
-    note: str | None = None
-    if args.reason:
-        known = {r.value: r for r in Reason}
-        reason = known.get(args.reason.lower())
-        note = None if reason else args.reason
+    known = {r.value: r for r in Reason}
+    reason = known.get(args.reason.lower()) if args.reason else None
     return RestartRequest(
         site=args.site,
         scope=Rung(args.scope) if args.scope else None,
         reason=reason,
-        note=note,
+        note=args.reason if args.reason and reason is None else None,
         changed=tuple(args.changed or ()),
         host=args.host,
         dry_run=getattr(args, "dry_run", False),
@@ -90,12 +85,82 @@ def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartReques
     )
 
 
+# ---- commands ---------------------------------------------------------------------------------
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
     service = Service(settings.policy(), settings.inventory())
-    planned = service.plan(_restart_request(args, plan_only=True), _principal(args, service, settings))
-    _emit(args, plan_json(planned), plan_text(planned))
+    planned = service.plan(_restart_request(args, plan_only=True), _principal(args, service))
+    _emit(args, plan_json(planned), plan_text(planned, service.display))
     return EXIT_REFUSED if isinstance(planned.decision, Refuse) else EXIT_DONE
+
+
+def cmd_recycle(args: argparse.Namespace) -> int:
+    service = _full_service(args)
+    outcome = service.request(_restart_request(args, plan_only=False), _principal(args, service), origin="cli")
+    _emit(args, outcome_json(outcome), outcome_text(outcome, service.display))
+    return outcome.exit_code
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    service = _full_service(args)
+    outcome = service.approve(args.request_id, _principal(args, service))
+    _emit(args, outcome_json(outcome), outcome_text(outcome, service.display))
+    return outcome.exit_code
+
+
+def cmd_deny(args: argparse.Namespace) -> int:
+    service = _full_service(args)
+    outcome = service.deny(args.request_id, _principal(args, service), args.reason)
+    _emit(args, outcome_json(outcome), outcome_text(outcome, service.display))
+    return outcome.exit_code
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    service = _full_service(args)
+    results = service.status(args.site)
+    _emit(args, status_json(args.site, results), status_text(args.site, results))
+    return EXIT_DONE if all(isinstance(r, StatusResult) and r.ok for _, r in results) else EXIT_FAILED
+
+
+def cmd_requests(args: argparse.Namespace) -> int:
+    service = _full_service(args)
+    assert service.store is not None
+    service.store.expire_due(service.clock())
+    try:
+        state = RequestState(args.state) if args.state else None
+    except ValueError:
+        raise ConfigError(f"--state {args.state!r}: use one of {', '.join(s.value for s in RequestState)}") from None
+    rows = service.store.list(state=state, site=args.site, limit=args.limit)
+    lines = [
+        f"{r.id}  {r.state.value:<17} {r.site:<16} {r.rung.value:<9} {service.display(r.requester)}  "
+        f"{r.created_at:%Y-%m-%d %H:%M}Z"
+        for r in rows
+    ]
+    _emit(args, [r.as_dict() for r in rows], "\n".join(lines) or "no requests")
+    return EXIT_DONE
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    service = _full_service(args)
+    assert service.store is not None
+    since = _parse_time(args.since) if args.since else None
+    events = service.store.audit(site=args.site, since=since, request_id=args.request)
+    lines = [
+        f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.request_id or '-':<9} {e.action.value:<11} "
+        f"{(e.state_from or '-')}->{(e.state_to or '-')}  {e.site or ''} {e.rung or ''}  by {service.display(e.actor)}"
+        for e in events
+    ]
+    _emit(args, [e.as_dict() for e in events], "\n".join(lines) or "no events")
+    return EXIT_DONE
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    service = _full_service(args)
+    reply: Reply = handle_text(args.text, _principal(args, service), service, origin="console")
+    _emit(args, {"reply": reply.text, "exit_code": reply.exit_code, **reply.data}, reply.text)
+    return reply.exit_code
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
@@ -109,28 +174,53 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
         environments = {site.environment for site in inventory.sites.values()}
         for env in sorted(set(policy.environments) - environments):
             problems.append(f"environments.{env}: no site in {args.inventory} has this environment")
+    empty = [name for name, members in policy.groups.items() if not members]
     summary = {
         "file": args.file,
         "valid": not problems,
         "rules": [rule.name for rule in policy.rules],
         "people": sorted(policy.people),
-        "groups": {name: len(members) for name, members in policy.groups.items()},
+        "empty_groups": empty,
         "problems": problems,
     }
-    empty = [name for name, members in policy.groups.items() if not members]
-    lines = [f"{args.file}: valid, {len(policy.rules)} rules, {len(policy.people)} people"]
+    lines = [f"{args.file}: {'valid' if not problems else 'INVALID'}, {len(policy.rules)} rules, "
+             f"{len(policy.people)} people"]
     lines += [f"  note: group {name!r} is empty; rules that need its approval refuse" for name in empty]
     lines += [f"  problem: {p}" for p in problems]
     _emit(args, summary, "\n".join(lines))
     return EXIT_BAD_INPUT if problems else EXIT_DONE
 
 
-def cmd_say(args: argparse.Namespace) -> int:
+def cmd_sim(args: argparse.Namespace) -> int:
+    from bot.sim.cli import run
+
+    return run(args.inventory, args.inventory_out, args.hosts)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot.bootstrap import executor_for
+    from bot.doctor import run_doctor
+
     settings = _settings(args)
-    service = Service(settings.policy(), settings.inventory())
-    reply: Reply = handle_text(args.text, _principal(args, service, settings), service)
-    _emit(args, {"reply": reply.text, "exit_code": reply.exit_code, **reply.data}, reply.text)
-    return reply.exit_code
+    report = run_doctor(settings.inventory(), args.target, executor_for(settings))
+    _emit(args, report.to_json(), report.text())
+    return EXIT_DONE if report.ok else EXIT_FAILED
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from bot.bootstrap import executor_for
+    from bot.winrm.discovery import inventory_toml
+    from bot.winrm.results import DiscoverResult, OperationParams
+
+    settings = _settings(args)
+    inventory = settings.inventory()
+    host = inventory.hosts.get(args.host)
+    if host is None:
+        raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; add a [hosts.{args.host}] table")
+    result = executor_for(settings).run(args.host, host, OperationParams(op="discover"))
+    assert isinstance(result, DiscoverResult)
+    print(inventory_toml(result, args.host, host.address), end="")
+    return EXIT_DONE
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -139,12 +229,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
-def _common(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r}: use an ISO time like 2026-11-24T08:00Z") from None
+    if value.tzinfo is None:
+        raise ConfigError(f"--since {text!r}: add a timezone, e.g. {text}Z")
+    return value
+
+
+# ---- the parser -------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse already exits 2 on bad input; this keeps its message on one clear line."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"aspreset: {message}\n")
+
+
+def _common(parser: argparse.ArgumentParser, *, json_flag: bool = True, db: bool = True) -> None:
     parser.add_argument("--config", help="aspreset.toml (default: $ASPRESET_CONFIG, then ./aspreset.toml)")
     parser.add_argument("--policy", help="policy TOML file (overrides the config file)")
     parser.add_argument("--inventory", help="inventory TOML file (overrides the config file)")
+    if db:
+        parser.add_argument("--db", help="database URL (default: $ASPRESET_DB, config, .aspreset/aspreset.db)")
     if json_flag:
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _as(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as", dest="as_", metavar="PERSON", help="act as this [people] alias or Slack user ID")
 
 
 def _restart_options(parser: argparse.ArgumentParser) -> None:
@@ -153,25 +270,46 @@ def _restart_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", help="hung, locked-file, gac, memory, config, native-module, or a note")
     parser.add_argument("--changed", nargs="+", metavar="PATH", help="files the deploy changed")
     parser.add_argument("--host", help="only this host of the site")
-    parser.add_argument("--as", dest="as_", metavar="PERSON", help="act as this [people] alias or Slack ID")
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad input already; this keeps its message on one clear line."""
-
-    def error(self, message: str) -> Any:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"aspreset: {message}\n")
+    _as(parser)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aspreset", description="Restart ASP.NET on IIS as narrowly as the job needs.")
     sub = parser.add_subparsers(title="commands", parser_class=_Parser)
 
-    p = sub.add_parser("plan", help="show the narrowest restart and the policy decision; runs nothing")
+    def add(name: str, handler: Handler, help_text: str, **common: bool) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(handler=handler)
+        _common(p, **common)
+        return p
+
+    p = add("plan", cmd_plan, "show the narrowest restart and the policy decision; runs nothing", db=False)
     _restart_options(p)
-    _common(p)
-    p.set_defaults(handler=cmd_plan)
+    p = add("recycle", cmd_recycle, "request a restart; runs it at once when the policy allows")
+    _restart_options(p)
+    p.add_argument("--dry-run", action="store_true", help="plan and decide only")
+    p = add("status", cmd_status, "pool state, worker PIDs and AppDomain ids per host (read-only)")
+    p.add_argument("site")
+    p = add("approve", cmd_approve, "approve a waiting request (never your own); runs it when complete")
+    p.add_argument("request_id")
+    _as(p)
+    p = add("deny", cmd_deny, "deny a waiting request, or cancel your own")
+    p.add_argument("request_id")
+    p.add_argument("--reason")
+    _as(p)
+    p = add("requests", cmd_requests, "list requests")
+    p.add_argument("--state", help="awaiting_approval, running, succeeded, ...")
+    p.add_argument("--site")
+    p.add_argument("--limit", type=int, default=100)
+    p = add("audit", cmd_audit, "the audit trail (never edited)")
+    p.add_argument("--site")
+    p.add_argument("--since", help="ISO time with timezone, e.g. 2026-11-24T08:00Z")
+    p.add_argument("--request", help="only this request id")
+    p = add("say", cmd_say, "feed one line of chat text through the bot, as Slack would")
+    p.add_argument("text")
+    _as(p)
+    p = add("doctor", cmd_doctor, "read-only checks that real hosts are ready", db=False)
+    p.add_argument("target", nargs="?", help="a site or host (default: every host)")
 
     p = sub.add_parser("policy", help="policy file tools")
     policy_sub = p.add_subparsers(title="policy commands", parser_class=_Parser)
@@ -181,13 +319,20 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=cmd_policy_check)
 
-    p = sub.add_parser("say", help="feed one line of chat text through the bot, as Slack would")
-    p.add_argument("text")
-    p.add_argument("--as", dest="as_", metavar="PERSON")
-    _common(p)
-    p.set_defaults(handler=cmd_say)
+    p = sub.add_parser("inventory", help="inventory tools")
+    inventory_sub = p.add_subparsers(title="inventory commands", parser_class=_Parser)
+    discover = inventory_sub.add_parser("discover", help="read a host's IIS sites and print inventory TOML")
+    discover.add_argument("host", help="a [hosts.NAME] of the inventory: how to reach it")
+    _common(discover, json_flag=False, db=False)
+    discover.set_defaults(handler=cmd_discover)
 
-    p = sub.add_parser("demo", help="walk through the product against a simulated IIS farm")
+    p = sub.add_parser("sim", help="serve a simulated IIS farm on 127.0.0.1 until Ctrl-C")
+    p.add_argument("--inventory", help="the inventory to make real")
+    p.add_argument("--inventory-out", required=True, help="where to write the farm's client inventory")
+    p.add_argument("--hosts", type=int, help="generate a farm of N hosts (for benchmarks)")
+    p.set_defaults(handler=cmd_sim)
+
+    p = sub.add_parser("demo", help="the demo team's story against a simulated IIS farm")
     p.set_defaults(handler=cmd_demo)
     return parser
 

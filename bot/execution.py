@@ -73,7 +73,7 @@ def http_warmup(url: str, timeout_s: float = 30.0) -> tuple[int | None, int]:
 def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) -> OperationParams:
     base = (host.warmup_base_url or "http://localhost").rstrip("/")
     return OperationParams(
-        op="status" if plan.rung == Rung.NONE else plan.rung.value,  # type: ignore[arg-type]
+        op="status" if plan.rung == Rung.NONE else plan.rung.value,
         request_id=request_id,
         iis_site=plan.iis_site,
         app_path=plan.app,
@@ -105,7 +105,8 @@ def run_plan(
     results = executor.run_many(calls)
     elapsed = int((time.monotonic() - started) * 1000)
     outcomes = [
-        _outcome(plan, name, result, warmups.get(name), elapsed) for (name, _, _), result in zip(calls, results, strict=True)
+        _outcome(plan, name, result, warmups.get(name), elapsed)
+        for (name, _, _), result in zip(calls, results, strict=True)
     ]
     ok = sum(1 for o in outcomes if o.outcome == "succeeded")
     overall = "succeeded" if ok == len(outcomes) else "failed" if ok == 0 else "partially_failed"
@@ -154,6 +155,8 @@ def _verify_none(result: StatusResult, warmup_status: int | None) -> str | None:
 def _verify(rung: Rung, result: RestartResult) -> str | None:
     before, after = set(result.pids_before), set(result.pids_after)
     if rung == Rung.APPDOMAIN:
+        if result.appdomain_before is not None and result.appdomain_after is None:
+            return "no AppDomain answered after the restart: the app did not come back (check the warm-up URL)"
         if result.appdomain_before is not None and result.appdomain_before == result.appdomain_after:
             return "the AppDomain id did not change: the app was not restarted (try --scope apppool)"
         return None

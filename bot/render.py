@@ -3,22 +3,13 @@ CLI, the chat console and Slack say the same thing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from bot.service import Planned
+from bot.errors import ExecutionError
+from bot.service import Outcome, Planned, decision_dict
+from bot.winrm.results import StatusResult
 from policies.decision import Decision, NeedsApproval, Refuse
-
-
-def decision_json(decision: Decision) -> dict[str, Any]:
-    out: dict[str, Any] = {"outcome": decision.outcome, "rule": decision.rule, "reasons": list(decision.reasons)}
-    if isinstance(decision, NeedsApproval):
-        out["approvers"] = list(decision.approvers)
-        out["approvals"] = decision.approvals
-        out["expires_in_s"] = decision.expires_in_s
-    if isinstance(decision, Refuse):
-        out["alternative"] = decision.alternative.value if decision.alternative else None
-        out["source"] = decision.source
-    return out
 
 
 def plan_json(planned: Planned) -> dict[str, Any]:
@@ -35,11 +26,11 @@ def plan_json(planned: Planned) -> dict[str, Any]:
         "wider_than_needed": plan.wider_than_needed,
         "why": list(plan.why),
         "warnings": list(plan.warnings),
-        "decision": decision_json(planned.decision),
+        "decision": decision_dict(planned.decision),
     }
 
 
-def plan_text(planned: Planned) -> str:
+def plan_text(planned: Planned, who: Callable[[str], str] = str) -> str:
     plan = planned.plan
     lines = [
         f"Plan for {plan.site} ({plan.environment}): {plan.rung.value} via {plan.method} "
@@ -51,11 +42,11 @@ def plan_text(planned: Planned) -> str:
     if plan.wider_than_needed:
         lines.append(f"  note: {plan.wider_than_needed}")
     lines += [f"  warning: {line}" for line in plan.warnings]
-    lines.append(decision_text(planned.decision))
+    lines.append(decision_text(planned.decision, who))
     return "\n".join(lines)
 
 
-def decision_text(decision: Decision) -> str:
+def decision_text(decision: Decision, who: Callable[[str], str] = str) -> str:
     if isinstance(decision, Refuse):
         text = f"Refused ({decision.rule}): " + "; ".join(decision.reasons) + "."
         if decision.alternative is not None:
@@ -64,7 +55,88 @@ def decision_text(decision: Decision) -> str:
     if isinstance(decision, NeedsApproval):
         minutes = decision.expires_in_s // 60
         return (
-            f"Needs {decision.approvals} approval(s) from {', '.join(decision.approvers)} "
+            f"Needs {decision.approvals} approval(s) from {', '.join(who(a) for a in decision.approvers)} "
             f"(not the requester) within {minutes} min: " + "; ".join(decision.reasons) + "."
         )
     return "Allowed: " + "; ".join(decision.reasons) + "."
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    out: dict[str, Any] = {"state": outcome.state, "message": outcome.message, "exit_code": outcome.exit_code}
+    if outcome.request is not None:
+        out["request_id"] = outcome.request.id
+        out["site"] = outcome.request.site
+        out["rung"] = outcome.request.rung.value
+    if outcome.planned is not None:
+        out["plan"] = plan_json(outcome.planned)
+    elif outcome.request is not None:
+        out["decision"] = dict(outcome.request.decision)
+    if outcome.report is not None:
+        out["hosts"] = [host.to_json() for host in outcome.report.hosts]
+    elif outcome.request is not None and outcome.request.result:
+        out["hosts"] = outcome.request.result.get("hosts", [])
+    return out
+
+
+def outcome_text(outcome: Outcome, who: Callable[[str], str] = str) -> str:
+    lines: list[str] = []
+    if outcome.planned is not None:
+        lines.append(plan_text(outcome.planned, who))
+    req = outcome.request
+    if req is not None:
+        head = f"Request {req.id} ({req.site}, {req.rung.value}, asked by {who(req.requester)}): {outcome.state}"
+        if outcome.state == "awaiting_approval" and req.expires_at:
+            head += f", approve with `approve {req.id}` before {req.expires_at:%H:%M} UTC"
+        lines.append(head)
+        if outcome.message and outcome.message not in head:
+            lines.append(f"  {outcome.message}")
+        approvals = ", ".join(who(a.approver) for a in req.approvals)
+        if approvals:
+            lines.append(f"  approved by {approvals}")
+    elif outcome.planned is None:
+        lines.append(outcome.message)
+    hosts = outcome.report.hosts if outcome.report else []
+    lines += [host_text(h.to_json()) for h in hosts]
+    return "\n".join(lines)
+
+
+def host_text(host: dict[str, Any]) -> str:
+    if host["outcome"] != "succeeded":
+        return f"  {host['host']}: FAILED {host['error']} [{host.get('error_code')}]"
+    pids = f"PIDs {_pids(host['pids_before'])} -> {_pids(host['pids_after'])}"
+    domain = ""
+    if host.get("appdomain_before") or host.get("appdomain_after"):
+        domain = f", AppDomain {host['appdomain_before']} -> {host['appdomain_after']}"
+    warm = f", warm-up HTTP {host['warmup_status']} in {host['warmup_ms']} ms" if host.get("warmup_status") else ""
+    return f"  {host['host']}: ok, {host['method']}: {pids}{domain}{warm}, {host['duration_ms']} ms"
+
+
+def _pids(pids: list[int]) -> str:
+    return "[" + ", ".join(str(p) for p in pids) + "]" if pids else "none"
+
+
+def status_json(site: str, results: list[tuple[str, StatusResult | ExecutionError]]) -> dict[str, Any]:
+    hosts = []
+    for name, result in results:
+        if isinstance(result, ExecutionError):
+            hosts.append({"host": name, "ok": False, "error": result.detail, "error_code": type(result).__name__})
+        else:
+            hosts.append({"host": name, **result.model_dump()})
+    return {"site": site, "hosts": hosts}
+
+
+def status_text(site: str, results: list[tuple[str, StatusResult | ExecutionError]]) -> str:
+    lines = [f"Status of {site}:"]
+    for name, result in results:
+        if isinstance(result, ExecutionError):
+            lines.append(f"  {name}: unreachable: {result.detail}")
+        elif not result.ok:
+            lines.append(f"  {name}: {result.error} [{result.error_code}]")
+        else:
+            pids = _pids([w.pid for w in result.workers])
+            offline = ", app_offline.htm PRESENT" if result.app_offline else ""
+            lines.append(
+                f"  {name}: pool {result.pool_state} ({result.start_mode}), {result.worker_process_name} {pids}, "
+                f"AppDomain {result.appdomain_id}, IIS {result.iis_major_version}{offline}"
+            )
+    return "\n".join(lines)

@@ -4,15 +4,21 @@ the typed errors to their medium; adapters come in through the ports."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 
-from bot.errors import ConfigError
+from bot.errors import AspresetError, ConfigError, ExecutionError
+from bot.execution import Executor, RunReport, run_plan
+from bot.ports import Store
+from bot.store.records import ApprovalStatus, NewRequest, Request, RequestState
+from bot.winrm.results import OperationParams, StatusResult
 from commands.model import RestartRequest, ServerWideRequest
-from policies.decision import SERVER_WIDE_WHY, Decision, Refuse, decide
-from policies.identity import Principal
+from commands.rungs import Rung
+from policies.decision import SERVER_WIDE_WHY, Decision, NeedsApproval, Refuse, decide
+from policies.identity import Principal, person_of, same_person
 from policies.inventory import Inventory
 from policies.planner import Plan, PlanError, plan
 from policies.policy import ID_PATTERN, Policy
@@ -21,9 +27,17 @@ log = structlog.get_logger("aspreset.service")
 
 Clock = Callable[[], datetime]
 
+EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_WAITING = 0, 1, 2, 3, 4
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class Refused(AspresetError):
+    """The request is not allowed (policy, approver rules). Exit code 3."""
+
+    exit_code = EXIT_REFUSED
 
 
 @dataclass(frozen=True)
@@ -32,11 +46,39 @@ class Planned:
     decision: Decision
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a request, approval or denial came to. `exit_code` follows the CLI contract."""
+
+    state: str
+    message: str
+    exit_code: int
+    request: Request | None = None
+    planned: Planned | None = None
+    report: RunReport | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 class Service:
-    def __init__(self, policy: Policy, inventory: Inventory, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        inventory: Inventory,
+        clock: Clock = utc_now,
+        executor: Executor | None = None,
+        store: Store | None = None,
+        command_timeout_s: float = 120.0,
+        owner: str | None = None,
+    ) -> None:
         self.policy = policy
         self.inventory = inventory
         self.clock = clock
+        self.executor = executor
+        self.store = store
+        self.command_timeout_s = command_timeout_s
+        self.owner = owner
+
+    # ---- who --------------------------------------------------------------------------------
 
     def principal(self, name: str, channel: str | None = None) -> Principal:
         """A principal from an alias in [people] or an immutable ID (U..., mcp:NAME, cli:NAME)."""
@@ -50,21 +92,195 @@ class Service:
             "or an ID like U01ABCDEF"
         )
 
+    def display(self, principal_id: str) -> str:
+        person = person_of(principal_id, self.policy)
+        return f"{person} ({principal_id})" if person and person != principal_id else principal_id
+
+    # ---- plan -------------------------------------------------------------------------------
+
     def plan(self, request: RestartRequest, principal: Principal) -> Planned:
         try:
             the_plan = plan(request, self.inventory, self.policy)
         except PlanError as error:
             raise ConfigError(str(error)) from None
-        decision = decide(the_plan, principal, self.policy, self.clock())
-        log.info(
-            "planned",
-            site=the_plan.site,
-            rung=the_plan.rung.value,
-            outcome=decision.outcome,
-            requester=principal.id,
-        )
+        kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
+        decision = decide(the_plan, principal, self.policy, self.clock(), recent_worker_kills=kills)
+        log.info("planned", site=the_plan.site, rung=the_plan.rung.value, outcome=decision.outcome,
+                 requester=principal.id)
         return Planned(the_plan, decision)
 
     def refuse_server_wide(self, request: ServerWideRequest) -> Refuse:
         log.info("server_wide_refused", what=request.what)
         return Refuse("server rung", (f"{request.what}: {SERVER_WIDE_WHY}",), "built-in", request.alternative)
+
+    def _recent_worker_kills(self, the_plan: Plan) -> int:
+        if self.store is None:
+            return 0
+        since = self.clock() - timedelta(hours=1)
+        return max((self.store.count_worker_kills(h, the_plan.pool, since) for h in the_plan.hosts), default=0)
+
+    # ---- request ----------------------------------------------------------------------------
+
+    def request(self, request: RestartRequest, principal: Principal, origin: str) -> Outcome:
+        """Plan, decide, record, and run at once when allowed. Waiting requests hold their locks."""
+        store = self._store()
+        now = self.clock()
+        store.expire_due(now)
+        planned = self.plan(request, principal)
+        decision = planned.decision
+        if request.plan_only or request.dry_run:
+            code = EXIT_REFUSED if isinstance(decision, Refuse) else EXIT_DONE
+            return Outcome("planned", "dry run: nothing was recorded or run", code, planned=planned)
+        new = self._new_request(planned, principal, origin, request, now)
+        if isinstance(decision, Refuse):
+            recorded = store.record_refused(new, "; ".join(decision.reasons), now)
+            return Outcome("refused", "refused by policy", EXIT_REFUSED, recorded, planned)
+        recorded = store.create_request(new, new.default_locks(), now)
+        if isinstance(decision, NeedsApproval):
+            return Outcome("awaiting_approval", f"request {recorded.id} waits for approval", EXIT_WAITING,
+                           recorded, planned)
+        return self._run(recorded.id, planned.plan, planned)
+
+    def _new_request(
+        self, planned: Planned, principal: Principal, origin: str, request: RestartRequest, now: datetime
+    ) -> NewRequest:
+        the_plan, decision = planned.plan, planned.decision
+        waiting = isinstance(decision, NeedsApproval)
+        return NewRequest(
+            site=the_plan.site,
+            rung=the_plan.rung,
+            hosts=the_plan.hosts,
+            pool=the_plan.pool,
+            requester=principal.id,
+            origin=origin,
+            plan=the_plan.to_dict(),
+            decision=decision_dict(decision),
+            approvals_needed=decision.approvals if waiting else 0,  # type: ignore[union-attr]
+            approvers=decision.approvers if waiting else (),  # type: ignore[union-attr]
+            expires_at=now + timedelta(seconds=decision.expires_in_s) if waiting else None,  # type: ignore[union-attr]
+            requester_person=person_of(principal.id, self.policy),
+            reason=request.note or (request.reason.value if request.reason else None),
+        )
+
+    # ---- approve / deny ---------------------------------------------------------------------
+
+    def approve(self, request_id: str, principal: Principal) -> Outcome:
+        store = self._store()
+        now = self.clock()
+        store.expire_due(now)
+        req = store.get(request_id)
+        if principal.is_assistant:
+            raise Refused("an assistant can request a restart but never approve one; a person must approve")
+        if same_person(principal.id, req.requester, self.policy):
+            raise Refused(f"{self.display(principal.id)} asked for {req.id}: a second person must approve it")
+        if req.state != RequestState.AWAITING_APPROVAL:
+            return self._not_waiting(req)
+        if not self._may_approve(req, principal):
+            names = ", ".join(self.display(a) for a in req.approvers) or "nobody"
+            raise Refused(f"{self.display(principal.id)} is not among the approvers of {req.id} ({names})")
+        outcome = store.add_approval(req.id, principal.id, now)
+        if outcome.status == ApprovalStatus.EXPIRED:
+            return Outcome("expired", f"request {req.id} expired before this approval", EXIT_REFUSED, store.get(req.id))
+        if outcome.status == ApprovalStatus.NOT_AWAITING:
+            return self._not_waiting(store.get(req.id))
+        if outcome.status == ApprovalStatus.DUPLICATE:
+            return Outcome(outcome.state.value, f"{self.display(principal.id)} had already approved {req.id}",
+                           EXIT_WAITING if outcome.state == RequestState.AWAITING_APPROVAL else EXIT_DONE,
+                           store.get(req.id))
+        if not outcome.became_approved:
+            message = f"approval counted ({len(outcome.approvals)} of {outcome.approvals_needed})"
+            return Outcome("awaiting_approval", message, EXIT_WAITING, store.get(req.id))
+        return self._run(req.id, Plan.from_dict(req.plan), None)
+
+    def deny(self, request_id: str, principal: Principal, reason: str | None) -> Outcome:
+        """An approver denies; the requester (or their assistant) cancels their own request."""
+        store = self._store()
+        now = self.clock()
+        store.expire_due(now)
+        req = store.get(request_id)
+        if req.state not in (RequestState.AWAITING_APPROVAL, RequestState.APPROVED):
+            return self._not_waiting(req)
+        if same_person(principal.id, req.requester, self.policy):
+            store.cancel(req.id, principal.id, now)
+            return Outcome("cancelled", f"{req.id} cancelled by its requester", EXIT_DONE, store.get(req.id))
+        if principal.is_assistant or not self._may_approve(req, principal):
+            raise Refused(f"{self.display(principal.id)} may not deny {req.id}: only its approvers or requester can")
+        if not store.deny(req.id, principal.id, reason or "no reason given", now):
+            return self._not_waiting(store.get(req.id))
+        return Outcome("denied", f"{req.id} denied by {self.display(principal.id)}", EXIT_DONE, store.get(req.id))
+
+    def _may_approve(self, req: Request, principal: Principal) -> bool:
+        return any(a == principal.id or (a.startswith("S") and a in principal.groups) for a in req.approvers)
+
+    def _not_waiting(self, req: Request) -> Outcome:
+        message = f"request {req.id} is {req.state.value}; nothing more to do"
+        finished = req.state in (RequestState.SUCCEEDED, RequestState.FAILED, RequestState.PARTIALLY_FAILED,
+                                 RequestState.RUNNING, RequestState.APPROVED)
+        return Outcome(req.state.value, message, EXIT_DONE if finished else EXIT_REFUSED, req)
+
+    # ---- execute ----------------------------------------------------------------------------
+
+    def _run(self, request_id: str, the_plan: Plan, planned: Planned | None) -> Outcome:
+        """Claim the request (exactly one caller wins, across processes), run it, record the result."""
+        store = self._store()
+        if not store.claim_for_run(request_id, self.clock(), owner=self.owner):
+            req = store.get(request_id)
+            return Outcome(req.state.value, f"{request_id} is already {req.state.value}", EXIT_DONE, req, planned)
+        try:
+            report = run_plan(the_plan, self.inventory, self._executor(), request_id, self.command_timeout_s)
+        except AspresetError as error:  # e.g. credentials missing: nothing ran on any host
+            store.finish(request_id, RequestState.FAILED, {"error": str(error)}, self.clock())
+            raise
+        store.finish(request_id, RequestState(report.outcome), report.to_json(), self.clock())
+        code = EXIT_DONE if report.outcome == "succeeded" else EXIT_FAILED
+        log.info("executed", request_id=request_id, site=the_plan.site, rung=the_plan.rung.value,
+                 outcome=report.outcome)
+        return Outcome(report.outcome, f"{request_id} {report.outcome}", code, store.get(request_id), planned, report)
+
+    # ---- read -------------------------------------------------------------------------------
+
+    def status(self, site: str) -> list[tuple[str, StatusResult | ExecutionError]]:
+        entry = self.inventory.sites.get(site)
+        if entry is None:
+            raise ConfigError(f"unknown site {site!r}; known: {', '.join(sorted(self.inventory.sites))}")
+        calls = [
+            (name, self.inventory.hosts[name], OperationParams(op="status", iis_site=entry.iis_site,
+                                                              app_path=entry.app, pool=entry.pool))
+            for name in entry.hosts
+        ]
+        results = self._executor().run_many(calls)
+        out: list[tuple[str, StatusResult | ExecutionError]] = []
+        for (name, _, _), result in zip(calls, results, strict=True):
+            assert isinstance(result, StatusResult | ExecutionError)
+            out.append((name, result))
+        return out
+
+    def on_start(self) -> list[str]:
+        """A bot (re)starting: requests it found running were cut off; mark them, never re-run them."""
+        store = self._store()
+        now = self.clock()
+        store.expire_due(now)
+        interrupted = store.mark_interrupted(now, owner=self.owner)
+        for request_id in interrupted:
+            log.warning("interrupted", request_id=request_id)
+        return interrupted
+
+    def _store(self) -> Store:
+        if self.store is None:
+            raise ConfigError("no request store configured")
+        return self.store
+
+    def _executor(self) -> Executor:
+        if self.executor is None:
+            raise ConfigError("no executor configured")
+        return self.executor
+
+
+def decision_dict(decision: Decision) -> dict[str, Any]:
+    out: dict[str, Any] = {"outcome": decision.outcome, "rule": decision.rule, "reasons": list(decision.reasons)}
+    if isinstance(decision, NeedsApproval):
+        out.update(approvers=list(decision.approvers), approvals=decision.approvals,
+                   expires_in_s=decision.expires_in_s)
+    if isinstance(decision, Refuse):
+        out.update(alternative=decision.alternative.value if decision.alternative else None, source=decision.source)
+    return out

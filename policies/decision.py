@@ -133,7 +133,6 @@ def _needs_approval(
         hint = f'add Slack user IDs to the approvers, e.g. [groups] leads = ["U0123ABCD"] in {policy.source}'
         return Refuse(f"{rule.name} (no approvers)", (why, hint), policy.source, _narrower(plan))
     minutes = expiry_minutes or policy.approval.expiry_minutes
-    reasons.append(f"needs {approvals} approval(s) from {', '.join(names)}, not the requester")
     return NeedsApproval(rule.name, tuple(reasons), tuple(pool), approvals, minutes * 60)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from commands.model import RestartRequest
 from commands.rungs import Rung
@@ -54,6 +56,22 @@ class Plan:
     @property
     def narrowest(self) -> Rung:
         return self.needed if self.needed is not None else DEFAULT_RUNG
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON values: what a request records, so an approval runs exactly what was shown."""
+        data = asdict(self)
+        data["rung"] = self.rung.value
+        data["needed"] = self.needed.value if self.needed is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        values = dict(data)
+        values["rung"] = Rung(values["rung"])
+        values["needed"] = Rung(values["needed"]) if values.get("needed") else None
+        for name in ("hosts", "blast_radius", "why", "warnings", "iis5_hosts", "changed"):
+            values[name] = tuple(values.get(name) or ())
+        return cls(**values)
 
 
 def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:

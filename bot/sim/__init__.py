@@ -1,0 +1,37 @@
+"""A simulated IIS farm that speaks real WS-Management: the hosts of the tests, the benchmarks and
+`make demo`.
+
+Each simulated host is a WinRM endpoint (`POST /wsman` on 127.0.0.1, SOAP 1.2, the Windows Remote
+Shell resource as pywinrm speaks it: Create, Command, Send, Receive, Signal, Delete) and a web
+server its sites answer on, in front of an in-memory IIS model (`iis.IisServer`): sites, apps,
+pools with their state, startMode, maxProcesses, disallowOverlappingRotation, shutdownTimeLimit
+and managedRuntimeVersion, worker processes with PIDs and start times, AppDomains, overlapped
+recycle, on-demand start, web gardens, rapid-fail protection, hung workers, app_offline.htm, and
+IIS 6 in IIS 5.0 isolation mode (one aspnet_wp.exe, no pools).
+
+Authentication: HTTP Basic, and NTLM with WinRM message encryption through pyspnego's acceptor
+(pywinrm transports `basic` and `ntlm` over http). Kerberos, CredSSP and HTTPS are not simulated.
+
+It does not interpret PowerShell. A command's script (on stdin, or in `-EncodedCommand`) is
+recognised by its marker line `# aspreset-operation: <op>`; the parameters are read from the
+`$AspresetParams = '<base64 JSON>'` line; the operation runs against the model and prints the
+same result model the real script prints (`bot.winrm.results`), one ASCII-escaped JSON line,
+exit 0, failures included. A script without a marker exits 1 with a message on stderr. So the
+simulator checks the executor, the wire and the product's logic, not the PowerShell itself (the
+scripts' own tests parse them).
+
+Faults per host at runtime (`SimHost.inject_*`): latency, 401, a SOAP fault with a WSManFault
+code, commands that never finish (Receive answers the TimedOut fault until Signal/Delete), a
+dropped connection, junk script output. Each host counts its HTTP requests and open shells and
+keeps the exact command line and stdin bytes of every command.
+
+    with Farm.from_inventory(inventory, timing=SimTiming.fast()) as farm:
+        client = farm.client_inventory()      # every host pointed at its loopback endpoint
+        farm.host("web01").inject_drop(actions=["Receive"], times=1)
+"""
+
+from bot.sim.farm import Farm, SimHost
+from bot.sim.timing import SimTiming
+from bot.sim.wsman import WsmanFaultSpec
+
+__all__ = ["Farm", "SimHost", "SimTiming", "WsmanFaultSpec"]

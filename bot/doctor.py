@@ -1,0 +1,125 @@
+"""`aspreset doctor`: read-only checks that real hosts are ready, each failing one with its fix.
+
+Nothing here changes a host: it runs the `discover` and `status` operations only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot.errors import AspresetError, AuthenticationFailed, ExecutionError, HostUnreachable
+from bot.winrm.executor import WinRMExecutor
+from bot.winrm.results import DiscoverResult, OperationParams, StatusResult
+from policies.inventory import Host, Inventory
+
+
+@dataclass(frozen=True)
+class Check:
+    host: str
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+@dataclass
+class DoctorReport:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [asdict(check) for check in self.checks]}
+
+    def text(self) -> str:
+        lines = []
+        for check in self.checks:
+            mark = "ok  " if check.ok else "FAIL"
+            lines.append(f"{mark} {check.host}: {check.name}: {check.detail}")
+            if check.fix:
+                lines.append(f"       fix: {check.fix}")
+        lines.append("all checks passed" if self.ok else "some checks failed: apply the fixes and run doctor again")
+        return "\n".join(lines)
+
+
+def run_doctor(inventory: Inventory, target: str | None, executor: WinRMExecutor) -> DoctorReport:
+    hosts = _hosts_for(inventory, target)
+    report = DoctorReport()
+    for name in hosts:
+        report.checks.extend(_check_host(inventory, name, inventory.hosts[name], executor))
+    return report
+
+
+def _hosts_for(inventory: Inventory, target: str | None) -> list[str]:
+    if target is None:
+        return sorted(inventory.hosts)
+    if target in inventory.sites:
+        return list(inventory.sites[target].hosts)
+    if target in inventory.hosts:
+        return [target]
+    raise AspresetError(f"{target!r} is neither a site nor a host of the inventory")
+
+
+def _check_host(inventory: Inventory, name: str, host: Host, executor: WinRMExecutor) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        executor.prepare(name, host)
+    except AspresetError as error:
+        return [Check(name, "configuration", False, str(error), "fix the inventory entry or the credentials' source")]
+    checks.append(Check(name, "transport encryption", *_encryption(host)))
+    try:
+        found = executor.run(name, host, OperationParams(op="discover", timeout_s=60))
+    except HostUnreachable as error:
+        return [*checks, Check(name, "WinRM reachable", False, error.detail,
+                               "on the host: Enable-PSRemoting; open TCP 5985/5986 in the firewall")]
+    except AuthenticationFailed as error:
+        return [*checks, Check(name, "authentication", False, error.detail,
+                               "check the user and password source, that the transport is enabled on the "
+                               "listener (winrm get winrm/config/service/auth), Kerberos SPN and clock skew")]
+    except ExecutionError as error:
+        return [*checks, Check(name, "WinRM command", False, error.detail, "see docs/setup.md, common failures")]
+    assert isinstance(found, DiscoverResult)
+    checks.append(Check(name, "WinRM reachable and authenticated", True, f"{host.endpoint} ({host.transport})"))
+    checks.append(_iis_version(name, host, found))
+    for site_name, site in sorted(inventory.sites.items()):
+        if name not in site.hosts or host.iis5_isolation:
+            continue
+        try:
+            status = executor.run(name, host, OperationParams(
+                op="status", iis_site=site.iis_site, app_path=site.app, pool=site.pool, timeout_s=60))
+        except ExecutionError as error:
+            checks.append(Check(name, f"read {site_name}", False, error.detail))
+            continue
+        assert isinstance(status, StatusResult)
+        if status.ok:
+            detail = f"pool {site.pool} {status.pool_state}, {len(status.workers)} worker(s) readable"
+            checks.append(Check(name, f"read {site_name}", True, detail))
+        else:
+            fix = ("run as a member of the local Administrators group; for a local account set "
+                   "LocalAccountTokenFilterPolicy=1" if status.error_code == "access_denied"
+                   else "check the inventory's iis_site, app and pool against `aspreset inventory discover`")
+            checks.append(Check(name, f"read {site_name}", False, f"{status.error} [{status.error_code}]", fix))
+    return checks
+
+
+def _encryption(host: Host) -> tuple[bool, str, str | None]:
+    if host.effective_scheme == "https":
+        return True, "TLS (https)", None
+    if host.transport in ("ntlm", "kerberos", "credssp"):
+        return True, f"{host.transport} message encryption over http", None
+    if host.lab:
+        return True, "none: lab host (Basic over plain http), never for production", None
+    return False, f"{host.transport} over plain http is not encrypted", "use ntlm/kerberos/credssp or an https listener"
+
+
+def _iis_version(name: str, host: Host, found: DiscoverResult) -> Check:
+    if not found.ok:
+        return Check(name, "IIS administration", False, f"{found.error} [{found.error_code}]",
+                     "install the IIS Management Scripts and Tools feature (WebAdministration, WMI provider)")
+    version = found.iis_major_version
+    if found.iis5_isolation or version < 7:
+        return Check(name, "IIS version", False, f"IIS {version}: only planning and refusals, no operations",
+                     "IIS 7+ with PowerShell 3+ is needed to run operations")
+    return Check(name, "IIS version", True, f"IIS {version}, {len(found.sites)} site(s), {len(found.pools)} pool(s)")

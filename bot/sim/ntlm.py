@@ -1,0 +1,109 @@
+"""NTLM for the simulated WinRM service, through pyspnego's acceptor, with WinRM message
+encryption ([MS-WSMV] 2.2.9.1.1, the framing pywinrm's `winrm/encryption.py` writes and reads).
+
+pyspnego's pure-Python NTLM acceptor reads its users from the file named by the environment
+variable NTLM_USER_FILE (`DOMAIN:USER:PASSWORD` lines). The simulator writes one private
+temporary file per process with the lab users of the farms it runs and points NTLM_USER_FILE at
+it; the file is removed when the process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import os
+import struct
+import tempfile
+import threading
+from pathlib import Path
+
+import spnego
+from spnego.exceptions import SpnegoError
+
+PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
+_BOUNDARY = b"--Encrypted Boundary"
+
+_users: dict[str, str] = {}
+_file: Path | None = None
+_lock = threading.Lock()
+
+
+def register_user(username: str, password: str) -> None:
+    """Make `username`/`password` known to NTLM acceptors in this process."""
+    global _file
+    with _lock:
+        _users[username] = password
+        if _file is None:
+            handle, name = tempfile.mkstemp(prefix="aspreset-sim-ntlm-", suffix=".txt")
+            os.close(handle)
+            _file = Path(name)
+            atexit.register(_file.unlink, missing_ok=True)
+        _file.write_text("".join(f":{user}:{secret}\n" for user, secret in _users.items()), encoding="utf-8")
+        os.chmod(_file, 0o600)
+        os.environ["NTLM_USER_FILE"] = str(_file)
+
+
+class NtlmConnection:
+    """The NTLM state of one HTTP connection (NTLM authenticates connections, not requests)."""
+
+    def __init__(self) -> None:
+        self._context: spnego.ContextProxy | None = None
+
+    @property
+    def established(self) -> bool:
+        return self._context is not None and self._context.complete
+
+    @property
+    def principal(self) -> str | None:
+        return self._context.client_principal if self.established and self._context else None
+
+    def step(self, token_b64: str) -> tuple[bool, str | None]:
+        """One leg of the handshake: (complete, token to send back). Raises ValueError when the
+        client cannot be authenticated."""
+        if self._context is None or self._context.complete:
+            self._context = spnego.server(protocol="ntlm")
+        try:
+            answer = self._context.step(base64.b64decode(token_b64))
+        except (SpnegoError, ValueError) as exc:
+            self._context = None
+            raise ValueError("NTLM authentication failed") from exc
+        return self._context.complete, base64.b64encode(answer).decode("ascii") if answer else None
+
+    def decrypt(self, body: bytes) -> bytes:
+        """The SOAP message inside a multipart/encrypted body."""
+        assert self._context is not None
+        message = b""
+        parts = [p for p in body.split(_BOUNDARY + b"\r\n") if p]
+        for header, payload in zip(parts[0::2], parts[1::2], strict=False):
+            length = int(header.strip().split(b"Length=")[1])
+            if payload.endswith(_BOUNDARY + b"--\r\n"):
+                payload = payload[: -len(_BOUNDARY + b"--\r\n")]
+            stream = payload.replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+            signature_length = struct.unpack("<i", stream[:4])[0]
+            signature = stream[4 : 4 + signature_length]
+            plain = self._context.unwrap(signature + stream[4 + signature_length :]).data
+            if len(plain) != length:
+                raise ValueError("encrypted message length does not match OriginalContent")
+            message += plain
+        return message
+
+    def encrypt(self, message: bytes) -> bytes:
+        assert self._context is not None
+        sealed = self._context.wrap(message, encrypt=True).data
+        signature, data = sealed[:16], sealed[16:]
+        return (
+            _BOUNDARY + b"\r\n"
+            b"\tContent-Type: " + PROTOCOL.encode() + b"\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+            + str(len(message)).encode()
+            + b"\r\n"
+            + _BOUNDARY
+            + b"\r\n"
+            b"\tContent-Type: application/octet-stream\r\n"
+            + struct.pack("<i", len(signature))
+            + signature
+            + data
+            + _BOUNDARY
+            + b"--\r\n"
+        )
