@@ -6,11 +6,16 @@ from __future__ import annotations
 import os
 import socket
 
+import structlog
+
 from bot.config import Settings
-from bot.service import Service
-from bot.store import open_store
+from bot.ports import Store
+from bot.service import Service, utc_now
+from bot.store import RequestState, open_store
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.transport import Timeouts
+
+log = structlog.get_logger("aspreset.bootstrap")
 
 
 def executor_for(settings: Settings) -> WinRMExecutor:
@@ -21,14 +26,46 @@ def executor_for(settings: Settings) -> WinRMExecutor:
     )
 
 
-def build_service(settings: Settings, owner: str | None = None) -> Service:
-    """A Service with the SQL store and the WinRM executor. `owner` names this process for the
-    requests it runs, so a restart marks only its own cut-off runs as interrupted."""
+def process_owner() -> str:
+    """Names this process as the runner of a request: `host/pid`."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+def build_service(settings: Settings) -> Service:
+    """A Service with the SQL store and the WinRM executor. Requests that a dead process on this
+    machine left `running` are marked interrupted first (never re-run), which frees their locks."""
+    store = open_store(settings.db_url, settings.workdir)
+    reap_dead_local_runs(store)
     return Service(
         settings.policy(),
         settings.inventory(),
         executor=executor_for(settings),
-        store=open_store(settings.db_url, settings.workdir),
+        store=store,
         command_timeout_s=settings.winrm.command_timeout_s,
-        owner=owner or f"{socket.gethostname()}/cli/{os.getpid()}",
+        owner=process_owner(),
     )
+
+
+def reap_dead_local_runs(store: Store) -> list[str]:
+    """Mark interrupted the running requests whose runner was a process of this machine that no
+    longer exists (killed, crashed, machine rebooted). Runs of other machines are left alone."""
+    here = socket.gethostname()
+    reaped: list[str] = []
+    owners = {r.owner for r in store.list(state=RequestState.RUNNING, limit=1000) if r.owner}
+    for owner in sorted(owners):
+        host, _, pid = owner.rpartition("/")
+        if host == here and pid.isdigit() and not _alive(int(pid)):
+            reaped += store.mark_interrupted(utc_now(), owner=owner)
+    for request_id in reaped:
+        log.warning("interrupted", request_id=request_id, reason="its runner process is gone")
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

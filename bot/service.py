@@ -255,16 +255,6 @@ class Service:
             out.append((name, result))
         return out
 
-    def on_start(self) -> list[str]:
-        """A bot (re)starting: requests it found running were cut off; mark them, never re-run them."""
-        store = self._store()
-        now = self.clock()
-        store.expire_due(now)
-        interrupted = store.mark_interrupted(now, owner=self.owner)
-        for request_id in interrupted:
-            log.warning("interrupted", request_id=request_id)
-        return interrupted
-
     def _store(self) -> Store:
         if self.store is None:
             raise ConfigError("no request store configured")

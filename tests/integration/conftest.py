@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.store.database import parse_url, safe_url
 from bot.store.sql import SqlStore
 
-# child processes (multiprocessing, spawn) import their bodies from store_scenarios, next to this file
-_HERE = str(Path(__file__).resolve().parent)
+# child processes (multiprocessing, spawn) import their bodies from store/store_scenarios.py
+_HERE = str(Path(__file__).resolve().parent / "store")
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 

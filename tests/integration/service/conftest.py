@@ -1,0 +1,73 @@
+"""The service with its real adapters: the demo team's farm simulated on loopback, the WinRM
+executor over pywinrm, and the SQL store (SQLite and PostgreSQL through `store_url`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.service import Service
+from bot.sim.farm import Farm
+from bot.sim.timing import SimTiming
+from bot.store import SqlStore
+from bot.winrm.executor import WinRMExecutor
+from policies.files import load_inventory, load_policy
+from policies.inventory import Inventory
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def demo_farm() -> Iterator[Farm]:
+    with Farm.from_inventory(load_inventory(EXAMPLES / "inventory.toml"), timing=SimTiming.fast()) as farm:
+        yield farm
+
+
+@pytest.fixture
+def farm_inventory(demo_farm: Farm) -> Inventory:
+    return demo_farm.client_inventory()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_service(
+    farm_inventory: Inventory, store_url: str, clock: Clock
+) -> Iterator[Callable[..., Service]]:
+    stores: list[SqlStore] = []
+
+    def make(owner: str = "test-bot") -> Service:
+        store = SqlStore(store_url)
+        stores.append(store)
+        return Service(
+            load_policy(EXAMPLES / "policy.toml"),
+            farm_inventory,
+            clock=clock,
+            executor=WinRMExecutor(max_parallel=4),
+            store=store,
+            command_timeout_s=10,
+            owner=owner,
+        )
+
+    yield make
+    for store in stores:
+        store.close()

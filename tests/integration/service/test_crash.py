@@ -1,0 +1,70 @@
+"""A bot process killed with SIGKILL in the middle of a restart: its request is marked interrupted
+when the next process starts, its locks are freed, and it is never re-run by itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.bootstrap import reap_dead_local_runs
+from bot.sim.cli import inventory_toml
+from bot.store import RequestState, SqlStore
+from commands.model import Reason, RestartRequest
+from policies.identity import Principal
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+def wait_for(predicate, what: str, deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)  # polling a condition with a deadline, not waiting blindly
+
+
+def test_a_run_cut_off_by_sigkill_is_marked_interrupted_and_its_pool_freed(
+    make_service, demo_farm, farm_inventory, store_url, tmp_path, clock
+):
+    clock.now = datetime.now(UTC)  # the approver process below reads the real clock
+    service = make_service()
+    request_id = service.request(RestartRequest(site="shop-web", reason=Reason.HUNG), Principal(id="U01ALICE"),
+                                 "cli").request.id  # type: ignore[union-attr]
+    farm_file = tmp_path / "farm.toml"
+    farm_file.write_text(inventory_toml(farm_inventory))
+    demo_farm.host("web01").inject_hang()  # the worker kill never finishes on web01
+
+    approver = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "approve", request_id, "--as", "bob", "--inventory", str(farm_file),
+         "--policy", str(EXAMPLES / "policy.toml"), "--db", store_url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "ASPRESET_CONFIG": ""},
+    )
+    store = SqlStore(store_url)
+    try:
+        def started() -> bool:
+            assert approver.poll() is None, (approver.returncode, approver.stderr.read().decode())  # type: ignore[union-attr]
+            return store.get(request_id).state == RequestState.RUNNING
+
+        wait_for(started, "the approver to start the kill")
+        approver.send_signal(signal.SIGKILL)
+        approver.wait(timeout=10)
+
+        assert store.get(request_id).state == RequestState.RUNNING  # nobody has noticed yet
+        assert reap_dead_local_runs(store) == [request_id]
+        assert store.get(request_id).state == RequestState.INTERRUPTED
+        assert reap_dead_local_runs(store) == []
+
+        demo_farm.host("web01").clear_faults()
+        after = service.request(RestartRequest(site="shop-web"), Principal(id="U01ALICE"), "cli")
+        assert after.state == "succeeded", "the interrupted request's locks are free"
+        assert store.get(request_id).state == RequestState.INTERRUPTED, "never re-run by itself"
+        actions = [e.action.value for e in store.audit(request_id=request_id)]
+        assert actions[-1] == "interrupted"
+    finally:
+        if approver.poll() is None:
+            approver.kill()
+        store.close()

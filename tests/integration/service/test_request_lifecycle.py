@@ -1,0 +1,130 @@
+"""A request's whole life through the service, against the simulated farm and a real database."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from bot.service import EXIT_DONE, EXIT_REFUSED, EXIT_WAITING, Refused
+from bot.store import LockHeld, RequestState
+from commands.model import Reason, RestartRequest
+from commands.rungs import Rung
+from policies.identity import Principal
+
+ALICE, BOB, CAROL = Principal(id="U01ALICE"), Principal(id="U02BOB"), Principal(id="U03CAROL")
+HUNG = RestartRequest(site="shop-web", reason=Reason.HUNG)
+
+
+def worker_commands(farm, host: str) -> int:
+    return sum(b"aspreset-operation: worker" in bytes(c.stdin) for c in farm.host(host).received)
+
+
+def test_an_allowed_pool_recycle_runs_at_once_and_reports_new_pids_on_every_host(make_service, demo_farm):
+    service = make_service()
+    before = {h: demo_farm.host(h).pids("ShopPool") for h in ("web01", "web02")}
+    outcome = service.request(RestartRequest(site="shop-web", scope=Rung.APPPOOL), ALICE, "cli")
+    assert outcome.exit_code == EXIT_DONE and outcome.state == "succeeded"
+    assert outcome.report is not None
+    for host in outcome.report.hosts:
+        assert host.pids_before == before[host.host]
+        assert host.pids_after == demo_farm.host(host.host).pids("ShopPool")
+        assert not set(host.pids_before) & set(host.pids_after)
+    assert outcome.request is not None and service.store is not None
+    assert service.store.get(outcome.request.id).state == RequestState.SUCCEEDED
+
+
+def test_a_worker_kill_waits_for_bob_and_runs_once_when_he_approves(make_service, demo_farm):
+    service = make_service()
+    waiting = service.request(HUNG, ALICE, "cli")
+    assert waiting.exit_code == EXIT_WAITING and waiting.request is not None
+    assert worker_commands(demo_farm, "web01") == 0, "nothing runs before approval"
+    request_id = waiting.request.id
+
+    with pytest.raises(Refused, match="a second person must approve"):
+        service.approve(request_id, ALICE)
+    with pytest.raises(Refused, match="not among the approvers"):
+        service.approve(request_id, CAROL)
+    with pytest.raises(Refused, match="never approve"):
+        service.approve(request_id, Principal(id="mcp:claude"))
+
+    done = service.approve(request_id, BOB)
+    assert done.state == "succeeded" and done.report is not None
+    assert all(h.pids_after and not set(h.pids_before) & set(h.pids_after) for h in done.report.hosts)
+    again = service.approve(request_id, BOB)
+    assert again.exit_code == EXIT_DONE and "nothing more" in again.message
+    assert worker_commands(demo_farm, "web01") == 1 and worker_commands(demo_farm, "web02") == 1
+
+    actions = [e.action.value for e in service.store.audit(request_id=request_id)]  # type: ignore[union-attr]
+    assert actions == ["requested", "approved", "started", "finished"]
+
+
+def test_many_simultaneous_approvals_run_the_kill_exactly_once(make_service, demo_farm):
+    requester = make_service()
+    request_id = requester.request(HUNG, ALICE, "cli").request.id  # type: ignore[union-attr]
+    barrier = threading.Barrier(20)
+    ran: list[bool] = []
+
+    def approve() -> None:
+        service = make_service(owner=f"replica-{threading.get_ident()}")
+        barrier.wait(timeout=30)
+        ran.append(service.approve(request_id, BOB).report is not None)
+
+    threads = [threading.Thread(target=approve) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(ran) == 20
+    assert ran.count(True) == 1
+    assert worker_commands(demo_farm, "web01") == 1 and worker_commands(demo_farm, "web02") == 1
+
+
+def test_a_second_request_for_a_locked_pool_is_refused_naming_the_holder(make_service):
+    service = make_service()
+    waiting = service.request(HUNG, ALICE, "cli")
+    with pytest.raises(LockHeld) as caught:
+        service.request(RestartRequest(site="shop-web", scope=Rung.APPPOOL), BOB, "cli")
+    assert waiting.request is not None and waiting.request.id in str(caught.value)
+    assert caught.value.exit_code == EXIT_REFUSED
+
+
+def test_an_unapproved_request_expires_and_frees_its_pool(make_service, clock):
+    service = make_service()
+    request_id = service.request(HUNG, ALICE, "cli").request.id  # type: ignore[union-attr]
+    clock.advance(minutes=16)
+    late = service.approve(request_id, BOB)
+    assert late.state == "expired" and late.exit_code == EXIT_REFUSED
+    assert service.request(RestartRequest(site="shop-web"), ALICE, "cli").state == "succeeded"
+
+
+def test_bob_denies_with_a_reason_and_alice_can_cancel_her_own(make_service):
+    service = make_service()
+    first = service.request(HUNG, ALICE, "cli").request.id  # type: ignore[union-attr]
+    denied = service.deny(first, BOB, "not during the sale")
+    assert denied.state == "denied" and denied.request is not None
+    assert denied.request.deny_reason == "not during the sale"
+    second = service.request(HUNG, ALICE, "cli").request.id  # type: ignore[union-attr]
+    with pytest.raises(Refused, match="may not deny"):
+        service.deny(second, CAROL, None)
+    assert service.deny(second, ALICE, None).state == "cancelled"
+
+
+def test_a_refused_request_is_recorded_and_touches_no_host(make_service, demo_farm):
+    service = make_service()
+    outcome = service.request(RestartRequest(site="shop-web"), CAROL, "cli")
+    assert outcome.state == "refused" and outcome.exit_code == EXIT_REFUSED
+    assert outcome.request is not None and outcome.request.state == RequestState.REFUSED
+    assert demo_farm.host("web01").received == []
+
+
+def test_the_worker_kill_cap_counts_kills_of_the_last_hour(make_service, clock):
+    service = make_service()
+    for _ in range(3):
+        request_id = service.request(HUNG, ALICE, "cli").request.id  # type: ignore[union-attr]
+        assert service.approve(request_id, BOB).state == "succeeded"
+        clock.advance(minutes=1)
+    capped = service.request(HUNG, ALICE, "cli")
+    assert capped.state == "refused" and "rapid-fail" in " ".join(capped.request.decision["reasons"])  # type: ignore[union-attr]
+    clock.advance(hours=1)
+    assert service.request(HUNG, ALICE, "cli").state == "awaiting_approval"
