@@ -78,7 +78,7 @@ def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) 
         iis_site=plan.iis_site,
         app_path=plan.app,
         pool=plan.pool,
-        method=plan.method if plan.rung == Rung.APPDOMAIN else "",
+        method="" if plan.rung == Rung.NONE else plan.method,
         warmup_url=base + plan.warmup_path,
         timeout_s=timeout_s,
     )

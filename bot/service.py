@@ -134,11 +134,10 @@ class Service:
         new = self._new_request(planned, principal, origin, request, now)
         if isinstance(decision, Refuse):
             recorded = store.record_refused(new, "; ".join(decision.reasons), now)
-            return Outcome("refused", "refused by policy", EXIT_REFUSED, recorded, planned)
+            return Outcome("refused", "", EXIT_REFUSED, recorded, planned)
         recorded = store.create_request(new, new.default_locks(), now)
         if isinstance(decision, NeedsApproval):
-            return Outcome("awaiting_approval", f"request {recorded.id} waits for approval", EXIT_WAITING,
-                           recorded, planned)
+            return Outcome("awaiting_approval", "", EXIT_WAITING, recorded, planned)
         return self._run(recorded.id, planned.plan, planned)
 
     def _new_request(
@@ -235,7 +234,7 @@ class Service:
         code = EXIT_DONE if report.outcome == "succeeded" else EXIT_FAILED
         log.info("executed", request_id=request_id, site=the_plan.site, rung=the_plan.rung.value,
                  outcome=report.outcome)
-        return Outcome(report.outcome, f"{request_id} {report.outcome}", code, store.get(request_id), planned, report)
+        return Outcome(report.outcome, "", code, store.get(request_id), planned, report)
 
     # ---- read -------------------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ def decide(
         return Refuse("server rung", (SERVER_WIDE_WHY,), src, plan.narrowest)
     if plan.iis5_hosts and plan.rung >= Rung.APPPOOL:
         why = (
-            f"{', '.join(plan.iis5_hosts)} run IIS 5 isolation mode: one aspnet_wp.exe serves every site, "
+            f"{', '.join(plan.iis5_hosts)}: IIS 5 isolation mode, where one aspnet_wp.exe serves every site, "
             f"so a {plan.rung.value} restart there is the server rung"
         )
         return Refuse("IIS 5 isolation mode", (why,), src, Rung.APPDOMAIN)

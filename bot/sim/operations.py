@@ -372,7 +372,7 @@ def op_apppool(ctx: OpContext, p: OperationParams) -> BaseModel:
 def op_worker(ctx: OpContext, p: OperationParams) -> BaseModel:
     iis, start = ctx.iis, time.monotonic()
     deadline = start + p.timeout_s
-    method = p.method or "kill"
+    method = p.method or "kill-and-warm-up"
     target = _resolve(iis, p)
     if not isinstance(target, Target):
         return _failure("worker", target[0], target[1], method=method)
