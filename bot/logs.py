@@ -21,6 +21,11 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+def _stderr_logger(*_: Any) -> structlog.PrintLogger:
+    # looked up per logger, not once: sys.stderr may be replaced (test capture, daemon redirection)
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure(level: str | None = None) -> None:
     name = (level or os.environ.get("ASPRESET_LOG_LEVEL") or "warning").upper()
     structlog.configure(
@@ -33,6 +38,6 @@ def configure(level: str | None = None) -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(name, 30)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
