@@ -43,6 +43,7 @@ def build_service(settings: Settings) -> Service:
         store=store,
         command_timeout_s=settings.winrm.command_timeout_s,
         owner=process_owner(),
+        cli_user=settings.cli_user,
     )
 
 

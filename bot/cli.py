@@ -16,7 +16,7 @@ from bot.config import Settings, load_settings
 from bot.errors import AspresetError, ConfigError
 from bot.logs import configure as configure_logs
 from bot.render import outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
-from bot.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Service
+from bot.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Outcome, Service
 from bot.store.records import RequestState
 from bot.winrm.results import StatusResult
 from commands.model import Reason, RestartRequest
@@ -64,7 +64,7 @@ def _full_service(args: argparse.Namespace) -> Service:
 
 
 def _principal(args: argparse.Namespace, service: Service) -> Principal:
-    name = getattr(args, "as_", None) or _settings(args).cli_user
+    name = getattr(args, "as_", None) or service.cli_user
     if name:
         return service.principal(name)
     return Principal(id=f"cli:{getpass.getuser()}")
@@ -90,7 +90,7 @@ def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartReques
 
 def cmd_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    service = Service(settings.policy(), settings.inventory())
+    service = Service(settings.policy(), settings.inventory(), cli_user=settings.cli_user)
     planned = service.plan(_restart_request(args, plan_only=True), _principal(args, service))
     _emit(args, plan_json(planned), plan_text(planned, service.display))
     return EXIT_REFUSED if isinstance(planned.decision, Refuse) else EXIT_DONE
@@ -98,21 +98,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_recycle(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    outcome = service.request(_restart_request(args, plan_only=False), _principal(args, service), origin="cli")
-    _emit(args, outcome_json(outcome), outcome_text(outcome, service.display))
-    return outcome.exit_code
+    return _report(args, service, service.request(_restart_request(args, False), _principal(args, service), "cli"))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    outcome = service.approve(args.request_id, _principal(args, service))
-    _emit(args, outcome_json(outcome), outcome_text(outcome, service.display))
-    return outcome.exit_code
+    return _report(args, service, service.approve(args.request_id, _principal(args, service)))
 
 
 def cmd_deny(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    outcome = service.deny(args.request_id, _principal(args, service), args.reason)
+    return _report(args, service, service.deny(args.request_id, _principal(args, service), args.reason))
+
+
+def _report(args: argparse.Namespace, service: Service, outcome: Outcome) -> int:
     _emit(args, outcome_json(outcome), outcome_text(outcome, service.display))
     return outcome.exit_code
 

@@ -69,6 +69,7 @@ class Service:
         store: Store | None = None,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
+        cli_user: str | None = None,
     ) -> None:
         self.policy = policy
         self.inventory = inventory
@@ -77,6 +78,7 @@ class Service:
         self.store = store
         self.command_timeout_s = command_timeout_s
         self.owner = owner
+        self.cli_user = cli_user  # who a CLI acts as without --as (config `cli_user`)
 
     # ---- who --------------------------------------------------------------------------------
 
@@ -144,7 +146,11 @@ class Service:
         self, planned: Planned, principal: Principal, origin: str, request: RestartRequest, now: datetime
     ) -> NewRequest:
         the_plan, decision = planned.plan, planned.decision
-        waiting = isinstance(decision, NeedsApproval)
+        approvals, expires_at = 0, None
+        approvers: tuple[str, ...] = ()
+        if isinstance(decision, NeedsApproval):
+            approvals, approvers = decision.approvals, decision.approvers
+            expires_at = now + timedelta(seconds=decision.expires_in_s)
         return NewRequest(
             site=the_plan.site,
             rung=the_plan.rung,
@@ -154,9 +160,9 @@ class Service:
             origin=origin,
             plan=the_plan.to_dict(),
             decision=decision_dict(decision),
-            approvals_needed=decision.approvals if waiting else 0,  # type: ignore[union-attr]
-            approvers=decision.approvers if waiting else (),  # type: ignore[union-attr]
-            expires_at=now + timedelta(seconds=decision.expires_in_s) if waiting else None,  # type: ignore[union-attr]
+            approvals_needed=approvals,
+            approvers=approvers,
+            expires_at=expires_at,
             requester_person=person_of(principal.id, self.policy),
             reason=request.note or (request.reason.value if request.reason else None),
         )
