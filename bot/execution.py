@@ -8,6 +8,7 @@ did not happen.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -118,7 +119,7 @@ def _outcome(
 ) -> HostOutcome:
     base = {"host": host, "rung": plan.rung.value, "method": plan.method}
     if isinstance(result, ExecutionError):
-        code = getattr(result, "code", type(result).__name__)
+        code = getattr(result, "code", None) or re.sub(r"(?<!^)(?=[A-Z])", "_", type(result).__name__).lower()
         return HostOutcome(**base, pids_before=[], pids_after=[], appdomain_before=None, appdomain_after=None,
                            warmup_status=None, warmup_ms=None, duration_ms=elapsed, outcome="failed",
                            error=result.detail, error_code=code)
