@@ -2,9 +2,22 @@
 
 The command line is a fixed bootstrap (`-EncodedCommand`, the same bytes every time) that reads the
 real script from stdin, as Ansible's PowerShell bootstrap does: no command-line length limit, and
-nothing from chat or config ever becomes part of the command line. The script sent on stdin is the
-operation's .ps1 file with one line in front that assigns the parameters as a base64 JSON literal
-(base64's alphabet cannot break out of a single-quoted PowerShell string).
+nothing from chat or config ever becomes part of the command line. The script sent on stdin is, in
+this order, as one script block:
+
+1. one line that assigns the parameters as a base64 JSON literal (base64's alphabet cannot break out
+   of a single-quoted PowerShell string);
+2. the prelude (`prelude.ps1`): it sets `$ErrorActionPreference = 'Stop'` and the other preferences
+   before anything else runs, then defines the helpers the operations share (parameter decoding,
+   error codes, the one ASCII-escaped JSON output, IIS version, pool, worker and AppDomain readers,
+   bounded waits, warm-up). It prints nothing and carries no operation marker;
+3. the operation's own .ps1 file: its marker line `# aspreset-operation: <op>`, its `$result` literal
+   and its steps.
+
+Each operation would otherwise carry its own copy of every helper, because it is all a host receives:
+since stdin is ours to fill, the shared code travels once per run in front of the operation instead.
+The simulator finds the operation by its marker line wherever it stands, and the params line by its
+own pattern; neither occurs in the prelude.
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ from bot.winrm.results import Operation, OperationParams
 
 MARKER_PREFIX = "# aspreset-operation: "
 PARAMS_VARIABLE = "$AspresetParams"
+PRELUDE = "prelude"
 
 # Reads the whole of stdin and runs it as one script block.
 _BOOTSTRAP = "$s = $input | Out-String; & ([scriptblock]::Create($s))"
@@ -35,10 +49,25 @@ def bootstrap_command() -> tuple[str, list[str]]:
     ]
 
 
+def _packaged(name: str) -> str:
+    return resources.files("bot.winrm").joinpath(f"{name}.ps1").read_text(encoding="utf-8")
+
+
 @cache
 def script_source(op: Operation) -> str:
     """The .ps1 text of one operation, as shipped in the package."""
-    return resources.files("bot.winrm").joinpath(f"{op}.ps1").read_text(encoding="utf-8")
+    return _packaged(op)
+
+
+@cache
+def prelude_source() -> str:
+    """The .ps1 text of the prelude every operation's script is sent with, as shipped in the package."""
+    return _packaged(PRELUDE)
+
+
+def params_line(params: OperationParams) -> str:
+    """The first line on stdin: the parameters as a base64 JSON literal, with its line break."""
+    return f"{PARAMS_VARIABLE} = '{encode_params(params)}'\n"
 
 
 def encode_params(params: OperationParams) -> str:
@@ -46,5 +75,5 @@ def encode_params(params: OperationParams) -> str:
 
 
 def stdin_payload(params: OperationParams) -> str:
-    """The script fed on stdin: the parameters line, then the operation's own source."""
-    return f"{PARAMS_VARIABLE} = '{encode_params(params)}'\n{script_source(params.op)}"
+    """The script fed on stdin: the parameters line, then the prelude, then the operation's own source."""
+    return params_line(params) + prelude_source() + script_source(params.op)

@@ -1,6 +1,7 @@
 """Text from chat and config (site names, request ids, methods, paths) travels only inside the
 base64 parameters line: the command line is the same bytes for every operation, and the script
-on stdin is the operation's own source with one `$AspresetParams = '<base64>'` line in front."""
+on stdin is one `$AspresetParams = '<base64>'` line, then the shared prelude, then the operation's
+own source."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from bot.sim.farm import Farm
 from bot.winrm.executor import HostCall, WinRMExecutor
 from bot.winrm.results import OperationParams
-from bot.winrm.scripts import bootstrap_command, script_source
+from bot.winrm.scripts import bootstrap_command, prelude_source, script_source
 from policies.inventory import Host, Inventory, Site
 
 HOSTILE = 'Shop\' ; $(Remove-Item C:\\ -Recurse) `whoami` \u2018smart\u2019 \u201cquotes\u201d\r\nWrite-Host "pwned" #'
@@ -74,7 +75,7 @@ def test_hostile_names_reach_the_host_intact_and_never_as_script_source(hostile_
         first_line, rest = script.split("\n", 1)
         match = PARAMS_LINE.fullmatch(first_line)
         assert match, first_line
-        assert rest == script_source(params.op)
+        assert rest == prelude_source() + script_source(params.op)
         assert OperationParams.model_validate_json(base64.b64decode(match.group(1))) == params
         assert bytes(command.stdin).isascii()
         for fragment in ("Remove-Item C:", "whoami", "Stop-Service W3SVC", "pwned", "\u2018", "calc"):

@@ -1,9 +1,14 @@
 """Reads the PowerShell operations (bot/winrm/*.ps1) through tree-sitter-powershell's parse tree.
 
+What a host receives is the parameters line, the prelude (prelude.ps1: the helpers the operations
+share) and the operation's own file, as one script block. The fixtures give each of those files and
+each operation's whole stdin payload.
+
 The result-key check relies on one convention the scripts follow and the tests enforce: a script's
-result is `$result = [ordered]@{...}` listing every key, later filled by `$result.key = ...`, and every
-nested result object (a worker, a site, an app, a pool) is an `[ordered]@{...}` literal too. Plain
-`@{...}` hashtables are for everything else (splatting, internal records) and never reach the JSON.
+result is `$result = [ordered]@{...}` listing every key in the operation's own file, later filled by
+`$result.key = ...` (in the operation's file, or in a prelude function it calls), and every nested
+result object (a worker, a site, an app, a pool) is an `[ordered]@{...}` literal too. Plain `@{...}`
+hashtables are for everything else (splatting, internal records) and never reach the JSON.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from pydantic import BaseModel
 from tree_sitter import Language, Node, Parser
 
 import bot.winrm
-from bot.winrm.results import Operation
+from bot.winrm.results import Operation, OperationParams
+from bot.winrm.scripts import PRELUDE, stdin_payload
 
 SCRIPTS_DIR = Path(bot.winrm.__file__).resolve().parent
 OPERATIONS: tuple[str, ...] = get_args(Operation)
+SENT_FILES: tuple[str, ...] = (PRELUDE, *OPERATIONS)
+PRELUDE_FILE = f"{PRELUDE}.ps1"
 RESULT_VARIABLE = "$result"
 
 _PARSER = Parser(Language(tree_sitter_powershell.language()))
@@ -33,8 +41,8 @@ _PARSER = Parser(Language(tree_sitter_powershell.language()))
 
 @dataclass(frozen=True)
 class Script:
-    op: str
-    path: Path
+    op: str  # the operation, or PRELUDE for the prelude
+    path: Path | None  # None for a whole stdin payload
     source: str
     root: Node
 
@@ -43,16 +51,41 @@ def parse(source: str) -> Node:
     return _PARSER.parse(source.encode("utf-8")).root_node
 
 
-def load_script(op: str) -> Script:
-    path = SCRIPTS_DIR / f"{op}.ps1"
+def load_script(name: str) -> Script:
+    """One .ps1 file: an operation's (by its name) or the prelude (PRELUDE)."""
+    path = SCRIPTS_DIR / f"{name}.ps1"
     source = path.read_text(encoding="utf-8")
-    return Script(op, path, source, parse(source))
+    return Script(name, path, source, parse(source))
+
+
+def load_payload(op: str) -> Script:
+    """All that stdin carries for one operation: parameters line, prelude, the operation's file."""
+    source = stdin_payload(OperationParams(op=op))  # type: ignore[arg-type]
+    return Script(op, None, source, parse(source))
 
 
 @pytest.fixture(params=OPERATIONS)
 def script(request: pytest.FixtureRequest) -> Script:
-    """Each operation's script, parsed."""
+    """Each operation's own script file, parsed."""
     return load_script(request.param)
+
+
+@pytest.fixture
+def prelude() -> Script:
+    """The prelude sent in front of every operation's script, parsed."""
+    return load_script(PRELUDE)
+
+
+@pytest.fixture(params=SENT_FILES)
+def sent_file(request: pytest.FixtureRequest) -> Script:
+    """Every .ps1 file that travels to a host (the prelude and each operation's), parsed."""
+    return load_script(request.param)
+
+
+@pytest.fixture(params=OPERATIONS)
+def payload(request: pytest.FixtureRequest) -> Script:
+    """Each operation's whole stdin payload, parsed as the one script block the host runs."""
+    return load_payload(request.param)
 
 
 @pytest.fixture(scope="session")
@@ -223,32 +256,74 @@ def _compare(what: str, keys: list[str], model: type[BaseModel]) -> list[str]:
     return problems
 
 
-def key_problems(source: str, model: type[BaseModel]) -> list[str]:
+def function_definitions(root: Node) -> dict[str, Node]:
+    """The script's top-level `function Name ...` statements, by lower-case name."""
+    found = {}
+    for statement in top_level_statements(root):
+        if statement.type == "function_statement":
+            name = next(child for child in statement.children if child.type == "function_name")
+            found[text(name).lower()] = statement
+    return found
+
+
+def reachable_functions(root: Node, library: dict[str, Node]) -> list[str]:
+    """The names of the `library` functions that code under `root` calls, directly or through each other."""
+    seen: set[str] = set()
+    todo = [name for name, _ in commands(root) if name in library]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += [called for called, _ in commands(library[name]) if called in library]
+    return sorted(seen)
+
+
+def prelude_parts_run_by(root: Node, prelude_root: Node) -> list[Node]:
+    """What of the prelude runs for the script `root`: its top-level statements other than function
+    definitions, and every prelude function the script reaches."""
+    library = function_definitions(prelude_root)
+    always = [n for n in top_level_statements(prelude_root) if n.type != "function_statement"]
+    return always + [library[name] for name in reachable_functions(root, library)]
+
+
+def key_problems(source: str, model: type[BaseModel], prelude: str | None = None) -> list[str]:
     """Differences between the keys a script writes into its JSON result and `model`'s fields,
-    nested models included. Empty when they match exactly."""
+    nested models included. Empty when they match exactly. With `prelude`, what the prelude
+    functions the script calls write into `$result` (and build as [ordered] literals) counts too."""
     root = parse(source)
     problems: list[str] = []
     top = result_literals(root)
     if len(top) != 1:
         return [f"expected exactly one `$result = [ordered]@{{...}}`, found {len(top)}"]
     problems += _compare(f"the $result literal (line {line(top[0])})", literal_keys(top[0]), model)
-    for key, at in written_result_keys(root):
-        if key not in model.model_fields:
-            problems.append(f"line {at}: $result gets key {key!r} that {model.__name__} does not have")
+
+    # (where, node) pairs: the script's own code, then the prelude code that runs for it.
+    parts: list[tuple[str, Node]] = [("line", root)]
+    if prelude is not None:
+        prelude_root = parse(prelude)
+        for literal in result_literals(prelude_root):
+            problems.append(f"{PRELUDE_FILE} line {line(literal)}: the prelude assigns a $result literal")
+        parts += [(f"{PRELUDE_FILE} line", part) for part in prelude_parts_run_by(root, prelude_root)]
 
     nested = nested_models(model)
     built: set[type[BaseModel]] = set()
-    for literal in (n for n in walk(root) if is_ordered_literal(n) and n not in top):
-        keys = literal_keys(literal)
-        exact = [m for m in nested if set(m.model_fields) == set(keys) and len(keys) == len(set(keys))]
-        if exact:
-            built.update(exact)
-            continue
-        if not nested:
-            problems.append(f"line {line(literal)}: an [ordered] literal {keys} but {model.__name__} nests no model")
-            continue
-        closest = min(nested, key=lambda m: len(set(m.model_fields) ^ set(keys)))
-        problems += _compare(f"the [ordered] literal at line {line(literal)}", keys, closest)
+    for where, part in parts:
+        for key, at in written_result_keys(part):
+            if key not in model.model_fields:
+                problems.append(f"{where} {at}: $result gets key {key!r} that {model.__name__} does not have")
+        for literal in (n for n in walk(part) if is_ordered_literal(n) and n not in top):
+            keys = literal_keys(literal)
+            exact = [m for m in nested if set(m.model_fields) == set(keys) and len(keys) == len(set(keys))]
+            if exact:
+                built.update(exact)
+                continue
+            if not nested:
+                problems.append(
+                    f"{where} {line(literal)}: an [ordered] literal {keys} but {model.__name__} nests no model"
+                )
+                continue
+            closest = min(nested, key=lambda m: len(set(m.model_fields) ^ set(keys)))
+            problems += _compare(f"the [ordered] literal at {where} {line(literal)}", keys, closest)
     for missing in (m for m in nested if m not in built):
         problems.append(f"no [ordered] literal builds a {missing.__name__}")
     return problems

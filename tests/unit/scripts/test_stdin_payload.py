@@ -1,5 +1,5 @@
 """Whatever text arrives from chat or config, it reaches a host only inside the base64 parameters
-line: the script source that follows is the operation's file, byte for byte."""
+line: the script source that follows is the prelude and then the operation's file, byte for byte."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.sim.operations import script_operation, script_params
 from bot.winrm.results import Operation, OperationParams
-from bot.winrm.scripts import script_source, stdin_payload
+from bot.winrm.scripts import PRELUDE, encode_params, prelude_source, script_source, stdin_payload
 
 PARAMS_LINE = re.compile(r"^\$AspresetParams = '[A-Za-z0-9+/=]*'$")
 HOSTILE = [
@@ -50,15 +51,24 @@ def test_hostile_text_travels_only_as_base64_and_the_script_follows_unchanged(op
     )
     first, rest = _split(stdin_payload(params))
     assert PARAMS_LINE.fullmatch(first)
-    assert rest == script_source(op)
+    assert rest == prelude_source() + script_source(op)
     assert _decoded(first) == json.loads(params.model_dump_json())
     assert hostile not in stdin_payload(params)
 
 
-def test_the_script_that_follows_is_the_file_on_disk(ps_tree):
+def test_the_script_that_follows_is_the_prelude_then_the_operations_file_as_on_disk(ps_tree):
+    prelude = (ps_tree.SCRIPTS_DIR / f"{PRELUDE}.ps1").read_text(encoding="utf-8")
     for op in get_args(Operation):
         _, rest = _split(stdin_payload(OperationParams(op=op)))
-        assert rest == (ps_tree.SCRIPTS_DIR / f"{op}.ps1").read_text(encoding="utf-8")
+        assert rest == prelude + (ps_tree.SCRIPTS_DIR / f"{op}.ps1").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("op", get_args(Operation))
+def test_the_simulator_finds_the_operation_and_its_parameters_behind_the_prelude(op):
+    params = OperationParams(op=op, iis_site="Shop")
+    payload = stdin_payload(params)
+    assert script_operation(payload) == op
+    assert script_params(payload) == encode_params(params)
 
 
 @given(site=st.text(), pool=st.text(), url=st.text())
@@ -66,5 +76,5 @@ def test_any_text_at_all_yields_one_params_line_of_base64(site, pool, url):
     params = OperationParams(op="apppool", iis_site=site, pool=pool, warmup_url=url)
     first, rest = _split(stdin_payload(params))
     assert PARAMS_LINE.fullmatch(first)
-    assert rest == script_source("apppool")
+    assert rest == prelude_source() + script_source("apppool")
     assert _decoded(first)["iis_site"] == site
