@@ -217,6 +217,34 @@ def _ms_since(start: float) -> int:
 # ---- operations --------------------------------------------------------------------------------
 
 
+_IIS5_NO_POOLS = (
+    "IIS 6 runs in IIS 5.0 isolation mode: there are no application pools and one aspnet_wp.exe "
+    "serves every application on the machine, so recycling it is the server rung; use the appdomain rung"
+)
+_IIS5_ONE_PROCESS = (
+    "this host runs IIS 6 in IIS 5.0 isolation mode: aspnet_wp.exe is one process for every "
+    "application on the machine, so killing it is the server rung, which aspreset never runs; "
+    "use the appdomain rung"
+)
+
+
+def _start_pool_operation(
+    ctx: OpContext, p: OperationParams, op: str, method: str, deadline: float, iis5_message: str
+) -> Target | BaseModel:
+    """What apppool and worker check before acting: the target exists, the host has pools at all,
+    nothing blocks (app_offline, WAS), and the pool is Started (bounded wait). A failure result
+    otherwise."""
+    target = _resolve(ctx.iis, p)
+    if not isinstance(target, Target):
+        return _failure(op, target[0], target[1], method=method)
+    if ctx.iis.iis5_isolation:
+        return _failure(op, "iis5_isolation", iis5_message, method=method)
+    refused = _preflight(ctx, target) or _wait_started(ctx, target, p, deadline)
+    if refused:
+        return _failure(op, *refused, method=method, state_before=ctx.iis.state(target.pool))
+    return target
+
+
 def op_status(ctx: OpContext, p: OperationParams) -> BaseModel:
     iis = ctx.iis
     target = _resolve(iis, p)
@@ -306,21 +334,9 @@ def op_apppool(ctx: OpContext, p: OperationParams) -> BaseModel:
     iis, start = ctx.iis, time.monotonic()
     deadline = start + p.timeout_s
     method = p.method or "recycle"
-    target = _resolve(iis, p)
+    target = _start_pool_operation(ctx, p, "apppool", method, deadline, _IIS5_NO_POOLS)
     if not isinstance(target, Target):
-        return _failure("apppool", target[0], target[1], method=method)
-    if iis.iis5_isolation:
-        return _failure(
-            "apppool",
-            "iis5_isolation",
-            "IIS 6 runs in IIS 5.0 isolation mode: there are no application pools and one aspnet_wp.exe "
-            "serves every application on the machine, so recycling it is the server rung; "
-            "use the appdomain rung",
-            method=method,
-        )
-    refused = _preflight(ctx, target) or _wait_started(ctx, target, p, deadline)
-    if refused:
-        return _failure("apppool", *refused, method=method, state_before=iis.state(target.pool))
+        return target
     pool, app = target.pool, target.app
     state_before, pids_before = iis.state(pool), iis.pids(pool)
     appdomain_before = iis.appdomain_id(app)
@@ -373,21 +389,9 @@ def op_worker(ctx: OpContext, p: OperationParams) -> BaseModel:
     iis, start = ctx.iis, time.monotonic()
     deadline = start + p.timeout_s
     method = p.method or "kill-and-warm-up"
-    target = _resolve(iis, p)
+    target = _start_pool_operation(ctx, p, "worker", method, deadline, _IIS5_ONE_PROCESS)
     if not isinstance(target, Target):
-        return _failure("worker", target[0], target[1], method=method)
-    if iis.iis5_isolation:
-        return _failure(
-            "worker",
-            "iis5_isolation",
-            "this host runs IIS 6 in IIS 5.0 isolation mode: aspnet_wp.exe is one process for every "
-            "application on the machine, so killing it is the server rung, which aspreset never runs; "
-            "use the appdomain rung",
-            method=method,
-        )
-    refused = _preflight(ctx, target) or _wait_started(ctx, target, p, deadline)
-    if refused:
-        return _failure("worker", *refused, method=method, state_before=iis.state(target.pool))
+        return target
     pool, app = target.pool, target.app
     state_before, pids_before = iis.state(pool), iis.pids(pool)
     appdomain_before = iis.appdomain_id(app)
