@@ -17,7 +17,7 @@ from bot.store.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.winrm.results import OperationParams, StatusResult
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
-from policies.decision import SERVER_WIDE_WHY, Decision, NeedsApproval, Refuse, decide
+from policies.decision import SERVER_WIDE_WHY, Decision, NeedsApproval, Refuse, decide, time_guards
 from policies.identity import Principal, person_of, same_person
 from policies.inventory import Inventory
 from policies.planner import Plan, PlanError, plan
@@ -183,6 +183,11 @@ class Service:
         if not self._may_approve(req, principal):
             names = ", ".join(self.display(a) for a in req.approvers) or "nobody"
             raise Refused(f"{self.display(principal.id)} is not among the approvers of {req.id} ({names})")
+        the_plan = Plan.from_dict(req.plan)
+        kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
+        blocked = time_guards(the_plan, self.policy, now, kills)
+        if blocked is not None:  # the approval is not recorded; the request waits or expires
+            raise Refused(f"{req.id} cannot run now: " + "; ".join(blocked.reasons))
         outcome = store.add_approval(req.id, principal.id, now)
         if outcome.status == ApprovalStatus.EXPIRED:
             return Outcome("expired", f"request {req.id} expired before this approval", EXIT_REFUSED, store.get(req.id))
@@ -195,7 +200,7 @@ class Service:
         if not outcome.became_approved:
             message = f"approval counted ({len(outcome.approvals)} of {outcome.approvals_needed})"
             return Outcome("awaiting_approval", message, EXIT_WAITING, store.get(req.id))
-        return self._run(req.id, Plan.from_dict(req.plan), None)
+        return self._run(req.id, the_plan, None)
 
     def deny(self, request_id: str, principal: Principal, reason: str | None) -> Outcome:
         """An approver denies; the requester (or their assistant) cancels their own request."""
@@ -233,8 +238,9 @@ class Service:
             return Outcome(req.state.value, f"{request_id} is already {req.state.value}", EXIT_DONE, req, planned)
         try:
             report = run_plan(the_plan, self.inventory, self._executor(), request_id, self.command_timeout_s)
-        except AspresetError as error:  # e.g. credentials missing: nothing ran on any host
-            store.finish(request_id, RequestState.FAILED, {"error": str(error)}, self.clock())
+        except Exception as error:  # e.g. credentials missing: nothing ran on any host
+            detail = str(error) if isinstance(error, AspresetError) else f"internal error ({type(error).__name__})"
+            store.finish(request_id, RequestState.FAILED, {"error": detail}, self.clock())
             raise
         store.finish(request_id, RequestState(report.outcome), report.to_json(), self.clock())
         code = EXIT_DONE if report.outcome == "succeeded" else EXIT_FAILED

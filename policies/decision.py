@@ -73,19 +73,9 @@ def decide(
         why = f"the widest rung allowed in {plan.environment} is {widest.value}"
         return Refuse(f"environments.{plan.environment}.widest_rung", (why,), src, narrow or widest)
 
-    for index, freeze in enumerate(policy.freezes):
-        ends = _freeze_active(freeze, plan, now)
-        if ends is not None:
-            why = f"change freeze {freeze.name!r} is in force until {ends}"
-            return Refuse(f"freezes[{index}] ({freeze.name})", (why,), src, None)
-
-    cap = policy.limits.worker_kills_per_pool_per_hour
-    if plan.rung == Rung.WORKER and recent_worker_kills >= cap:
-        why = (
-            f"pool {plan.pool} had {recent_worker_kills} worker kills in the last hour (cap {cap}); "
-            "kills count towards rapid-fail protection, which stops the pool"
-        )
-        return Refuse("limits.worker_kills_per_pool_per_hour", (why,), src, Rung.APPPOOL)
+    blocked = time_guards(plan, policy, now, recent_worker_kills)
+    if blocked is not None:
+        return blocked
 
     rule = _first_rule(plan, plan.rung, principal, policy)
     who = person_of(principal.id, policy) or principal.id
@@ -109,6 +99,24 @@ def decide(
     if effect == "allow":
         return Allow(rule.name, tuple(reasons))
     return _needs_approval(rule, approvers, approvals, expiry, reasons, plan, principal, policy)
+
+
+def time_guards(plan: Plan, policy: Policy, now: datetime, recent_worker_kills: int = 0) -> Refuse | None:
+    """What can change while a request waits: a freeze window, the per-pool kill cap. Checked when
+    it is asked for and again when the last approval arrives, just before it runs."""
+    for index, freeze in enumerate(policy.freezes):
+        ends = _freeze_active(freeze, plan, now)
+        if ends is not None:
+            why = f"change freeze {freeze.name!r} is in force until {ends}"
+            return Refuse(f"freezes[{index}] ({freeze.name})", (why,), policy.source, None)
+    cap = policy.limits.worker_kills_per_pool_per_hour
+    if plan.rung == Rung.WORKER and recent_worker_kills >= cap:
+        why = (
+            f"pool {plan.pool} had {recent_worker_kills} worker kills in the last hour (cap {cap}); "
+            "kills count towards rapid-fail protection, which stops the pool"
+        )
+        return Refuse("limits.worker_kills_per_pool_per_hour", (why,), policy.source, Rung.APPPOOL)
+    return None
 
 
 def _needs_approval(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +12,10 @@ from bot.service import EXIT_DONE, EXIT_REFUSED, EXIT_WAITING, Refused
 from bot.store import LockHeld, RequestState
 from commands.model import Reason, RestartRequest
 from commands.rungs import Rung
+from policies.files import parse_policy
 from policies.identity import Principal
+
+EXAMPLES_POLICY = Path(__file__).resolve().parents[3] / "examples" / "policy.toml"
 
 ALICE, BOB, CAROL = Principal(id="U01ALICE"), Principal(id="U02BOB"), Principal(id="U03CAROL")
 HUNG = RestartRequest(site="shop-web", reason=Reason.HUNG)
@@ -128,3 +133,26 @@ def test_the_worker_kill_cap_counts_kills_of_the_last_hour(make_service, clock):
     assert capped.state == "refused" and "rapid-fail" in " ".join(capped.request.decision["reasons"])  # type: ignore[union-attr]
     clock.advance(hours=1)
     assert service.request(HUNG, ALICE, "cli").state == "awaiting_approval"
+
+
+def test_an_approval_during_a_freeze_that_began_after_the_request_does_not_run_it(
+    make_service, clock, demo_farm
+):
+    service = make_service()
+    request_id = service.request(HUNG, ALICE, "cli").request.id  # type: ignore[union-attr]
+    weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[clock.now.weekday()]
+    start = (clock.now + timedelta(minutes=5)).strftime("%H:%M")
+    service.policy = parse_policy(
+        (EXAMPLES_POLICY.read_text() + f'''
+[[freezes]]
+name = "sale"
+days = ["{weekday}"]
+start = "{start}"
+end = "23:59"
+timezone = "UTC"
+'''), "policy.toml")
+    clock.advance(minutes=6)
+    with pytest.raises(Refused, match="change freeze 'sale'"):
+        service.approve(request_id, BOB)
+    assert service.store.get(request_id).state == RequestState.AWAITING_APPROVAL  # type: ignore[union-attr]
+    assert worker_commands(demo_farm, "web01") == 0
