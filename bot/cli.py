@@ -218,7 +218,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; add a [hosts.{args.host}] table")
     result = executor_for(settings).run(args.host, host, OperationParams(op="discover"))
     assert isinstance(result, DiscoverResult)
-    print(inventory_toml(result, args.host, host.address), end="")
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(inventory_toml(result, args.host, host.address), end="")
     return EXIT_DONE
 
 
@@ -320,9 +323,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inventory", help="inventory tools")
     inventory_sub = p.add_subparsers(title="inventory commands", parser_class=_Parser)
-    discover = inventory_sub.add_parser("discover", help="read a host's IIS sites and print inventory TOML")
+    discover = inventory_sub.add_parser(
+        "discover", help="read a host's IIS sites and print inventory TOML (--json: what the host reported)"
+    )
     discover.add_argument("host", help="a [hosts.NAME] of the inventory: how to reach it")
-    _common(discover, json_flag=False, db=False)
+    _common(discover, db=False)
     discover.set_defaults(handler=cmd_discover)
 
     p = sub.add_parser("sim", help="serve a simulated IIS farm on 127.0.0.1 until Ctrl-C")
