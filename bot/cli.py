@@ -98,7 +98,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_recycle(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    return _report(args, service, service.request(_restart_request(args, False), _principal(args, service), "cli"))
+    origin = f"cli:{getpass.getuser()}"  # who typed it, beside whom they act as
+    return _report(args, service, service.request(_restart_request(args, False), _principal(args, service), origin))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -157,7 +158,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_say(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    reply: Reply = handle_text(args.text, _principal(args, service), service, origin="console")
+    reply: Reply = handle_text(args.text, _principal(args, service), service, origin=f"console:{getpass.getuser()}")
     _emit(args, {"reply": reply.text, "exit_code": reply.exit_code, **reply.data}, reply.text)
     return reply.exit_code
 
