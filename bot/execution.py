@@ -11,22 +11,23 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import requests
 
 from bot.errors import ExecutionError
-from bot.winrm.results import OperationParams, RestartResult, StatusResult
+from bot.winrm.results import OperationParams, OperationResult, RestartResult, StatusResult
 from commands.rungs import Rung
 from policies.inventory import Host, Inventory
 from policies.planner import Plan
 
-Result = StatusResult | RestartResult | Any
-
 
 class Executor(Protocol):
-    def run_many(self, calls: Sequence[tuple[str, Host, OperationParams]]) -> list[Result | ExecutionError]: ...
+    def run_many(
+        self, calls: Sequence[tuple[str, Host, OperationParams]]
+    ) -> list[OperationResult | ExecutionError]: ...
 
 
 Warmup = Callable[[str], tuple[int | None, int]]
@@ -98,9 +99,9 @@ def run_plan(
     hosts = [(name, inventory.hosts[name]) for name in plan.hosts]
     warmups: dict[str, tuple[int | None, int]] = {}
     if plan.rung == Rung.NONE:
-        for name, host in hosts:
-            base = (host.warmup_base_url or f"http://{host.address}").rstrip("/")
-            warmups[name] = warmup(base + plan.warmup_path)
+        urls = [(host.warmup_base_url or f"http://{host.address}").rstrip("/") + plan.warmup_path for _, host in hosts]
+        with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:  # a first request may compile for seconds
+            warmups = dict(zip([name for name, _ in hosts], pool.map(warmup, urls), strict=True))
     calls = [(name, host, operation_params(plan, host, request_id, timeout_s)) for name, host in hosts]
     started = time.monotonic()
     results = executor.run_many(calls)
@@ -115,7 +116,7 @@ def run_plan(
 
 
 def _outcome(
-    plan: Plan, host: str, result: Result | ExecutionError, warmup: tuple[int | None, int] | None, elapsed: int
+    plan: Plan, host: str, result: OperationResult | ExecutionError, warmup: tuple[int | None, int] | None, elapsed: int
 ) -> HostOutcome:
     base = {"host": host, "rung": plan.rung.value, "method": plan.method}
     if isinstance(result, ExecutionError):

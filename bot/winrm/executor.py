@@ -51,6 +51,7 @@ from bot.winrm.results import (
     RESULT_MODELS,
     DiscoverResult,
     OperationParams,
+    OperationResult,
     RestartResult,
     StatusResult,
 )
@@ -58,7 +59,6 @@ from bot.winrm.scripts import bootstrap_command, stdin_payload
 from bot.winrm.transport import Timeouts, build_protocol, check_transport
 from policies.inventory import Host
 
-OperationResult = StatusResult | RestartResult | DiscoverResult
 READ_ONLY_OPERATIONS = frozenset({"status", "discover"})
 
 # WSManFault codes (HRESULTs as unsigned ints): matched by code, never by the English reason.

@@ -121,6 +121,8 @@ class DiscoverResult(Model):
     pools: list[DiscoveredPool] = Field(default_factory=list)
 
 
+OperationResult = StatusResult | RestartResult | DiscoverResult
+
 RESULT_MODELS: dict[str, type[Model]] = {
     "status": StatusResult,
     "appdomain": RestartResult,

@@ -156,3 +156,15 @@ timezone = "UTC"
         service.approve(request_id, BOB)
     assert service.store.get(request_id).state == RequestState.AWAITING_APPROVAL  # type: ignore[union-attr]
     assert worker_commands(demo_farm, "web01") == 0
+
+
+def test_a_changed_dll_restarts_nothing_but_warms_up_and_verifies_every_host(make_service, demo_farm):
+    before = {h: demo_farm.host(h).pids("ShopPool") for h in ("web01", "web02")}
+    outcome = make_service().request(RestartRequest(site="shop-web", changed=("bin/Shop.Web.dll",)), ALICE, "cli")
+    assert outcome.state == "succeeded" and outcome.report is not None
+    for host in outcome.report.hosts:
+        assert host.rung == "none" and host.warmup_status == 200
+        assert host.pids_after == host.pids_before and host.pids_after
+        assert set(before[host.host]) <= set(host.pids_after), "no worker was replaced"
+    assert not any(b"operation: apppool" in bytes(c.stdin) or b"operation: worker" in bytes(c.stdin)
+                   or b"operation: appdomain" in bytes(c.stdin) for c in demo_farm.host("web01").received)
