@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 
 from bot.errors import ExecutionError
+from bot.ports import Executor
 from bot.winrm.results import OperationParams, OperationResult, RestartResult, StatusResult
 from commands.rungs import Rung
 from policies.inventory import Host, Inventory
 from policies.planner import Plan
-
-
-class Executor(Protocol):
-    def run_many(
-        self, calls: Sequence[tuple[str, Host, OperationParams]]
-    ) -> list[OperationResult | ExecutionError]: ...
-
 
 Warmup = Callable[[str], tuple[int | None, int]]
 

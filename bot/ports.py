@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.errors import ExecutionError
 from bot.store.records import (
     ApprovalOutcome,
     AuditEvent,
@@ -15,6 +16,20 @@ from bot.store.records import (
     Request,
     RequestState,
 )
+from bot.winrm.results import OperationParams, OperationResult
+from policies.inventory import Host
+
+Clock = Callable[[], datetime]
+"""Now, tz-aware UTC. Tests pass a clock they move by hand."""
+
+
+class Executor(Protocol):
+    """Runs one operation per host (bot.winrm.WinRMExecutor): results in the order of `calls`, a
+    host that failed as its ExecutionError."""
+
+    def run_many(
+        self, calls: Sequence[tuple[str, Host, OperationParams]]
+    ) -> builtins.list[OperationResult | ExecutionError]: ...
 
 
 class Store(Protocol):

@@ -3,7 +3,6 @@ the typed errors to their medium; adapters come in through the ports."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,8 +10,8 @@ from typing import Any
 import structlog
 
 from bot.errors import AspresetError, ConfigError, ExecutionError
-from bot.execution import Executor, RunReport, run_plan
-from bot.ports import Store
+from bot.execution import RunReport, run_plan
+from bot.ports import Clock, Executor, Store
 from bot.store.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.winrm.results import OperationParams, StatusResult
 from commands.model import RestartRequest, ServerWideRequest
@@ -24,8 +23,6 @@ from policies.planner import Plan, PlanError, plan
 from policies.policy import ID_PATTERN, Policy
 
 log = structlog.get_logger("aspreset.service")
-
-Clock = Callable[[], datetime]
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_WAITING = 0, 1, 2, 3, 4
 
