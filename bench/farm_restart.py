@@ -14,9 +14,9 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import structlog
+from docs_section import DOCS, write_section  # bench/ is on sys.path when run as a script
 from winrm_requests import _ms  # bench/ is on sys.path when this file is run as a script
 
 from bot.execution import run_plan
@@ -29,7 +29,6 @@ from policies.files import default_policy
 from policies.inventory import Host, Inventory, Site
 from policies.planner import plan
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 START, END = "<!-- farm-restart:start -->", "<!-- farm-restart:end -->"
 SITE, POOL = "shop-web", "ShopPool"
 RUNGS = (Rung.APPPOOL, Rung.APPDOMAIN)
@@ -133,14 +132,7 @@ def _update_docs(report: str, args: argparse.Namespace) -> None:
             END,
         ]
     )
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"updated {DOCS}", file=sys.stderr)
+    write_section(START, END, section)
 
 
 if __name__ == "__main__":

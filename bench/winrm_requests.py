@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import structlog
 import winrm
+from docs_section import DOCS, write_section  # bench/ is on sys.path when run as a script
 
 from bot.sim.farm import Farm, SimHost
 from bot.sim.timing import SimTiming
@@ -30,7 +29,6 @@ from bot.winrm.results import Operation, OperationParams, StatusResult
 from bot.winrm.scripts import MARKER_PREFIX, PARAMS_VARIABLE, encode_params
 from policies.inventory import Host, Inventory, Site
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 START, END = "<!-- winrm-requests:start -->", "<!-- winrm-requests:end -->"
 POLL_S = 0.5  # the naive client's polling interval (the scripts' default poll_ms)
 TIMING = SimTiming(worker_start_s=0.05, drain_s=1.0, poll_s=0.02)  # an old worker drains for 1 s
@@ -232,14 +230,7 @@ def _update_docs(report: str, args: argparse.Namespace) -> None:
             END,
         ]
     )
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"updated {DOCS}", file=sys.stderr)
+    write_section(START, END, section)
 
 
 if __name__ == "__main__":
