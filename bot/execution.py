@@ -67,7 +67,6 @@ def http_warmup(url: str, timeout_s: float = 30.0) -> tuple[int | None, int]:
 
 
 def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) -> OperationParams:
-    base = (host.warmup_base_url or "http://localhost").rstrip("/")
     return OperationParams(
         op="status" if plan.rung == Rung.NONE else plan.rung.value,
         request_id=request_id,
@@ -75,9 +74,28 @@ def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) 
         app_path=plan.app,
         pool=plan.pool,
         method="" if plan.rung == Rung.NONE else plan.method,
-        warmup_url=base + plan.warmup_path,
+        warmup_url=script_warmup_url(plan, host),
         timeout_s=timeout_s,
     )
+
+
+def script_warmup_url(plan: Plan, host: Host) -> str:
+    """What the script on the host requests. Empty lets the script find the site's own port from its
+    http binding (`localhost:<port>` plus a phony .aspx under the app: it starts the worker and the
+    AppDomain whatever the app serves), which a bare `http://localhost/` would miss for a site not
+    on port 80."""
+    if plan.warmup_url:
+        return plan.warmup_url
+    if host.warmup_base_url:
+        return host.warmup_base_url.rstrip("/") + plan.warmup_path
+    return ""
+
+
+def bot_warmup_url(plan: Plan, host: Host) -> str:
+    """What the bot itself requests for the `none` rung (nothing runs on the host but a read)."""
+    if plan.warmup_url:
+        return plan.warmup_url
+    return (host.warmup_base_url or f"http://{host.address}").rstrip("/") + plan.warmup_path
 
 
 def run_plan(
@@ -93,7 +111,7 @@ def run_plan(
     hosts = [(name, inventory.hosts[name]) for name in plan.hosts]
     warmups: dict[str, tuple[int | None, int]] = {}
     if plan.rung == Rung.NONE:
-        urls = [(host.warmup_base_url or f"http://{host.address}").rstrip("/") + plan.warmup_path for _, host in hosts]
+        urls = [bot_warmup_url(plan, host) for _, host in hosts]
         with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:  # a first request may compile for seconds
             warmups = dict(zip([name for name, _ in hosts], pool.map(warmup, urls), strict=True))
     calls = [(name, host, operation_params(plan, host, request_id, timeout_s)) for name, host in hosts]

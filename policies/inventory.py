@@ -89,6 +89,11 @@ class Site(Strict):
         default="clr", description="'core' for ASP.NET Core under ANCM: no AppDomain"
     )
     warmup_path: str = "/"
+    warmup_url: str | None = Field(
+        default=None,
+        description="full warm-up URL as requested on the host, for a site bound to a host name "
+        "(http://shop.example.com/health); default: the host's warmup_base_url or http://localhost, plus warmup_path",
+    )
     channel: str | None = Field(default=None, description="Slack channel ID (C...) that owns this site")
     appdomain_method: AppDomainMethod | None = None
 
@@ -104,6 +109,13 @@ class Site(Strict):
     def _warmup_is_a_path(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(f"warmup_path must start with '/', got {value!r}")
+        return value
+
+    @field_validator("warmup_url")
+    @classmethod
+    def _warmup_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"warmup_url must be an http(s) URL like http://shop.example.com/health, got {value!r}")
         return value
 
     @field_validator("channel")

@@ -44,6 +44,7 @@ class Plan:
     dry_run: bool = False
     channel: str | None = None
     warmup_path: str = "/"
+    warmup_url: str | None = None
     reason_note: str | None = None
     changed: tuple[str, ...] = field(default=())
 
@@ -118,6 +119,7 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
         dry_run=request.dry_run,
         channel=site.channel,
         warmup_path=site.warmup_path,
+        warmup_url=site.warmup_url,
         reason_note=request.note,
         changed=request.changed,
     )

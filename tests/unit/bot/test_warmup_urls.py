@@ -1,0 +1,56 @@
+"""Where warm-up requests go: a site's own URL wins; a lab farm's base URL next; otherwise the script
+finds the site's port from its binding on the host, and the bot asks the host by its address."""
+
+from __future__ import annotations
+
+from bot.execution import bot_warmup_url, operation_params, script_warmup_url
+from commands.model import RestartRequest
+from policies.files import default_policy, parse_inventory
+from policies.planner import plan
+
+INVENTORY = """
+[hosts.web01]
+address = "web01.corp.example"
+[hosts.lab01]
+address = "127.0.0.1"
+lab = true
+transport = "basic"
+warmup_base_url = "http://127.0.0.1:8081"
+[sites.shop]
+environment = "prod"
+hosts = ["web01", "lab01"]
+iis_site = "Shop"
+pool = "ShopPool"
+app = "/shop"
+warmup_path = "/shop/health"
+[sites.bound]
+environment = "prod"
+hosts = ["web01"]
+iis_site = "Bound"
+pool = "BoundPool"
+warmup_url = "http://shop.example.com/health"
+"""
+
+
+def planned(site: str):
+    inventory = parse_inventory(INVENTORY, "inv.toml")
+    return plan(RestartRequest(site=site), inventory, default_policy()), inventory
+
+
+def test_a_real_host_lets_the_script_use_the_sites_own_binding():
+    the_plan, inventory = planned("shop")
+    assert script_warmup_url(the_plan, inventory.hosts["web01"]) == ""
+    assert bot_warmup_url(the_plan, inventory.hosts["web01"]) == "http://web01.corp.example/shop/health"
+
+
+def test_a_lab_host_is_warmed_through_its_base_url():
+    the_plan, inventory = planned("shop")
+    assert script_warmup_url(the_plan, inventory.hosts["lab01"]) == "http://127.0.0.1:8081/shop/health"
+    params = operation_params(the_plan, inventory.hosts["lab01"], "r-1", 30)
+    assert params.op == "appdomain" and params.warmup_url == "http://127.0.0.1:8081/shop/health"
+
+
+def test_a_site_bound_to_a_host_name_uses_its_own_warmup_url_everywhere():
+    the_plan, inventory = planned("bound")
+    assert script_warmup_url(the_plan, inventory.hosts["web01"]) == "http://shop.example.com/health"
+    assert bot_warmup_url(the_plan, inventory.hosts["web01"]) == "http://shop.example.com/health"
