@@ -173,6 +173,11 @@ class Service:
         req = store.get(request_id)
         if principal.is_assistant:
             raise Refused("an assistant can request a restart but never approve one; a person must approve")
+        if req.state == RequestState.APPROVED and (
+            self._may_approve(req, principal) or same_person(principal.id, req.requester, self.policy)
+        ):
+            # approved, but the process that should have run it stopped first: run it now (once)
+            return self._run(req.id, Plan.from_dict(req.plan), None)
         if same_person(principal.id, req.requester, self.policy):
             raise Refused(f"{self.display(principal.id)} asked for {req.id}: a second person must approve it")
         if req.state != RequestState.AWAITING_APPROVAL:
@@ -222,7 +227,7 @@ class Service:
     def _not_waiting(self, req: Request) -> Outcome:
         message = f"request {req.id} is {req.state.value}; nothing more to do"
         finished = req.state in (RequestState.SUCCEEDED, RequestState.FAILED, RequestState.PARTIALLY_FAILED,
-                                 RequestState.RUNNING, RequestState.APPROVED)
+                                 RequestState.RUNNING)
         return Outcome(req.state.value, message, EXIT_DONE if finished else EXIT_REFUSED, req)
 
     # ---- execute ----------------------------------------------------------------------------

@@ -168,3 +168,13 @@ def test_a_changed_dll_restarts_nothing_but_warms_up_and_verifies_every_host(mak
         assert set(before[host.host]) <= set(host.pids_after), "no worker was replaced"
     assert not any(b"operation: apppool" in bytes(c.stdin) or b"operation: worker" in bytes(c.stdin)
                    or b"operation: appdomain" in bytes(c.stdin) for c in demo_farm.host("web01").received)
+
+
+def test_an_approved_request_whose_runner_stopped_before_starting_runs_on_the_next_approve(make_service, clock):
+    service = make_service()
+    request_id = service.request(HUNG, ALICE, "cli").request.id  # type: ignore[union-attr]
+    assert service.store.add_approval(request_id, BOB.id, clock()).became_approved  # type: ignore[union-attr]
+    # ...and the process that approved it died before claiming it: the request sits approved, pool locked
+    done = service.approve(request_id, BOB)
+    assert done.state == "succeeded" and done.report is not None
+    assert service.approve(request_id, BOB).report is None, "it ran once"
