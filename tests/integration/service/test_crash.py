@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,15 +19,8 @@ from policies.identity import Principal
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-def wait_for(predicate, what: str, deadline_s: float = 30.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)  # polling a condition with a deadline, not waiting blindly
-
-
 def test_a_run_cut_off_by_sigkill_is_marked_interrupted_and_its_pool_freed(
-    make_service, demo_farm, farm_inventory, store_url, tmp_path, clock
+    make_service, demo_farm, farm_inventory, store_url, tmp_path, clock, wait_for_output
 ):
     clock.now = datetime.now(UTC)  # the approver process below reads the real clock
     service = make_service()
@@ -41,15 +33,14 @@ def test_a_run_cut_off_by_sigkill_is_marked_interrupted_and_its_pool_freed(
     approver = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "approve", request_id, "--as", "bob", "--inventory", str(farm_file),
          "--policy", str(EXAMPLES / "policy.toml"), "--db", store_url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "ASPRESET_CONFIG": ""},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "ASPRESET_CONFIG": "", "ASPRESET_LOG_LEVEL": "info"},
     )
     store = SqlStore(store_url)
     try:
-        def started() -> bool:
-            assert approver.poll() is None, (approver.returncode, approver.stderr.read().decode())  # type: ignore[union-attr]
-            return store.get(request_id).state == RequestState.RUNNING
-
-        wait_for(started, "the approver to start the kill")
+        # the store logs each audit event after it commits: wait for the claim that starts the kill
+        wait_for_output(approver.stderr, b'"action": "started"')
+        assert store.get(request_id).state == RequestState.RUNNING
         approver.send_signal(signal.SIGKILL)
         approver.wait(timeout=10)
 
