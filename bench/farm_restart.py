@@ -19,9 +19,10 @@ import structlog
 from docs_section import DOCS, write_section  # bench/ is on sys.path when run as a script
 from winrm_requests import _ms  # bench/ is on sys.path when this file is run as a script
 
-from bot.execution import run_plan
+from bot.app.execution import run_plan
 from bot.sim.farm import Farm
 from bot.sim.timing import SimTiming
+from bot.warmup import http_warmup
 from bot.winrm.executor import WinRMExecutor
 from commands.model import RestartRequest
 from commands.rungs import Rung
@@ -56,7 +57,7 @@ def measure(farm: Farm, rung: Rung, parallel: int, runs: int) -> tuple[list[floa
             sim.reset_counters()
         pids_before = {sim.name: set(sim.pids(POOL)) for sim in sims}
         start = time.perf_counter()
-        report = run_plan(the_plan, client, executor, request_id=f"bench-{rung}-{parallel}-{run}", timeout_s=30)
+        report = run_plan(the_plan, client, executor, f"bench-{rung}-{parallel}-{run}", 30, http_warmup)
         times.append(time.perf_counter() - start)
         requests.append(sum(sim.requests for sim in sims))
         assert report.outcome == "succeeded", report.to_json()

@@ -22,10 +22,10 @@ import structlog
 import winrm
 from docs_section import DOCS, write_section  # bench/ is on sys.path when run as a script
 
+from bot.app.results import Operation, OperationParams, StatusResult
 from bot.sim.farm import Farm, SimHost
 from bot.sim.timing import SimTiming
 from bot.winrm.executor import HostCall, WinRMExecutor
-from bot.winrm.results import Operation, OperationParams, StatusResult
 from bot.winrm.scripts import MARKER_PREFIX, PARAMS_VARIABLE, encode_params
 from policies.inventory import Host, Inventory, Site
 

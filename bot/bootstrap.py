@@ -1,24 +1,67 @@
-"""The one place that builds real adapters from settings. Tests build the Service with fakes or
-with these same adapters pointed at the simulated farm and a temporary database."""
+"""The one composition root: `build(settings, ...)` wires the real adapters (SQL store, WinRM
+executor, HTTP warm-up) around the core, and every entry point and test goes through it, passing
+fakes or simulator-pointed adapters for any port it wants to replace."""
 
 from __future__ import annotations
 
 import os
 import socket
+from typing import TYPE_CHECKING
 
 import structlog
 
+from bot.app.events import SilentNotifier
+from bot.app.ports import Clock, Executor, Notifier, Store, Warmup
+from bot.app.records import RequestState
+from bot.app.service import Service, utc_now
 from bot.config import Settings
-from bot.ports import Store
-from bot.service import Service, utc_now
-from bot.store import RequestState, open_store
-from bot.winrm.executor import WinRMExecutor
-from bot.winrm.transport import Timeouts
+
+if TYPE_CHECKING:
+    from bot.winrm.executor import WinRMExecutor
 
 log = structlog.get_logger("aspreset.bootstrap")
 
 
+def build(
+    settings: Settings,
+    *,
+    executor: Executor | None = None,
+    store: Store | None = None,
+    notifier: Notifier | None = None,
+    clock: Clock | None = None,
+    warmup: Warmup | None = None,
+) -> Service:
+    """A Service with every port filled: the given ones, else the real adapters from `settings`.
+    Requests that a dead process on this machine left `running` are marked interrupted first (never
+    re-run), which frees their locks."""
+    policy, inventory = settings.policy(), settings.inventory()  # bad files fail before anything opens
+    if store is None:
+        from bot.store import open_store
+
+        store = open_store(settings.db_url, settings.workdir)
+        reap_dead_local_runs(store)
+    if warmup is None:
+        from bot.warmup import http_warmup
+
+        warmup = http_warmup
+    return Service(
+        policy,
+        inventory,
+        executor=executor or executor_for(settings),
+        store=store,
+        notifier=notifier or SilentNotifier(),
+        clock=clock or utc_now,
+        warmup=warmup,
+        command_timeout_s=settings.winrm.command_timeout_s,
+        owner=settings.owner or process_owner(),
+        cli_user=settings.cli_user,
+    )
+
+
 def executor_for(settings: Settings) -> WinRMExecutor:
+    from bot.winrm.executor import WinRMExecutor
+    from bot.winrm.transport import Timeouts
+
     return WinRMExecutor(
         env=settings.env,
         max_parallel=settings.winrm.max_parallel,
@@ -29,22 +72,6 @@ def executor_for(settings: Settings) -> WinRMExecutor:
 def process_owner() -> str:
     """Names this process as the runner of a request: `host/pid`."""
     return f"{socket.gethostname()}/{os.getpid()}"
-
-
-def build_service(settings: Settings) -> Service:
-    """A Service with the SQL store and the WinRM executor. Requests that a dead process on this
-    machine left `running` are marked interrupted first (never re-run), which frees their locks."""
-    store = open_store(settings.db_url, settings.workdir)
-    reap_dead_local_runs(store)
-    return Service(
-        settings.policy(),
-        settings.inventory(),
-        executor=executor_for(settings),
-        store=store,
-        command_timeout_s=settings.winrm.command_timeout_s,
-        owner=process_owner(),
-        cli_user=settings.cli_user,
-    )
 
 
 def reap_dead_local_runs(store: Store) -> list[str]:

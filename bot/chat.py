@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import AspresetError
-from bot.render import decision_text, outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
-from bot.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Service, decision_dict
-from bot.winrm.results import StatusResult
+from bot.app.errors import AspresetError
+from bot.app.results import StatusResult
+from bot.app.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Service, decision_dict
+from bot.cli.exit_codes import exit_code_for_error
+from bot.cli.render import decision_text, outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
 from commands.help import help_text
 from commands.model import Approve, Deny, Help, ListSites, RestartRequest, ServerWideRequest, Status
 from commands.parser import ParseError, parse
@@ -64,4 +65,4 @@ def handle_text(text: str, principal: Principal, service: Service, origin: str =
             return Reply(status_text(command.site, results), code, status_json(command.site, results))
         return Reply(outcome_text(outcome, who), outcome.exit_code, outcome_json(outcome))
     except AspresetError as error:
-        return Reply(f"Sorry: {error}", error.exit_code, {"error": str(error)})
+        return Reply(f"Sorry: {error}", exit_code_for_error(error), {"error": str(error)})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import ConfigError
+from bot.app.errors import ConfigError
 from policies.files import FileError, default_policy, load_inventory, load_policy
 from policies.inventory import Inventory
 from policies.policy import Policy
@@ -47,8 +47,31 @@ class Settings:
     workdir: Path
     config_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict, repr=False)
+    owner: str | None = None  # who runs requests (default: this host/pid)
+    # already-loaded files, for the demo and tests that build their own farm
+    loaded_policy: Policy | None = field(default=None, repr=False)
+    loaded_inventory: Inventory | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(
+        cls,
+        policy: Policy,
+        inventory: Inventory,
+        *,
+        workdir: Path,
+        db_url: str | None = None,
+        winrm: WinRMSettings | None = None,
+        owner: str | None = None,
+        cli_user: str | None = None,
+    ) -> Settings:
+        """Settings around a policy and inventory already in memory (no config file read)."""
+        return cls(policy_path=None, inventory_path=None, db_url=db_url, cli_user=cli_user,
+                   winrm=winrm or WinRMSettings(), workdir=workdir, owner=owner,
+                   loaded_policy=policy, loaded_inventory=inventory)
 
     def policy(self) -> Policy:
+        if self.loaded_policy is not None:
+            return self.loaded_policy
         if self.policy_path is None:
             return default_policy()
         try:
@@ -57,6 +80,8 @@ class Settings:
             raise ConfigError(f"policy file {error}") from None
 
     def inventory(self) -> Inventory:
+        if self.loaded_inventory is not None:
+            return self.loaded_inventory
         if self.inventory_path is None:
             raise ConfigError(
                 "no inventory: pass --inventory FILE, or set inventory = \"FILE\" in aspreset.toml "

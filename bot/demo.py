@@ -7,8 +7,9 @@ import re
 import tempfile
 from pathlib import Path
 
+from bot.bootstrap import build
 from bot.chat import handle_text
-from bot.service import Service
+from bot.config import Settings, WinRMSettings
 from bot.sim.farm import Farm
 from bot.sim.timing import SimTiming
 from bot.store import open_store
@@ -45,8 +46,9 @@ def run_demo() -> int:
             tempfile.TemporaryDirectory(prefix="aspreset-demo-") as workdir:
         print(f"Simulated IIS farm on 127.0.0.1: {', '.join(f'{n} {h.endpoint}' for n, h in farm.hosts.items())}")
         store = open_store(None, Path(workdir))
-        service = Service(policy, farm.client_inventory(), executor=WinRMExecutor(max_parallel=4), store=store,
-                          command_timeout_s=30, owner="demo")
+        settings = Settings.of(policy, farm.client_inventory(), workdir=Path(workdir),
+                               winrm=WinRMSettings(command_timeout_s=30), owner="demo")
+        service = build(settings, executor=WinRMExecutor(max_parallel=4), store=store)
         request = ""
         try:
             for person, text, narration in SCENES:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.errors import AspresetError, AuthenticationFailed, ExecutionError, HostUnreachable
+from bot.app.errors import AspresetError, AuthenticationFailed, ExecutionError, HostUnreachable
+from bot.app.results import DiscoverResult, OperationParams, StatusResult
 from bot.winrm.executor import WinRMExecutor
-from bot.winrm.results import DiscoverResult, OperationParams, StatusResult
 from policies.inventory import Host, Inventory
 
 

@@ -11,3 +11,10 @@ def _structlog_defaults() -> Iterator[None]:
     """The CLI configures structlog for the process; put it back so no test sees another's setup."""
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in an empty directory, so a default store (.aspreset/ under the working
+    directory) never lands in the checkout or leaks from one test into another."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

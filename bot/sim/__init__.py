@@ -15,7 +15,7 @@ Authentication: HTTP Basic, and NTLM with WinRM message encryption through pyspn
 It does not interpret PowerShell. A command's script (on stdin, or in `-EncodedCommand`) is
 recognised by its marker line `# aspreset-operation: <op>`; the parameters are read from the
 `$AspresetParams = '<base64 JSON>'` line; the operation runs against the model and prints the
-same result model the real script prints (`bot.winrm.results`), one ASCII-escaped JSON line,
+same result model the real script prints (`bot.app.results`), one ASCII-escaped JSON line,
 exit 0, failures included. A script without a marker exits 1 with a message on stderr. So the
 simulator checks the executor, the wire and the product's logic, not the PowerShell itself (the
 scripts' own tests parse them).

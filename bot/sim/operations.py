@@ -3,7 +3,7 @@
 It does not interpret PowerShell. It recognises which operation a script is by the marker line
 `# aspreset-operation: <op>` the real scripts carry, reads the parameters from the
 `$AspresetParams = '<base64 JSON>'` line in front of it, runs the operation against the in-memory
-IIS model and prints the same result model (`bot.winrm.results`) as one ASCII-escaped JSON line,
+IIS model and prints the same result model (`bot.app.results`) as one ASCII-escaped JSON line,
 exit code 0, failures included (ok=false with an error_code). A script without a marker exits 1
 with a message on stderr, as a PowerShell error would.
 """
@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
-from bot.sim.iis import ALWAYS_RUNNING, STARTING, STOPPED, STOPPING, App, IisServer, IisSite, Pool
-from bot.winrm.results import (
+from bot.app.results import (
     RESULT_MODELS,
     DiscoveredApp,
     DiscoveredPool,
@@ -37,6 +36,7 @@ from bot.winrm.results import (
     StatusResult,
     WorkerProcess,
 )
+from bot.sim.iis import ALWAYS_RUNNING, STARTING, STOPPED, STOPPING, App, IisServer, IisSite, Pool
 from bot.winrm.scripts import MARKER_PREFIX, PARAMS_VARIABLE
 
 _MARKER = re.compile(r"^" + re.escape(MARKER_PREFIX) + r"([A-Za-z]+)\s*$", re.MULTILINE)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.store.errors import LockHeld, SelfApproval, StoreUnavailable, UnknownRequest
-from bot.store.records import (
+from bot.app.records import (
     Approval,
     ApprovalOutcome,
     ApprovalStatus,
@@ -18,6 +17,7 @@ from bot.store.records import (
     Request,
     RequestState,
 )
+from bot.store.errors import LockHeld, SelfApproval, StoreUnavailable, UnknownRequest
 
 if TYPE_CHECKING:
     from bot.store.sql import SqlStore, open_store

@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from bot.errors import ConfigError
+from bot.app.errors import ConfigError
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "aspreset_write"  # execution option: this connection's transaction writes

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-from bot.store.records import RequestState
+from bot.app.records import RequestState
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

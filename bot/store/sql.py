@@ -24,10 +24,7 @@ from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, updat
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot.store.database import WRITE_OPTION, create_store_engine, parse_url, safe_url
-from bot.store.errors import LockHeld, SelfApproval, StoreUnavailable, UnknownRequest
-from bot.store.migrate import upgrade_to_head
-from bot.store.records import (
+from bot.app.records import (
     FINISHED_STATES,
     Approval,
     ApprovalOutcome,
@@ -39,6 +36,9 @@ from bot.store.records import (
     Request,
     RequestState,
 )
+from bot.store.database import WRITE_OPTION, create_store_engine, parse_url, safe_url
+from bot.store.errors import LockHeld, SelfApproval, StoreUnavailable, UnknownRequest
+from bot.store.migrate import upgrade_to_head
 from bot.store.schema import approvals, audit_events, request_locks, requests
 from commands.rungs import Rung
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.errors import ConfigError
+from bot.app.errors import ConfigError
 from policies.inventory import Host
 
 NEEDS_PASSWORD = frozenset({"ntlm", "credssp", "basic", "ssl"})

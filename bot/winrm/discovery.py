@@ -14,8 +14,8 @@ from collections import Counter
 
 import tomli_w
 
-from bot.errors import ScriptFailed
-from bot.winrm.results import DiscoveredApp, DiscoveredPool, DiscoveredSite, DiscoverResult
+from bot.app.errors import ScriptFailed
+from bot.app.results import DiscoveredApp, DiscoveredPool, DiscoveredSite, DiscoverResult
 
 ENVIRONMENT_PLACEHOLDER = "unknown"
 

@@ -6,7 +6,7 @@ product's own deadline passes (pywinrm's `get_command_output` would retry Receiv
 forever), Signal terminate only if it did not finish, and always Delete the shell. That is five
 HTTP requests for an operation that finishes within one Receive.
 
-Errors are the project's own (`bot.errors`), each saying what to check, never carrying a secret,
+Errors are the project's own (`bot.app.errors`), each saying what to check, never carrying a secret,
 and raised without chaining the library exception (whose request object holds the
 Authorization header). Read-only operations (status, discover) are retried once on a transient
 error; appdomain, apppool and worker never are.
@@ -38,7 +38,7 @@ from winrm.exceptions import (
 )
 from winrm.protocol import Protocol
 
-from bot.errors import (
+from bot.app.errors import (
     AuthenticationFailed,
     ExecutionError,
     HostUnreachable,
@@ -46,8 +46,7 @@ from bot.errors import (
     ScriptFailed,
     TimedOut,
 )
-from bot.winrm.credentials import Credentials, resolve_credentials
-from bot.winrm.results import (
+from bot.app.results import (
     RESULT_MODELS,
     DiscoverResult,
     OperationParams,
@@ -55,6 +54,7 @@ from bot.winrm.results import (
     RestartResult,
     StatusResult,
 )
+from bot.winrm.credentials import Credentials, resolve_credentials
 from bot.winrm.scripts import bootstrap_command, stdin_payload
 from bot.winrm.transport import Timeouts, build_protocol, check_transport
 from policies.inventory import Host

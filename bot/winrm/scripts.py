@@ -26,7 +26,7 @@ import base64
 from functools import cache
 from importlib import resources
 
-from bot.winrm.results import Operation, OperationParams
+from bot.app.results import Operation, OperationParams
 
 MARKER_PREFIX = "# aspreset-operation: "
 PARAMS_VARIABLE = "$AspresetParams"

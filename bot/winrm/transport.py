@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from winrm import transport as winrm_transport
 from winrm.protocol import Protocol
 
-from bot.errors import ConfigError, InsecureTransport
+from bot.app.errors import ConfigError, InsecureTransport
 from bot.winrm.credentials import Credentials
 from policies.inventory import Host
 

@@ -13,7 +13,9 @@ from typing import IO
 
 import pytest
 
-from bot.service import Service
+from bot.app.service import Service
+from bot.bootstrap import build
+from bot.config import Settings, WinRMSettings
 from bot.sim.farm import Farm
 from bot.sim.timing import SimTiming
 from bot.store import SqlStore
@@ -55,22 +57,16 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_service(
-    farm_inventory: Inventory, store_url: str, clock: Clock
+    farm_inventory: Inventory, store_url: str, clock: Clock, tmp_path: Path
 ) -> Iterator[Callable[..., Service]]:
     stores: list[SqlStore] = []
 
     def make(owner: str = "test-bot") -> Service:
         store = SqlStore(store_url)
         stores.append(store)
-        return Service(
-            load_policy(EXAMPLES / "policy.toml"),
-            farm_inventory,
-            clock=clock,
-            executor=WinRMExecutor(max_parallel=4),
-            store=store,
-            command_timeout_s=10,
-            owner=owner,
-        )
+        settings = Settings.of(load_policy(EXAMPLES / "policy.toml"), farm_inventory, workdir=tmp_path,
+                               winrm=WinRMSettings(command_timeout_s=10), owner=owner)
+        return build(settings, executor=WinRMExecutor(max_parallel=4), store=store, clock=clock)
 
     yield make
     for store in stores:

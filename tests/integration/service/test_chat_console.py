@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from bot.app.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_REFUSED, EXIT_WAITING
 from bot.chat import handle_text
 from bot.demo import run_demo
-from bot.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_REFUSED, EXIT_WAITING
 
 
 def test_a_hung_shop_is_requested_approved_and_checked_in_chat_text(make_service, demo_farm):

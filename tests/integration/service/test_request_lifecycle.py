@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import EXIT_DONE, EXIT_REFUSED, EXIT_WAITING, Refused
+from bot.app.errors import Refused
+from bot.app.service import EXIT_DONE, EXIT_REFUSED, EXIT_WAITING
 from bot.store import LockHeld, RequestState
 from commands.model import Reason, RestartRequest
 from commands.rungs import Rung
@@ -91,7 +92,7 @@ def test_a_second_request_for_a_locked_pool_is_refused_naming_the_holder(make_se
     with pytest.raises(LockHeld) as caught:
         service.request(RestartRequest(site="shop-web", scope=Rung.APPPOOL), BOB, "cli")
     assert waiting.request is not None and waiting.request.id in str(caught.value)
-    assert caught.value.exit_code == EXIT_REFUSED
+    assert caught.value.code == "locked"
 
 
 def test_an_unapproved_request_expires_and_frees_its_pool(make_service, clock):

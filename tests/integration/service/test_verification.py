@@ -3,9 +3,9 @@ farm where some hosts failed as partially failed, releasing the pool either way.
 
 from __future__ import annotations
 
-from bot.service import EXIT_FAILED
+from bot.app.results import RestartResult
+from bot.app.service import EXIT_FAILED
 from bot.store import RequestState
-from bot.winrm.results import RestartResult
 from commands.model import RestartRequest
 from commands.rungs import Rung
 from policies.identity import Principal
@@ -45,7 +45,7 @@ def test_one_host_failing_makes_the_request_partially_failed_and_frees_the_pool(
     assert outcome.report is not None
     by_host = {h.host: h for h in outcome.report.hosts}
     assert by_host["web01"].outcome == "succeeded" and by_host["web02"].outcome == "failed"
-    assert by_host["web02"].error_code == "authentication_failed"
+    assert by_host["web02"].error_code == "auth_failed"
     assert outcome.request is not None and service.store is not None
     assert service.store.get(outcome.request.id).state == RequestState.PARTIALLY_FAILED
     demo_farm.host("web02").clear_faults()

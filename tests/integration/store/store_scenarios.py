@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.store.records import LockKey, NewRequest, RequestState
+from bot.app.records import LockKey, NewRequest, RequestState
 from bot.store.sql import SqlStore
 from commands.rungs import Rung
 

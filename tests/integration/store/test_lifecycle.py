@@ -101,7 +101,7 @@ def test_the_requester_cannot_approve_by_id_or_as_the_same_person(store: SqlStor
     with pytest.raises(SelfApproval) as refused:
         store.add_approval(request.id, "alice", at(1))
 
-    assert refused.value.exit_code == 3
+    assert refused.value.code == "not_allowed"
     after = store.get(request.id)
     assert after.state is RequestState.AWAITING_APPROVAL and after.approvals == ()
     assert [e.action for e in store.audit(request_id=request.id)] == [AuditAction.REQUESTED]
@@ -224,7 +224,7 @@ def test_a_request_that_was_never_claimed_cannot_be_finished(store: SqlStore) ->
     assert store.get(request.id).state is RequestState.APPROVED
 
 
-def test_unknown_ids_raise_unknown_request_with_exit_code_two(store: SqlStore) -> None:
+def test_unknown_ids_raise_unknown_request_coded_not_found(store: SqlStore) -> None:
     for call in (
         lambda: store.get("r-nosuch"),
         lambda: store.add_approval("r-nosuch", "U02BOB", T0),
@@ -235,7 +235,7 @@ def test_unknown_ids_raise_unknown_request_with_exit_code_two(store: SqlStore) -
     ):
         with pytest.raises(UnknownRequest, match="r-nosuch") as unknown:
             call()
-        assert unknown.value.exit_code == 2
+        assert unknown.value.code == "not_found"
 
 
 def test_naive_timestamps_are_refused(store: SqlStore) -> None:

@@ -27,7 +27,7 @@ def test_a_second_request_for_a_locked_pool_is_refused_with_the_holder_named(sto
     assert error.holder_requester == "U01ALICE"
     assert error.since == T0
     assert str(error) == f"web2 / ShopPool is locked by U01ALICE for request {first.id} since 2026-03-02T09:00:00+00:00"
-    assert error.exit_code == 3
+    assert error.code == "locked"
 
 
 def test_a_refused_overlap_records_nothing_and_takes_no_lock(store: SqlStore) -> None:

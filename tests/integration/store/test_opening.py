@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from store_scenarios import T0, locks_of, new_request
 
-from bot.errors import ConfigError
+from bot.app.errors import ConfigError
 from bot.store import StoreUnavailable, open_store
 from bot.store.database import create_store_engine, parse_url
 from bot.store.sql import SqlStore
@@ -59,7 +59,7 @@ def test_postgresql_urls_without_a_driver_mean_psycopg_3(given: str, driver: str
 def test_unsupported_urls_are_configuration_errors_that_hide_the_password(url: str) -> None:
     with pytest.raises(ConfigError) as refused:
         SqlStore(url)
-    assert refused.value.exit_code == 2
+    assert refused.value.code == "bad_input"
     assert "s3cret" not in str(refused.value)
 
 
@@ -69,4 +69,4 @@ def test_an_unreachable_postgresql_is_store_unavailable_without_the_password() -
     message = str(unavailable.value)
     assert "s3cret" not in message
     assert "127.0.0.1:1/aspreset" in message
-    assert unavailable.value.exit_code == 1
+    assert unavailable.value.code == "store_unavailable"

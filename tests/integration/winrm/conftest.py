@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.app.results import Operation, OperationParams
 from bot.sim.farm import Farm
 from bot.sim.timing import SimTiming
 from bot.winrm.executor import HostCall, WinRMExecutor
-from bot.winrm.results import Operation, OperationParams
 from bot.winrm.transport import Timeouts
 from policies.inventory import Host, Inventory, Site
 

@@ -9,7 +9,7 @@ import socket
 import pytest
 import structlog
 
-from bot.errors import (
+from bot.app.errors import (
     AuthenticationFailed,
     ConfigError,
     ExecutionError,
@@ -19,10 +19,10 @@ from bot.errors import (
     ScriptFailed,
     TimedOut,
 )
+from bot.app.results import StatusResult
 from bot.sim.wsman import QUOTA_CODE, WsmanFaultSpec
 from bot.winrm import executor as executor_module
 from bot.winrm.executor import WinRMExecutor
-from bot.winrm.results import StatusResult
 from bot.winrm.transport import Timeouts
 
 

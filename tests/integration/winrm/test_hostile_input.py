@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.app.results import OperationParams
 from bot.sim.farm import Farm
 from bot.winrm.executor import HostCall, WinRMExecutor
-from bot.winrm.results import OperationParams
 from bot.winrm.scripts import bootstrap_command, prelude_source, script_source
 from policies.inventory import Host, Inventory, Site
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from bot.app.results import DiscoverResult, RestartResult, StatusResult
 from bot.sim.farm import Farm
 from bot.winrm.executor import WinRMExecutor
-from bot.winrm.results import DiscoverResult, RestartResult, StatusResult
 
 
 def _restart(result: Any) -> RestartResult:

@@ -10,10 +10,10 @@ import sys
 import threading
 from pathlib import Path
 
+from bot.app.results import OperationParams, RestartResult
 from bot.sim.cli import run
 from bot.sim.timing import SimTiming
 from bot.winrm.executor import WinRMExecutor
-from bot.winrm.results import OperationParams, RestartResult
 from policies.files import load_inventory
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "inventory.toml"

@@ -3,7 +3,7 @@ finds the site's port from its binding on the host, and the bot asks the host by
 
 from __future__ import annotations
 
-from bot.execution import bot_warmup_url, operation_params, script_warmup_url
+from bot.app.execution import bot_warmup_url, operation_params, script_warmup_url
 from commands.model import RestartRequest
 from policies.files import default_policy, parse_inventory
 from policies.planner import plan

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from tree_sitter import Language, Node, Parser
 
 import bot.winrm
-from bot.winrm.results import Operation, OperationParams
+from bot.app.results import Operation, OperationParams
 from bot.winrm.scripts import PRELUDE, stdin_payload
 
 SCRIPTS_DIR = Path(bot.winrm.__file__).resolve().parent

@@ -7,9 +7,9 @@ import tomllib
 
 import pytest
 
-from bot.errors import ScriptFailed
+from bot.app.errors import ScriptFailed
+from bot.app.results import DiscoveredApp, DiscoveredPool, DiscoveredSite, DiscoverResult
 from bot.winrm.discovery import ENVIRONMENT_PLACEHOLDER, inventory_name, inventory_toml
-from bot.winrm.results import DiscoveredApp, DiscoveredPool, DiscoveredSite, DiscoverResult
 from policies.files import parse_inventory
 
 

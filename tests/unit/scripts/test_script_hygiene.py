@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import get_args
 
-from bot.winrm.results import ErrorCode
+from bot.app.results import ErrorCode
 from bot.winrm.scripts import MARKER_PREFIX, PARAMS_VARIABLE, PRELUDE
 
 # The server rung, in any spelling, anywhere in the source (comments and messages too).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.winrm.results import RESULT_MODELS, DiscoverResult, RestartResult, StatusResult
+from bot.app.results import RESULT_MODELS, DiscoverResult, RestartResult, StatusResult
 from bot.winrm.scripts import PRELUDE
 
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.app.results import Operation, OperationParams
 from bot.sim.operations import script_operation, script_params
-from bot.winrm.results import Operation, OperationParams
 from bot.winrm.scripts import PRELUDE, encode_params, prelude_source, script_source, stdin_payload
 
 PARAMS_LINE = re.compile(r"^\$AspresetParams = '[A-Za-z0-9+/=]*'$")

@@ -8,23 +8,17 @@ did not happen.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import requests
-
-from bot.errors import ExecutionError
-from bot.ports import Executor
-from bot.winrm.results import OperationParams, OperationResult, RestartResult, StatusResult
+from bot.app.errors import ExecutionError
+from bot.app.ports import Executor, Warmup
+from bot.app.results import OperationParams, OperationResult, RestartResult, StatusResult
 from commands.rungs import Rung
 from policies.inventory import Host, Inventory
 from policies.planner import Plan
-
-Warmup = Callable[[str], tuple[int | None, int]]
 
 
 @dataclass(frozen=True)
@@ -54,16 +48,6 @@ class RunReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "hosts": [h.to_json() for h in self.hosts]}
-
-
-def http_warmup(url: str, timeout_s: float = 30.0) -> tuple[int | None, int]:
-    """GET the warm-up URL from the bot (used for the `none` rung). Any HTTP answer counts."""
-    started = time.monotonic()
-    try:
-        status: int | None = requests.get(url, timeout=timeout_s, allow_redirects=False).status_code
-    except requests.RequestException:
-        status = None
-    return status, int((time.monotonic() - started) * 1000)
 
 
 def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) -> OperationParams:
@@ -103,8 +87,8 @@ def run_plan(
     inventory: Inventory,
     executor: Executor,
     request_id: str,
-    timeout_s: float = 120.0,
-    warmup: Warmup = http_warmup,
+    timeout_s: float,
+    warmup: Warmup,
 ) -> RunReport:
     if plan.rung == Rung.SERVER:  # unreachable by policy; a second lock on the door
         raise ValueError("the server rung is never executed")
@@ -132,7 +116,7 @@ def _outcome(
 ) -> HostOutcome:
     base = {"host": host, "rung": plan.rung.value, "method": plan.method}
     if isinstance(result, ExecutionError):
-        code = getattr(result, "code", None) or re.sub(r"(?<!^)(?=[A-Z])", "_", type(result).__name__).lower()
+        code = result.code
         return HostOutcome(**base, pids_before=[], pids_after=[], appdomain_before=None, appdomain_after=None,
                            warmup_status=None, warmup_ms=None, duration_ms=elapsed, outcome="failed",
                            error=result.detail, error_code=code)

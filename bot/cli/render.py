@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.errors import ExecutionError
-from bot.service import Outcome, Planned, decision_dict
-from bot.winrm.results import StatusResult
+from bot.app.errors import ExecutionError
+from bot.app.results import StatusResult
+from bot.app.service import Outcome, Planned, decision_dict
 from policies.decision import Decision, NeedsApproval, Refuse
 
 

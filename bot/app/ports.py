@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.errors import ExecutionError
-from bot.store.records import (
+from bot.app.errors import ExecutionError
+from bot.app.events import RequestEvent
+from bot.app.records import (
     ApprovalOutcome,
     AuditEvent,
     LockKey,
@@ -16,11 +17,21 @@ from bot.store.records import (
     Request,
     RequestState,
 )
-from bot.winrm.results import OperationParams, OperationResult
+from bot.app.results import OperationParams, OperationResult
 from policies.inventory import Host
 
 Clock = Callable[[], datetime]
 """Now, tz-aware UTC. Tests pass a clock they move by hand."""
+
+Warmup = Callable[[str], tuple[int | None, int]]
+"""GET a warm-up URL from the bot itself (the `none` rung): (HTTP status or None, milliseconds)."""
+
+
+class Notifier(Protocol):
+    """Hears what happens to a request (bot.app.events): the Slack channel, CLI progress, logs.
+    Called on the thread doing the work; an implementation must not raise or block for long."""
+
+    def notify(self, event: RequestEvent) -> None: ...
 
 
 class Executor(Protocol):

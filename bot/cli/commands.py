@@ -11,14 +11,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.app.errors import AspresetError, ConfigError
+from bot.app.records import RequestState
+from bot.app.results import StatusResult
+from bot.app.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Outcome, Service
 from bot.chat import Reply, handle_text
+from bot.cli.exit_codes import exit_code_for_error
+from bot.cli.render import outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
 from bot.config import Settings, load_settings
-from bot.errors import AspresetError, ConfigError
 from bot.logs import configure as configure_logs
-from bot.render import outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
-from bot.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Outcome, Service
-from bot.store.records import RequestState
-from bot.winrm.results import StatusResult
 from commands.model import Reason, RestartRequest
 from commands.rungs import Rung
 from policies.decision import Refuse
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except AspresetError as error:
         print(f"aspreset: {error}", file=sys.stderr)
-        return error.exit_code
+        return exit_code_for_error(error)
     except KeyboardInterrupt:
         return 130
 
@@ -58,9 +59,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _full_service(args: argparse.Namespace) -> Service:
-    from bot.bootstrap import build_service
+    from bot.bootstrap import build
 
-    return build_service(_settings(args))
+    return build(_settings(args))
 
 
 def _principal(args: argparse.Namespace, service: Service) -> Principal:
@@ -89,8 +90,7 @@ def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartReques
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    service = Service(settings.policy(), settings.inventory(), cli_user=settings.cli_user)
+    service = _full_service(args)
     planned = service.plan(_restart_request(args, plan_only=True), _principal(args, service))
     _emit(args, plan_json(planned), plan_text(planned, service.display))
     return EXIT_REFUSED if isinstance(planned.decision, Refuse) else EXIT_DONE
@@ -126,7 +126,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_requests(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    assert service.store is not None
     service.store.expire_due(service.clock())
     try:
         state = RequestState(args.state) if args.state else None
@@ -144,7 +143,6 @@ def cmd_requests(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    assert service.store is not None
     since = _parse_time(args.since) if args.since else None
     events = service.store.audit(site=args.site, since=since, request_id=args.request)
     lines = [
@@ -208,9 +206,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
+    from bot.app.results import DiscoverResult, OperationParams
     from bot.bootstrap import executor_for
     from bot.winrm.discovery import inventory_toml
-    from bot.winrm.results import DiscoverResult, OperationParams
 
     settings = _settings(args)
     inventory = settings.inventory()
@@ -286,7 +284,7 @@ def _parser() -> argparse.ArgumentParser:
         _common(p, **common)
         return p
 
-    p = add("plan", cmd_plan, "show the narrowest restart and the policy decision; runs nothing", db=False)
+    p = add("plan", cmd_plan, "show the narrowest restart and the policy decision; runs nothing")
     _restart_options(p)
     p = add("recycle", cmd_recycle, "request a restart; runs it at once when the policy allows")
     _restart_options(p)
@@ -341,6 +339,3 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_demo)
     return parser
 
-
-if __name__ == "__main__":
-    sys.exit(main())

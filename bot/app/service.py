@@ -9,11 +9,12 @@ from typing import Any
 
 import structlog
 
-from bot.errors import AspresetError, ConfigError, ExecutionError
-from bot.execution import RunReport, run_plan
-from bot.ports import Clock, Executor, Store
-from bot.store.records import ApprovalStatus, NewRequest, Request, RequestState
-from bot.winrm.results import OperationParams, StatusResult
+from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
+from bot.app.events import EventKind, RequestEvent
+from bot.app.execution import RunReport, run_plan
+from bot.app.ports import Clock, Executor, Notifier, Store, Warmup
+from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
+from bot.app.results import OperationParams, StatusResult
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
 from policies.decision import SERVER_WIDE_WHY, Decision, NeedsApproval, Refuse, decide, time_guards
@@ -29,12 +30,6 @@ EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_WAITING = 0, 1, 2, 3,
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class Refused(AspresetError):
-    """The request is not allowed (policy, approver rules). Exit code 3."""
-
-    exit_code = EXIT_REFUSED
 
 
 @dataclass(frozen=True)
@@ -61,18 +56,24 @@ class Service:
         self,
         policy: Policy,
         inventory: Inventory,
-        clock: Clock = utc_now,
-        executor: Executor | None = None,
-        store: Store | None = None,
+        *,
+        executor: Executor,
+        store: Store,
+        notifier: Notifier,
+        clock: Clock,
+        warmup: Warmup,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
         cli_user: str | None = None,
     ) -> None:
+        """Every port is given (bootstrap.build wires them); the service never checks for a missing one."""
         self.policy = policy
         self.inventory = inventory
-        self.clock = clock
         self.executor = executor
         self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.warmup = warmup
         self.command_timeout_s = command_timeout_s
         self.owner = owner
         self.cli_user = cli_user  # who a CLI acts as without --as (config `cli_user`)
@@ -113,8 +114,6 @@ class Service:
         return Refuse("server rung", (f"{request.what}: {SERVER_WIDE_WHY}",), "built-in", request.alternative)
 
     def _recent_worker_kills(self, the_plan: Plan) -> int:
-        if self.store is None:
-            return 0
         since = self.clock() - timedelta(hours=1)
         return max((self.store.count_worker_kills(h, the_plan.pool, since) for h in the_plan.hosts), default=0)
 
@@ -122,7 +121,7 @@ class Service:
 
     def request(self, request: RestartRequest, principal: Principal, origin: str) -> Outcome:
         """Plan, decide, record, and run at once when allowed. Waiting requests hold their locks."""
-        store = self._store()
+        store = self.store
         now = self.clock()
         store.expire_due(now)
         planned = self.plan(request, principal)
@@ -133,9 +132,12 @@ class Service:
         new = self._new_request(planned, principal, origin, request, now)
         if isinstance(decision, Refuse):
             recorded = store.record_refused(new, "; ".join(decision.reasons), now)
+            self._tell(EventKind.REFUSED, recorded, principal.id)
             return Outcome("refused", "", EXIT_REFUSED, recorded, planned)
         recorded = store.create_request(new, new.default_locks(), now)
+        self._tell(EventKind.CREATED, recorded, principal.id)
         if isinstance(decision, NeedsApproval):
+            self._tell(EventKind.AWAITING_APPROVAL, recorded, principal.id)
             return Outcome("awaiting_approval", "", EXIT_WAITING, recorded, planned)
         return self._run(recorded.id, planned.plan, planned)
 
@@ -167,24 +169,24 @@ class Service:
     # ---- approve / deny ---------------------------------------------------------------------
 
     def approve(self, request_id: str, principal: Principal) -> Outcome:
-        store = self._store()
+        store = self.store
         now = self.clock()
         store.expire_due(now)
         req = store.get(request_id)
         if principal.is_assistant:
-            raise Refused("an assistant can request a restart but never approve one; a person must approve")
+            raise NotAllowed("an assistant can request a restart but never approve one; a person must approve")
         if req.state == RequestState.APPROVED and (
             self._may_approve(req, principal) or same_person(principal.id, req.requester, self.policy)
         ):
             # approved, but the process that should have run it stopped first: run it now (once)
             return self._run(req.id, Plan.from_dict(req.plan), None)
         if same_person(principal.id, req.requester, self.policy):
-            raise Refused(f"{self.display(principal.id)} asked for {req.id}: a second person must approve it")
+            raise NotAllowed(f"{self.display(principal.id)} asked for {req.id}: a second person must approve it")
         if req.state != RequestState.AWAITING_APPROVAL:
             return self._not_waiting(req)
         if not self._may_approve(req, principal):
             names = ", ".join(self.display(a) for a in req.approvers) or "nobody"
-            raise Refused(f"{self.display(principal.id)} is not among the approvers of {req.id} ({names})")
+            raise NotAllowed(f"{self.display(principal.id)} is not among the approvers of {req.id} ({names})")
         the_plan = Plan.from_dict(req.plan)
         kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
         blocked = time_guards(the_plan, self.policy, now, kills)
@@ -200,13 +202,15 @@ class Service:
                            EXIT_WAITING if outcome.state == RequestState.AWAITING_APPROVAL else EXIT_DONE,
                            store.get(req.id))
         if not outcome.became_approved:
+            self._tell(EventKind.APPROVAL_COUNTED, store.get(req.id), principal.id)
             message = f"approval counted ({len(outcome.approvals)} of {outcome.approvals_needed})"
             return Outcome("awaiting_approval", message, EXIT_WAITING, store.get(req.id))
+        self._tell(EventKind.APPROVED, store.get(req.id), principal.id)
         return self._run(req.id, the_plan, None)
 
     def deny(self, request_id: str, principal: Principal, reason: str | None) -> Outcome:
         """An approver denies; the requester (or their assistant) cancels their own request."""
-        store = self._store()
+        store = self.store
         now = self.clock()
         store.expire_due(now)
         req = store.get(request_id)
@@ -214,11 +218,13 @@ class Service:
             return self._not_waiting(req)
         if same_person(principal.id, req.requester, self.policy):
             store.cancel(req.id, principal.id, now)
+            self._tell(EventKind.CANCELLED, store.get(req.id), principal.id)
             return Outcome("cancelled", f"{req.id} cancelled by its requester", EXIT_DONE, store.get(req.id))
         if principal.is_assistant or not self._may_approve(req, principal):
-            raise Refused(f"{self.display(principal.id)} may not deny {req.id}: only its approvers or requester can")
+            raise NotAllowed(f"{self.display(principal.id)} may not deny {req.id}: only its approvers or requester can")
         if not store.deny(req.id, principal.id, reason or "no reason given", now):
             return self._not_waiting(store.get(req.id))
+        self._tell(EventKind.DENIED, store.get(req.id), principal.id)
         return Outcome("denied", f"{req.id} denied by {self.display(principal.id)}", EXIT_DONE, store.get(req.id))
 
     def _may_approve(self, req: Request, principal: Principal) -> bool:
@@ -234,21 +240,32 @@ class Service:
 
     def _run(self, request_id: str, the_plan: Plan, planned: Planned | None) -> Outcome:
         """Claim the request (exactly one caller wins, across processes), run it, record the result."""
-        store = self._store()
+        store = self.store
         if not store.claim_for_run(request_id, self.clock(), owner=self.owner):
             req = store.get(request_id)
             return Outcome(req.state.value, f"{request_id} is already {req.state.value}", EXIT_DONE, req, planned)
+        self._tell(EventKind.STARTED, store.get(request_id))
         try:
-            report = run_plan(the_plan, self.inventory, self._executor(), request_id, self.command_timeout_s)
+            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s, self.warmup)
         except Exception as error:  # e.g. credentials missing: nothing ran on any host
             detail = str(error) if isinstance(error, AspresetError) else f"internal error ({type(error).__name__})"
             store.finish(request_id, RequestState.FAILED, {"error": detail}, self.clock())
+            self._tell(EventKind.FINISHED, store.get(request_id))
             raise
         store.finish(request_id, RequestState(report.outcome), report.to_json(), self.clock())
+        self._tell(EventKind.FINISHED, store.get(request_id))
         code = EXIT_DONE if report.outcome == "succeeded" else EXIT_FAILED
         log.info("executed", request_id=request_id, site=the_plan.site, rung=the_plan.rung.value,
                  outcome=report.outcome)
         return Outcome(report.outcome, "", code, store.get(request_id), planned, report)
+
+    def _tell(self, kind: EventKind, req: Request, by: str | None = None) -> None:
+        event = RequestEvent(kind=kind, request_id=req.id, site=req.site, rung=req.rung.value, by=by,
+                             state=req.state.value)
+        try:
+            self.notifier.notify(event)
+        except Exception:  # a front end that cannot hear must never stop a restart half-way
+            log.exception("notifier_failed", request_id=req.id, kind=kind.value)
 
     # ---- read -------------------------------------------------------------------------------
 
@@ -261,22 +278,12 @@ class Service:
                                                               app_path=entry.app, pool=entry.pool))
             for name in entry.hosts
         ]
-        results = self._executor().run_many(calls)
+        results = self.executor.run_many(calls)
         out: list[tuple[str, StatusResult | ExecutionError]] = []
         for (name, _, _), result in zip(calls, results, strict=True):
             assert isinstance(result, StatusResult | ExecutionError)
             out.append((name, result))
         return out
-
-    def _store(self) -> Store:
-        if self.store is None:
-            raise ConfigError("no request store configured")
-        return self.store
-
-    def _executor(self) -> Executor:
-        if self.executor is None:
-            raise ConfigError("no executor configured")
-        return self.executor
 
 
 def decision_dict(decision: Decision) -> dict[str, Any]:
