@@ -116,10 +116,9 @@ def _outcome(
 ) -> HostOutcome:
     base = {"host": host, "rung": plan.rung.value, "method": plan.method}
     if isinstance(result, ExecutionError):
-        code = result.code
         return HostOutcome(**base, pids_before=[], pids_after=[], appdomain_before=None, appdomain_after=None,
                            warmup_status=None, warmup_ms=None, duration_ms=elapsed, outcome="failed",
-                           error=result.detail, error_code=code)
+                           error=result.detail, error_code=result.code)
     if isinstance(result, StatusResult):  # the `none` rung: warm-up from the bot, then read state
         status, ms = warmup or (None, 0)
         pids = [w.pid for w in result.workers]
