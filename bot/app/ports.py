@@ -18,7 +18,7 @@ from bot.app.records import (
     RequestState,
 )
 from bot.app.results import OperationParams, OperationResult
-from policies.inventory import Host
+from policies.inventory import DrainHook, Host
 
 Clock = Callable[[], datetime]
 """Now, tz-aware UTC. Tests pass a clock they move by hand."""
@@ -32,6 +32,14 @@ class Notifier(Protocol):
     Called on the thread doing the work; an implementation must not raise or block for long."""
 
     def notify(self, event: RequestEvent) -> None: ...
+
+
+class DrainHooks(Protocol):
+    """Runs one of a site's drain hooks (bot.hooks): a command or an HTTP call, bounded by the
+    hook's timeout. `values` fill its placeholders ({host}, {address}, {site}, {pool}, {phase}).
+    Raises DrainFailed saying what failed; returns when it succeeded."""
+
+    def run(self, hook: DrainHook, values: Mapping[str, str]) -> None: ...
 
 
 class Executor(Protocol):

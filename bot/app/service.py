@@ -3,6 +3,7 @@ the typed errors to their medium; adapters come in through the ports."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,10 +12,11 @@ import structlog
 
 from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
 from bot.app.events import EventKind, RequestEvent
-from bot.app.execution import RunReport, run_plan
-from bot.app.ports import Clock, Executor, Notifier, Store, Warmup
+from bot.app.execution import HostSlots, RunReport, run_plan
+from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store, Warmup
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.app.results import OperationParams, StatusResult
+from bot.app.verification import HostOutcome
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
 from policies.decision import SERVER_WIDE_WHY, Decision, NeedsApproval, Refuse, decide, time_guards
@@ -62,6 +64,8 @@ class Service:
         notifier: Notifier,
         clock: Clock,
         warmup: Warmup,
+        hooks: DrainHooks | None = None,
+        host_concurrency: int = 8,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
         cli_user: str | None = None,
@@ -74,6 +78,8 @@ class Service:
         self.notifier = notifier
         self.clock = clock
         self.warmup = warmup
+        self.hooks = hooks
+        self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.command_timeout_s = command_timeout_s
         self.owner = owner
         self.cli_user = cli_user  # who a CLI acts as without --as (config `cli_user`)
@@ -246,7 +252,8 @@ class Service:
             return Outcome(req.state.value, f"{request_id} is already {req.state.value}", EXIT_DONE, req, planned)
         self._tell(EventKind.STARTED, store.get(request_id))
         try:
-            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s, self.warmup)
+            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s, self.warmup,
+                              hooks=self.hooks, slots=self.slots, progress=self._host_progress(request_id, the_plan))
         except Exception as error:  # e.g. credentials missing: nothing ran on any host
             detail = str(error) if isinstance(error, AspresetError) else f"internal error ({type(error).__name__})"
             store.finish(request_id, RequestState.FAILED, {"error": detail}, self.clock())
@@ -259,13 +266,33 @@ class Service:
                  outcome=report.outcome)
         return Outcome(report.outcome, "", code, store.get(request_id), planned, report)
 
+    def _host_progress(self, request_id: str, the_plan: Plan) -> Callable[[str, str, HostOutcome | None], None]:
+        """Turns the rollout's per-host progress into host_started / host_finished events."""
+        total, done = len(the_plan.hosts), [0]
+        wave_of = {name: index + 1 for index, wave in enumerate(the_plan.host_waves) for name in wave}
+
+        def progress(kind: str, host: str, outcome: HostOutcome | None) -> None:
+            detail: dict[str, Any] = {"total": total, "wave": wave_of.get(host), "waves": len(the_plan.host_waves)}
+            if outcome is not None:
+                done[0] += 1
+                detail.update(done=done[0], outcome=outcome.outcome, error=outcome.error,
+                              error_code=outcome.error_code, duration_ms=outcome.duration_ms)
+            event_kind = EventKind.HOST_FINISHED if kind == "finished" else EventKind.HOST_STARTED
+            event = RequestEvent(kind=event_kind, request_id=request_id, site=the_plan.site,
+                                 rung=the_plan.rung.value, host=host, state="running", detail=detail)
+            self._notify(event)
+
+        return progress
+
     def _tell(self, kind: EventKind, req: Request, by: str | None = None) -> None:
-        event = RequestEvent(kind=kind, request_id=req.id, site=req.site, rung=req.rung.value, by=by,
-                             state=req.state.value)
+        self._notify(RequestEvent(kind=kind, request_id=req.id, site=req.site, rung=req.rung.value, by=by,
+                                  state=req.state.value))
+
+    def _notify(self, event: RequestEvent) -> None:
         try:
             self.notifier.notify(event)
         except Exception:  # a front end that cannot hear must never stop a restart half-way
-            log.exception("notifier_failed", request_id=req.id, kind=kind.value)
+            log.exception("notifier_failed", request_id=event.request_id, kind=event.kind.value)
 
     # ---- read -------------------------------------------------------------------------------
 

@@ -81,6 +81,7 @@ def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartReques
         note=args.reason if args.reason and reason is None else None,
         changed=tuple(args.changed or ()),
         host=args.host,
+        from_host=args.from_host,
         dry_run=getattr(args, "dry_run", False),
         plan_only=plan_only,
     )
@@ -271,6 +272,8 @@ def _restart_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", help="hung, locked-file, gac, memory, config, native-module, or a note")
     parser.add_argument("--changed", nargs="+", metavar="PATH", help="files the deploy changed")
     parser.add_argument("--host", help="only this host of the site")
+    parser.add_argument("--from", dest="from_host", metavar="HOST",
+                        help="resume a rollout: this host and the ones after it in the site's order")
     _as(parser)
 
 
