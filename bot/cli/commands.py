@@ -17,7 +17,15 @@ from bot.app.results import StatusResult
 from bot.app.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Outcome, Service
 from bot.chat import Reply, handle_text
 from bot.cli.exit_codes import exit_code_for_error
-from bot.cli.render import outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
+from bot.cli.render import (
+    outcome_json,
+    outcome_text,
+    plan_json,
+    plan_text,
+    rollout_text,
+    status_json,
+    status_text,
+)
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
 from commands.model import Reason, RestartRequest
@@ -133,11 +141,11 @@ def cmd_requests(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--state {args.state!r}: use one of {', '.join(s.value for s in RequestState)}") from None
     rows = service.store.list(state=state, site=args.site, limit=args.limit)
-    lines = [
-        f"{r.id}  {r.state.value:<17} {r.site:<16} {r.rung.value:<9} {service.display(r.requester)}  "
-        f"{r.created_at:%Y-%m-%d %H:%M}Z"
-        for r in rows
-    ]
+    lines = []
+    for r in rows:
+        lines.append(f"{r.id}  {r.state.value:<17} {r.site:<16} {r.rung.value:<9} {service.display(r.requester)}  "
+                     f"{r.created_at:%Y-%m-%d %H:%M}Z")
+        lines += [f"    {line}" for line in rollout_text(dict(r.result) if r.result else None)]
     _emit(args, [r.as_dict() for r in rows], "\n".join(lines) or "no requests")
     return EXIT_DONE
 

@@ -21,6 +21,8 @@ def plan_json(planned: Planned) -> dict[str, Any]:
         "needed": plan.needed.value if plan.needed else None,
         "method": plan.method,
         "hosts": list(plan.hosts),
+        "waves": [list(wave) for wave in plan.host_waves],
+        "keep_going": plan.keep_going,
         "pool": plan.pool,
         "blast_radius": list(plan.blast_radius),
         "wider_than_needed": plan.wider_than_needed,
@@ -37,6 +39,7 @@ def plan_text(planned: Planned, who: Callable[[str], str] = str) -> str:
         f"on {', '.join(plan.hosts)}",
     ]
     lines += [f"  why: {line}" for line in plan.why]
+    lines.append(f"  {waves_text(plan.host_waves, plan.keep_going)}")
     if len(plan.blast_radius) > 1 or plan.blast_radius != (plan.site,):
         lines.append(f"  blast radius: {', '.join(plan.blast_radius)} (pool {plan.pool})")
     if plan.wider_than_needed:
@@ -44,6 +47,35 @@ def plan_text(planned: Planned, who: Callable[[str], str] = str) -> str:
     lines += [f"  warning: {line}" for line in plan.warnings]
     lines.append(decision_text(planned.decision, who))
     return "\n".join(lines)
+
+
+def waves_text(waves: tuple[tuple[str, ...], ...], keep_going: bool) -> str:
+    """`waves: 3 (web01, web02 | web03, web04 | web05), each warmed up and verified before the next`."""
+    if len(waves) <= 1:
+        return "waves: 1 (every host at once)"
+    shown = " | ".join(", ".join(wave) for wave in waves[:6]) + (" | ..." if len(waves) > 6 else "")
+    stop = "a failure does not stop the rest" if keep_going else "the first failure stops the rest"
+    return f"waves: {len(waves)} ({shown}), each warmed up and verified before the next; {stop}"
+
+
+def rollout_text(result: dict[str, Any] | None, prefix: str = "aspreset ") -> list[str]:
+    """What happened host by host, in a line or two: `3 of 5 ok; web03 failed; 2 untouched: ...`."""
+    if not result or "hosts" not in result:
+        return []
+    hosts, untouched = result["hosts"], result.get("untouched") or []
+    ok = sum(1 for h in hosts if h["outcome"] == "succeeded")
+    parts = [f"{ok} of {len(hosts) + len(untouched)} ok"]
+    failed = [h["host"] for h in hosts if h["outcome"] != "succeeded"]
+    if failed:
+        parts.append(", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "") + " failed")
+    if untouched:
+        parts.append(f"{len(untouched)} untouched ({', '.join(untouched[:5])}{' ...' if len(untouched) > 5 else ''})")
+    lines = ["; ".join(parts)]
+    if result.get("resume"):
+        lines.append(f"resume with: {prefix}{result['resume']}")
+    if result.get("retry") and failed:
+        lines.append(f"retry the failed host with: {prefix}{result['retry']}")
+    return lines
 
 
 def decision_text(decision: Decision, who: Callable[[str], str] = str) -> str:
@@ -71,10 +103,13 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         out["plan"] = plan_json(outcome.planned)
     elif outcome.request is not None:
         out["decision"] = dict(outcome.request.decision)
-    if outcome.report is not None:
-        out["hosts"] = [host.to_json() for host in outcome.report.hosts]
-    elif outcome.request is not None and outcome.request.result:
-        out["hosts"] = outcome.request.result.get("hosts", [])
+    result = outcome.report.to_json() if outcome.report is not None else (
+        dict(outcome.request.result) if outcome.request is not None and outcome.request.result else None)
+    if result is not None and "hosts" in result:
+        out["hosts"] = result["hosts"]
+        for key in ("untouched", "resume", "retry"):
+            if key in result:
+                out[key] = result[key]
     return out
 
 
@@ -97,6 +132,8 @@ def outcome_text(outcome: Outcome, who: Callable[[str], str] = str) -> str:
         lines.append(outcome.message)
     hosts = outcome.report.hosts if outcome.report else []
     lines += [host_text(h.to_json()) for h in hosts]
+    if outcome.report is not None and (outcome.report.untouched or outcome.report.retry):
+        lines += [f"  {line}" for line in rollout_text(outcome.report.to_json())]
     return "\n".join(lines)
 
 
