@@ -66,10 +66,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _full_service(args: argparse.Namespace) -> Service:
+def _full_service(args: argparse.Namespace, progress: bool = False) -> Service:
     from bot.bootstrap import build
+    from bot.cli.progress import ProgressBar
 
-    return build(_settings(args))
+    bar = ProgressBar(enabled=False if getattr(args, "json", False) else None) if progress else None
+    return build(_settings(args), notifier=bar)
 
 
 def _principal(args: argparse.Namespace, service: Service) -> Principal:
@@ -106,13 +108,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_recycle(args: argparse.Namespace) -> int:
-    service = _full_service(args)
+    service = _full_service(args, progress=True)
     origin = f"cli:{getpass.getuser()}"  # who typed it, beside whom they act as
     return _report(args, service, service.request(_restart_request(args, False), _principal(args, service), origin))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    service = _full_service(args)
+    service = _full_service(args, progress=True)
     return _report(args, service, service.approve(args.request_id, _principal(args, service)))
 
 
