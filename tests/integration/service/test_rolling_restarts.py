@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.app.events import RecordingNotifier
-from bot.app.service import EXIT_DONE, EXIT_FAILED, Service
+from bot.app.service import Service
 from bot.bootstrap import build
 from bot.cli import main
 from bot.config import Settings, WinRMSettings
@@ -90,18 +90,18 @@ def appdomain_commands(farm: Farm, host: str) -> int:
 def test_a_prod_site_restarts_one_host_at_a_time_by_default(make, farm):
     service, notifier = make()
     outcome = service.request(RestartRequest(site="shop-web", scope=Rung.APPDOMAIN), ALICE, "cli")
-    assert outcome.exit_code == EXIT_DONE and outcome.report is not None
-    assert outcome.planned is not None and outcome.planned.plan.waves == tuple((h,) for h in HOSTS)
+    assert outcome.state == "succeeded"
+    assert outcome.plan is not None and outcome.plan.waves == [[h] for h in HOSTS]
     # each host finished (warmed up and verified) before the next one started
     assert host_events(notifier) == [(kind, h) for h in HOSTS for kind in ("host_started", "host_finished")]
-    assert [h.host for h in outcome.report.hosts] == HOSTS
-    assert all(h.appdomain_after and h.appdomain_after != h.appdomain_before for h in outcome.report.hosts)
+    assert [h.host for h in outcome.hosts] == HOSTS
+    assert all(h.appdomain_after and h.appdomain_after != h.appdomain_before for h in outcome.hosts)
 
 
 def test_a_wave_runs_its_hosts_together_and_the_next_wave_waits_for_all_of_them(make):
     service, notifier = make('max_parallel = "40%"')  # 5 hosts: waves of 2
     outcome = service.request(RestartRequest(site="farm-web", scope=Rung.APPDOMAIN), ALICE, "cli")
-    assert outcome.exit_code == EXIT_DONE
+    assert outcome.state == "succeeded"
     events = host_events(notifier)
     assert events[:2] == [("host_started", "web01"), ("host_started", "web02")]
     assert set(events[2:4]) == {("host_finished", "web01"), ("host_finished", "web02")}
@@ -118,17 +118,19 @@ def test_a_failure_on_one_host_stops_the_rollout_lists_the_rest_and_the_resume_c
     farm.host("web03").iis.app("Farm").app_offline = True  # a deploy left app_offline.htm behind on web03
 
     outcome = service.request(RestartRequest(site="farm-web", scope=Rung.APPDOMAIN), ALICE, "cli")
-    assert outcome.exit_code == EXIT_FAILED and outcome.report is not None
-    report = outcome.report
+    assert outcome.state == "partially_failed"
+    report = outcome
     assert [(h.host, h.outcome) for h in report.hosts] == [("web01", "succeeded"), ("web02", "succeeded"),
-                                                          ("web03", "failed")]
+                                                          ("web03", "failed"), ("web04", "skipped"),
+                                                          ("web05", "skipped")]
     assert report.hosts[2].error_code == "app_offline"
-    assert report.untouched == ["web04", "web05"] and report.stopped_at == "web03"
+    assert report.untouched == ["web04", "web05"]
+    assert report.next_step is not None and report.resume in report.next_step
     assert report.resume == "recycle farm-web --scope appdomain --from web04"
     assert report.retry == "recycle farm-web --scope appdomain --host web03"
     assert appdomain_commands(farm, "web04") == appdomain_commands(farm, "web05") == 0, "untouched means untouched"
-    recorded = service.store.get(outcome.request.id).result
-    assert recorded is not None and recorded["untouched"] == ["web04", "web05"]
+    recorded = service.store.get(outcome.id).result
+    assert recorded is not None and recorded["untouched"] == ["web04", "web05"] and recorded["stopped_at"] == "web03"
     assert recorded["resume"] == report.resume
 
     # the command exactly as reported, through the CLI, restarts the untouched hosts and nothing else
@@ -136,6 +138,7 @@ def test_a_failure_on_one_host_stops_the_rollout_lists_the_rest_and_the_resume_c
     files[0].write_text(inventory_toml(service.inventory))
     files[1].write_text(policy_text("max_parallel = 1"))
     before = {h: appdomain_commands(farm, h) for h in HOSTS}
+    assert report.resume is not None
     code = main([*report.resume.split(), "--as", "alice", "--inventory", str(files[0]), "--policy", str(files[1]),
                  "--db", f"sqlite:///{tmp_path / 'aspreset.db'}", "--json"])
     printed = capsys.readouterr().out
@@ -154,10 +157,10 @@ def test_keep_going_restarts_every_host_and_reports_the_failed_one(make, farm):
     service, _ = make("max_parallel = 1\nkeep_going = true")
     farm.host("web02").iis.app("Farm").app_offline = True
     outcome = service.request(RestartRequest(site="farm-web", scope=Rung.APPDOMAIN), ALICE, "cli")
-    assert outcome.state == "partially_failed" and outcome.report is not None
-    assert [h.outcome for h in outcome.report.hosts] == ["succeeded", "failed", "succeeded", "succeeded", "succeeded"]
-    assert outcome.report.untouched == [] and outcome.report.resume is None
-    assert outcome.report.retry == "recycle farm-web --scope appdomain --host web02"
+    assert outcome.state == "partially_failed"
+    assert [h.outcome for h in outcome.hosts] == ["succeeded", "failed", "succeeded", "succeeded", "succeeded"]
+    assert outcome.untouched == [] and outcome.resume is None
+    assert outcome.retry == "recycle farm-web --scope appdomain --host web02"
 
 
 def hook_command(log: Path, fail_for: str = "", hang_for: str = "") -> list[str]:
@@ -176,7 +179,7 @@ def test_drain_hooks_run_before_and_after_each_host_in_order(make, tmp_path):
     hook = DrainHook(command=hook_command(log), timeout_s=20)
     service, _ = make("max_parallel = 1", Drain(before=hook, after=hook))
     outcome = service.request(RestartRequest(site="farm-web", scope=Rung.APPDOMAIN), ALICE, "cli")
-    assert outcome.exit_code == EXIT_DONE
+    assert outcome.state == "succeeded"
     assert log.read_text().split("\n")[:-1] == [f"{phase} {h}" for h in HOSTS for phase in ("before", "after")]
 
 
@@ -184,20 +187,19 @@ def test_a_failing_before_hook_stops_the_rollout_before_the_host_is_touched(make
     log = tmp_path / "hooks.log"
     service, _ = make("max_parallel = 1", Drain(before=DrainHook(command=hook_command(log, fail_for="web02"))))
     outcome = service.request(RestartRequest(site="farm-web", scope=Rung.APPDOMAIN), ALICE, "cli")
-    assert outcome.report is not None
-    failed = outcome.report.hosts[-1]
+    failed = outcome.hosts[1]
     assert failed.host == "web02" and failed.error_code == "drain_failed"
     assert failed.error is not None and "exited with code 3" in failed.error and "not touched" in failed.error
     assert appdomain_commands(farm, "web02") == 0
-    assert outcome.report.untouched == ["web03", "web04", "web05"]
+    assert outcome.untouched == ["web03", "web04", "web05"]
 
 
 def test_a_hook_that_hangs_is_killed_at_its_timeout_and_stops_the_rollout(make, farm, tmp_path):
     hook = DrainHook(command=hook_command(tmp_path / "hooks.log", hang_for="web01"), timeout_s=0.5)
     service, _ = make("max_parallel = 1", Drain(before=hook))
     outcome = service.request(RestartRequest(site="farm-web", scope=Rung.APPDOMAIN), ALICE, "cli")
-    assert outcome.report is not None and [h.host for h in outcome.report.hosts] == ["web01"]
-    assert "did not finish within 0.5 s" in (outcome.report.hosts[0].error or "")
+    assert [h.host for h in outcome.hosts if h.outcome != "skipped"] == ["web01"]
+    assert "did not finish within 0.5 s" in (outcome.hosts[0].error or "")
     assert appdomain_commands(farm, "web01") == 0
 
 
@@ -228,10 +230,9 @@ def test_an_http_after_hook_that_fails_marks_the_restarted_host_failed_and_stops
     finally:
         server.shutdown()
         server.server_close()
-    assert outcome.report is not None
     assert handler.calls == ["/before/web01?token=s3cret", "/after/web01?token=s3cret",
                              "/before/web02?token=s3cret", "/after/web02?token=s3cret"]
-    web02 = outcome.report.hosts[1]
+    web02 = outcome.hosts[1]
     assert web02.outcome == "failed" and web02.error_code == "drain_failed" and appdomain_commands(farm, "web02") == 1
     assert web02.error is not None and "HTTP 503" in web02.error and "s3cret" not in web02.error
-    assert outcome.report.untouched == ["web03", "web04", "web05"]
+    assert outcome.untouched == ["web03", "web04", "web05"]
