@@ -4,7 +4,9 @@ Per host call: Create a shell (codepage 65001, no profile), run the fixed bootst
 the operation's script on stdin (`bot.winrm.scripts`), Receive until the command is Done or the
 product's own deadline passes (pywinrm's `get_command_output` would retry Receive timeouts
 forever), Signal terminate only if it did not finish, and always Delete the shell. That is five
-HTTP requests for an operation that finishes within one Receive.
+HTTP requests for an operation that finishes within one Receive. The session (TCP connection and,
+for NTLM, its handshake) is leased from `bot.winrm.sessions` and reused by the next operation on the
+same host.
 
 Errors are the project's own (`bot.app.errors`), each saying what to check, never carrying a secret,
 and raised without chaining the library exception (whose request object holds the
@@ -19,7 +21,6 @@ operation's model raises `ProtocolError`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -56,6 +57,7 @@ from bot.app.results import (
 )
 from bot.winrm.credentials import Credentials, resolve_credentials
 from bot.winrm.scripts import bootstrap_command, stdin_payload
+from bot.winrm.sessions import Lease, SessionCache, session_key
 from bot.winrm.transport import Timeouts, build_protocol, check_transport
 from policies.inventory import Host
 
@@ -110,6 +112,7 @@ class WinRMExecutor:
         deadline_s: float | None = None,
         proxy: str | None = None,
         ca_trust_path: str | None = None,
+        sessions: SessionCache | None = None,
     ) -> None:
         if max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
@@ -120,6 +123,7 @@ class WinRMExecutor:
         self.deadline_s = deadline_s
         self.proxy = proxy
         self.ca_trust_path = ca_trust_path or self._env.get("REQUESTS_CA_BUNDLE") or None
+        self.sessions = sessions or SessionCache()  # one session per host, reused (bot.winrm.sessions)
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -151,6 +155,8 @@ class WinRMExecutor:
             except ExecutionError as error:
                 return error
 
+        if len(prepared) == 1:  # the rollout calls one host at a time on its own bounded threads
+            return [one(prepared[0])]
         workers = min(self.max_parallel, len(prepared))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="winrm") as pool:
             return list(pool.map(one, prepared))
@@ -178,7 +184,9 @@ class WinRMExecutor:
         assert error is not None
         raise error
 
-    def _call(self, host_name: str, host: Host, credentials: Credentials, params: OperationParams) -> OperationResult:
+    def _call(
+        self, host_name: str, host: Host, credentials: Credentials, params: OperationParams, fresh: bool = False
+    ) -> OperationResult:
         """One attempt. Raises _Failure; never lets a library exception (or its context) escape."""
         deadline_s = self.deadline_s if self.deadline_s is not None else params.timeout_s + self.grace_s
         deadline = time.monotonic() + deadline_s
@@ -187,10 +195,15 @@ class WinRMExecutor:
         finished = False
         stdout, stderr, exit_code = bytearray(), bytearray(), -1
         protocol: Protocol | None = None
+        lease: Lease | None = None
         try:
-            protocol = build_protocol(
-                host, credentials, self.timeouts, proxy=self.proxy, ca_trust_path=self.ca_trust_path
+            lease = self.sessions.lease(
+                session_key(host_name, host, credentials),
+                lambda: build_protocol(host, credentials, self.timeouts, proxy=self.proxy,
+                                       ca_trust_path=self.ca_trust_path),
+                fresh=fresh,
             )
+            protocol = lease.protocol
             shell_id = protocol.open_shell(codepage=65001, noprofile=True)
             executable, arguments = bootstrap_command()
             command_id = protocol.run_command(shell_id, executable, arguments, console_mode_stdin=False)
@@ -212,8 +225,17 @@ class WinRMExecutor:
             )
         except BaseException:  # interrupted: still tell the host, then let it propagate
             self._clean_up(protocol, shell_id, command_id, finished)
+            if lease is not None:
+                lease.discard()
             raise
         cleanup_problem = self._clean_up(protocol, shell_id, command_id, finished)
+        if lease is not None:
+            if failure is None and finished and not cleanup_problem:
+                lease.release()
+            else:
+                lease.discard()
+                if failure is not None and lease.reused and command_id is None:  # nothing ran: maybe just stale
+                    return self._call(host_name, host, credentials, params, fresh=True)
         if failure is not None and cleanup_problem:
             failure.error = type(failure.error)(host_name, f"{failure.error.detail}{cleanup_problem}")
         if failure is None and not finished:
@@ -245,12 +267,10 @@ class WinRMExecutor:
                 problem = " The terminate signal could not be delivered."
         if shell_id is not None:
             try:
-                protocol.close_shell(shell_id)
+                protocol.close_shell(shell_id, close_session=False)  # the session is kept for reuse
             except Exception:
                 problem = " The remote shell could not be deleted; WinRM drops it after its idle timeout."
-        with contextlib.suppress(Exception):
-            protocol.transport.close_session()
-        return problem
+        return problem  # the session itself is released to (or discarded from) the cache by the caller
 
     def _log(
         self, host_name: str, params: OperationParams, start: float, outcome: str, attempt: int, level: str = "info"

@@ -1,0 +1,74 @@
+"""One WinRM session per host, reused: NTLM's handshake is paid once per host, a session is never
+used by two threads at once, and a session that went stale or failed is replaced."""
+
+from __future__ import annotations
+
+from bot.winrm.credentials import Credentials
+from bot.winrm.executor import WinRMExecutor
+from bot.winrm.sessions import SessionCache, session_key
+from policies.inventory import Host
+
+
+def test_later_operations_on_a_host_reuse_its_session_and_skip_the_ntlm_handshake(farm, executor, call):
+    web01, host = farm.host("web01"), farm.client_inventory(transport="ntlm").hosts["web01"]
+    counts = []
+    for op in ("status", "appdomain", "status"):
+        web01.reset_counters()
+        assert executor.run("web01", host, call("shop-web", "web01", op).params).ok
+        counts.append(web01.requests)
+    assert counts == [8, 5, 5]
+    assert executor.sessions.built == 1
+
+
+def test_a_reused_session_whose_connection_was_dropped_is_replaced_before_anything_runs(farm, executor, call):
+    web01, host = farm.host("web01"), farm.client_inventory(transport="ntlm").hosts["web01"]
+    assert executor.run("web01", host, call("shop-web", "web01", "status").params).ok
+    web01.inject_drop(actions=["Create"], times=1)  # the server closed the idle connection
+    result = executor.run("web01", host, call("shop-web", "web01", "appdomain").params)
+    assert result.ok, result
+    assert executor.sessions.built == 2
+    assert sum(b"aspreset-operation: appdomain" in bytes(c.stdin) for c in web01.received) == 1, "ran once"
+
+
+def test_a_session_that_saw_a_failure_is_not_reused(farm, call):
+    executor = WinRMExecutor(env={})
+    web01, host = farm.host("web01"), farm.client_inventory().hosts["web01"]
+    web01.inject_fault(actions=["Command"], times=1)
+    executor.run_many([("web01", host, call("shop-web", "web01", "appdomain").params)])
+    assert executor.run("web01", host, call("shop-web", "web01", "status").params).ok
+    assert executor.sessions.built == 2
+
+
+class FakeProtocol:
+    def __init__(self) -> None:
+        self.closed = False
+        self.transport = self
+
+    def close_session(self) -> None:
+        self.closed = True
+
+
+def test_a_session_is_lent_to_one_caller_at_a_time():
+    cache, key = SessionCache(), ("web01", "http://x/wsman", "ntlm", "u", "d")
+    first = cache.lease(key, FakeProtocol)  # type: ignore[arg-type]
+    second = cache.lease(key, FakeProtocol)  # type: ignore[arg-type]
+    assert first.protocol is not second.protocol and cache.built == 2
+    first.release()
+    assert cache.lease(key, FakeProtocol).protocol is first.protocol  # type: ignore[arg-type]
+
+
+def test_an_idle_session_past_its_time_is_closed_and_a_new_one_made():
+    now = [0.0]
+    cache, key = SessionCache(idle_s=60, clock=lambda: now[0]), ("web01", "http://x/wsman", "ntlm", "u", "d")
+    old = cache.lease(key, FakeProtocol)  # type: ignore[arg-type]
+    old.release()
+    now[0] = 61.0
+    fresh = cache.lease(key, FakeProtocol)  # type: ignore[arg-type]
+    assert fresh.protocol is not old.protocol and old.protocol.closed
+
+
+def test_another_password_gets_another_session_and_the_key_holds_no_password():
+    host = Host(address="web01", transport="ntlm", password_env="P")
+    one = session_key("web01", host, Credentials(username="u", password="a"))
+    two = session_key("web01", host, Credentials(username="u", password="b"))
+    assert one != two and "a" not in one and "b" not in two and len(one[4]) == 16
