@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 from bot.app.dispatch import dispatch, handle_text
 from bot.app.errors import AspresetError, ConfigError
+from bot.app.incidents import incident_view
 from bot.app.service import Service
 from bot.app.views import AuditView, ErrorView, RequestListView, View
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_error, exit_code_for_view
@@ -41,14 +43,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code_for_error(error)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # the last resort: a sentence with an incident id, never a traceback
+        view = incident_view(error, command=getattr(args, "handler", main).__name__)
+        print(f"aspreset: {view.message}", file=sys.stderr)
+        return exit_code_for_view(view)
+
+
+def _print(text: str) -> None:
+    """stdout may be a pipe whose reader left (`aspreset requests | head -1`): stop writing quietly
+    and let the command end with its own exit code."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush does not fail either
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     """For the few commands whose reply is not a core view (policy check, doctor)."""
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(text)
+    _print(json.dumps(data, indent=2, default=str) if getattr(args, "json", False) else text)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -139,11 +152,11 @@ def _origin() -> str:
 def _show(args: argparse.Namespace, view: View | RequestListView | AuditView) -> int:
     """Print a view as text, or as its own JSON dump with --json; the exit code follows from it."""
     if getattr(args, "json", False):
-        print(view.model_dump_json(indent=2))
+        _print(view.model_dump_json(indent=2))
     elif isinstance(view, ErrorView):
         print(f"aspreset: {view.message}", file=sys.stderr)
     else:
-        print(render_text(view))
+        _print(render_text(view))
     return exit_code_for_view(view)
 
 
