@@ -73,6 +73,7 @@ def executor_for(settings: Settings) -> WinRMExecutor:
         env=settings.env,
         max_parallel=settings.winrm.max_parallel,
         timeouts=Timeouts(connect_s=settings.winrm.connect_timeout_s),
+        keep_shells=True,  # one shell per host kept with its session: 3 requests per operation, not 5
     )
 
 

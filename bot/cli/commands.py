@@ -190,8 +190,13 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 
 def cmd_sim(args: argparse.Namespace) -> int:
     from bot.sim.cli import run
+    from bot.sim.timing import timing_from_arguments
 
-    return run(args.inventory, args.inventory_out, args.hosts)
+    try:
+        timing, latency_s = timing_from_arguments(args)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return run(args.inventory, args.inventory_out, args.hosts, timing=timing, latency_s=latency_s)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -276,6 +281,8 @@ def _restart_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from bot.sim.timing import add_timing_arguments
+
     parser = _Parser(prog="aspreset", description="Restart ASP.NET on IIS as narrowly as the job needs.")
     sub = parser.add_subparsers(title="commands", parser_class=_Parser)
 
@@ -334,6 +341,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inventory", help="the inventory to make real")
     p.add_argument("--inventory-out", required=True, help="where to write the farm's client inventory")
     p.add_argument("--hosts", type=int, help="generate a farm of N hosts (for benchmarks)")
+    add_timing_arguments(p)
     p.set_defaults(handler=cmd_sim)
 
     p = sub.add_parser("demo", help="the demo team's story against a simulated IIS farm")

@@ -33,6 +33,7 @@ def run(
     hosts: int | None = None,
     *,
     timing: SimTiming | None = None,
+    latency_s: float = 0.0,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
     ready: threading.Event | None = None,
@@ -57,6 +58,8 @@ def run(
     previous = _on_signals(stop)
     try:
         with Farm.from_inventory(inventory, extra_hosts=extra, timing=timing) as farm:
+            for sim in farm.hosts.values():
+                sim.inject_latency(latency_s)  # every WS-Management answer, as a network away would
             out_path = Path(inventory_out_path)
             try:
                 out_path.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")

@@ -346,10 +346,15 @@ class IisServer:
                     if worker is None and not in_gap:
                         worker = self._spawn(pool, now)
                 if worker is not None and worker.ready_at <= now and not worker.hung:  # a hung one never answers
+                    cold_start = 0.0
                     if pool.managed_runtime and not _owned_by_alive(app, pool, now):
                         self._new_appdomain(site, app, worker)
+                        cold_start = self.timing.cold_start_s
                     appdomain = app.appdomain.id if app.appdomain else "-"
-                    return 200, f"pid={worker.pid} appdomain={appdomain}"
+                    answer = 200, f"pid={worker.pid} appdomain={appdomain}"
+                    if not cold_start:
+                        return answer
+                    break
                 ready_in = worker.ready_at - now if worker is not None and not worker.hung else self.timing.poll_s
             if time.monotonic() >= deadline:
                 return 503, "no worker process started in time"
@@ -358,6 +363,12 @@ class IisServer:
                 return 503, "server stopping"
             if stop is None:
                 time.sleep(wait)
+        # the new AppDomain's first request compiles the app (outside the lock: other apps still serve)
+        if stop is not None and stop.wait(cold_start):
+            return 503, "server stopping"
+        if stop is None:
+            time.sleep(cold_start)
+        return answer
 
     # ---- internals ----------------------------------------------------------------------------
 

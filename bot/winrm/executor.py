@@ -113,6 +113,7 @@ class WinRMExecutor:
         proxy: str | None = None,
         ca_trust_path: str | None = None,
         sessions: SessionCache | None = None,
+        keep_shells: bool = False,
     ) -> None:
         if max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
@@ -124,6 +125,7 @@ class WinRMExecutor:
         self.proxy = proxy
         self.ca_trust_path = ca_trust_path or self._env.get("REQUESTS_CA_BUNDLE") or None
         self.sessions = sessions or SessionCache()  # one session per host, reused (bot.winrm.sessions)
+        self.keep_shells = keep_shells  # keep the remote shell with the session: Command, Send, Receive per op
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -204,7 +206,8 @@ class WinRMExecutor:
                 fresh=fresh,
             )
             protocol = lease.protocol
-            shell_id = protocol.open_shell(codepage=65001, noprofile=True)
+            shell_id = lease.shell_id or protocol.open_shell(codepage=65001, noprofile=True)
+            lease.shell_id = None  # kept again below only if this operation ends cleanly
             executable, arguments = bootstrap_command()
             command_id = protocol.run_command(shell_id, executable, arguments, console_mode_stdin=False)
             protocol.send_command_input(shell_id, command_id, stdin_payload(params).encode("utf-8"), end=True)
@@ -228,9 +231,11 @@ class WinRMExecutor:
             if lease is not None:
                 lease.discard()
             raise
-        cleanup_problem = self._clean_up(protocol, shell_id, command_id, finished)
+        keep = self.keep_shells and failure is None and finished
+        cleanup_problem = self._clean_up(protocol, None if keep else shell_id, command_id, finished)
         if lease is not None:
             if failure is None and finished and not cleanup_problem:
+                lease.shell_id = shell_id if keep else None
                 lease.release()
             else:
                 lease.discard()

@@ -42,17 +42,18 @@ class Lease:
     reused: bool  # it had served an earlier operation: a failure before anything ran may be its staleness
     _cache: SessionCache
     _key: SessionKey
+    shell_id: str | None = None  # a remote shell kept open with the session (WinRMExecutor keep_shells)
     _done: bool = field(default=False)
 
     def release(self) -> None:
         if not self._done:
             self._done = True
-            self._cache._put_back(self._key, self.protocol)
+            self._cache._put_back(self._key, self.protocol, self.shell_id)
 
     def discard(self) -> None:
         if not self._done:
             self._done = True
-            close(self.protocol)
+            close(self.protocol, self.shell_id)
 
 
 class SessionCache:
@@ -61,46 +62,51 @@ class SessionCache:
         self.idle_s = idle_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._idle: dict[SessionKey, list[tuple[float, Protocol]]] = {}
+        self._idle: dict[SessionKey, list[tuple[float, Protocol, str | None]]] = {}
         self.built = 0  # sessions made (a benchmark reads it: one per host when reuse works)
 
     def lease(self, key: SessionKey, build: Callable[[], Protocol], *, fresh: bool = False) -> Lease:
         """An idle session for `key` (unless `fresh`), else a new one from `build`."""
-        expired: list[Protocol] = []
-        found: Protocol | None = None
+        expired: list[tuple[Protocol, str | None]] = []
+        found: tuple[Protocol, str | None] | None = None
         with self._lock:
             idle = self._idle.get(key, [])
             now = self._clock()
             while idle and found is None:
-                since, protocol = idle.pop()
+                since, protocol, shell_id = idle.pop()
                 if fresh or now - since > self.idle_s:
-                    expired.append(protocol)
+                    expired.append((protocol, shell_id))
                 else:
-                    found = protocol
-        for protocol in expired:
-            close(protocol)
+                    found = protocol, shell_id
+        for protocol, shell_id in expired:
+            close(protocol, shell_id)
         if found is not None:
-            return Lease(found, True, self, key)
+            return Lease(found[0], True, self, key, shell_id=found[1])
         with self._lock:
             self.built += 1
         return Lease(build(), False, self, key)
 
-    def _put_back(self, key: SessionKey, protocol: Protocol) -> None:
+    def _put_back(self, key: SessionKey, protocol: Protocol, shell_id: str | None) -> None:
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) < self.per_host:
-                idle.append((self._clock(), protocol))
+                idle.append((self._clock(), protocol, shell_id))
                 return
-        close(protocol)
+        close(protocol, shell_id)
 
     def close(self) -> None:
+        """Delete every kept shell and close every session (a process that ends calls this)."""
         with self._lock:
-            every = [p for idle in self._idle.values() for _, p in idle]
+            every = [(p, shell) for idle in self._idle.values() for _, p, shell in idle]
             self._idle.clear()
-        for protocol in every:
-            close(protocol)
+        for protocol, shell_id in every:
+            close(protocol, shell_id)
 
 
-def close(protocol: Protocol) -> None:
+def close(protocol: Protocol, shell_id: str | None = None) -> None:
+    """Delete the kept shell (best effort: WinRM drops it after its idle timeout anyway), then the session."""
+    if shell_id is not None:
+        with contextlib.suppress(Exception):
+            protocol.close_shell(shell_id, close_session=False)
     with contextlib.suppress(Exception):
         protocol.transport.close_session()

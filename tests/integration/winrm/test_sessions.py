@@ -3,6 +3,7 @@ used by two threads at once, and a session that went stale or failed is replaced
 
 from __future__ import annotations
 
+from bot.sim.wsman import WsmanFaultSpec
 from bot.winrm.credentials import Credentials
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.sessions import SessionCache, session_key
@@ -72,3 +73,27 @@ def test_another_password_gets_another_session_and_the_key_holds_no_password():
     one = session_key("web01", host, Credentials(username="u", password="a"))
     two = session_key("web01", host, Credentials(username="u", password="b"))
     assert one != two and "a" not in one and "b" not in two and len(one[4]) == 16
+
+
+def test_with_kept_shells_a_later_operation_is_command_send_receive_and_closing_deletes_the_shell(farm, call):
+    executor = WinRMExecutor(env={}, keep_shells=True)
+    web01, host = farm.host("web01"), farm.client_inventory(transport="ntlm").hosts["web01"]
+    assert executor.run("web01", host, call("shop-web", "web01", "status").params).ok
+    assert web01.actions[-4:] == ["Create", "Command", "Send", "Receive"] and web01.open_shells == 1
+    web01.reset_counters()
+    assert executor.run("web01", host, call("shop-web", "web01", "appdomain").params).ok
+    assert web01.actions == ["Command", "Send", "Receive"] and web01.requests == 3
+    executor.sessions.close()
+    assert web01.open_shells == 0
+
+
+def test_a_kept_shell_the_server_dropped_is_replaced_and_the_operation_runs_once(farm, call):
+    executor = WinRMExecutor(env={}, keep_shells=True)
+    web01, host = farm.host("web01"), farm.client_inventory().hosts["web01"]
+    assert executor.run("web01", host, call("shop-web", "web01", "status").params).ok
+    # WinRM restarted or the shell's idle timeout passed: "the shell was not found"
+    web01.inject_fault(WsmanFaultSpec(code=0x8033805B, subcode="w:InvalidSelectors", reason="shell not found"),
+                       actions=["Command"], times=1)
+    assert executor.run("web01", host, call("shop-web", "web01", "appdomain").params).ok
+    assert sum(b"aspreset-operation: appdomain" in bytes(c.stdin) for c in web01.received) == 1
+    assert executor.sessions.built == 2
