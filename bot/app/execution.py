@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from bot.app.errors import AspresetError, DrainFailed
-from bot.app.ports import DrainHooks, Executor, Warmup
+from bot.app.ports import ConnectsAhead, DrainHooks, Executor, Warmup
 from bot.app.results import OperationParams
 from bot.app.verification import HostOutcome, host_outcome
 from commands.rungs import Rung
@@ -36,11 +37,17 @@ class HostSlots:
             raise ValueError("host concurrency must be at least 1")
         self.size = size
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="host")
+        self._ahead = ThreadPoolExecutor(max_workers=min(size, 8), thread_name_prefix="connect")
 
     def submit(self, fn: Callable[[], HostOutcome]) -> Future[HostOutcome]:
         return self._pool.submit(fn)
 
+    def ahead(self, fn: Callable[[], None]) -> None:
+        """Work that only saves time later (connecting the next wave); nobody waits for it."""
+        self._ahead.submit(fn)
+
     def close(self) -> None:
+        self._ahead.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True)
 
 
@@ -187,7 +194,8 @@ def run_plan(
                          hooks, drain.before if drain else None, drain.after if drain else None)
                 for name in wave
             ]
-            outcomes += _run_wave(jobs, slots, tell)
+            upcoming = waves[index + 1] if index + 1 < len(waves) else ()
+            outcomes += _run_wave(jobs, slots, tell, partial(_connect_ahead, executor, inventory, upcoming, slots))
             failed = [o.host for o in outcomes[-len(jobs):] if o.outcome != "succeeded"]
             if failed and not plan.keep_going and index + 1 < len(waves):
                 stopped_at = failed[0]
@@ -211,13 +219,25 @@ def run_plan(
     )
 
 
-def _run_wave(jobs: Sequence[_HostJob], slots: HostSlots, tell: Progress) -> list[HostOutcome]:
+def _connect_ahead(executor: Executor, inventory: Inventory, hosts: Sequence[str], slots: HostSlots) -> None:
+    """While a wave waits on its hosts (warm-ups take seconds), open the next wave's connections, so
+    its hosts start at once instead of all paying the handshake at the same moment."""
+    if not isinstance(executor, ConnectsAhead):
+        return
+    for name in hosts:
+        slots.ahead(partial(executor.connect, name, inventory.hosts[name]))
+
+
+def _run_wave(
+    jobs: Sequence[_HostJob], slots: HostSlots, tell: Progress, after_start: Callable[[], None]
+) -> list[HostOutcome]:
     """Every host of the wave, at once up to the slots' bound; outcomes in the wave's order. Events are
     told here, on the rollout's thread, so a notifier never hears two hosts at the same moment."""
     futures: dict[Future[HostOutcome], int] = {}
     for position, job in enumerate(jobs):
         tell("started", job.name, None)
         futures[slots.submit(job.run)] = position
+    after_start()
     results: list[HostOutcome | None] = [None] * len(jobs)
     pending = set(futures)
     while pending:  # a started restart is always finished: no timeout here, each host call has its own

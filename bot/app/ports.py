@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.app.errors import ExecutionError
 from bot.app.events import RequestEvent
@@ -49,6 +49,15 @@ class Executor(Protocol):
     def run_many(
         self, calls: Sequence[tuple[str, Host, OperationParams]]
     ) -> builtins.list[OperationResult | ExecutionError]: ...
+
+
+@runtime_checkable
+class ConnectsAhead(Protocol):
+    """An executor that can open a host's connection before its operation (handshake, remote shell;
+    nothing runs on the host): the rollout does it for the next wave while the current one waits.
+    Never raises; a host it could not reach fails in its operation as usual."""
+
+    def connect(self, host_name: str, host: Host) -> None: ...
 
 
 class Store(Protocol):

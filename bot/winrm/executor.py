@@ -140,6 +140,28 @@ class WinRMExecutor:
         credentials = self.prepare(host_name, host)
         return self._run_prepared(host_name, host, credentials, params)
 
+    def connect(self, host_name: str, host: Host) -> None:
+        """Open the host's session ahead of its operation (for NTLM the handshake; with kept shells,
+        its shell) and keep it in the cache. Nothing runs on the host; any problem is left for the
+        operation itself to meet and report."""
+        try:
+            credentials = self.prepare(host_name, host)
+            lease = self.sessions.lease(
+                session_key(host_name, host, credentials),
+                lambda: build_protocol(host, credentials, self.timeouts, proxy=self.proxy,
+                                       ca_trust_path=self.ca_trust_path),
+            )
+        except Exception:
+            return
+        try:
+            lease.protocol.transport.build_session()
+            if self.keep_shells and lease.shell_id is None:
+                lease.shell_id = lease.protocol.open_shell(codepage=65001, noprofile=True)
+        except Exception:
+            lease.discard()
+            return
+        lease.release()
+
     def run_many(
         self, calls: Iterable[HostCall | tuple[str, Host, OperationParams]]
     ) -> list[OperationResult | ExecutionError]:

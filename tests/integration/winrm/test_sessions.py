@@ -97,3 +97,20 @@ def test_a_kept_shell_the_server_dropped_is_replaced_and_the_operation_runs_once
     assert executor.run("web01", host, call("shop-web", "web01", "appdomain").params).ok
     assert sum(b"aspreset-operation: appdomain" in bytes(c.stdin) for c in web01.received) == 1
     assert executor.sessions.built == 2
+
+
+def test_connecting_ahead_opens_the_session_and_shell_and_runs_nothing(farm, call):
+    executor = WinRMExecutor(env={}, keep_shells=True)
+    web01, host = farm.host("web01"), farm.client_inventory(transport="ntlm").hosts["web01"]
+    executor.connect("web01", host)
+    assert web01.actions == ["Create"] and web01.received == []
+    web01.reset_counters()
+    assert executor.run("web01", host, call("shop-web", "web01", "appdomain").params).ok
+    assert web01.requests == 3 and executor.sessions.built == 1
+
+
+def test_connecting_ahead_to_a_host_that_does_not_answer_leaves_the_error_to_the_operation(farm, call):
+    executor = WinRMExecutor(env={}, keep_shells=True)
+    host = farm.client_inventory().hosts["web01"].model_copy(update={"port": 9})  # nothing listens there
+    executor.connect("web01", host)  # does not raise
+    assert executor.sessions.built == 1
