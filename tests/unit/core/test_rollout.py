@@ -89,3 +89,18 @@ def test_a_recorded_plan_keeps_its_waves_through_the_store_round_trip():
     the_plan = plan(RestartRequest(site="shop-web"), parse_inventory(FARM, "farm.toml"), parse_policy("", "p.toml"))
     again = type(the_plan).from_dict(json.loads(json.dumps(the_plan.to_dict())))
     assert again == the_plan
+
+
+DRAIN = FARM + '\n[sites.shop-web.drain.before]\ncommand = ["lbctl", "disable", "{address}"]\n'
+
+
+def test_a_drain_hook_with_an_unknown_placeholder_is_refused_at_load_naming_the_field():
+    with pytest.raises(FileError, match=r"sites\.shop-web\.drain\.before: unknown placeholder \{adress\}"):
+        parse_inventory(DRAIN.replace("{address}", "{adress}"), "farm.toml")
+
+
+def test_a_drain_hook_is_a_command_or_a_url_not_both():
+    both = DRAIN + 'url = "https://lb.example.com/{host}"\n'
+    with pytest.raises(FileError, match="exactly one of command"):
+        parse_inventory(both, "farm.toml")
+    assert parse_inventory(DRAIN, "farm.toml").sites["shop-web"].drain is not None
