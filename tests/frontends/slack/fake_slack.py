@@ -47,6 +47,7 @@ class _Limit:
 @dataclass
 class FakeSlack:
     token: str = "xoxb-test-token"
+    socket_mode_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode)
     calls: list[Call] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _limits: dict[str, _Limit] = field(default_factory=dict)
@@ -150,6 +151,10 @@ class FakeSlack:
         if method == "auth.test":
             return {"ok": True, "url": "https://fake.slack.test/", "team": "Fake", "user": "aspreset",
                     "team_id": "T0FAKE", "user_id": BOT_USER, "bot_id": "B0BOT"}
+        if method == "apps.connections.open":
+            if not (token or "").startswith("xapp-") or not self.socket_mode_url:
+                return {"ok": False, "error": "invalid_auth" if self.socket_mode_url else "not_allowed_token_type"}
+            return {"ok": True, "url": self.socket_mode_url}
         if method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
             return {"ok": True, "channel": body.get("channel"), "ts": ts,
