@@ -71,7 +71,7 @@ def run(commands: int, concurrency: int, latency_ms: float) -> dict[str, float]:
                 while not done.is_set():
                     before = len(serving.service.store.list(site="shop-web"))
                     assert sender.command(BOB, "shop-web --scope apppool").status == 200
-                    fake.wait_for(lambda _: _finished(serving, before), timeout=120, what="the restart to finish")
+                    fake.wait_for(lambda _, n=before: _finished(serving, n), timeout=120, what="the restart to finish")
                     restarts[0] += 1
 
             background = threading.Thread(target=restart_loop, daemon=True)
@@ -130,7 +130,8 @@ mix of `plan`, `status` (WinRM reads after the ack) and `help`.
 
 | commands | at a time | p50 | p99 | max | pool restarts meanwhile |
 |---|---|---|---|---|---|
-| {args.commands} | {args.concurrency} | {found['p50']:.1f} ms | {found['p99']:.1f} ms | {found['max']:.1f} ms | {found['restarts']:.0f} |
+| {args.commands} | {args.concurrency} | {found['p50']:.1f} ms | {found['p99']:.1f} ms | {found['max']:.1f} ms \
+| {found['restarts']:.0f} |
 
 Measured on Python {platform.python_version()}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs
 (shared). Reproduce: `.venv/bin/python bench/slack_ack.py --commands {args.commands} --concurrency
