@@ -10,7 +10,7 @@ import sys
 
 import structlog
 
-from bot.app.service import EXIT_DONE
+from bot.cli.exit_codes import EXIT_DONE
 
 log = structlog.get_logger("aspreset.serve")
 

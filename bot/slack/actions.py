@@ -7,14 +7,14 @@ from then on, on whichever replica took the click."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import structlog
 from slack_bolt import Ack, App, Respond
 
 from bot.app.deploy import follow_up_request
-from bot.slack.blocks import APPROVE, DENY, DEPLOY_RUN
+from bot.app.views import RequestView
+from bot.slack.blocks import APPROVE, DENY, DEPLOY_RUN, state_text
 from bot.slack.context import SlackOrigin, working_for
 from bot.slack.deploy_notice import read_button_value
 from bot.slack.frontend import SlackFrontEnd
@@ -23,10 +23,6 @@ from commands.model import Approve, Deny
 from policies.identity import Principal
 
 log = structlog.get_logger("aspreset.slack.actions")
-
-TERMINAL = frozenset({"succeeded", "failed", "partially_failed", "denied", "cancelled", "expired", "refused",
-                      "interrupted"})
-
 
 def register(app: App, front: SlackFrontEnd) -> None:
     def ack_now(ack: Ack) -> None:
@@ -41,13 +37,14 @@ def register(app: App, front: SlackFrontEnd) -> None:
         origin = SlackOrigin(channel=channel, user=user, message_ts=message_ts)
         with working_for(origin):
             view = front.dispatch(command, Principal(id=user, channel=channel), f"slack:{channel}")
-        if getattr(view, "kind", None) != "request":
-            _tell(respond, render_reply(view).text, render_reply(view).blocks)
+        if not isinstance(view, RequestView):
+            rendered = render_reply(view)
+            _tell(respond, rendered.text, rendered.blocks)
             return
         if not origin.heard:  # the click changed nothing: someone (or this click, sent twice) got there first
             front.notifier.show(request_id, view)  # the message shows the truth (e.g. expired: no buttons)
-            state = str(view.state).replace("_", " ")
-            _tell(respond, f"`{request_id}` was already handled: it is {state}. Nothing more was run.")
+            _tell(respond, f"`{request_id}` was already handled: it is {state_text(view.state)}. "
+                           "Nothing more was run.")
 
     def on_deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         user, channel, message_ts = _where(body)
@@ -60,7 +57,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         with working_for(origin):
             view = front.dispatch(follow_up_request(site, changed, version), Principal(id=user, channel=channel),
                                   f"slack:{channel}")
-        if getattr(view, "kind", None) != "request" or str(view.state) == "refused":
+        if not isinstance(view, RequestView) or view.state == "refused":
             rendered = render_reply(view)
             _tell(respond, rendered.text, rendered.blocks)
 
@@ -80,6 +77,3 @@ def _tell(respond: Respond, text: str, blocks: list[dict[str, Any]] | None = Non
     """Only the clicker sees it; the original message stays."""
     respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
-
-def _value(action: dict[str, Any]) -> Any:
-    return json.loads(action.get("value") or "{}")

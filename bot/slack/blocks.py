@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.app.views import HostResultView, PlanView, RequestView
+
 APPROVE, DENY, DEPLOY_RUN = "aspreset.approve", "aspreset.deny", "aspreset.deploy_run"
 MAX_TEXT = 2900  # a section's text may hold 3000 characters
 
@@ -55,14 +57,13 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> d
     return out
 
 
-def mention(person: Any) -> str:
-    """A person by immutable ID: <@U...> for users, <!subteam^S...> for user groups, else as shown."""
-    pid = str(person.id)
-    if pid.startswith(("U", "W")):
-        return f"<@{pid}>"
-    if pid.startswith("S"):
-        return f"<!subteam^{pid}>"
-    return str(getattr(person, "display", None) or pid)
+def mention(principal_id: str) -> str:
+    """A principal by immutable ID: <@U...> for users, <!subteam^S...> for user groups, else as is."""
+    if principal_id.startswith(("U", "W")):
+        return f"<@{principal_id}>"
+    if principal_id.startswith("S"):
+        return f"<!subteam^{principal_id}>"
+    return f"`{principal_id}`"
 
 
 def when(at: datetime | None, words: str = "{date_short_pretty} at {time}") -> str:
@@ -76,88 +77,92 @@ def state_text(state: str) -> str:
     return STATE_WORDS.get(state, state.replace("_", " "))
 
 
-def pids(values: Any) -> str:
+def pids(values: list[int]) -> str:
     return ", ".join(str(p) for p in values) if values else "none"
 
 
-def render_host(host: Any) -> str:
-    ok = host.outcome == "succeeded"
-    mark = ":white_check_mark:" if ok else (":arrows_counterclockwise:" if host.outcome == "running" else ":x:")
+def render_host(host: HostResultView) -> str:
+    mark = ":white_check_mark:" if host.outcome == "succeeded" else (
+        ":heavy_minus_sign:" if host.outcome == "skipped" else ":x:")
     parts = [f"{mark} *{host.host}* {host.outcome}", f"{host.rung} ({host.method})",
              f"PIDs {pids(host.pids_before)} → {pids(host.pids_after)}"]
     if host.appdomain_before or host.appdomain_after:
         parts.append(f"AppDomain {host.appdomain_before or '-'} → {host.appdomain_after or '-'}")
+    evidence = (host.model_extra or {}).get("evidence")
+    if evidence:
+        parts.append(f"evidence: {', '.join(map(str, evidence)) if isinstance(evidence, list) else evidence}")
     if host.warmup_status is not None or host.warmup_ms is not None:
-        parts.append(f"warm-up {host.warmup_status if host.warmup_status is not None else 'no answer'}"
-                     f" in {host.warmup_ms if host.warmup_ms is not None else '?'} ms")
-    if host.duration_ms is not None:
-        parts.append(f"{host.duration_ms / 1000:.1f} s")
+        status = host.warmup_status if host.warmup_status is not None else "no answer"
+        parts.append(f"warm-up {status} in {host.warmup_ms if host.warmup_ms is not None else '?'} ms")
+    parts.append(f"{host.duration_ms} ms" if host.duration_ms < 1000 else f"{host.duration_ms / 1000:.1f} s")
     line = " · ".join(parts)
     if host.error:
         line += f"\n      {host.error}" + (f" [{host.error_code}]" if host.error_code else "")
     return line
 
 
-def render_plan_lines(plan: Any) -> list[str]:
-    lines = ["*Why:* " + "; ".join(plan.why) if plan.why else "*Why:* asked for this rung"]
-    lines.append(f"*Hosts:* {', '.join(plan.hosts)} · pool `{plan.pool}`")
-    radius = list(plan.blast_radius)
-    others = [s for s in radius if s != plan.site]
-    lines.append(f"*Blast radius:* {', '.join(radius)}" + (" (shared pool)" if others else ""))
+def render_plan_lines(plan: PlanView) -> list[str]:
+    lines = ["*Why:* " + "; ".join(plan.why) if plan.why else "*Why:* the rung was asked for"]
+    lines.append(f"*Hosts:* {', '.join(plan.hosts)} · pool `{plan.pool}` · {plan.environment}")
+    shared = [s for s in plan.blast_radius if s != plan.site]
+    lines.append(f"*Blast radius:* {', '.join(plan.blast_radius)}" + (" (shared pool)" if shared else ""))
     if plan.wider_than_needed:
         lines.append(f":warning: {plan.wider_than_needed}")
     lines += [f":warning: {w}" for w in plan.warnings]
     return lines
 
 
-def render_request(view: Any) -> Rendered:
+def render_request(view: RequestView) -> Rendered:
     """The request's one channel message, for every state it goes through."""
-    state = str(view.state)
-    mark = STATE_MARK.get(state, "")
-    head = f"{mark} *{view.site}*: {view.rung} restart `{view.id}` · {state_text(state)}"
+    state = view.state
+    method = f" ({view.plan.method})" if view.plan else ""
+    head = f"{STATE_MARK.get(state, '')} *{view.site}*: {view.rung}{method} restart `{view.id}` · {state_text(state)}"
     asked = f"Asked by {mention(view.requester)}" + (f": {view.reason}" if view.reason else "")
-    asked += f" · {when(view.created_at)}"
-    blocks: list[dict[str, Any]] = [section(head), context(asked)]
+    blocks: list[dict[str, Any]] = [section(head), context(f"{asked} · {when(view.created_at)}")]
     if view.plan is not None:
         blocks.append(section("\n".join(render_plan_lines(view.plan))))
-    approvals = [f"approved by {mention(a.by)} {when(a.at, '{time}')}" for a in view.approvals]
+    approvals = [f"approved by {mention(a.approver)} {when(a.at, '{time}')}" for a in view.approvals]
     if state == "awaiting_approval":
-        who = ", ".join(mention(p) for p in view.approvers) or "nobody (check the policy's approvers)"
-        needed = getattr(view.plan.decision, "approvals", 1) if view.plan is not None else 1
-        line = f"*Needs approval* from {who} ({len(view.approvals)} of {needed}) · expires {when(view.expires_at)}"
+        who = ", ".join(mention(a) for a in view.approvers) or "nobody (check the policy's approvers)"
+        line = (f"*Needs approval* from {who} ({len(view.approvals)} of {view.approvals_needed or 1}) · "
+                f"expires {when(view.expires_at)}")
         blocks.append(section(line + ("\n" + "; ".join(approvals) if approvals else "")))
         blocks.append({"type": "actions", "block_id": f"approval:{view.id}", "elements": [
             button("Approve", APPROVE, view.id, "primary"), button("Deny", DENY, view.id, "danger")]})
     elif approvals:
-        blocks.append(context("; ".join(approvals).capitalize()))
+        blocks.append(context("Approved by " + "; ".join(a.removeprefix("approved by ") for a in approvals)))
     if state == "expired":
-        blocks.append(context(f"Expired {when(view.expires_at)} without approval: the buttons are gone; "
-                              f"ask again with `/recycle {view.site} ...`"))
+        blocks.append(context(f"Expired {when(view.expires_at)} without approval: nothing was run. "
+                              f"Ask again with `/recycle {view.site} ...`"))
+    if state == "denied":
+        blocks.append(context(f"Denied: {view.deny_reason or 'no reason given'}"))
     if view.hosts:
         blocks.append(section("\n".join(render_host(h) for h in view.hosts)))
     elif state == "running":
-        blocks.append(context(f"Running on {', '.join(view.plan.hosts) if view.plan else 'its hosts'}…"))
-    if view.message:
-        blocks.append(context(str(view.message)))
-    if view.next_step:
-        blocks.append(section(f"*Next step:* {view.next_step}"))
+        blocks.append(context(f"Running on {', '.join(view.targets)}…"))
+    if view.error:
+        blocks.append(section(f":x: {view.error}"))
+    if view.next_step and state != "awaiting_approval":  # while waiting, the buttons are the next step
+        blocks.append(context(f"Next: {view.next_step}"))
     return Rendered(text=summary(view), blocks=blocks)
 
 
-def summary(view: Any) -> str:
-    text = f"{view.site}: {view.rung} restart {view.id} is {state_text(str(view.state))}"
+def summary(view: RequestView) -> str:
+    text = f"{view.site}: {view.rung} restart {view.id} is {state_text(view.state)}"
     for host in view.hosts:
         text += f"; {host.host} PIDs {pids(host.pids_before)} -> {pids(host.pids_after)}"
     return text
 
 
-def follow_up_text(view: Any) -> str | None:
+def follow_up_text(view: RequestView) -> str | None:
     """The thread reply that tells the requester how it ended."""
-    state = str(view.state)
-    if state in ("awaiting_approval", "approved", "running"):
+    if view.state in ("awaiting_approval", "approved", "running"):
         return None
-    by = ", ".join(mention(a.by) for a in view.approvals)
-    text = f"{mention(view.requester)} `{view.id}` {state_text(state)}" + (f" (approved by {by})" if by else "")
-    if view.next_step and state != "succeeded":
+    by = ", ".join(mention(a.approver) for a in view.approvals)
+    text = f"{mention(view.requester)} `{view.id}` {state_text(view.state)}" + (f" (approved by {by})" if by else "")
+    if view.hosts:
+        text += ": " + "; ".join(f"{h.host} {h.outcome}, PIDs {pids(h.pids_before)} → {pids(h.pids_after)}"
+                                 for h in view.hosts)
+    if view.next_step and view.state != "succeeded":
         text += f". Next: {view.next_step}"
     return text

@@ -11,8 +11,10 @@ from typing import Any
 import structlog
 from slack_bolt import Ack, App, Respond
 
+from bot.app.views import HelpView, RequestView
 from bot.slack.context import SlackOrigin, working_for
 from bot.slack.frontend import SlackFrontEnd
+from bot.slack.help import personal_help
 from bot.slack.replies import render_reply
 from policies.identity import Principal
 
@@ -32,14 +34,18 @@ def register(app: App, front: SlackFrontEnd) -> None:
         principal = Principal(id=user, channel=channel)
         with working_for(origin):
             view = front.handle_text(text, principal, origin=f"slack:{channel}")
-        if getattr(view, "kind", None) == "request" and _posted_here(front, view, channel):
+        if isinstance(view, RequestView) and _posted_here(front, view, channel):
             return  # the channel message the asker is looking at says it all
+        if isinstance(view, HelpView):
+            service = front.service
+            view = view.model_copy(update={"text": personal_help(view, principal, service.policy, service.inventory,
+                                                                 service.clock())})
         rendered = render_reply(view)
         respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
 
     app.command(SLASH)(ack=ack_now, lazy=[run])
 
 
-def _posted_here(front: SlackFrontEnd, view: Any, channel: str) -> bool:
-    where = front.notifier.message_of(str(view.id))
-    return where is not None and where[0] == channel and str(view.state) != "refused"
+def _posted_here(front: SlackFrontEnd, view: RequestView, channel: str) -> bool:
+    where = front.notifier.message_of(view.id)
+    return where is not None and where[0] == channel and view.state != "refused"

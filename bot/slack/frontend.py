@@ -1,20 +1,18 @@
 """What the Slack listeners share: the service, the Notifier, and the calls into the core's
-dispatcher with this edge's last-resort handler (an unexpected exception is logged with an
-incident id and the person sees a sentence with that id, never a traceback)."""
+dispatcher. The dispatcher turns known errors into an ErrorView and unexpected ones into an
+incident; the guard here covers what happens around it (a bug in this edge), the same way."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from typing import Any
 
-import structlog
-
+from bot.app.dispatch import dispatch, handle_text
+from bot.app.incidents import incident_view
 from bot.app.service import Service
+from bot.app.views import View
 from bot.slack.notifier import SlackNotifier
+from commands.model import Command
 from policies.identity import Principal
-
-log = structlog.get_logger("aspreset.slack")
 
 
 @dataclass(frozen=True)
@@ -22,26 +20,14 @@ class SlackFrontEnd:
     service: Service
     notifier: SlackNotifier
 
-    def handle_text(self, text: str, principal: Principal, origin: str) -> Any:
-        from bot.app.dispatch import handle_text
-
+    def handle_text(self, text: str, principal: Principal, origin: str) -> View:
         try:
             return handle_text(text, principal, self.service, origin)
-        except Exception:
-            return self._incident("command", principal)
+        except Exception as error:
+            return incident_view(error, edge="slack", principal=principal.id)
 
-    def dispatch(self, command: Any, principal: Principal, origin: str) -> Any:
-        from bot.app.dispatch import dispatch
-
+    def dispatch(self, command: Command, principal: Principal, origin: str) -> View:
         try:
             return dispatch(command, principal, self.service, origin)
-        except Exception:
-            return self._incident(type(command).__name__, principal)
-
-    def _incident(self, what: str, principal: Principal) -> Any:
-        from bot.app.views import ErrorView
-
-        incident = f"inc-{secrets.token_hex(4)}"
-        log.exception("slack_unexpected_error", incident=incident, what=what, user=principal.id)
-        return ErrorView(code="internal", incident=incident,
-                         message=f"Something went wrong on the bot's side; the log has incident {incident}.")
+        except Exception as error:
+            return incident_view(error, edge="slack", command=type(command).__name__, principal=principal.id)

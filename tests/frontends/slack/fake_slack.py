@@ -26,6 +26,7 @@ class Call:
     token: str | None
     at: float  # time.monotonic() when it arrived
     status: int = 200
+    answer: dict[str, Any] = field(default_factory=dict)  # what the fake answered (e.g. the message's ts)
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -35,7 +36,7 @@ class Call:
     @property
     def text_everywhere(self) -> str:
         """The message's text and every text in its blocks, one string: what a reader sees."""
-        return self.body.get("text", "") + "\n" + json.dumps(self.blocks)
+        return self.body.get("text", "") + "\n" + json.dumps(self.blocks, ensure_ascii=False)
 
 
 @dataclass
@@ -139,7 +140,7 @@ class FakeSlack:
                             {"Retry-After": str(limit.retry_after)})
                 return
             answer = self._answer(method, body, token)
-            self.calls.append(Call(method, body, token, time.monotonic()))
+            self.calls.append(Call(method, body, token, time.monotonic(), answer=answer))
             self._cond.notify_all()
         self._reply(request, 200, answer)
 
