@@ -6,25 +6,9 @@ simulator's real PIDs before and after; a second click runs nothing and says so.
 from __future__ import annotations
 
 from slack_http import ALICE, BOB, CAROL
+from slack_messages import approval_message, buttons, reply_saying, worker_kills
 
 from bot.slack.blocks import APPROVE, DENY
-
-
-def approval_message(fake_slack, site: str = "shop-web"):
-    return fake_slack.wait_for(
-        lambda calls: next((c for c in calls if c.method == "chat.postMessage" and "Needs approval" in c.text_everywhere
-                            and site in c.text_everywhere), None),
-        what="the approval message")
-
-
-def replies_to(fake_slack, needle: str):
-    return fake_slack.wait_for(
-        lambda calls: next((c for c in calls if c.method == "respond" and needle in c.text_everywhere), None),
-        what=f"an ephemeral reply saying {needle!r}")
-
-
-def kills(farm) -> int:
-    return sum(1 for sim in farm.hosts.values() for r in sim.received if r.operation == "worker")
 
 
 def test_a_hung_site_is_approved_by_bob_and_the_message_ends_with_the_real_pids(start_bot, fake_slack, farm):
@@ -38,15 +22,14 @@ def test_a_hung_site_is_approved_by_bob_and_the_message_ends_with_the_real_pids(
     assert posted.body["channel"] == "C0SHOP"
     seen = posted.text_everywhere
     assert "<@U02BOB>" in seen and "expires" in seen and "worker" in seen and "<@U01ALICE>" in seen
-    [actions] = [b for b in posted.blocks if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions["elements"]] == [APPROVE, DENY]
-    request_id = actions["elements"][0]["value"]
+    assert [e["action_id"] for e in buttons(posted)] == [APPROVE, DENY]
+    request_id = buttons(posted)[0]["value"]
     ts = posted.answer["ts"]
 
     assert bot.slack.click(ALICE, APPROVE, request_id, "C0SHOP", ts).status == 200
-    refused = replies_to(fake_slack, "second person")
+    refused = reply_saying(fake_slack, "second person")
     assert refused.body["response_type"] == "ephemeral" and refused.body.get("replace_original") is False
-    assert kills(farm) == 0
+    assert worker_kills(farm) == 0
 
     assert bot.slack.click(BOB, APPROVE, request_id, "C0SHOP", ts).status == 200
     final = fake_slack.wait_for(
@@ -58,7 +41,7 @@ def test_a_hung_site_is_approved_by_bob_and_the_message_ends_with_the_real_pids(
         assert set(after[name]).isdisjoint(before[name]), "the kill started new workers"
         assert f"PIDs {', '.join(map(str, before[name]))} → {', '.join(map(str, after[name]))}" in final.text_everywhere
     assert "Approved by <@U02BOB>" in final.text_everywhere
-    assert kills(farm) == 2  # one per host
+    assert worker_kills(farm) == 2  # one per host
     follow_up = fake_slack.wait_for(
         lambda calls: next((c for c in calls if c.method == "chat.postMessage" and c.body.get("thread_ts") == ts),
                            None),
@@ -67,20 +50,20 @@ def test_a_hung_site_is_approved_by_bob_and_the_message_ends_with_the_real_pids(
     assert len(fake_slack.of("chat.postMessage")) == 2  # the one message, and one follow-up in its thread
 
     assert bot.slack.click(BOB, APPROVE, request_id, "C0SHOP", ts).status == 200
-    again = replies_to(fake_slack, "already handled")
+    again = reply_saying(fake_slack, "already handled")
     assert again.body["response_type"] == "ephemeral"
-    assert kills(farm) == 2
+    assert worker_kills(farm) == 2
 
 
 def test_a_deny_click_by_the_approver_closes_the_request_and_runs_nothing(start_bot, fake_slack, farm):
     bot = start_bot()
     bot.slack.command(ALICE, "shop-web --reason hung")
     posted = approval_message(fake_slack)
-    request_id, ts = posted.blocks[-1]["elements"][0]["value"], posted.answer["ts"]
+    request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
     bot.slack.click(BOB, DENY, request_id, "C0SHOP", ts)
     fake_slack.wait_for(lambda calls: any(c.method == "chat.update" and "denied" in c.body.get("text", "")
                                           for c in calls), what="the message saying denied")
-    assert kills(farm) == 0
+    assert worker_kills(farm) == 0
     assert bot.service.store.get(request_id).state.value == "denied"
 
 
@@ -88,11 +71,11 @@ def test_someone_who_is_not_an_approver_is_told_so_alone(start_bot, fake_slack, 
     bot = start_bot()
     bot.slack.command(ALICE, "shop-web --reason hung")
     posted = approval_message(fake_slack)
-    request_id, ts = posted.blocks[-1]["elements"][0]["value"], posted.answer["ts"]
+    request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
     bot.slack.click(CAROL, APPROVE, request_id, "C0SHOP", ts)
-    reply = replies_to(fake_slack, "not among the approvers")
+    reply = reply_saying(fake_slack, "not among the approvers")
     assert reply.body["response_type"] == "ephemeral"
-    assert kills(farm) == 0
+    assert worker_kills(farm) == 0
 
 
 def test_an_allowed_restart_runs_at_once_and_updates_its_one_message(start_bot, fake_slack, farm):
@@ -110,7 +93,7 @@ def test_an_allowed_restart_runs_at_once_and_updates_its_one_message(start_bot, 
 def test_iisreset_is_refused_to_the_asker_alone_with_the_narrow_alternative(start_bot, fake_slack, farm):
     bot = start_bot()
     bot.slack.command(ALICE, "iisreset /noforce")
-    reply = replies_to(fake_slack, "IISRESET")
+    reply = reply_saying(fake_slack, "IISRESET")
     assert reply.body["response_type"] == "ephemeral" and "/recycle SITE" in reply.text_everywhere
     assert fake_slack.of("chat.postMessage") == [] and all(s.received == [] for s in farm.hosts.values())
 
@@ -118,7 +101,7 @@ def test_iisreset_is_refused_to_the_asker_alone_with_the_narrow_alternative(star
 def test_a_plan_goes_to_the_asker_and_runs_nothing(start_bot, fake_slack, farm):
     bot = start_bot()
     bot.slack.command(ALICE, "plan shop-web --reason hung")
-    reply = replies_to(fake_slack, "Plan for shop-web")
+    reply = reply_saying(fake_slack, "Plan for shop-web")
     assert "worker" in reply.text_everywhere and "needs approval" in reply.text_everywhere
     assert fake_slack.of("chat.postMessage") == [] and bot.service.store.list() == []
 
@@ -126,16 +109,16 @@ def test_a_plan_goes_to_the_asker_and_runs_nothing(start_bot, fake_slack, farm):
 def test_help_shows_only_what_that_person_may_do(start_bot, fake_slack):
     bot = start_bot()
     bot.slack.command(CAROL, "help")
-    carol = replies_to(fake_slack, "You may not restart anything")
+    carol = reply_saying(fake_slack, "You may not restart anything")
     assert "approve ID" not in carol.text_everywhere
     bot.slack.command(BOB, "help")
-    bob = replies_to(fake_slack, "You may restart")
+    bob = reply_saying(fake_slack, "You may restart")
     assert "approve ID" in bob.text_everywhere and "shop-web" in bob.text_everywhere
 
 
 def test_a_typo_is_answered_ephemerally_with_what_would_be_right(start_bot, fake_slack):
     bot = start_bot()
     bot.slack.command(ALICE, "shop-wbe --reason hung")
-    reply = replies_to(fake_slack, "shop-web")
+    reply = reply_saying(fake_slack, "shop-web")
     assert reply.body["response_type"] == "ephemeral"
     assert fake_slack.of("chat.postMessage") == []

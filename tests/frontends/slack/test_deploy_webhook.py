@@ -8,7 +8,8 @@ import json
 import time
 
 import pytest
-from slack_http import WEBHOOK_SECRET, deploy_hook
+from slack_http import ALICE, CAROL, WEBHOOK_SECRET, deploy_hook
+from slack_messages import buttons
 
 CONFIG_ONLY = {"site": "shop-web", "version": "2.4.1", "environment": "prod",
                "changed_files": ["App_Config/connectionStrings.config"],
@@ -24,8 +25,7 @@ def test_a_config_only_deploy_offers_the_appdomain_restart_in_the_sites_channel(
     assert posted.body["channel"] == "C0SHOP"
     seen = posted.text_everywhere
     assert "App_Config/connectionStrings.config" in seen and "Still needed: appdomain" in seen
-    [actions] = [b for b in posted.blocks if b["type"] == "actions"]
-    [run] = actions["elements"]
+    [run] = buttons(posted)
     assert run["text"]["text"] == "Restart the AppDomain"
     assert json.loads(run["value"])["changed"] == ["App_Config/connectionStrings.config"]
 
@@ -78,3 +78,39 @@ def test_without_a_webhook_secret_the_hook_is_off_and_says_how_to_turn_it_on(sta
     reply = deploy_hook(bot.url, WEBHOOK_SECRET, CONFIG_ONLY)
     assert reply.status == 503 and "ASPRESET_WEBHOOK_SECRET" in reply.json()["message"]
     assert fake_slack.of("chat.postMessage") == []
+
+
+def test_the_deploy_notices_button_runs_the_appdomain_restart_under_the_same_policy_in_its_thread(
+    start_bot, fake_slack, farm
+):
+    bot = start_bot()
+    assert deploy_hook(bot.url, WEBHOOK_SECRET, CONFIG_ONLY).status == 200
+    [notice] = fake_slack.of("chat.postMessage")
+    [run] = buttons(notice)
+    pids_before = farm.host("web01").pids("ShopPool")
+
+    assert bot.slack.click(ALICE, run["action_id"], run["value"], "C0SHOP", notice.answer["ts"]).status == 200
+    done = fake_slack.wait_for(
+        lambda calls: next((c for c in calls if c.method in ("chat.postMessage", "chat.update")
+                            and "appdomain restart" in c.body.get("text", "")
+                            and "succeeded" in c.body.get("text", "")), None),
+        what="the appdomain restart's result")
+    [request] = bot.service.store.list()
+    assert request.requester == ALICE and request.rung.value == "appdomain"
+    assert request.plan["changed"] == ["App_Config/connectionStrings.config"]
+    assert farm.host("web01").pids("ShopPool") == pids_before  # an AppDomain restart keeps the worker
+    first = next(c for c in fake_slack.of("chat.postMessage") if c.answer["ts"] != notice.answer["ts"])
+    assert first.body.get("thread_ts") == notice.answer["ts"]  # the restart lives in the notice's thread
+    assert "PIDs" in done.text_everywhere
+
+
+def test_the_deploy_button_is_refused_to_someone_the_policy_does_not_allow(start_bot, fake_slack, farm):
+    bot = start_bot()
+    deploy_hook(bot.url, WEBHOOK_SECRET, CONFIG_ONLY)
+    [notice] = fake_slack.of("chat.postMessage")
+    [run] = buttons(notice)
+    bot.slack.click(CAROL, run["action_id"], run["value"], "C0SHOP", notice.answer["ts"])
+    reply = fake_slack.wait_for(lambda calls: next((c for c in calls if c.method == "respond"), None),
+                                what="the refusal")
+    assert reply.body["response_type"] == "ephemeral" and "refused" in reply.text_everywhere
+    assert all(sim.received == [] for sim in farm.hosts.values())
