@@ -43,8 +43,12 @@ def register(app: App, front: SlackFrontEnd) -> None:
             return
         if not origin.heard:  # the click changed nothing: someone (or this click, sent twice) got there first
             front.notifier.show(request_id, view)  # the message shows the truth (e.g. expired: no buttons)
-            _tell(respond, f"`{request_id}` was already handled: it is {state_text(view.state)}. "
-                           "Nothing more was run.")
+            if view.state == "expired":
+                _tell(respond, f"`{request_id}` expired before this click: nothing was run. "
+                               f"Ask again with `/recycle {view.site} ...`")
+            else:
+                _tell(respond, f"`{request_id}` was already handled: it is {state_text(view.state)}. "
+                               "Nothing more was run.")
 
     def on_deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         user, channel, message_ts = _where(body)

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -74,16 +75,35 @@ def start_bot(fake_slack: FakeSlack, farm: Farm, tmp_path: Path) -> Iterator[Cal
     """Starts one bot (one replica) per call; all of them stop at the end of the test."""
     stack = ExitStack()
 
-    def start(db_url: str | None = None, owner: str = "replica-a", webhook_secret: str | None = WEBHOOK_SECRET) -> Bot:
+    def start(db_url: str | None = None, owner: str = "replica-a", webhook_secret: str | None = WEBHOOK_SECRET,
+              clock: Callable[[], datetime] | None = None) -> Bot:
         slack = SlackSettings(bot_token=fake_slack.token, signing_secret=SIGNING_SECRET,
                               webhook_secret=webhook_secret, api_base_url=fake_slack.base_url)
         settings = Settings.of(load_policy(EXAMPLES / "policy.toml"), farm.client_inventory(), workdir=tmp_path,
                                db_url=db_url or f"sqlite:///{tmp_path / 'aspreset.db'}",
                                winrm=WinRMSettings(command_timeout_s=20), owner=owner, slack=slack)
-        serving = build_serving(settings, executor=WinRMExecutor(max_parallel=4))
+        serving = build_serving(settings, executor=WinRMExecutor(max_parallel=4), clock=clock)
         stack.callback(serving.close)
         url = stack.enter_context(uvicorn_on_loopback(serving.asgi))
         return Bot(url, serving, SlackSender(url, SIGNING_SECRET, fake_slack.response_url(owner)))
 
     with stack:
         yield start
+
+
+class HandClock:
+    """The service's clock, moved by the test (Slack's own signatures keep real time)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> HandClock:
+    return HandClock()
