@@ -5,7 +5,9 @@ simulator-pointed adapters for the ports they replace."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,6 +65,7 @@ def build_serving(
     clock: Clock | None = None,
     warmup: Warmup | None = None,
     mcp: ASGIApp | None = None,
+    mcp_lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     work_threads: int = 16,
 ) -> Serving:
     slack = settings.slack
@@ -76,7 +79,7 @@ def build_serving(
                             lambda channel, assessment: post_notice(client, channel, assessment))
     serving = Serving(asgi=Starlette(), bolt=bolt, service=service, notifier=notifier, work=work)
     serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
-                              on_shutdown=[serving.close])
+                              mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
     if socket_mode:
         serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
     return serving
