@@ -2,9 +2,10 @@
 interactivity, signature-checked by Bolt), the deploy webhook at POST /hooks/deploy, /healthz,
 and the MCP server's own ASGI app mounted at /mcp when one is given.
 
-Bolt's dispatch is synchronous (the listener acks inline, then its lazy work goes to Bolt's
-listener executor), so it runs in the threadpool: a slow Slack request never holds the event
-loop. Work after the ack belongs to that executor, not to the HTTP connection: a client that
+Slack's requests go through Bolt's own Starlette adapter, which dispatches on the event loop:
+that is only the signature check, the middleware and the listener's ack (under a millisecond;
+the token was verified once at start, so no Web API call happens here). The real work is each
+listener's lazy function on Bolt's listener executor, not on the HTTP connection: a client that
 hangs up does not stop a restart in flight."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
+from slack_bolt.adapter.starlette.handler import SlackRequestHandler
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -41,15 +43,13 @@ def create_app(
     here. `on_shutdown` runs when the server stops, after it stopped taking requests (it finishes
     the restarts in flight)."""
 
+    slack_handler = SlackRequestHandler(bolt) if bolt is not None else None
+
     async def slack_events(request: Request) -> Response:
-        if bolt is None:
+        if slack_handler is None:
             return JSONResponse({"ok": False, "error": "slack_disabled",
                                  "message": "Slack events come over Socket Mode on this bot"}, status_code=404)
-        from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-
-        body = await request.body()
-        bolt_response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
-        return to_starlette_response(bolt_response)
+        return await slack_handler.handle(request)
 
     async def deploy_hook(request: Request) -> Response:
         if webhook is None:

@@ -66,7 +66,7 @@ def build_serving(
     warmup: Warmup | None = None,
     mcp: ASGIApp | None = None,
     mcp_lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None,
-    work_threads: int = 16,
+    work_threads: int = 8,
 ) -> Serving:
     slack = settings.slack
     client = web_client(slack)
