@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.app.events import EventKind, RequestEvent
+from bot.app.views import RequestView
 from bot.slack import context
 from bot.slack.blocks import Rendered, follow_up_text, render_request
 
@@ -25,6 +26,9 @@ log = structlog.get_logger("aspreset.slack.notifier")
 # what a request's message shows; a refused request has none (the person hears it, ephemeral)
 _SHOWN = frozenset(EventKind) - {EventKind.REFUSED}
 _FOLLOW_UP = frozenset({EventKind.FINISHED, EventKind.DENIED, EventKind.CANCELLED})
+KEEP_ENDED = 500
+_ENDED = frozenset({"succeeded", "failed", "partially_failed", "denied", "cancelled", "expired", "refused",
+                    "interrupted"})
 
 
 @dataclass
@@ -34,6 +38,11 @@ class _Message:
     thread_ts: str | None = None  # the thread the message itself sits in (a deploy notice's)
     pending: Rendered | None = None
     follow_ups: list[str] = field(default_factory=list)
+    ended: bool = False  # the request reached a final state: forget it once everything is sent
+
+    @property
+    def idle(self) -> bool:
+        return self.pending is None and not self.follow_ups
 
 
 class SlackNotifier:
@@ -48,6 +57,7 @@ class SlackNotifier:
         self._channel_for_site = channel_for_site
         self._monotonic = monotonic
         self._messages: dict[str, _Message] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()
         self._not_before: dict[str, float] = {}  # channel -> when Slack lets us call again
         self._cond = threading.Condition()
         self._busy = 0  # messages being sent right now
@@ -61,10 +71,9 @@ class SlackNotifier:
         origin = context.current()
         if origin is not None:
             origin.heard.append(event.kind.value)
-        view = getattr(event, "request", None)
-        if view is None or event.kind not in _SHOWN:
+        if event.request is None or event.kind not in _SHOWN:
             return
-        self.show(event.request_id, view, follow_up=event.kind in _FOLLOW_UP)
+        self.show(event.request_id, event.request, follow_up=event.kind in _FOLLOW_UP)
 
     # ---- for the listeners ----------------------------------------------------------------------
 
@@ -77,7 +86,7 @@ class SlackNotifier:
             elif message.ts is None:
                 message.channel, message.ts = channel, ts
 
-    def show(self, request_id: str, view: Any, *, follow_up: bool = False) -> None:
+    def show(self, request_id: str, view: RequestView, *, follow_up: bool = False) -> None:
         """Render the request's view onto its message (posting it first if there is none yet)."""
         rendered = render_request(view)
         with self._cond:
@@ -85,6 +94,7 @@ class SlackNotifier:
             if message is None:
                 return
             message.pending = rendered
+            message.ended = view.state in _ENDED
             if follow_up:
                 text = follow_up_text(view)
                 if text:
@@ -116,7 +126,17 @@ class SlackNotifier:
 
     # ---- the sender -----------------------------------------------------------------------------
 
-    def _new_message(self, request_id: str, view: Any) -> _Message | None:
+    def _forget_some(self, request_id: str) -> None:
+        """Keep the newest ended messages only (a click on an older one re-binds it from its payload)."""
+        self._ended.pop(request_id, None)
+        self._ended[request_id] = None
+        while len(self._ended) > KEEP_ENDED:
+            old, _ = self._ended.popitem(last=False)
+            message = self._messages.get(old)
+            if message is not None and message.ended and message.idle:
+                del self._messages[old]
+
+    def _new_message(self, request_id: str, view: RequestView) -> _Message | None:
         origin = context.current()
         channel = self._channel_for_site(view.site) or (origin.channel if origin else None)
         if channel is None:
@@ -160,6 +180,8 @@ class SlackNotifier:
             finally:
                 with self._cond:
                     self._busy -= 1
+                    if message.ended and message.idle:
+                        self._forget_some(request_id)
                     self._cond.notify_all()
 
     def _send(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:

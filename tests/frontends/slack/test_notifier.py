@@ -42,3 +42,20 @@ def test_an_expired_requests_message_loses_its_buttons_and_a_late_click_runs_not
     assert "Expired" in updated.text_everywhere
     assert not any(b["type"] == "actions" for b in updated.blocks)
     assert worker_kills(farm) == 0
+
+
+def test_stopping_the_bot_mid_restart_finishes_the_restart_and_its_message_first(start_bot, fake_slack, farm):
+    bot = start_bot()
+    for sim in farm.hosts.values():
+        sim.inject_latency(0.2)  # a restart that takes a while
+    bot.slack.command(ALICE, "shop-web --scope apppool")
+    fake_slack.wait_for(lambda calls: any("is running" in c.body.get("text", "") for c in calls),
+                        what="the restart running")
+
+    bot.serving.close()  # what SIGTERM does once uvicorn stopped taking requests
+
+    [request] = bot.service.store.list()
+    assert request.state.value == "succeeded"
+    last = max((c for c in fake_slack.of("chat.update") + fake_slack.of("chat.postMessage")
+                if not c.body.get("thread_ts")), key=lambda c: c.at)
+    assert "succeeded" in last.body["text"]
