@@ -24,6 +24,7 @@ from bot.http import create_app
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
+from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
 from bot.webhook import DeployWebhook
 
@@ -74,7 +75,8 @@ def build_serving(
     notifier = SlackNotifier(client, lambda site: inventory.sites[site].channel if site in inventory.sites else None)
     service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock, warmup=warmup)
     work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
-    bolt = build_bolt_app(slack, client, SlackFrontEnd(service, notifier), work, socket_mode=socket_mode)
+    front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
+    bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
     webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
                             lambda channel, assessment: post_notice(client, channel, assessment))
     serving = Serving(asgi=Starlette(), bolt=bolt, service=service, notifier=notifier, work=work)

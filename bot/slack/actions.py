@@ -20,7 +20,6 @@ from bot.slack.deploy_notice import read_button_value
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.replies import render_reply
 from commands.model import Approve, Deny
-from policies.identity import Principal
 
 log = structlog.get_logger("aspreset.slack.actions")
 
@@ -36,7 +35,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         command = Approve(request_id) if action["action_id"] == APPROVE else Deny(request_id, None)
         origin = SlackOrigin(channel=channel, user=user, message_ts=message_ts)
         with working_for(origin):
-            view = front.dispatch(command, Principal(id=user, channel=channel), f"slack:{channel}")
+            view = front.dispatch(command, front.principal(user, channel), f"slack:{channel}")
         if not isinstance(view, RequestView):
             rendered = render_reply(view)
             _tell(respond, rendered.text, rendered.blocks)
@@ -59,7 +58,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
             return
         origin = SlackOrigin(channel=channel, user=user, thread_ts=message_ts)  # the restart goes in the thread
         with working_for(origin):
-            view = front.dispatch(follow_up_request(site, changed, version), Principal(id=user, channel=channel),
+            view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
                                   f"slack:{channel}")
         if not isinstance(view, RequestView) or view.state == "refused":
             rendered = render_reply(view)

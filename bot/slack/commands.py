@@ -16,7 +16,6 @@ from bot.slack.context import SlackOrigin, working_for
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.help import personal_help
 from bot.slack.replies import render_reply
-from policies.identity import Principal
 
 log = structlog.get_logger("aspreset.slack.commands")
 
@@ -31,7 +30,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])
         text = f"{command.get('command', '/recycle')} {command.get('text', '')}".strip()
         origin = SlackOrigin(channel=channel, user=user)
-        principal = Principal(id=user, channel=channel)
+        principal = front.principal(user, channel)
         with working_for(origin):
             view = front.handle_text(text, principal, origin=f"slack:{channel}")
         if isinstance(view, RequestView) and _posted_here(front, view, channel):

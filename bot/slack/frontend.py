@@ -10,6 +10,7 @@ from bot.app.dispatch import dispatch, handle_text
 from bot.app.incidents import incident_view
 from bot.app.service import Service
 from bot.app.views import View
+from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
 from commands.model import Command
 from policies.identity import Principal
@@ -19,6 +20,12 @@ from policies.identity import Principal
 class SlackFrontEnd:
     service: Service
     notifier: SlackNotifier
+    groups: UserGroups | None = None
+
+    def principal(self, user: str, channel: str | None) -> Principal:
+        """A Slack user by ID, with their user groups when the policy names any, and the channel."""
+        groups = self.groups.of(user) if self.groups is not None else frozenset()
+        return Principal(id=user, groups=groups, channel=channel)
 
     def handle_text(self, text: str, principal: Principal, origin: str) -> View:
         try:

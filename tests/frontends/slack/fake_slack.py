@@ -49,6 +49,7 @@ class _Limit:
 class FakeSlack:
     token: str = "xoxb-test-token"
     socket_mode_url: str | None = None  # what apps.connections.open hands out (a FakeSocketMode)
+    user_groups: dict[str, list[str]] = field(default_factory=dict)  # S... -> user ids, for usergroups.list
     calls: list[Call] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _limits: dict[str, _Limit] = field(default_factory=dict)
@@ -156,6 +157,9 @@ class FakeSlack:
             if not (token or "").startswith("xapp-") or not self.socket_mode_url:
                 return {"ok": False, "error": "invalid_auth" if self.socket_mode_url else "not_allowed_token_type"}
             return {"ok": True, "url": self.socket_mode_url}
+        if method == "usergroups.list":
+            return {"ok": True, "usergroups": [{"id": g, "handle": g.lower(), "users": users}
+                                               for g, users in self.user_groups.items()]}
         if method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
             return {"ok": True, "channel": body.get("channel"), "ts": ts,

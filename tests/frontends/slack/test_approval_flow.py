@@ -5,10 +5,14 @@ simulator's real PIDs before and after; a second click runs nothing and says so.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from slack_http import ALICE, BOB, CAROL
 from slack_messages import approval_message, buttons, reply_saying, worker_kills
 
 from bot.slack.blocks import APPROVE, DENY
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def test_a_hung_site_is_approved_by_bob_and_the_message_ends_with_the_real_pids(start_bot, fake_slack, farm):
@@ -122,3 +126,22 @@ def test_a_typo_is_answered_ephemerally_with_what_would_be_right(start_bot, fake
     reply = reply_saying(fake_slack, "shop-web")
     assert reply.body["response_type"] == "ephemeral"
     assert fake_slack.of("chat.postMessage") == []
+
+
+def test_an_approver_named_by_slack_user_group_may_approve(start_bot, fake_slack, farm, tmp_path):
+    policy = tmp_path / "policy.toml"
+    text = (EXAMPLES / "policy.toml").read_text(encoding="utf-8")
+    policy.write_text(text.replace('approvers = ["leads"]\napprovals = 1', 'approvers = ["S0LEADS"]\napprovals = 1'),
+                      encoding="utf-8")
+    fake_slack.user_groups = {"S0LEADS": [BOB], "S0OTHER": [CAROL]}
+    bot = start_bot(policy=policy)
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    assert "<!subteam^S0LEADS>" in posted.text_everywhere
+    request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
+    bot.slack.click(CAROL, APPROVE, request_id, "C0SHOP", ts)
+    reply_saying(fake_slack, "not among the approvers")
+    bot.slack.click(BOB, APPROVE, request_id, "C0SHOP", ts)
+    fake_slack.wait_for(lambda calls: any(c.method == "chat.update" and "succeeded" in c.body.get("text", "")
+                                          for c in calls), what="the run approved by the group member")
+    assert worker_kills(farm) == 2
