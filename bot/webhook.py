@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,8 +46,9 @@ def _error(status: int, code: str, message: str, **extra: Any) -> Answer:
 
 
 class DeployWebhook:
-    """Checks, in order: signature headers present, timestamp fresh, signature right, body a
-    deploy notice, site known and with a channel. Then the notice is posted."""
+    """Checks, in order: signature headers present, timestamp fresh, signature right, not a replay
+    of a request already taken (kept per replica), body a deploy notice, site known and with a
+    channel. Then the notice is posted."""
 
     def __init__(
         self,
@@ -62,6 +64,8 @@ class DeployWebhook:
         self._policy = policy
         self._post = post
         self._now = now
+        self._seen: dict[str, float] = {}  # signatures accepted in the last TOLERANCE_S: replays are refused
+        self._lock = threading.Lock()
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
         if not self._secret:
@@ -83,6 +87,14 @@ class DeployWebhook:
             return _error(401, "bad_signature",
                           "X-Aspreset-Signature does not match: HMAC-SHA256 of '<timestamp>.<body>' "
                           "with the shared secret, as sha256=<hex>")
+        if not self._claim(signature.strip()):
+            return _error(409, "replayed", "this exact signed request was already taken; sign a new one to send again")
+        answer = self._notice(body)
+        if not answer.body["ok"]:
+            self._release(signature.strip())  # a corrected or retried send may use the same signature
+        return answer
+
+    def _notice(self, body: bytes) -> Answer:
         try:
             notice = read_notice(body)
             assessment = assess(notice, self._inventory(), self._policy())
@@ -100,3 +112,18 @@ class DeployWebhook:
         log.info("deploy_notice", site=notice.site, version=notice.version, rung=assessment.rung.value)
         return Answer(200, {"ok": True, "site": notice.site, "rung": assessment.rung.value,
                             "restarted_by_itself": assessment.restarted_by_itself, "channel": channel, "ts": ts})
+
+    def _claim(self, signature: str) -> bool:
+        """A signed request is taken once: the same bytes again within the window are a replay."""
+        now = self._now()
+        with self._lock:
+            for old in [s for s, at in self._seen.items() if now - at > 2 * TOLERANCE_S]:
+                del self._seen[old]
+            if signature in self._seen:
+                return False
+            self._seen[signature] = now
+            return True
+
+    def _release(self, signature: str) -> None:
+        with self._lock:
+            self._seen.pop(signature, None)

@@ -66,6 +66,16 @@ def test_a_bad_webhook_is_a_4xx_json_error_that_says_which_and_nothing_is_posted
     assert all(sim.actions == [] for sim in farm.hosts.values())
 
 
+def test_the_same_signed_request_sent_twice_posts_once(start_bot, fake_slack):
+    bot = start_bot()
+    body = json.dumps(CONFIG_ONLY).encode()
+    stamp = int(time.time())
+    assert deploy_hook(bot.url, WEBHOOK_SECRET, body, timestamp=stamp).status == 200
+    again = deploy_hook(bot.url, WEBHOOK_SECRET, body, timestamp=stamp)
+    assert again.status == 409 and again.json()["error"] == "replayed"
+    assert len(fake_slack.of("chat.postMessage")) == 1
+
+
 def test_a_webhook_signed_with_another_secret_is_refused(start_bot, fake_slack):
     bot = start_bot()
     reply = deploy_hook(bot.url, "not-the-secret", CONFIG_ONLY)
