@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from bot.app.ports import Clock, Executor, Store, Warmup
 from bot.app.service import Service
-from bot.bootstrap import build
+from bot.bootstrap import build, reap_dead_local_runs
 from bot.config import Settings
 from bot.http import create_app
 from bot.slack.app import build_bolt_app, web_client
@@ -26,6 +26,7 @@ from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
+from bot.store import open_store
 from bot.webhook import DeployWebhook
 
 if TYPE_CHECKING:
@@ -73,7 +74,13 @@ def build_serving(
     client = web_client(slack)
     inventory = settings.inventory()
     notifier = SlackNotifier(client, lambda site: inventory.sites[site].channel if site in inventory.sites else None)
+    interrupted: list[str] = []
+    if store is None:  # opened here (not in build) to hear which runs a dead process of this machine left
+        store = open_store(settings.db_url, settings.workdir)
+        interrupted = reap_dead_local_runs(store)
     service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock, warmup=warmup)
+    for request_id in interrupted:  # the channel hears it; the old message's ts died with that process
+        notifier.show(request_id, service.get_request(request_id), follow_up=False)
     work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
     front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
     bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
