@@ -5,7 +5,11 @@ posted or run."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from slack_http import ALICE, CAROL, WEBHOOK_SECRET, deploy_hook
@@ -124,3 +128,17 @@ def test_the_deploy_button_is_refused_to_someone_the_policy_does_not_allow(start
                                 what="the refusal")
     assert reply.body["response_type"] == "ephemeral" and "refused" in reply.text_everywhere
     assert all(sim.received == [] for sim in farm.hosts.values())
+
+
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("openssl")), reason="needs curl and openssl")
+def test_the_documented_curl_line_is_accepted(start_bot, fake_slack):
+    bot = start_bot()
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "slack-setup.md").read_text(encoding="utf-8")
+    lines = [line for line in doc.splitlines() if line.startswith(("body='", "ts=$(date +%s)"))]
+    assert len(lines) == 2, "docs/slack-setup.md lost its bash example"
+    script = "\n".join(lines).replace("https://aspreset.example.com", bot.url)
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "ASPRESET_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rung"] == "appdomain"
+    assert len(fake_slack.of("chat.postMessage")) == 1
