@@ -30,6 +30,7 @@ STATE_MARK = {
 }
 STATE_WORDS = {
     "awaiting_approval": "waiting for approval",
+    "approved": "approved, starting",
     "partially_failed": "partly failed",
     "interrupted": "interrupted: the bot that ran it stopped mid-run; check the hosts with `/recycle status`",
 }
@@ -101,6 +102,17 @@ def render_host(host: HostResultView) -> str:
     return line
 
 
+def host_sections(hosts: list[HostResultView]) -> list[str]:
+    """One line per host, as many sections as a big farm needs (a section holds 3000 characters)."""
+    out: list[str] = []
+    for line in (render_host(h) for h in hosts):
+        if out and len(out[-1]) + len(line) + 1 <= MAX_TEXT:
+            out[-1] += "\n" + line
+        else:
+            out.append(line)
+    return out
+
+
 def render_plan_lines(plan: PlanView) -> list[str]:
     lines = ["*Why:* " + "; ".join(plan.why) if plan.why else "*Why:* the rung was asked for"]
     lines.append(f"*Hosts:* {', '.join(plan.hosts)} · pool `{plan.pool}` · {plan.environment}")
@@ -136,9 +148,8 @@ def render_request(view: RequestView) -> Rendered:
                               f"Ask again with `/recycle {view.site} ...`"))
     if state == "denied":
         blocks.append(context(f"Denied: {view.deny_reason or 'no reason given'}"))
-    if view.hosts:
-        blocks.append(section("\n".join(render_host(h) for h in view.hosts)))
-    elif state == "running":
+    blocks += [section(text) for text in host_sections(view.hosts)]
+    if not view.hosts and state == "running":
         blocks.append(context(f"Running on {', '.join(view.targets)}…"))
     if view.error:
         blocks.append(section(f":x: {view.error}"))
