@@ -80,6 +80,8 @@ def _request(view: RequestView) -> Rendered:
     text = f"`{view.id}` {view.site}: {view.rung} restart is {state_text(view.state)}"
     if view.message:
         text += f". {view.message}"
+    if view.plan is not None and view.plan.channel:
+        text += f" (its message is in <#{view.plan.channel}>)"
     return Rendered(text, [section(text)])
 
 
