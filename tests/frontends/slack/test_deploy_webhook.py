@@ -142,3 +142,18 @@ def test_the_documented_curl_line_is_accepted(start_bot, fake_slack):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rung"] == "appdomain"
     assert len(fake_slack.of("chat.postMessage")) == 1
+
+
+def test_after_a_bin_deploy_the_button_warms_up_and_verifies_with_the_worker_pids(start_bot, fake_slack, farm):
+    bot = start_bot()
+    deploy_hook(bot.url, WEBHOOK_SECRET, dict(CONFIG_ONLY, changed_files=["bin/Shop.Web.dll"]))
+    [notice] = fake_slack.of("chat.postMessage")
+    [run] = buttons(notice)
+    pids = farm.host("web01").pids("ShopPool")
+    bot.slack.click(ALICE, run["action_id"], run["value"], "C0SHOP", notice.answer["ts"])
+    done = fake_slack.wait_for(
+        lambda calls: next((c for c in calls if "none restart" in c.body.get("text", "")
+                            and "succeeded" in c.body.get("text", "")), None),
+        what="the warm-up and verification")
+    assert f"web01 PIDs {', '.join(map(str, pids))} -> {', '.join(map(str, pids))}" in done.body["text"]
+    assert "warm-up 200" in done.text_everywhere
