@@ -20,7 +20,7 @@ from policies.inventory import Inventory
 from policies.policy import Policy
 
 CONFIG_NAME = "aspreset.toml"
-RESTART_MARGIN_S = 15.0  # a restart deadline's room beyond its script's own timeout (transport, warm-up)
+RESTART_MARGIN_S = 5.0  # a restart deadline's room beyond its script's timeout and the clean-up (transport)
 
 
 class WinRMSettings(BaseModel):
@@ -45,13 +45,13 @@ class WinRMSettings(BaseModel):
 
     @model_validator(mode="after")
     def _restart_outlasts_its_script(self) -> WinRMSettings:
-        floor = self.command_timeout_s + RESTART_MARGIN_S
+        floor = self.command_timeout_s + self.cleanup_budget_s + RESTART_MARGIN_S
         if self.restart_deadline_s < floor:
             raise ValueError(
                 f"restart_deadline_s = {self.restart_deadline_s:g} must be at least command_timeout_s "
-                f"({self.command_timeout_s:g}) + {RESTART_MARGIN_S:g} s, so a restart script can report its own "
-                f"timeout before the bot gives up on the host: raise restart_deadline_s to {floor:g} or more, or "
-                "lower command_timeout_s"
+                f"({self.command_timeout_s:g}) + cleanup_budget_s ({self.cleanup_budget_s:g}) + "
+                f"{RESTART_MARGIN_S:g} s, so a restart script can report its own timeout before the bot gives up "
+                f"on the host: raise restart_deadline_s to {floor:g} or more, or lower command_timeout_s"
             )
         shortest = min(self.status_deadline_s, self.discover_deadline_s, self.restart_deadline_s)
         if self.cleanup_budget_s * 2 > shortest:

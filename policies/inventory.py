@@ -178,9 +178,12 @@ class Inventory(Strict):
 
 def _same_server(a_name: str, a: Host, b_name: str, b: Host) -> str | None:
     """Why two inventory entries are one server (names and addresses compared as Windows does,
-    ignoring case; a short name is its FQDN's first label), or None."""
+    ignoring case; a short name is its FQDN's first label), or None. Entries on different WinRM
+    ports are different endpoints (the simulated farm puts every host on 127.0.0.1)."""
     if a_name.lower() == b_name.lower():
         return "the same name in another letter case" if a_name != b_name else "the same name twice"
+    if a.endpoint.rsplit(":", 1)[-1] != b.endpoint.rsplit(":", 1)[-1]:
+        return None
     address_a, address_b = a.address.lower().rstrip("."), b.address.lower().rstrip(".")
     if address_a == address_b:
         return f"both at address {a.address}"
