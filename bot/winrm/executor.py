@@ -36,7 +36,7 @@ from bot.app.errors import ExecutionError, TimedOut
 from bot.app.results import OperationParams, OperationResult
 from bot.winrm.credentials import Credentials, resolve_credentials
 from bot.winrm.deadline import READ_ONLY_OPERATIONS, Deadline, Deadlines
-from bot.winrm.faults import CallContext, Failure, deadline_passed, map_exception
+from bot.winrm.faults import FIRST_PHASE, CallContext, Failure, deadline_passed, map_exception
 from bot.winrm.output import failure_of, parse_output
 from bot.winrm.scripts import bootstrap_command, stdin_payload
 from bot.winrm.transport import HostSession, Timeouts, check_transport, open_session
@@ -178,7 +178,7 @@ class WinRMExecutor:
             )
 
         try:
-            deadline.phase = "opening a shell"
+            deadline.phase = FIRST_PHASE
             session.bind(deadline)
             shell_id = protocol.open_shell(codepage=65001, noprofile=True)
             # From here on there is a shell to delete: keep the end of the deadline for that.

@@ -82,6 +82,7 @@ TRANSIENT_FAULTS = frozenset({MAX_SHELLS, MAX_OPERATIONS, TIMED_OUT})
 
 log = structlog.get_logger("bot.winrm.faults")
 
+FIRST_PHASE = "opening a shell"  # what the executor calls its first request
 _DOCTOR = "run `aspreset doctor {host}`"
 
 
@@ -122,7 +123,10 @@ class CallContext:
 
 def map_exception(ctx: CallContext, exc: BaseException) -> Failure:
     """The project's error for `exc`, raised during `ctx.deadline.phase`."""
-    if ctx.deadline.expired:
+    # A read or connect timeout capped by what was left of the deadline is the deadline too (it can
+    # fire a moment before the deadline's own timer does).
+    capped = isinstance(exc, requests.exceptions.Timeout) and ctx.deadline.remaining() <= 0.1
+    if ctx.deadline.expired or capped:
         return Failure(deadline_passed(ctx), transient=False)
     # requests_ntlm raises PermissionError when the server answers the handshake with a bare 401
     if isinstance(exc, AuthenticationError | PermissionError):
@@ -376,8 +380,9 @@ def _connection_failure(ctx: CallContext, exc: BaseException) -> Failure:
             ),
             transient=True,
         )
-    if ctx.host.effective_scheme == "http" and ctx.connections > 0:
-        probe_s = min(ctx.timeouts.connect_s, max(0.5, ctx.deadline.remaining()))
+    # A TLS listener spoken to in plain HTTP drops the very first request; only then is it worth a look.
+    if ctx.host.effective_scheme == "http" and ctx.connections > 0 and ctx.deadline.phase == FIRST_PHASE:
+        probe_s = min(ctx.timeouts.connect_s, 2.0, max(0.5, ctx.deadline.remaining()))
         if speaks_tls(ctx.host.address, port, probe_s):
             return Failure(
                 ProtocolError(

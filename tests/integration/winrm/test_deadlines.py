@@ -63,7 +63,7 @@ def test_a_misbehaving_endpoint_ends_at_the_status_deadline_naming_host_phase_an
     assert str(error).startswith("web01: ")
     assert f"while {phase}" in error.detail
     assert "status_deadline_s = 1.5 s" in error.detail and "gave up after 1." in error.detail
-    assert took < 1.5 + 0.5  # the deadline, not the 30 s read timeout; never retried past it
+    assert took < 1.5 + 1.0  # the deadline, not the 30 s read timeout; never retried past it
     assert hostile.misbehaved and hostile.misbehaved[0] == (kind, action)
 
 
@@ -76,7 +76,7 @@ def test_a_dripping_restart_is_terminated_and_its_shell_deleted_within_the_deadl
 
     assert "while receiving the apppool output" in error.detail and "restart_deadline_s = 2 s" in error.detail
     assert "partly happened" in error.detail and "terminated and its shell deleted" in error.detail
-    assert took < 2.0 + 0.3
+    assert took < 2.0 + 0.5
     assert hostile.actions[-2:] == ["Signal", "Delete"]
     assert web01.open_shells == 0
 
@@ -105,7 +105,7 @@ def test_a_silent_host_never_holds_up_the_other_hosts(farm, client, hostile, via
 
     assert isinstance(silent, TimedOut) and silent.host == "web01"
     assert isinstance(answered, StatusResult) and answered.ok
-    assert time.monotonic() - started < 1.5 + 0.5
+    assert time.monotonic() - started < 1.5 + 1.0
 
 
 def test_a_receive_that_rightly_waits_is_asked_again_within_the_deadline(farm, call):
