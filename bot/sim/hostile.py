@@ -85,6 +85,7 @@ class HostileEndpoint:
         self._listener = socket.create_server((LOOPBACK, 0))
         self._thread = threading.Thread(target=self._serve, name="hostile-wsman", daemon=True)
         self._connections: set[socket.socket] = set()
+        self.hold_handshake = False  # with tls: accept TCP, then never answer the TLS handshake
 
     @property
     def port(self) -> int:
@@ -141,6 +142,9 @@ class HostileEndpoint:
         with self._lock:
             self._connections.add(raw)
         try:
+            if self._context is not None and self.hold_handshake:
+                self._hold(raw)
+                return
             if self._context is not None:
                 raw.settimeout(5)
                 try:

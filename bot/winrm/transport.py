@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import socket
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,15 +129,24 @@ class _WatchedHTTPConnection(HTTPConnection):
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     watch: SocketWatch | None = None
+    _handshake_handle: socket.socket | None = None
 
     def _new_conn(self) -> Any:
         sock = super()._new_conn()
         if self.watch is not None:
-            self.watch.add(sock, new_connection=True)
+            # Wrapping in TLS detaches `sock`; a duplicate descriptor lets the deadline cut the
+            # connection during the handshake too. It is closed as soon as the handshake ends.
+            self._handshake_handle = sock.dup()
+            self.watch.add(self._handshake_handle, new_connection=True)
         return sock
 
     def connect(self) -> None:
-        super().connect()
+        try:
+            super().connect()
+        finally:
+            if self._handshake_handle is not None:
+                self._handshake_handle.close()
+                self._handshake_handle = None
         if self.watch is not None and self.sock is not None:
             self.watch.add(self.sock)  # the TLS socket took over the plain one's descriptor
 

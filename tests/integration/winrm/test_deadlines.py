@@ -12,7 +12,7 @@ import pytest
 
 from bot.app.errors import TimedOut
 from bot.app.results import StatusResult
-from bot.sim.hostile import HostileEndpoint
+from bot.sim.hostile import HostileEndpoint, self_signed_certificate
 from bot.winrm.deadline import Deadlines
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.transport import Timeouts
@@ -121,3 +121,18 @@ def test_a_receive_that_rightly_waits_is_asked_again_within_the_deadline(farm, c
     assert web01.actions[-2:] == ["Signal", "Delete"] and web01.received[0].terminated
     assert web01.open_shells == 0
     assert "terminated and its shell deleted" in caught.value.detail
+
+
+def test_an_https_listener_that_never_finishes_the_tls_handshake_ends_at_the_deadline(farm, client, call, tmp_path):
+    certificate = self_signed_certificate(tmp_path)
+    with HostileEndpoint(farm.host("web01").wsman_port, tls=certificate) as endpoint:
+        endpoint.hold_handshake = True
+        https = client.hosts["web01"].model_copy(update={"port": endpoint.port, "scheme": "https", "transport": "ssl"})
+        executor = WinRMExecutor(env={}, ca_trust_path=str(certificate[0]),
+                                 timeouts=Timeouts(connect_s=30, read_s=30, max_operation_s=5),
+                                 deadlines=Deadlines(status_s=1.5, cleanup_s=0.3))
+
+        error, took = _timed_out(executor, https, call("shop-web", "web01", "status").params)
+
+    assert "while opening a shell" in error.detail and "status_deadline_s = 1.5 s" in error.detail
+    assert took < 1.5 + 1.0  # not the 30 s connect timeout: the deadline cut the handshake
