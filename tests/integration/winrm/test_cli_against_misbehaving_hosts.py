@@ -21,7 +21,7 @@ from bot.sim.timing import SimTiming
 from bot.sim.wsman import WsmanFaultSpec
 from bot.store import SqlStore
 from bot.store.schema import request_locks
-from bot.winrm.faults import MAX_OPERATIONS, MAX_SHELLS
+from bot.winrm.fault_codes import MAX_OPERATIONS, MAX_SHELLS
 from policies.files import load_inventory
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

@@ -14,7 +14,7 @@ from bot.app.results import StatusResult
 from bot.sim.hostile import HostileEndpoint, self_signed_certificate
 from bot.sim.wsman import WsmanFaultSpec
 from bot.winrm.executor import WinRMExecutor
-from bot.winrm.faults import ACCESS_DENIED, MAX_OPERATIONS, MAX_SHELLS
+from bot.winrm.fault_codes import ACCESS_DENIED, MAX_OPERATIONS, MAX_SHELLS
 from bot.winrm.transport import Timeouts
 
 CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|StopIteration|ReadTimeout|ConnectTimeout")
