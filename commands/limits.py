@@ -13,8 +13,8 @@ MAX_NAME = 63
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME - 1}}}")
 MAX_REASON = 500
 """A free-text reason or denial note."""
-MAX_CHANGED_FILES = 200
-"""Paths given with --changed in one request."""
+MAX_CHANGED_FILES = 500
+"""Paths given with --changed in one request (or listed by one deploy notice)."""
 MAX_PATH = 400
 """One changed path: Windows' classic MAX_PATH is 260; a UNC prefix and a deep tree get some room."""
 MAX_REQUEST_ID = 40
