@@ -8,9 +8,6 @@ PostgreSQL (psycopg 3): row locks (`SELECT ... FOR UPDATE`) and conditional upda
 
 from __future__ import annotations
 
-import enum
-import json
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from bot.app.errors import ConfigError
+from bot.store.rules import json_dumps
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "aspreset_write"  # execution option: this connection's transaction writes
@@ -56,20 +54,6 @@ def _redact_text(url: str) -> str:
     return url
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _json_dumps(value: object) -> str:
-    return json.dumps(value, default=_json_default, sort_keys=True)
-
-
 def sqlite_file(url: URL) -> Path | None:
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
@@ -84,7 +68,7 @@ def create_store_engine(url: URL) -> Engine:
         return _sqlite_engine(url)
     return create_engine(
         url,
-        json_serializer=_json_dumps,
+        json_serializer=json_dumps,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
@@ -99,7 +83,7 @@ def _sqlite_engine(url: URL) -> Engine:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            json_serializer=_json_dumps,
+            json_serializer=json_dumps,
             pool_size=5,
             max_overflow=10,
             pool_timeout=60,
@@ -108,7 +92,7 @@ def _sqlite_engine(url: URL) -> Engine:
     else:  # in-memory: one connection shared, so every caller sees the same database
         engine = create_engine(
             url,
-            json_serializer=_json_dumps,
+            json_serializer=json_dumps,
             poolclass=StaticPool,
             connect_args={"check_same_thread": False},
         )
