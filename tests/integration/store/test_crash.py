@@ -19,6 +19,7 @@ from store_scenarios import (
     started,
 )
 
+from bot.app.ports import Store
 from bot.store import AuditAction, LockHeld, RequestState
 from bot.store.sql import SqlStore
 
@@ -66,7 +67,7 @@ def test_a_request_running_in_a_killed_bot_is_interrupted_on_restart_and_its_loc
         assert last.details["owner"] == "bot-a"
 
 
-def test_a_restarting_replica_interrupts_only_what_it_was_running(store: SqlStore) -> None:
+def test_a_restarting_replica_interrupts_only_what_it_was_running(store: Store) -> None:
     mine_new = new_request(hosts=("web1",), approvals_needed=0)
     theirs_new = new_request(hosts=("web2",), approvals_needed=0)
     mine = store.create_request(mine_new, locks_of(mine_new), T0)
