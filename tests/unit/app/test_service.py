@@ -6,13 +6,13 @@ carol may do nothing; at most 3 worker kills per pool per hour."""
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
 from fakes import FakeWorld as World
 
 from bot.app.errors import HostUnreachable, NotAllowed
 from bot.app.records import AuditAction, RequestState
+from bot.app.views import HostResultView, RequestView
 from commands.model import Reason, RestartRequest
 from commands.rungs import Rung
 from policies.identity import Principal
@@ -25,19 +25,19 @@ SHOP = ("web01", "web02")
 POOL = "ShopPool"
 
 
-# What the service returns, read in one place (the replies become bot/app/views.py models).
+# What the service returns (bot/app/views.py RequestView), read in one place.
 
 
-def request_id(reply: Any) -> str:
-    return str(reply.request.id)
+def request_id(reply: RequestView) -> str:
+    return reply.id
 
 
-def hosts_of(reply: Any) -> dict[str, Any]:
-    return {host.host: host for host in reply.report.hosts}
+def hosts_of(reply: RequestView) -> dict[str, HostResultView]:
+    return {host.host: host for host in reply.hosts}
 
 
-def approvers_of(reply: Any) -> list[str]:
-    return [approval.approver for approval in reply.request.approvals]
+def approvers_of(reply: RequestView) -> list[str]:
+    return [approval.approver for approval in reply.approvals]
 
 
 def shop_pids(world: World) -> dict[str, list[int]]:
@@ -57,7 +57,7 @@ def test_an_allowed_recycle_runs_at_once_on_every_host_and_records_the_new_pids(
 
     reply = world.service.request(RECYCLE, ALICE, "cli")
 
-    assert reply.state == "succeeded"
+    assert (reply.state, reply.ran_now, reply.requester) == ("succeeded", True, ALICE.id)
     after = shop_pids(world)
     for name, host in hosts_of(reply).items():
         assert (host.outcome, host.pids_before, host.pids_after) == ("succeeded", before[name], after[name])
@@ -103,7 +103,7 @@ def test_a_worker_kill_waits_for_a_second_person_and_runs_once_when_bob_approves
 
     done = world.service.approve(rid, BOB)
 
-    assert done.state == "succeeded"
+    assert (done.state, done.ran_now) == ("succeeded", True)
     assert approvers_of(done) == [BOB.id]
     assert restarts_on_shop(world) == {"web01": ["worker"], "web02": ["worker"]}
     for name, host in hosts_of(done).items():
@@ -118,7 +118,7 @@ def test_a_repeated_approval_runs_nothing_more(world: World) -> None:
 
     again = world.service.approve(rid, BOB)
 
-    assert again.state == "succeeded"
+    assert (again.state, again.ran_now) == ("succeeded", False)
     assert restarts_on_shop(world) == {"web01": ["worker"], "web02": ["worker"]}
     assert shop_pids(world) == after_first
     assert [a.approver for a in world.store.get(rid).approvals] == [BOB.id]
@@ -127,11 +127,11 @@ def test_a_repeated_approval_runs_nothing_more(world: World) -> None:
 def test_simultaneous_approvals_from_many_threads_run_the_kill_exactly_once(world: World) -> None:
     rid = request_id(world.service.request(HUNG, ALICE, "cli"))
     barrier = threading.Barrier(16)
-    states: list[str] = []
+    replies: list[RequestView] = []
 
     def approve() -> None:
         barrier.wait(timeout=30)
-        states.append(world.service.approve(rid, BOB).state)
+        replies.append(world.service.approve(rid, BOB))
 
     threads = [threading.Thread(target=approve) for _ in range(16)]
     for thread in threads:
@@ -140,7 +140,8 @@ def test_simultaneous_approvals_from_many_threads_run_the_kill_exactly_once(worl
         thread.join(timeout=30)
         assert not thread.is_alive()
 
-    assert len(states) == 16
+    assert len(replies) == 16
+    assert sum(1 for reply in replies if reply.ran_now) == 1
     assert restarts_on_shop(world) == {"web01": ["worker"], "web02": ["worker"]}
     started = [e for e in world.store.audit(request_id=rid) if e.action is AuditAction.STARTED]
     assert len(started) == 1
@@ -167,7 +168,7 @@ def test_an_approver_denies_with_a_reason_nothing_runs_and_the_pool_is_free_agai
 
     denied = world.service.deny(rid, BOB, "not during the sale")
 
-    assert denied.state == "denied"
+    assert (denied.state, denied.deny_reason) == ("denied", "not during the sale")
     stored = world.store.get(rid)
     assert stored.state is RequestState.DENIED and stored.deny_reason == "not during the sale"
     assert world.service.approve(rid, BOB).state == "denied"
@@ -216,7 +217,7 @@ def test_a_request_after_the_deadline_finds_the_old_one_expired_and_the_pool_fre
 def test_a_request_the_policy_refuses_is_recorded_and_touches_no_host(world: World) -> None:
     reply = world.service.request(RECYCLE, CAROL, "cli")
 
-    assert reply.state == "refused"
+    assert (reply.state, reply.hosts) == ("refused", [])
     stored = world.store.get(request_id(reply))
     assert stored.state is RequestState.REFUSED and stored.requester == CAROL.id
     assert stored.deny_reason
@@ -233,8 +234,8 @@ def test_the_fourth_worker_kill_within_an_hour_is_refused_and_allowed_an_hour_la
 
     capped = world.service.request(HUNG, ALICE, "cli")
 
-    assert capped.state == "refused"
-    assert "rapid-fail" in " ".join(world.store.get(request_id(capped)).decision["reasons"])
+    assert capped.state == "refused" and capped.decision is not None
+    assert "rapid-fail" in " ".join(capped.decision.reasons)
     world.clock.advance(hours=1)
     assert world.service.request(HUNG, ALICE, "cli").state == "awaiting_approval"
     assert restarts_on_shop(world) == {"web01": ["worker"] * 3, "web02": ["worker"] * 3}
@@ -299,6 +300,10 @@ def test_the_notifier_hears_a_killed_workers_story_in_order(world: World) -> Non
         ("finished", None),
     ]
     assert [e.state for e in events] == ["awaiting_approval", "awaiting_approval", "approved", "running", "succeeded"]
+    snapshots = [e.request for e in events if e.request is not None]  # each event carries the request
+    assert [view.id for view in snapshots] == [rid] * 5
+    assert approvers_of(snapshots[2]) == [BOB.id]
+    assert {h.host: h.outcome for h in snapshots[-1].hosts} == dict.fromkeys(SHOP, "succeeded")
 
 
 def test_the_notifier_hears_an_allowed_recycle_a_refusal_and_a_denial(world: World) -> None:
