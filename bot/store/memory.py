@@ -1,13 +1,12 @@
-"""MemoryStore: the Store port in one process's memory, for the service's unit tests and for trying
-the bot without a database. It keeps SqlStore's semantics (the same contract tests run on both):
+"""MemoryStore: the Store port in one process's memory, for the service's tests and front ends' tests
+that need no database. It keeps SqlStore's semantics (the same contract tests run on both):
 locks taken when a request is recorded, or LockHeld and nothing recorded; exactly one caller sees
 an approval complete a request and exactly one claims it, whatever the number of threads; no
 self-approval; expiry by the clock it is given; interrupted marking; an insert-only audit trail
 with the same details (bot/store/rules.py) and a structlog line per event after it is "committed".
 
-One lock around every method makes each method one transaction. Every check runs before the first
-change, so a refused call changes nothing. Nothing survives the process: SqlStore is the store of
-record for the bot and for anything that must span processes.
+One lock around each method makes it one transaction; every check runs before the first change,
+so a refused call changes nothing. Nothing outlives the process: SqlStore is the bot's store.
 """
 
 from __future__ import annotations
@@ -45,10 +44,6 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
-
-
 class MemoryStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -70,9 +65,6 @@ class MemoryStore:
         self, _type: type[BaseException] | None, _value: BaseException | None, _tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"MemoryStore({len(self._requests)} requests)"
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -267,7 +259,7 @@ class MemoryStore:
         limit: int | None = None,
     ) -> builtins.list[AuditEvent]:
         """Events oldest first (with `limit`: the newest `limit`, still oldest first)."""
-        since = _utc_or_none(since)
+        since = None if since is None else _utc(since)
         with self._lock:
             found = [
                 e
@@ -314,7 +306,7 @@ class MemoryStore:
         return request
 
     def _insert(self, new: NewRequest, state: RequestState, now: datetime, deny_reason: str | None = None) -> Request:
-        expires_at = _utc_or_none(new.expires_at)
+        expires_at = None if new.expires_at is None else _utc(new.expires_at)
         request_id = new_request_id()
         while request_id in self._requests:
             request_id = new_request_id()
