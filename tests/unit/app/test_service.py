@@ -10,7 +10,7 @@ import threading
 import pytest
 from fakes import FakeWorld as World
 
-from bot.app.errors import HostUnreachable, NotAllowed
+from bot.app.errors import HostUnreachable, LockHeld, NotAllowed
 from bot.app.records import AuditAction, RequestState
 from bot.app.views import HostResultView, RequestView
 from commands.model import Reason, RestartRequest
@@ -46,7 +46,7 @@ def shop_pids(world: World) -> dict[str, list[int]]:
 
 def restarts_on_shop(world: World) -> dict[str, list[str]]:
     restarts = world.executor.restarts()
-    return {host: restarts[host] for host in SHOP}
+    return {host: list[str](restarts[host]) for host in SHOP}
 
 
 # -- allowed -------------------------------------------------------------------------------------
@@ -80,6 +80,35 @@ def test_a_verify_only_request_warms_up_from_the_bot_and_restarts_nothing(world:
     assert restarts_on_shop(world) == {"web01": [], "web02": []}
     assert shop_pids(world) == before
     assert all(h.pids_before == h.pids_after == before[name] for name, h in hosts_of(reply).items())
+
+
+def test_a_config_change_restarts_only_the_appdomain_and_keeps_the_worker(world: World) -> None:
+    before = shop_pids(world)
+    appdomains = {host: world.executor.appdomain(host, "Shop") for host in SHOP}
+
+    reply = world.service.request(RestartRequest(site="shop-web", changed=("App_Config/Settings.config",)), ALICE,
+                                  "cli")
+
+    assert (reply.state, reply.rung) == ("succeeded", "appdomain")
+    assert restarts_on_shop(world) == {"web01": ["appdomain"], "web02": ["appdomain"]}
+    assert shop_pids(world) == before
+    for name, host in hosts_of(reply).items():
+        assert host.pids_before == host.pids_after == before[name]
+        assert host.appdomain_before == appdomains[name]
+        assert host.appdomain_after == world.executor.appdomain(name, "Shop") != appdomains[name]
+
+
+def test_status_reads_every_host_of_the_site_and_shows_one_that_cannot_be_reached(world: World) -> None:
+    world.executor.fail_next("web02", HostUnreachable("web02", "connection refused"))
+
+    status = world.service.status("shop-web")
+
+    web01, web02 = status.hosts
+    assert (web01.host, web01.ok) == ("web01", True)
+    assert [w["pid"] for w in web01.workers] == world.executor.pids("web01", POOL)
+    assert web01.appdomain_id == world.executor.appdomain("web01", "Shop")
+    assert (web02.host, web02.ok, web02.error_code) == ("web02", False, "host_unreachable")
+    assert world.executor.restarts()["web01"] == []
 
 
 # -- approval ------------------------------------------------------------------------------------
@@ -146,6 +175,17 @@ def test_simultaneous_approvals_from_many_threads_run_the_kill_exactly_once(worl
     started = [e for e in world.store.audit(request_id=rid) if e.action is AuditAction.STARTED]
     assert len(started) == 1
     assert world.store.get(rid).state is RequestState.SUCCEEDED
+
+
+def test_a_kill_waiting_for_approval_holds_the_pool_against_a_recycle(world: World) -> None:
+    rid = request_id(world.service.request(HUNG, ALICE, "cli"))
+
+    with pytest.raises(LockHeld) as held:
+        world.service.request(RECYCLE, BOB, "cli")
+
+    assert held.value.holder_request_id == rid and held.value.code == "locked"
+    assert len(world.store.list()) == 1  # the refused overlap recorded nothing
+    assert restarts_on_shop(world) == {"web01": [], "web02": []}
 
 
 def test_an_approved_request_that_no_process_started_runs_on_the_next_approve(world: World) -> None:
