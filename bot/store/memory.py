@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.errors import LockHeld, SelfApproval, UnknownRequest
+from bot.app.ports import Store
 from bot.app.records import (
     Approval,
     ApprovalOutcome,
@@ -397,5 +398,8 @@ class MemoryStore:
             result=None if request.result is None else json_copy(request.result),
         )
 
+
+if TYPE_CHECKING:  # mypy holds the class to the port it implements
+    _implements_the_port: Store = MemoryStore()
 
 __all__ = ["MemoryStore"]

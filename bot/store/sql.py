@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import insert, select, update
 
 from bot.app.errors import SelfApproval
+from bot.app.ports import Store
 from bot.app.records import (
     Approval,
     ApprovalOutcome,
@@ -380,5 +381,8 @@ class SqlStore:
     def _run(self, work: Callable[[Unit], T], *, write: bool, retry_integrity: bool = False) -> T:
         return run_unit(self._engine, self.safe_url, work, write=write, retry_integrity=retry_integrity)
 
+
+if TYPE_CHECKING:  # mypy holds the class to the port it implements
+    _implements_the_port: Store = SqlStore("")
 
 __all__ = ["DEFAULT_DB", "SqlStore", "new_request_id", "open_store"]

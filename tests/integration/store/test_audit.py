@@ -1,5 +1,8 @@
 """The audit trail: one event per state change, written with it, never updated or deleted, and a
-structlog event for each."""
+structlog event for each.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 

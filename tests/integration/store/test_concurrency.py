@@ -1,6 +1,9 @@
 """Exactly once under contention: many approvals of one request at the same moment, from threads
 and from separate processes, approve it once and run it once; bot processes racing to claim the
-same requests run each once; concurrent creates for one pool leave one holder."""
+same requests run each once; concurrent creates for one pool leave one holder.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 

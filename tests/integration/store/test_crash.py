@@ -1,5 +1,8 @@
 """A bot killed with SIGKILL while it runs a request: on restart the request is marked
-`interrupted` (never re-run by itself) and its locks are free."""
+`interrupted` (never re-run by itself) and its locks are free.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 

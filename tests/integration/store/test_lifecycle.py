@@ -1,5 +1,8 @@
 """A request's recorded life: created, approved once, claimed once, finished, or ended before
-running (denied, cancelled, expired), each step in the audit trail."""
+running (denied, cancelled, expired), each step in the audit trail.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Per-(host, app pool) locks: taken when a request is recorded, held while it waits and runs,
-released when it ends; an overlapping request is refused naming who holds what since when."""
+released when it ends; an overlapping request is refused naming who holds what since when.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 
