@@ -8,6 +8,8 @@ PostgreSQL (psycopg 3): row locks (`SELECT ... FOR UPDATE`) and conditional upda
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,23 @@ def create_store_engine(url: URL) -> Engine:
     )
 
 
+def _use_wal(dbapi_connection: Any) -> None:
+    """Put the file in WAL mode. The mode persists in the file, so only a fresh database changes it,
+    and there SQLite answers SQLITE_BUSY at once, without its busy handler, to a second process
+    changing the mode at the same moment (waiting could deadlock): retry that until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            (mode,) = dbapi_connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)  # the other opener holds the lock for a few milliseconds
+
+
 def _sqlite_engine(url: URL) -> Engine:
     path = sqlite_file(url)
     if path is not None:
@@ -106,7 +125,7 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if path is not None:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(dbapi_connection)
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
