@@ -16,6 +16,7 @@ from bot.app.records import RequestState
 from bot.app.results import StatusResult
 from bot.app.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Outcome, Service
 from bot.chat import Reply, handle_text
+from bot.cli import mcp as mcp_cli
 from bot.cli.exit_codes import exit_code_for_error
 from bot.cli.render import outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
 from bot.config import Settings, load_settings
@@ -309,6 +310,8 @@ def _parser() -> argparse.ArgumentParser:
     p = add("say", cmd_say, "feed one line of chat text through the bot, as Slack would")
     p.add_argument("text")
     _as(p)
+    p = add("mcp", mcp_cli.cmd_mcp, mcp_cli.HELP, json_flag=False)
+    mcp_cli.add_arguments(p)
     p = add("doctor", cmd_doctor, "read-only checks that real hosts are ready", db=False)
     p.add_argument("target", nargs="?", help="a site or host (default: every host)")
 
