@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.app.ports import Notifier
 from bot.app.service import Service
 from bot.bootstrap import build
 from bot.config import Settings, WinRMSettings
@@ -45,12 +46,24 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def service(farm_inventory: Inventory, db_url: str, tmp_path: Path) -> Iterator[Service]:
-    settings = Settings.of(load_policy(POLICY), farm_inventory, workdir=tmp_path, db_url=db_url,
-                           winrm=WinRMSettings(command_timeout_s=20), owner="mcp-test")
-    service = build(settings)
-    yield service
-    service.store.close()
+def make_service(farm_inventory: Inventory, db_url: str, tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    """Services on the demo policy, the farm and one SQLite file; `notifier` as the test needs."""
+    made: list[Service] = []
+
+    def make(notifier: Notifier | None = None) -> Service:
+        settings = Settings.of(load_policy(POLICY), farm_inventory, workdir=tmp_path, db_url=db_url,
+                               winrm=WinRMSettings(command_timeout_s=20), owner="mcp-test")
+        made.append(build(settings, notifier=notifier))
+        return made[-1]
+
+    yield make
+    for service in made:
+        service.store.close()
+
+
+@pytest.fixture
+def service(make_service: Callable[..., Service]) -> Service:
+    return make_service()
 
 
 @pytest.fixture

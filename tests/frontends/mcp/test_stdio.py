@@ -15,8 +15,6 @@ from mcp.client.stdio import StdioServerParameters
 
 from bot.sim.cli import inventory_toml
 
-pytestmark = pytest.mark.anyio
-
 POLICY = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "policy.toml")
 
 
@@ -31,6 +29,7 @@ def aspreset_mcp(tmp_path, farm_inventory, db_url: str, *extra: str) -> StdioSer
     )
 
 
+@pytest.mark.anyio
 async def test_over_stdio_an_assistant_plans_runs_the_appdomain_restart_and_reads_the_result(
     tmp_path, farm_inventory, db_url, demo_farm
 ):
@@ -54,6 +53,7 @@ async def test_over_stdio_an_assistant_plans_runs_the_appdomain_restart_and_read
         assert host["appdomain_after"] != host["appdomain_before"]
 
 
+@pytest.mark.anyio
 async def test_over_stdio_a_worker_kill_waits_until_a_person_approves_it(
     tmp_path, farm_inventory, db_url, demo_farm, service
 ):
@@ -74,6 +74,7 @@ async def test_over_stdio_a_worker_kill_waits_until_a_person_approves_it(
     assert all(h["pids_after"] and not set(h["pids_before"]) & set(h["pids_after"]) for h in got["hosts"])
 
 
+@pytest.mark.anyio
 async def test_over_stdio_a_broken_policy_still_serves_and_every_tool_says_why(tmp_path, farm_inventory, db_url):
     params = aspreset_mcp(tmp_path, farm_inventory, db_url)
     broken = tmp_path / "broken.toml"
@@ -82,3 +83,11 @@ async def test_over_stdio_a_broken_policy_still_serves_and_every_tool_says_why(t
     async with Client(params) as client:
         result = await client.call_tool("list_sites", {})
     assert result.is_error and "broken.toml" in result.content[0].text
+
+
+def test_aspreset_mcp_refuses_a_principal_name_that_is_not_one_and_serves_nothing(capsys):
+    from bot.cli import main
+
+    assert main(["mcp", "--principal", "alice bob"]) == 2
+    err = capsys.readouterr().err
+    assert "MCP principal name 'alice bob'" in err and "mcp:" in err
