@@ -29,7 +29,9 @@ SETTINGS = McpSettings(clients={"assistant": McpClient(token_env="ASSISTANT_TOKE
 @pytest.fixture
 def url(service) -> Iterator[str]:
     app = mcp_http_app(ServiceSource.of(service), SETTINGS, {"ASSISTANT_TOKEN": TOKEN})
-    sock = socket.socket()
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and
+    # without it every call on a kept-alive connection waits ~40 ms for a delayed ACK
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen()  # connections wait in the backlog until uvicorn accepts: no need to wait for it
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
