@@ -1,34 +1,37 @@
-"""The tools' bodies: arguments -> a core command -> the core's answer -> a Reply. Synchronous;
-the server runs them in a worker thread."""
+"""The tools' bodies: arguments -> a core command -> the core's dispatcher -> a view. Synchronous;
+the server runs them in a worker thread. Reading one request or a list has no chat command, so
+those two call the service's read use cases under the same error handling as `dispatch`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
-from bot.app.records import Request, RequestState
-from bot.app.results import StatusResult
-from bot.app.service import Outcome, Service
-from bot.cli.render import outcome_json, plan_json, status_json
-from bot.mcp import text
-from bot.mcp.replies import Reply
-from commands.model import Reason, RestartRequest
+from bot.app.dispatch import dispatch
+from bot.app.errors import AspresetError
+from bot.app.incidents import error_view, incident_view
+from bot.app.service import Service
+from bot.app.views import RequestListView, View
+from commands.model import ListSites, Reason, RestartRequest, Status
 from commands.rungs import Rung
-from policies.decision import Refuse
 from policies.identity import Principal
 
 WhereApproved = Callable[[Service, str, str], str]
+T = TypeVar("T")
 
 
 def approve_with_cli(service: Service, site: str, request_id: str) -> str:
-    return f"a person approves it with `aspreset approve {request_id}`"
+    """Where a person approves when no chat front end posts the request."""
+    return f"a person approves it on the bot's machine with `aspreset approve {request_id} --as PERSON`"
 
 
 def approve_in_slack(service: Service, site: str, request_id: str) -> str:
+    """Where a person approves when the Slack front end posts approval requests to the site's channel."""
     entry = service.inventory.sites.get(site)
     if entry is None or not entry.channel:
         return approve_with_cli(service, site, request_id)
-    return f"the approval request was posted in the site's Slack channel <#{entry.channel}>; a person approves it there"
+    return (f"the approval request was posted in the site's Slack channel <#{entry.channel}>; "
+            "a person approves it there")
 
 
 def restart_request(
@@ -46,70 +49,43 @@ def restart_request(
     )
 
 
-def list_sites(service: Service, principal: Principal) -> Reply:
-    sites = [
-        {"site": name, "environment": s.environment, "iis_site": s.iis_site, "app": s.app, "pool": s.pool,
-         "hosts": list(s.hosts)}
-        for name, s in sorted(service.inventory.sites.items())
-    ]
-    data = {"kind": "sites", "sites": sites}
-    return Reply(text.sites(data), data)
+def list_sites(service: Service, principal: Principal) -> View:
+    return dispatch(ListSites(), principal, service, principal.id)
 
 
-def site_status(service: Service, principal: Principal, site: str) -> Reply:
-    results = service.status(site)
-    data = {"kind": "status", **status_json(site, results)}
-    failed = any(not isinstance(r, StatusResult) or not r.ok for _, r in results)
-    return Reply(text.status(data), data, error=failed)
+def site_status(service: Service, principal: Principal, site: str) -> View:
+    return dispatch(Status(site=site), principal, service, principal.id)
 
 
 def plan_restart(
     service: Service, principal: Principal, site: str, changed: list[str] | None, reason: str | None,
     scope: str | None,
-) -> Reply:
-    planned = service.plan(restart_request(site, changed, reason, scope, plan_only=True), principal)
-    data = {"kind": "plan", **plan_json(planned)}
-    return Reply(text.plan(data), data)
+) -> View:
+    command = restart_request(site, changed, reason, scope, plan_only=True)
+    return dispatch(command, principal, service, principal.id)
 
 
 def request_restart(
-    service: Service, principal: Principal, site: str, reason: str, changed: list[str] | None, scope: str | None,
-    where: WhereApproved,
-) -> Reply:
+    service: Service, principal: Principal, site: str, reason: str, changed: list[str] | None, scope: str | None
+) -> View:
     command = restart_request(site, changed, reason, scope, plan_only=False)
-    outcome = service.request(command, principal, origin=principal.id)
-    data = _request_data(outcome)
-    if outcome.state == "awaiting_approval" and outcome.request is not None:
-        data["next_step"] = where(service, outcome.request.site, outcome.request.id)
-    refused = outcome.planned is not None and isinstance(outcome.planned.decision, Refuse)
-    failed = outcome.state not in ("succeeded", "awaiting_approval")
-    return Reply(text.request(data), data, error=refused or failed)
+    return dispatch(command, principal, service, principal.id)
 
 
-def get_request(service: Service, principal: Principal, request_id: str, where: WhereApproved) -> Reply:
-    service.store.expire_due(service.clock())
-    req = service.store.get(request_id)
-    data = _record_data(req)
-    if req.state == RequestState.AWAITING_APPROVAL:
-        data["next_step"] = where(service, req.site, req.id)
-    return Reply(text.request(data), data)
+def get_request(service: Service, principal: Principal, request_id: str) -> View:
+    return _guarded(lambda: service.get_request(request_id), "get_request", principal)
 
 
-def list_requests(service: Service, principal: Principal, site: str | None, state: str | None) -> Reply:
-    service.store.expire_due(service.clock())
-    rows = service.store.list(state=RequestState(state) if state else None, site=site, limit=50)
-    data = {"kind": "requests", "requests": [_record_data(r) for r in rows]}
-    return Reply(text.requests(data), data)
+def list_requests(
+    service: Service, principal: Principal, site: str | None, state: str | None, limit: int = 50
+) -> View | RequestListView:
+    return _guarded(lambda: service.list_requests(state=state, site=site, limit=limit), "list_requests", principal)
 
 
-def _request_data(outcome: Outcome) -> dict[str, Any]:
-    out = outcome_json(outcome)
-    data: dict[str, Any] = {"kind": "request", "id": out.pop("request_id", None), **out}
-    return data
-
-
-def _record_data(req: Request) -> dict[str, Any]:
-    data = req.as_dict()
-    data["kind"] = "request"
-    data["hosts"] = list((req.result or {}).get("hosts", []))
-    return data
+def _guarded(read: Callable[[], T], what: str, principal: Principal) -> T | View:
+    try:
+        return read()
+    except AspresetError as error:
+        return error_view(error)
+    except Exception as error:  # the last resort, as in dispatch
+        return incident_view(error, command=what, principal=principal.id)

@@ -1,52 +1,48 @@
-"""A tool's answer: text for the model to read and structured content (the core's view, dumped)
-for it to use. Refusals, failures and errors are tool errors (`is_error`), still with their
-structured content, so an assistant reads the reason and the narrower alternative either way."""
+"""A tool's answer from the core's view: text for the model to read (bot/mcp/text.py) and the view's
+own dump as structured content. Refusals, failed restarts and errors are tool errors (`is_error`)
+that still carry their structured content, so an assistant reads the reason and the narrower
+alternative either way."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
-import structlog
 from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
 
 from bot.app.errors import AspresetError
+from bot.app.incidents import error_view
+from bot.app.views import ErrorView, RefusalView, RequestListView, RequestView, View
+from bot.mcp import text
 
-log = structlog.get_logger("aspreset.mcp")
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
-    error: bool = False
-
-    def result(self) -> CallToolResult:
-        return CallToolResult(
-            content=[TextContent(type="text", text=self.text)],
-            structured_content=self.data,
-            is_error=self.error,
-        )
+# A request_restart that ends in one of these did not do what was asked.
+NOT_DONE = frozenset({"refused", "failed", "partially_failed", "interrupted", "denied", "expired", "cancelled"})
 
 
-def error_reply(error: AspresetError) -> Reply:
-    text = f"{error} [{error.code}]"
-    return Reply(text, {"kind": "error", "code": error.code, "message": str(error), "incident": None}, error=True)
+class RequestsResult(BaseModel):
+    """list_requests' structured content: MCP wants an object, the core's list view is a list."""
+
+    kind: Literal["requests"] = "requests"
+    requests: list[RequestView]
 
 
-def unavailable_reply(error: AspresetError) -> Reply:
-    """The guardrails (policy, inventory, store) could not be read: fail closed."""
-    text = (
-        f"aspreset did nothing: it cannot check its guardrails ({error}) [{error.code}]. "
-        "A person needs to fix the bot's configuration; retrying will not help until then."
+def result(view: View | RequestListView, *, request_outcome: bool = False) -> CallToolResult:
+    """`request_outcome`: the view answers "did the restart I asked for happen?" (request_restart),
+    so a refused or failed request is an error; reading a request back never is."""
+    if isinstance(view, RequestListView):
+        data = RequestsResult(requests=view.root).model_dump(mode="json")
+    else:
+        data = view.model_dump(mode="json")
+    error = isinstance(view, ErrorView | RefusalView) or (
+        request_outcome and isinstance(view, RequestView) and view.state in NOT_DONE
     )
-    return Reply(text, {"kind": "error", "code": error.code, "message": str(error), "incident": None}, error=True)
+    return CallToolResult(content=[TextContent(type="text", text=text.text(view))], structured_content=data,
+                          is_error=error)
 
 
-def internal_reply(tool: str, error: BaseException) -> Reply:
-    """Last resort: the person sees an incident id, the log has the traceback, nobody sees secrets."""
-    incident = secrets.token_hex(4)
-    log.error("mcp_tool_crashed", tool=tool, incident=incident, error_type=type(error).__name__, exc_info=error)
-    text = f"aspreset hit an internal error (incident {incident}); a person can find it in the bot's log."
-    return Reply(text, {"kind": "error", "code": "internal", "message": text, "incident": incident}, error=True)
+def unavailable(error: AspresetError) -> CallToolResult:
+    """The guardrails (policy, inventory, store) could not be read: fail closed, say what to fix."""
+    view = error_view(error)
+    message = (f"aspreset did nothing: it cannot check its guardrails ({view.message}). A person needs to fix "
+               "the bot's configuration; retrying will not help until then.")
+    return result(view.model_copy(update={"message": message}))

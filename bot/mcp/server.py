@@ -6,6 +6,7 @@ restart that has started finishes and is recorded even if the client hangs up.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 import anyio
 import anyio.to_thread
@@ -15,8 +16,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
 from bot.app.errors import AspresetError
+from bot.app.incidents import error_view, incident_view
 from bot.app.service import Service
-from bot.mcp import calls
+from bot.app.views import PlanView, RequestListView, RequestView, SiteListView, StatusView, View
+from bot.mcp import calls, replies
 from bot.mcp.inputs import (
     RUNG_COSTS,
     ChangedFiles,
@@ -28,7 +31,7 @@ from bot.mcp.inputs import (
     Site,
     State,
 )
-from bot.mcp.replies import Reply, error_reply, internal_reply, unavailable_reply
+from bot.mcp.replies import RequestsResult
 from bot.mcp.services import PrincipalSource, ServiceSource
 from policies.identity import Principal
 
@@ -49,39 +52,39 @@ READS_HOSTS = ToolAnnotations(read_only_hint=True, destructive_hint=False, idemp
 # and each call records a new request, so not idempotent.
 RESTARTS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 
-Body = Callable[[Service, Principal], Reply]
+Body = Callable[[Service, Principal], View | RequestListView]
 
 
 class Tools:
-    """Runs one tool body against the core with fail-closed error handling."""
+    """Runs one tool body against the core, failing closed when the core cannot be had."""
 
     def __init__(self, source: ServiceSource, principal: PrincipalSource, where_approved: calls.WhereApproved) -> None:
         self.source = source
         self.principal = principal
         self.where_approved = where_approved
 
-    async def run(self, tool: str, body: Body) -> CallToolResult:
+    async def run(self, tool: str, body: Body, *, request_outcome: bool = False) -> CallToolResult:
         try:
             principal = self.principal()  # read here: the HTTP caller's identity lives in this task's context
         except AspresetError as error:
-            return error_reply(error).result()
+            return replies.result(error_view(error))
+        # to_thread never abandons its thread, and the shield keeps the reply's bookkeeping from being
+        # cancelled too: a restart that started is finished and recorded whatever the client does.
         with anyio.CancelScope(shield=True):
-            reply = await anyio.to_thread.run_sync(self._call, tool, body, principal)
-        return reply.result()
+            answer = await anyio.to_thread.run_sync(self._call, tool, body, principal, request_outcome)
+        return answer
 
-    def _call(self, tool: str, body: Body, principal: Principal) -> Reply:
+    def _call(self, tool: str, body: Body, principal: Principal, request_outcome: bool) -> CallToolResult:
         try:
             service = self.source.get()
         except AspresetError as error:
-            return unavailable_reply(error)
+            return replies.unavailable(error)
         except Exception as error:
-            return internal_reply(tool, error)
-        try:
-            return body(service, principal)
-        except AspresetError as error:
-            return error_reply(error)
-        except Exception as error:
-            return internal_reply(tool, error)
+            return replies.result(incident_view(error, command=tool, principal=principal.id))
+        view = body(service, principal)  # dispatch turns every error into an ErrorView
+        if isinstance(view, RequestView) and view.waiting:
+            view = view.model_copy(update={"next_step": self.where_approved(service, view.site, view.id)})
+        return replies.result(view, request_outcome=request_outcome)
 
 
 def build_server(
@@ -91,7 +94,9 @@ def build_server(
     where_approved: calls.WhereApproved = calls.approve_with_cli,
     token_verifier: TokenVerifier | None = None,
 ) -> MCPServer:
-    """The server with its tools. `token_verifier` (HTTP) makes the SDK require a bearer token."""
+    """The server with its tools. `token_verifier` (HTTP) makes the SDK require a bearer token;
+    `where_approved` says where a person approves a waiting request (the CLI, or Slack when the
+    Slack front end posts approval requests)."""
     auth = None
     if token_verifier is not None:
         # Static bearer tokens, no OAuth server: the issuer is never advertised (no resource URL).
@@ -108,19 +113,19 @@ def build_server(
     tools = Tools(source, principal, where_approved)
 
     @server.tool(title="List sites", annotations=READ_ONLY)
-    async def list_sites() -> CallToolResult:
+    async def list_sites() -> Annotated[CallToolResult, SiteListView]:
         """The sites aspreset knows: environment, IIS site and app, app pool, hosts."""
         return await tools.run("list_sites", calls.list_sites)
 
     @server.tool(title="Site status", annotations=READS_HOSTS)
-    async def site_status(site: Site) -> CallToolResult:
+    async def site_status(site: Site) -> Annotated[CallToolResult, StatusView]:
         """Per host: app pool state, worker process IDs, AppDomain id, app_offline.htm. Changes nothing."""
         return await tools.run("site_status", lambda service, who: calls.site_status(service, who, site))
 
     @server.tool(title="Plan a restart", annotations=READ_ONLY)
     async def plan_restart(
         site: Site, changed_files: ChangedFiles = None, reason: Reason = None, scope: Scope = None
-    ) -> CallToolResult:
+    ) -> Annotated[CallToolResult, PlanView]:
         """Work out the narrowest restart for a change or a reason, and what the team's policy says about
         it (allow, needs a person's approval, or refuse with the narrower alternative). Records and runs
         nothing. Call this first, with the files the deploy changed."""
@@ -131,27 +136,28 @@ def build_server(
     @server.tool(title="Request a restart", annotations=RESTARTS)
     async def request_restart(
         site: Site, reason: RequiredReason, changed_files: ChangedFiles = None, scope: Scope = None
-    ) -> CallToolResult:
+    ) -> Annotated[CallToolResult, RequestView]:
         """Ask for the restart plan_restart showed. When the policy allows it, it runs now on every host of
         the site and the answer has the per-host result (worker PIDs before and after, AppDomain ids,
         warm-up). When it needs approval, it waits for a person; you cannot approve it, and nothing you or
         the user confirm here counts. A refusal is an error naming the narrower restart that would do."""
-        where = tools.where_approved
         return await tools.run(
             "request_restart",
-            lambda service, who: calls.request_restart(service, who, site, reason, changed_files, scope, where),
+            lambda service, who: calls.request_restart(service, who, site, reason, changed_files, scope),
+            request_outcome=True,
         )
 
     @server.tool(title="Get a request", annotations=READ_ONLY)
-    async def get_request(request_id: RequestId) -> CallToolResult:
+    async def get_request(request_id: RequestId) -> Annotated[CallToolResult, RequestView]:
         """One request: its state (awaiting_approval, running, succeeded, ...), who asked and approved, the
         plan, and once it ran, each host's result with worker PIDs before and after."""
-        where = tools.where_approved
-        return await tools.run("get_request", lambda service, who: calls.get_request(service, who, request_id, where))
+        return await tools.run("get_request", lambda service, who: calls.get_request(service, who, request_id))
 
     @server.tool(title="List requests", annotations=READ_ONLY)
-    async def list_requests(site: OptionalSite = None, state: State = None) -> CallToolResult:
-        """Recent requests, newest first, optionally for one site or in one state."""
+    async def list_requests(
+        site: OptionalSite = None, state: State = None
+    ) -> Annotated[CallToolResult, RequestsResult]:
+        """Recent requests (at most 50), newest first, optionally for one site or in one state."""
         return await tools.run("list_requests", lambda service, who: calls.list_requests(service, who, site, state))
 
     return server

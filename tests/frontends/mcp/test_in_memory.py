@@ -157,7 +157,7 @@ async def test_list_sites_status_and_list_requests_read_what_the_farm_and_store_
         status = await client.call_tool("site_status", {"site": "shop-web"})
         await client.call_tool("request_restart", {"site": "shop-web", "reason": "hung"})
         waiting = await client.call_tool("list_requests", {"state": "awaiting_approval"})
-    assert [s["site"] for s in sites.structured_content["sites"]] == ["intranet", "intranet-api", "legacy", "shop-web"]
+    assert [s["name"] for s in sites.structured_content["sites"]] == ["intranet", "intranet-api", "legacy", "shop-web"]
     assert not status.is_error
     web01 = next(h for h in status.structured_content["hosts"] if h["host"] == "web01")
     assert [w["pid"] for w in web01["workers"]] == demo_farm.host("web01").pids("ShopPool")
