@@ -23,12 +23,15 @@ from bot.mcp.services import ServiceSource
 pytestmark = pytest.mark.anyio
 
 TOKEN = "t0ken-for-the-assistant-0123456789"
-SETTINGS = McpSettings(clients={"assistant": McpClient(token_env="ASSISTANT_TOKEN")})
+OTHER_TOKEN = "t0ken-for-some-other-client-987654321"
+SETTINGS = McpSettings(clients={"assistant": McpClient(token_env="ASSISTANT_TOKEN"),
+                                "helper": McpClient(token_sha256=digest(OTHER_TOKEN).hex())})
 
 
 @pytest.fixture
 def url(service) -> Iterator[str]:
     app = mcp_http_app(ServiceSource.of(service), SETTINGS, {"ASSISTANT_TOKEN": TOKEN})
+
     # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and
     # without it every call on a kept-alive connection waits ~40 ms for a delayed ACK
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -69,6 +72,14 @@ async def test_over_http_a_worker_kill_waits_for_a_person(url, service, demo_far
         service.approve(request_id, service.principal("bob"))
         got = (await mcp.call_tool("get_request", {"request_id": request_id})).structured_content
     assert got["state"] == "succeeded"
+
+
+async def test_over_http_another_clients_token_acts_as_that_client_under_its_own_rules(url, demo_farm):
+    async with client(url, OTHER_TOKEN) as mcp:
+        refused = await mcp.call_tool("request_restart", {"site": "shop-web", "reason": "config"})
+    assert refused.is_error and refused.structured_content["requester"] == "mcp:helper"
+    assert "no rule lets mcp:helper" in refused.content[0].text
+    assert all(host.received == [] for host in demo_farm.hosts.values())
 
 
 @pytest.mark.parametrize("token", [None, "not-the-token-of-anyone-at-all", TOKEN + "x"])

@@ -163,3 +163,14 @@ async def test_list_sites_status_and_list_requests_read_what_the_farm_and_store_
     assert [w["pid"] for w in web01["workers"]] == demo_farm.host("web01").pids("ShopPool")
     rows = waiting.structured_content["requests"]
     assert len(rows) == 1 and rows[0]["state"] == "awaiting_approval" and rows[0]["id"] in waiting.content[0].text
+
+
+async def test_each_tool_publishes_the_core_view_it_returns_as_its_output_schema(server):
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert tools["plan_restart"].output_schema["title"] == "PlanView"
+    for name in ("request_restart", "get_request"):
+        schema = tools[name].output_schema
+        assert schema["title"] == "RequestView" and {"id", "state", "hosts", "plan"} <= set(schema["properties"])
+    assert tools["site_status"].output_schema["title"] == "StatusView"
+    assert tools["list_requests"].output_schema["properties"]["requests"]["type"] == "array"
