@@ -46,13 +46,14 @@ def url(service) -> Iterator[str]:
     sock.close()
 
 
-def client(url: str, token: str | None) -> Client:
+def client(url: str, token: str | None, mode: str = "auto") -> Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers)))
+    return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers)), mode=mode)
 
 
-async def test_over_http_the_bearer_token_acts_as_its_principal_and_runs_the_allowed_restart(url, demo_farm):
-    async with client(url, TOKEN) as mcp:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # legacy: the initialize handshake older clients speak
+async def test_over_http_the_bearer_token_acts_as_its_principal_and_runs_the_allowed_restart(url, demo_farm, mode):
+    async with client(url, TOKEN, mode) as mcp:
         assert len((await mcp.list_tools()).tools) == 6
         done = await mcp.call_tool(
             "request_restart",

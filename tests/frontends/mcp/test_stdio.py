@@ -30,10 +30,11 @@ def aspreset_mcp(tmp_path, farm_inventory, db_url: str, *extra: str) -> StdioSer
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # legacy: the initialize handshake older clients speak
 async def test_over_stdio_an_assistant_plans_runs_the_appdomain_restart_and_reads_the_result(
-    tmp_path, farm_inventory, db_url, demo_farm
+    tmp_path, farm_inventory, db_url, demo_farm, mode
 ):
-    async with Client(aspreset_mcp(tmp_path, farm_inventory, db_url)) as client:
+    async with Client(aspreset_mcp(tmp_path, farm_inventory, db_url), mode=mode) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert names == {"list_sites", "site_status", "plan_restart", "request_restart", "get_request",
                          "list_requests"}
