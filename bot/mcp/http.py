@@ -7,16 +7,17 @@ affinity (the store is what they share)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from bot.config import McpSettings
+from bot.app.service import Service
+from bot.config import McpSettings, Settings
 from bot.mcp.auth import BearerTokens, authenticated_principal, client_digests
-from bot.mcp.calls import WhereApproved, approve_with_cli
+from bot.mcp.calls import WhereApproved, approve_in_slack, approve_with_cli
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource
 
@@ -52,6 +53,15 @@ def mcp_http_app(
     server = build_server(source, authenticated_principal, where_approved=where_approved, token_verifier=verifier)
     app = server.streamable_http_app(streamable_http_path=PATH, stateless_http=True, host="127.0.0.1")
     return McpHttpApp(app)
+
+
+def serve_app(settings: Settings, service: Callable[[], Service]) -> McpHttpApp | None:
+    """What `aspreset serve` mounts: the endpoint for the configured clients, or None when
+    `[mcp.clients]` names none. `service` is called per tool call (serve builds its Service after
+    the app); the Slack front end of `aspreset serve` posts approval requests to the site's channel."""
+    if not settings.mcp.clients:
+        return None
+    return mcp_http_app(ServiceSource(service), settings.mcp, settings.env, where_approved=approve_in_slack)
 
 
 @asynccontextmanager

@@ -121,3 +121,14 @@ def test_a_short_token_or_one_shared_by_two_clients_is_refused():
     shared = McpSettings(clients={"a": McpClient(token_env="A"), "b": McpClient(token_sha256=digest(TOKEN).hex())})
     with pytest.raises(ConfigError, match=r"the same token as mcp\.clients\.a"):
         client_digests(shared, {"A": TOKEN})
+
+
+def test_serve_mounts_no_mcp_endpoint_when_no_client_is_configured(service, tmp_path):
+    from bot.config import load_settings
+    from bot.mcp.http import serve_app
+
+    assert serve_app(load_settings(environ={}, cwd=tmp_path), lambda: service) is None
+    config = tmp_path / "aspreset.toml"
+    config.write_text('[mcp.clients.assistant]\ntoken_env = "ASSISTANT_TOKEN"\n')
+    settings = load_settings(config=str(config), environ={"ASSISTANT_TOKEN": TOKEN}, cwd=tmp_path)
+    assert serve_app(settings, lambda: service) is not None

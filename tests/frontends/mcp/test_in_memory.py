@@ -174,3 +174,15 @@ async def test_each_tool_publishes_the_core_view_it_returns_as_its_output_schema
         assert schema["title"] == "RequestView" and {"id", "state", "hosts", "plan"} <= set(schema["properties"])
     assert tools["site_status"].output_schema["title"] == "StatusView"
     assert tools["list_requests"].output_schema["properties"]["requests"]["type"] == "array"
+
+
+async def test_where_slack_posts_approvals_a_waiting_request_names_the_sites_channel(service):
+    from bot.mcp.calls import approve_in_slack
+    from bot.mcp.server import build_server
+    from bot.mcp.services import ServiceSource, assistant, fixed
+
+    server = build_server(ServiceSource.of(service), fixed(assistant("assistant")), where_approved=approve_in_slack)
+    async with Client(server) as client:
+        waiting = await client.call_tool("request_restart", {"site": "shop-web", "reason": "hung"})
+    assert "posted in the site's Slack channel <#C0SHOP>" in waiting.content[0].text
+    assert "<#C0SHOP>" in waiting.structured_content["next_step"]
