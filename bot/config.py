@@ -54,6 +54,34 @@ class McpSettings(BaseModel):
     )
 
 
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+class SlackSettings(BaseModel):
+    """The Slack app's credentials and where its Web API is. Each comes from the environment
+    (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, ASPRESET_WEBHOOK_SECRET,
+    SLACK_API_BASE_URL), else the config file's [slack] table. Secrets never appear in a repr."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bot_token: str | None = Field(default=None, repr=False)
+    signing_secret: str | None = Field(default=None, repr=False)
+    app_token: str | None = Field(default=None, repr=False, description="xapp-..., for Socket Mode")
+    webhook_secret: str | None = Field(default=None, repr=False, description="signs POST /hooks/deploy")
+    api_base_url: str = Field(default=SLACK_API_DEFAULT, pattern=r"^https?://\S+/$")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], file: SlackSettings | None = None) -> SlackSettings:
+        base = file or cls()
+        url = env.get("SLACK_API_BASE_URL") or base.api_base_url
+        return cls(
+            bot_token=env.get("SLACK_BOT_TOKEN") or base.bot_token,
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or base.signing_secret,
+            app_token=env.get("SLACK_APP_TOKEN") or base.app_token,
+            webhook_secret=env.get("ASPRESET_WEBHOOK_SECRET") or base.webhook_secret,
+            api_base_url=url if url.endswith("/") else url + "/",
+        )
+
+
 class ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     policy: str | None = None
@@ -62,6 +90,7 @@ class ConfigFile(BaseModel):
     cli_user: str | None = Field(default=None, description="who the CLI acts as without --as")
     winrm: WinRMSettings = Field(default_factory=WinRMSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
 
 @dataclass(frozen=True)
@@ -76,6 +105,7 @@ class Settings:
     env: dict[str, str] = field(default_factory=dict, repr=False)
     owner: str | None = None  # who runs requests (default: this host/pid)
     mcp: McpSettings = field(default_factory=McpSettings)
+    slack: SlackSettings = field(default_factory=SlackSettings, repr=False)
     # already-loaded files, for the demo and tests that build their own farm
     loaded_policy: Policy | None = field(default=None, repr=False)
     loaded_inventory: Inventory | None = field(default=None, repr=False)
@@ -91,11 +121,12 @@ class Settings:
         winrm: WinRMSettings | None = None,
         owner: str | None = None,
         cli_user: str | None = None,
+        slack: SlackSettings | None = None,
     ) -> Settings:
         """Settings around a policy and inventory already in memory (no config file read)."""
         return cls(policy_path=None, inventory_path=None, db_url=db_url, cli_user=cli_user,
                    winrm=winrm or WinRMSettings(), workdir=workdir, owner=owner,
-                   loaded_policy=policy, loaded_inventory=inventory)
+                   slack=slack or SlackSettings(), loaded_policy=policy, loaded_inventory=inventory)
 
     def policy(self) -> Policy:
         if self.loaded_policy is not None:
@@ -148,7 +179,17 @@ def load_settings(
         workdir=workdir,
         config_path=config_path,
         env=env,
+        slack=_slack_settings(env, file.slack),
     )
+
+
+def _slack_settings(env: dict[str, str], file: SlackSettings) -> SlackSettings:
+    try:
+        return SlackSettings.from_env(env, file)
+    except ValidationError:
+        raise ConfigError(
+            "SLACK_API_BASE_URL (or [slack] api_base_url) must be an http(s) URL like https://slack.com/api/"
+        ) from None
 
 
 def _find_config(explicit: str | None, env: dict[str, str], cwd: Path) -> Path | None:

@@ -334,6 +334,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hosts", type=int, help="generate a farm of N hosts (for benchmarks)")
     p.set_defaults(handler=cmd_sim)
 
+    from bot.cli import serve
+
+    p = add("serve", serve.cmd_serve, "serve Slack (HTTP or Socket Mode), the deploy webhook and /healthz",
+            json_flag=False)
+    serve.add_arguments(p)
+
     p = sub.add_parser("demo", help="the demo team's story against a simulated IIS farm")
     p.set_defaults(handler=cmd_demo)
     return parser
