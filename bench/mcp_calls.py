@@ -203,6 +203,12 @@ def main() -> None:
             "the restart is the appdomain restart it plans, run on web01 and web02 and recorded; every",
             "restart must succeed. The HTTP server runs in its own process, as `aspreset serve` does.",
             "",
+            "Its listening socket must be made as `IPPROTO_TCP`: asyncio sets TCP_NODELAY only on sockets",
+            "that say TCP, and with Nagle left on every reply on a kept-alive connection waited for the",
+            "client's delayed ACK. Measured on `aspreset serve` itself (one connection, `tools/call",
+            "list_sites`): 44 ms per call with a plain `socket.socket(AF_INET, SOCK_STREAM)`, 2.5 ms with",
+            "`IPPROTO_TCP` (the fix in bot/cli/serve.py; Slack's requests gain the same).",
+            "",
             text,
             "",
             f"Measured on {machine}. Reproduce: `.venv/bin/python bench/mcp_calls.py --plans {args.plans} "
