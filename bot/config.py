@@ -15,18 +15,52 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from bot.app.errors import ConfigError
+from bot.app.results import MAX_SCRIPT_TIMEOUT_S
 from policies.files import FileError, default_policy, load_inventory, load_policy
 from policies.inventory import Inventory
 from policies.policy import Policy
 
 CONFIG_NAME = "aspreset.toml"
+RESTART_MARGIN_S = 5.0  # a restart deadline's room beyond its script's timeout and the clean-up (transport)
 
 
 class WinRMSettings(BaseModel):
+    """`[winrm]`: how hard the bot tries each host (docs/winrm.md explains each setting)."""
+
     model_config = ConfigDict(extra="forbid")
-    max_parallel: int = Field(default=8, ge=1, le=64)
-    command_timeout_s: float = Field(default=180.0, gt=0, le=1800)
-    connect_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    max_parallel: int = Field(default=8, ge=1, le=64, description="hosts contacted at once")
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=120, description="TCP connect and TLS handshake")
+    command_timeout_s: float = Field(
+        default=180.0, gt=0, le=MAX_SCRIPT_TIMEOUT_S,
+        description="how long a restart script waits on the host (pool drain, transitions, warm-up)",
+    )
+    status_deadline_s: float = Field(default=30.0, gt=0, le=600, description="a whole status call on one host")
+    discover_deadline_s: float = Field(default=60.0, gt=0, le=900, description="a whole discovery on one host")
+    restart_deadline_s: float = Field(
+        default=240.0, gt=0, le=MAX_SCRIPT_TIMEOUT_S + 300, description="a whole restart on one host"
+    )
+    cleanup_budget_s: float = Field(
+        default=5.0, gt=0, le=60, description="kept at the end of a deadline to terminate and delete the shell"
+    )
+    ca_trust_path: str | None = Field(default=None, description="PEM file of CAs trusted for https hosts")
+
+    @model_validator(mode="after")
+    def _restart_outlasts_its_script(self) -> WinRMSettings:
+        floor = self.command_timeout_s + self.cleanup_budget_s + RESTART_MARGIN_S
+        if self.restart_deadline_s < floor:
+            raise ValueError(
+                f"restart_deadline_s = {self.restart_deadline_s:g} must be at least command_timeout_s "
+                f"({self.command_timeout_s:g}) + cleanup_budget_s ({self.cleanup_budget_s:g}) + "
+                f"{RESTART_MARGIN_S:g} s, so a restart script can report its own timeout before the bot gives up "
+                f"on the host: raise restart_deadline_s to {floor:g} or more, or lower command_timeout_s"
+            )
+        shortest = min(self.status_deadline_s, self.discover_deadline_s, self.restart_deadline_s)
+        if self.cleanup_budget_s * 2 > shortest:
+            raise ValueError(
+                f"cleanup_budget_s = {self.cleanup_budget_s:g} must be at most half the shortest deadline "
+                f"({shortest:g} s)"
+            )
+        return self
 
 
 class McpClient(BaseModel):
@@ -215,6 +249,7 @@ def _read_config(path: Path) -> ConfigFile:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.app.errors import ConfigError
+from commands.limits import MAX_CHANGED_FILES, MAX_NAME, MAX_PATH
 from commands.model import RestartRequest
 from commands.rungs import Rung
 from policies.inventory import Inventory
 from policies.planner import Plan, PlanError, plan
 from policies.policy import Policy
 
-MAX_FILES = 500  # a pipeline listing more is sending the whole tree; the notice would be unreadable
+MAX_FILES = MAX_CHANGED_FILES  # a pipeline listing more is sending the whole tree (commands.limits)
 SHOWN_FILES = 10  # files named in the notice; the rest are counted
 
 
@@ -25,7 +26,7 @@ class DeployNotice(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    site: str = Field(min_length=1, max_length=63)
+    site: str = Field(min_length=1, max_length=MAX_NAME)
     version: str = Field(min_length=1, max_length=100)
     environment: str | None = Field(default=None, max_length=63)
     changed_files: tuple[str, ...] = Field(min_length=1, max_length=MAX_FILES)
@@ -36,8 +37,10 @@ class DeployNotice(BaseModel):
     @classmethod
     def _paths_are_relative(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for path in value:
-            if not path or len(path) > 400 or "\n" in path:
-                raise ValueError(f"each changed file is a path relative to the app, 1-400 characters; got {path!r}")
+            if not path or len(path) > MAX_PATH or "\n" in path:
+                raise ValueError(
+                    f"each changed file is a path relative to the app, 1-{MAX_PATH} characters; got {path!r}"
+                )
         return value
 
 

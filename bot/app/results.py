@@ -33,6 +33,10 @@ ErrorCode = Literal[
 ]
 
 
+MAX_SCRIPT_TIMEOUT_S = 900
+"""The longest a script may wait on a host: the one limit `[winrm] command_timeout_s` is checked against."""
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -47,7 +51,7 @@ class OperationParams(Model):
     pool: str = ""
     method: str = ""  # appdomain: wmi-unload | touch-web-config | bin-marker
     warmup_url: str = ""
-    timeout_s: float = Field(default=120.0, gt=0, le=900)
+    timeout_s: float = Field(default=120.0, gt=0, le=MAX_SCRIPT_TIMEOUT_S)
     poll_ms: int = Field(default=500, ge=50, le=10_000)
 
 

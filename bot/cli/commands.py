@@ -22,6 +22,7 @@ from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
+from commands.limits import LimitExceeded
 from commands.model import Approve, Deny, Reason, RestartRequest, Status
 from commands.rungs import Rung
 from policies.files import FileError, load_inventory, load_policy
@@ -42,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AspresetError as error:
         print(f"aspreset: {error}", file=sys.stderr)
         return exit_code_for_error(error)
+    except LimitExceeded as error:  # the same limits as chat (commands.limits)
+        print(f"aspreset: {error.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the last resort: a sentence with an incident id, never a traceback

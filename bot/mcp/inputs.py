@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from commands.limits import MAX_CHANGED_FILES, MAX_NAME, MAX_PATH, MAX_REASON, MAX_REQUEST_ID, NAME_PATTERN
+
 RUNG_COSTS = """\
 Rungs, narrowest first, and what each costs the site's users:
 - none: nothing restarts; ASP.NET already restarts the app by itself when bin/ or web.config change,
@@ -24,15 +26,16 @@ Site = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=100,
+        max_length=MAX_NAME,
+        pattern=f"^{NAME_PATTERN.pattern}$",
         description="The site's name in the inventory, e.g. shop-web (list_sites gives them).",
     ),
 ]
 
 ChangedFiles = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=400)]] | None,
+    list[Annotated[str, Field(min_length=1, max_length=MAX_PATH)]] | None,
     Field(
-        max_length=200,
+        max_length=MAX_CHANGED_FILES,
         description=(
             "Paths the deploy changed, relative to the app root, e.g. ['App_Config/connectionStrings.config'] "
             "or ['bin/Shop.Web.dll']. Give them whenever you know them: aspreset picks the narrowest rung "
@@ -46,7 +49,7 @@ ChangedFiles = Annotated[
 Reason = Annotated[
     str | None,
     Field(
-        max_length=500,
+        max_length=MAX_REASON,
         description=(
             "Why a restart is needed: one of hung (worker, needs a person's approval), locked-file, gac, memory, "
             "native-module (apppool), config (appdomain), or a short note in words for the audit trail."
@@ -58,7 +61,7 @@ RequiredReason = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=500,
+        max_length=MAX_REASON,
         description=(
             "Why this restart is needed; recorded in the audit trail and shown to approvers. One of hung "
             "(worker, needs a person's approval), locked-file, gac, memory, native-module (apppool), "
@@ -80,7 +83,8 @@ Scope = Annotated[
 RequestId = Annotated[
     str,
     Field(
-        pattern=r"^r-[A-Za-z0-9]{3,32}$",
+        max_length=MAX_REQUEST_ID,
+        pattern=r"^[A-Za-z0-9_-]+$",
         description="A request id as request_restart or list_requests gave it, e.g. r-7k2m9q.",
     ),
 ]
@@ -105,5 +109,5 @@ State = Annotated[
 
 OptionalSite = Annotated[
     str | None,
-    Field(max_length=100, description="Only requests for this site, e.g. shop-web."),
+    Field(max_length=MAX_NAME, description="Only requests for this site, e.g. shop-web."),
 ]

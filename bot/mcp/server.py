@@ -18,7 +18,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from bot.app.errors import AspresetError
 from bot.app.incidents import error_view, incident_view
 from bot.app.service import Service
-from bot.app.views import PlanView, RequestListView, RequestView, SiteListView, StatusView, View
+from bot.app.views import ErrorView, PlanView, RequestListView, RequestView, SiteListView, StatusView, View
 from bot.mcp import calls, replies
 from bot.mcp.inputs import (
     RUNG_COSTS,
@@ -33,6 +33,7 @@ from bot.mcp.inputs import (
 )
 from bot.mcp.replies import RequestsResult
 from bot.mcp.services import PrincipalSource, ServiceSource
+from commands.limits import LimitExceeded
 from policies.identity import Principal
 
 INSTRUCTIONS = f"""\
@@ -81,7 +82,14 @@ class Tools:
             return replies.unavailable(error)
         except Exception as error:
             return replies.result(incident_view(error, command=tool, principal=principal.id))
-        view = body(service, principal)  # dispatch turns every error into an ErrorView
+        try:
+            view = body(service, principal)  # dispatch turns the core's errors into an ErrorView
+        except LimitExceeded as error:  # building the command: the same limits as chat and the CLI
+            view = ErrorView(code="bad_input", message=error.message)
+        except AspresetError as error:
+            view = error_view(error)
+        except Exception as error:
+            view = incident_view(error, command=tool, principal=principal.id)
         if isinstance(view, RequestView) and view.waiting:
             view = view.model_copy(update={"next_step": self.where_approved(service, view.site, view.id)})
         return replies.result(view, request_outcome=request_outcome)

@@ -186,3 +186,15 @@ async def test_where_slack_posts_approvals_a_waiting_request_names_the_sites_cha
         waiting = await client.call_tool("request_restart", {"site": "shop-web", "reason": "hung"})
     assert "posted in the site's Slack channel <#C0SHOP>" in waiting.content[0].text
     assert "<#C0SHOP>" in waiting.structured_content["next_step"]
+
+
+async def test_inputs_over_the_cores_limits_are_tool_errors_and_run_nothing(server, demo_farm):
+    async with Client(server) as client:
+        control = await client.call_tool(
+            "request_restart", {"site": "shop-web", "reason": "config", "changed_files": ["App_Config/a\x07.config"]}
+        )
+        spaced = await client.call_tool("plan_restart", {"site": "shop web"})
+    assert control.is_error and control.structured_content["code"] == "bad_input"
+    assert "control character" in control.content[0].text
+    assert spaced.is_error
+    assert demo_farm.host("web01").received == []
