@@ -17,6 +17,7 @@ from bot.app.errors import AspresetError, ConfigError
 from bot.app.incidents import incident_view
 from bot.app.service import Service
 from bot.app.views import AuditView, ErrorView, RequestListView, View
+from bot.cli import mcp as mcp_cli
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_error, exit_code_for_view
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
@@ -321,6 +322,8 @@ def _parser() -> argparse.ArgumentParser:
     p = add("say", cmd_say, "feed one line of chat text through the bot, as Slack would")
     p.add_argument("text")
     _as(p)
+    p = add("mcp", mcp_cli.cmd_mcp, mcp_cli.HELP, json_flag=False)
+    mcp_cli.add_arguments(p)
     p = add("doctor", cmd_doctor, "read-only checks that real hosts are ready", db=False)
     p.add_argument("target", nargs="?", help="a site or host (default: every host)")
 
