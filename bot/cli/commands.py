@@ -201,7 +201,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         timing, latency_s = timing_from_arguments(args)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    return run(args.inventory, args.inventory_out, args.hosts, timing=timing, latency_s=latency_s)
+    return run(args.inventory, args.inventory_out, args.hosts, timing=timing, latency_s=latency_s,
+               control=sys.stdin if args.control else None)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -236,7 +237,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo()
+    if not os.environ.get("ASPRESET_LOG_LEVEL"):
+        configure_logs("error")  # the story prints what a timeout means; its warning line would repeat it
+
+    return run_demo(interactive=args.interactive, slack=args.slack)
 
 
 def _parse_time(text: str) -> datetime:
@@ -348,6 +352,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inventory", help="the inventory to make real")
     p.add_argument("--inventory-out", required=True, help="where to write the farm's client inventory")
     p.add_argument("--hosts", type=int, help="generate a farm of N hosts (for benchmarks)")
+    p.add_argument("--control", action="store_true",
+                   help="read fault lines on stdin (silent HOST, hang HOST [POOL], heal HOST); EOF stops the farm")
     add_timing_arguments(p)
     p.set_defaults(handler=cmd_sim)
 
@@ -358,6 +364,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_arguments(p)
 
     p = sub.add_parser("demo", help="the demo team's story against a simulated IIS farm")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--interactive", action="store_true", help="type chat lines yourself, and break the farm")
+    mode.add_argument("--slack", action="store_true",
+                      help="the simulated farm behind a real Slack workspace (SLACK_BOT_TOKEN, ...)")
     p.set_defaults(handler=cmd_demo)
     return parser
 

@@ -38,6 +38,7 @@ def run(
     err: TextIO = sys.stderr,
     ready: threading.Event | None = None,
     stop: threading.Event | None = None,
+    control: TextIO | None = None,
 ) -> int:
     """Serve the farm for `inventory_path` (plus generated hosts up to `hosts` in all; with no
     inventory, `hosts` generated ones), write the client inventory to `inventory_out_path`, print
@@ -72,11 +73,22 @@ def run(
             print(f"inventory for this farm: {out_path} (Ctrl-C stops the farm)", file=out, flush=True)
             if ready is not None:
                 ready.set()
+            if control is not None:
+                threading.Thread(target=_read_control, args=(farm, control, out, stop), daemon=True).start()
             while not stop.wait(0.2):
                 pass
     finally:
         _restore(previous)
     return 0
+
+
+def _read_control(farm: Farm, lines: TextIO, out: TextIO, stop: threading.Event) -> None:
+    """One answer line per control line (bot.sim.control); end of input stops the farm."""
+    from bot.sim.control import apply
+
+    for line in lines:
+        print(f"sim: {apply(farm, line)}", file=out, flush=True)
+    stop.set()
 
 
 def _on_signals(stop: threading.Event) -> dict[int, Any]:
