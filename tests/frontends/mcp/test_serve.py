@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import os
 import re
-import selectors
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx2
 import pytest
+from child_output import read_until
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -35,22 +33,6 @@ from bot.slack.blocks import APPROVE  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 TOKEN = "assistant-token-for-serve-0123456789"
-
-
-def read_until(stream: IO[bytes], pattern: bytes, deadline_s: float = 60.0) -> re.Match[bytes]:
-    """Read the child's stderr until `pattern` matches: select on the pipe with a deadline."""
-    seen = b""
-    deadline = time.monotonic() + deadline_s
-    with selectors.DefaultSelector() as selector:
-        selector.register(stream, selectors.EVENT_READ)
-        while not (found := re.search(pattern, seen)):
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {pattern!r} within {deadline_s} s; got: {seen.decode(errors='replace')[-2000:]}"
-            if selector.select(timeout=left):
-                chunk = os.read(stream.fileno(), 65536)
-                assert chunk, f"serve exited before {pattern!r}: {seen.decode(errors='replace')[-2000:]}"
-                seen += chunk
-    return found
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import signal
 import subprocess
 import sys
 
+from child_output import read_until
 from slack_http import ALICE, SIGNING_SECRET, SlackSender, get
 from slack_messages import approval_message
-from test_serve_command import read_until
 
 
 def test_the_slack_demo_serves_the_simulated_farm_to_slack(fake_slack, tmp_path):

@@ -7,14 +7,12 @@ offers the appdomain restart; SIGTERM stops it cleanly."""
 from __future__ import annotations
 
 import os
-import re
-import selectors
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from child_output import read_until
 from slack_http import ALICE, BOB, SIGNING_SECRET, WEBHOOK_SECRET, SlackSender, deploy_hook, get
 from slack_messages import approval_message, buttons, reply_saying
 
@@ -22,22 +20,6 @@ from bot.sim.cli import inventory_toml
 from bot.slack.blocks import APPROVE
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-def read_until(stream, pattern: bytes, deadline_s: float = 60.0) -> re.Match[bytes]:
-    """Read the child's output until `pattern` matches: select on the pipe with a deadline."""
-    seen = b""
-    deadline = time.monotonic() + deadline_s
-    with selectors.DefaultSelector() as selector:
-        selector.register(stream, selectors.EVENT_READ)
-        while not (found := re.search(pattern, seen)):
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {pattern!r} within {deadline_s} s; got: {seen.decode(errors='replace')[-2000:]}"
-            if selector.select(timeout=left):
-                chunk = os.read(stream.fileno(), 65536)
-                assert chunk, f"serve exited before {pattern!r}: {seen.decode(errors='replace')[-2000:]}"
-                seen += chunk
-    return found
 
 
 def test_aspreset_serve_takes_a_signed_recycle_through_approval_to_the_real_pids(fake_slack, farm, tmp_path):

@@ -3,14 +3,13 @@ executor over pywinrm, and the SQL store (SQLite and PostgreSQL through `store_u
 
 from __future__ import annotations
 
-import os
-import selectors
-import time
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 import pytest
+from child_output import read_until
 from fakes import HandClock
 
 from bot.app.service import Service
@@ -60,25 +59,7 @@ def make_service(
         store.close()
 
 
-def read_until(stream: IO[bytes], wanted: bytes, deadline_s: float = 30.0) -> bytes:
-    """Read a child process's output until it holds `wanted`; wait on the pipe (select) with a
-    deadline, never by sleeping. Reads the raw descriptor, so no buffered line hides from select.
-    Returns everything read."""
-    seen = b""
-    deadline = time.monotonic() + deadline_s
-    with selectors.DefaultSelector() as selector:
-        selector.register(stream, selectors.EVENT_READ)
-        while wanted not in seen:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {wanted!r} within {deadline_s} s; got: {seen.decode(errors='replace')[-2000:]}"
-            if selector.select(timeout=left):
-                chunk = os.read(stream.fileno(), 65536)
-                tail = seen.decode(errors="replace")[-2000:]
-                assert chunk, f"the process closed its output before {wanted!r}: {tail}"
-                seen += chunk
-    return seen
-
-
 @pytest.fixture
-def wait_for_output() -> Callable[[IO[bytes], bytes], bytes]:
-    return read_until
+def wait_for_output() -> Callable[[IO[bytes], bytes], object]:
+    """Wait for `wanted` (literal bytes) in a child's output, with a deadline (tests/child_output.py)."""
+    return lambda stream, wanted: read_until(stream, re.escape(wanted), 30.0)
