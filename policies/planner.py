@@ -47,6 +47,7 @@ class Plan:
     warmup_url: str | None = None
     reason_note: str | None = None
     changed: tuple[str, ...] = field(default=())
+    appdomain_fallback: str = "mwa-unload"  # wmi-unload on a host without the WMI provider (policy)
 
     @property
     def wider_than_needed(self) -> str | None:
@@ -122,6 +123,7 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
         warmup_url=site.warmup_url,
         reason_note=request.note,
         changed=request.changed,
+        appdomain_fallback=policy.appdomain_fallback,
     )
 
 

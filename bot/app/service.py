@@ -246,7 +246,7 @@ class Service:
             return Outcome(req.state.value, f"{request_id} is already {req.state.value}", EXIT_DONE, req, planned)
         self._tell(EventKind.STARTED, store.get(request_id))
         try:
-            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s, self.warmup)
+            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s)
         except Exception as error:  # e.g. credentials missing: nothing ran on any host
             detail = str(error) if isinstance(error, AspresetError) else f"internal error ({type(error).__name__})"
             store.finish(request_id, RequestState.FAILED, {"error": detail}, self.clock())

@@ -56,7 +56,8 @@ def run(
     stop = stop or threading.Event()
     previous = _on_signals(stop)
     try:
-        with Farm.from_inventory(inventory, extra_hosts=extra, timing=timing) as farm:
+        # Cold starts of seconds unless told otherwise: a real app is not a 50 ms lab figure.
+        with Farm.from_inventory(inventory, extra_hosts=extra, timing=timing or SimTiming.interactive()) as farm:
             out_path = Path(inventory_out_path)
             try:
                 out_path.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")

@@ -28,6 +28,14 @@ class SimTiming:
     """...within this window."""
     request_timeout_s: float = 10.0
     """How long a warm-up request waits for a worker before answering 503."""
+    cold_start_s: float = 0.0
+    """How long an application's first request takes after its AppDomain (or ASP.NET Core process)
+    started: compilation and caches. Real apps take seconds to minutes (DOMAIN.md section 9)."""
+
+    @classmethod
+    def interactive(cls) -> SimTiming:
+        """What `aspreset sim` serves by default: cold starts of seconds, as a real app has."""
+        return cls(cold_start_s=2.0)
 
     @classmethod
     def fast(cls) -> SimTiming:
