@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.app.views import RequestView
+
 
 class EventKind(StrEnum):
     CREATED = "created"  # recorded; allowed requests start at once
@@ -34,6 +36,7 @@ class RequestEvent(BaseModel):
     host: str | None = None  # for the host_* kinds
     state: str | None = None  # the request's state after the event
     detail: dict[str, Any] = Field(default_factory=dict)  # e.g. the host's outcome
+    request: RequestView | None = None  # the request as it stands after the event, ready to render
 
 
 class SilentNotifier:

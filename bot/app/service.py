@@ -3,18 +3,28 @@ the typed errors to their medium; adapters come in through the ports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import structlog
 
 from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
 from bot.app.events import EventKind, RequestEvent
-from bot.app.execution import RunReport, run_plan
+from bot.app.execution import run_plan
 from bot.app.ports import Clock, Executor, Notifier, Store, Warmup
+from bot.app.present import (
+    audit_event_view,
+    decision_dict,
+    person,
+    plan_view,
+    refusal_view,
+    request_view,
+    site_list_view,
+    status_view,
+)
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.app.results import OperationParams, StatusResult
+from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
 from policies.decision import SERVER_WIDE_WHY, Decision, NeedsApproval, Refuse, decide, time_guards
@@ -25,8 +35,6 @@ from policies.policy import ID_PATTERN, Policy
 
 log = structlog.get_logger("aspreset.service")
 
-EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_WAITING = 0, 1, 2, 3, 4
-
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -36,19 +44,6 @@ def utc_now() -> datetime:
 class Planned:
     plan: Plan
     decision: Decision
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a request, approval or denial came to. `exit_code` follows the CLI contract."""
-
-    state: str
-    message: str
-    exit_code: int
-    request: Request | None = None
-    planned: Planned | None = None
-    report: RunReport | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Service:
@@ -93,12 +88,16 @@ class Service:
         )
 
     def display(self, principal_id: str) -> str:
-        person = person_of(principal_id, self.policy)
-        return f"{person} ({principal_id})" if person and person != principal_id else principal_id
+        return person(principal_id, self.policy).display
 
     # ---- plan -------------------------------------------------------------------------------
 
-    def plan(self, request: RestartRequest, principal: Principal) -> Planned:
+    def plan(self, request: RestartRequest, principal: Principal) -> PlanView:
+        """The narrowest restart and the policy's decision; nothing is recorded or run."""
+        planned = self._plan(request, principal)
+        return plan_view(planned.plan, planned.decision, self.policy)
+
+    def _plan(self, request: RestartRequest, principal: Principal) -> Planned:
         try:
             the_plan = plan(request, self.inventory, self.policy)
         except PlanError as error:
@@ -109,9 +108,10 @@ class Service:
                  requester=principal.id)
         return Planned(the_plan, decision)
 
-    def refuse_server_wide(self, request: ServerWideRequest) -> Refuse:
+    def refuse_server_wide(self, request: ServerWideRequest) -> RefusalView:
         log.info("server_wide_refused", what=request.what)
-        return Refuse("server rung", (f"{request.what}: {SERVER_WIDE_WHY}",), "built-in", request.alternative)
+        refusal = Refuse("server rung", (f"{request.what}: {SERVER_WIDE_WHY}",), "built-in", request.alternative)
+        return refusal_view(request.what, refusal, self.policy)
 
     def _recent_worker_kills(self, the_plan: Plan) -> int:
         since = self.clock() - timedelta(hours=1)
@@ -119,27 +119,27 @@ class Service:
 
     # ---- request ----------------------------------------------------------------------------
 
-    def request(self, request: RestartRequest, principal: Principal, origin: str) -> Outcome:
-        """Plan, decide, record, and run at once when allowed. Waiting requests hold their locks."""
+    def request(self, request: RestartRequest, principal: Principal, origin: str) -> RequestView:
+        """Plan, decide, record, and run at once when allowed. Waiting requests hold their locks.
+        (A dry run is `plan`: front ends call that instead.)"""
+        if request.plan_only or request.dry_run:
+            raise ConfigError("a dry run records nothing: ask for the plan instead")
         store = self.store
         now = self.clock()
         store.expire_due(now)
-        planned = self.plan(request, principal)
+        planned = self._plan(request, principal)
         decision = planned.decision
-        if request.plan_only or request.dry_run:
-            code = EXIT_REFUSED if isinstance(decision, Refuse) else EXIT_DONE
-            return Outcome("planned", "dry run: nothing was recorded or run", code, planned=planned)
         new = self._new_request(planned, principal, origin, request, now)
         if isinstance(decision, Refuse):
             recorded = store.record_refused(new, "; ".join(decision.reasons), now)
             self._tell(EventKind.REFUSED, recorded, principal.id)
-            return Outcome("refused", "", EXIT_REFUSED, recorded, planned)
+            return self._view(recorded)
         recorded = store.create_request(new, new.default_locks(), now)
         self._tell(EventKind.CREATED, recorded, principal.id)
         if isinstance(decision, NeedsApproval):
             self._tell(EventKind.AWAITING_APPROVAL, recorded, principal.id)
-            return Outcome("awaiting_approval", "", EXIT_WAITING, recorded, planned)
-        return self._run(recorded.id, planned.plan, planned)
+            return self._view(recorded)
+        return self._run(recorded.id, planned.plan)
 
     def _new_request(
         self, planned: Planned, principal: Principal, origin: str, request: RestartRequest, now: datetime
@@ -168,7 +168,7 @@ class Service:
 
     # ---- approve / deny ---------------------------------------------------------------------
 
-    def approve(self, request_id: str, principal: Principal) -> Outcome:
+    def approve(self, request_id: str, principal: Principal) -> RequestView:
         store = self.store
         now = self.clock()
         store.expire_due(now)
@@ -179,7 +179,7 @@ class Service:
             self._may_approve(req, principal) or same_person(principal.id, req.requester, self.policy)
         ):
             # approved, but the process that should have run it stopped first: run it now (once)
-            return self._run(req.id, Plan.from_dict(req.plan), None)
+            return self._run(req.id, Plan.from_dict(req.plan))
         if same_person(principal.id, req.requester, self.policy):
             raise NotAllowed(f"{self.display(principal.id)} asked for {req.id}: a second person must approve it")
         if req.state != RequestState.AWAITING_APPROVAL:
@@ -194,21 +194,19 @@ class Service:
             raise Refused(f"{req.id} cannot run now: " + "; ".join(blocked.reasons))
         outcome = store.add_approval(req.id, principal.id, now)
         if outcome.status == ApprovalStatus.EXPIRED:
-            return Outcome("expired", f"request {req.id} expired before this approval", EXIT_REFUSED, store.get(req.id))
+            return self._view(store.get(req.id), f"request {req.id} expired before this approval")
         if outcome.status == ApprovalStatus.NOT_AWAITING:
             return self._not_waiting(store.get(req.id))
         if outcome.status == ApprovalStatus.DUPLICATE:
-            return Outcome(outcome.state.value, f"{self.display(principal.id)} had already approved {req.id}",
-                           EXIT_WAITING if outcome.state == RequestState.AWAITING_APPROVAL else EXIT_DONE,
-                           store.get(req.id))
+            return self._view(store.get(req.id), f"{self.display(principal.id)} had already approved {req.id}")
         if not outcome.became_approved:
             self._tell(EventKind.APPROVAL_COUNTED, store.get(req.id), principal.id)
             message = f"approval counted ({len(outcome.approvals)} of {outcome.approvals_needed})"
-            return Outcome("awaiting_approval", message, EXIT_WAITING, store.get(req.id))
+            return self._view(store.get(req.id), message)
         self._tell(EventKind.APPROVED, store.get(req.id), principal.id)
-        return self._run(req.id, the_plan, None)
+        return self._run(req.id, the_plan)
 
-    def deny(self, request_id: str, principal: Principal, reason: str | None) -> Outcome:
+    def deny(self, request_id: str, principal: Principal, reason: str | None) -> RequestView:
         """An approver denies; the requester (or their assistant) cancels their own request."""
         store = self.store
         now = self.clock()
@@ -219,31 +217,31 @@ class Service:
         if same_person(principal.id, req.requester, self.policy):
             store.cancel(req.id, principal.id, now)
             self._tell(EventKind.CANCELLED, store.get(req.id), principal.id)
-            return Outcome("cancelled", f"{req.id} cancelled by its requester", EXIT_DONE, store.get(req.id))
+            return self._view(store.get(req.id), f"{req.id} cancelled by its requester")
         if principal.is_assistant or not self._may_approve(req, principal):
             raise NotAllowed(f"{self.display(principal.id)} may not deny {req.id}: only its approvers or requester can")
         if not store.deny(req.id, principal.id, reason or "no reason given", now):
             return self._not_waiting(store.get(req.id))
         self._tell(EventKind.DENIED, store.get(req.id), principal.id)
-        return Outcome("denied", f"{req.id} denied by {self.display(principal.id)}", EXIT_DONE, store.get(req.id))
+        return self._view(store.get(req.id), f"{req.id} denied by {self.display(principal.id)}")
 
     def _may_approve(self, req: Request, principal: Principal) -> bool:
         return any(a == principal.id or (a.startswith("S") and a in principal.groups) for a in req.approvers)
 
-    def _not_waiting(self, req: Request) -> Outcome:
-        message = f"request {req.id} is {req.state.value}; nothing more to do"
-        finished = req.state in (RequestState.SUCCEEDED, RequestState.FAILED, RequestState.PARTIALLY_FAILED,
-                                 RequestState.RUNNING)
-        return Outcome(req.state.value, message, EXIT_DONE if finished else EXIT_REFUSED, req)
+    def _not_waiting(self, req: Request) -> RequestView:
+        return self._view(req, f"request {req.id} is {req.state.value}; nothing more to do")
+
+    def _view(self, req: Request, message: str = "", *, ran_now: bool = False) -> RequestView:
+        return request_view(req, self.policy, message, ran_now=ran_now)
 
     # ---- execute ----------------------------------------------------------------------------
 
-    def _run(self, request_id: str, the_plan: Plan, planned: Planned | None) -> Outcome:
+    def _run(self, request_id: str, the_plan: Plan) -> RequestView:
         """Claim the request (exactly one caller wins, across processes), run it, record the result."""
         store = self.store
         if not store.claim_for_run(request_id, self.clock(), owner=self.owner):
             req = store.get(request_id)
-            return Outcome(req.state.value, f"{request_id} is already {req.state.value}", EXIT_DONE, req, planned)
+            return self._view(req, f"{request_id} is already {req.state.value}: nothing more was run")
         self._tell(EventKind.STARTED, store.get(request_id))
         try:
             report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s)
@@ -253,15 +251,15 @@ class Service:
             self._tell(EventKind.FINISHED, store.get(request_id))
             raise
         store.finish(request_id, RequestState(report.outcome), report.to_json(), self.clock())
-        self._tell(EventKind.FINISHED, store.get(request_id))
-        code = EXIT_DONE if report.outcome == "succeeded" else EXIT_FAILED
+        finished = store.get(request_id)
+        self._tell(EventKind.FINISHED, finished)
         log.info("executed", request_id=request_id, site=the_plan.site, rung=the_plan.rung.value,
                  outcome=report.outcome)
-        return Outcome(report.outcome, "", code, store.get(request_id), planned, report)
+        return self._view(finished, ran_now=True)
 
     def _tell(self, kind: EventKind, req: Request, by: str | None = None) -> None:
         event = RequestEvent(kind=kind, request_id=req.id, site=req.site, rung=req.rung.value, by=by,
-                             state=req.state.value)
+                             state=req.state.value, request=self._view(req))
         try:
             self.notifier.notify(event)
         except Exception:  # a front end that cannot hear must never stop a restart half-way
@@ -269,7 +267,7 @@ class Service:
 
     # ---- read -------------------------------------------------------------------------------
 
-    def status(self, site: str) -> list[tuple[str, StatusResult | ExecutionError]]:
+    def status(self, site: str) -> StatusView:
         entry = self.inventory.sites.get(site)
         if entry is None:
             raise ConfigError(f"unknown site {site!r}; known: {', '.join(sorted(self.inventory.sites))}")
@@ -283,14 +281,24 @@ class Service:
         for (name, _, _), result in zip(calls, results, strict=True):
             assert isinstance(result, StatusResult | ExecutionError)
             out.append((name, result))
-        return out
+        return status_view(site, out)
 
+    def sites(self) -> SiteListView:
+        return site_list_view(self.inventory)
 
-def decision_dict(decision: Decision) -> dict[str, Any]:
-    out: dict[str, Any] = {"outcome": decision.outcome, "rule": decision.rule, "reasons": list(decision.reasons)}
-    if isinstance(decision, NeedsApproval):
-        out.update(approvers=list(decision.approvers), approvals=decision.approvals,
-                   expires_in_s=decision.expires_in_s)
-    if isinstance(decision, Refuse):
-        out.update(alternative=decision.alternative.value if decision.alternative else None, source=decision.source)
-    return out
+    def get_request(self, request_id: str) -> RequestView:
+        self.store.expire_due(self.clock())
+        return self._view(self.store.get(request_id))
+
+    def list_requests(self, state: str | None = None, site: str | None = None, limit: int = 100) -> RequestListView:
+        try:
+            wanted = RequestState(state) if state else None
+        except ValueError:
+            raise ConfigError(f"state {state!r}: use one of {', '.join(s.value for s in RequestState)}") from None
+        self.store.expire_due(self.clock())
+        return RequestListView([self._view(r) for r in self.store.list(state=wanted, site=site, limit=limit)])
+
+    def audit(self, site: str | None = None, since: datetime | None = None,
+              request_id: str | None = None) -> AuditView:
+        events = self.store.audit(site=site, since=since, request_id=request_id)
+        return AuditView([audit_event_view(e, self.policy) for e in events])

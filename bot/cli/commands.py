@@ -6,23 +6,23 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.app.dispatch import dispatch, handle_text
 from bot.app.errors import AspresetError, ConfigError
-from bot.app.records import RequestState
-from bot.app.results import StatusResult
-from bot.app.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_REFUSED, Outcome, Service
-from bot.chat import Reply, handle_text
-from bot.cli.exit_codes import exit_code_for_error
-from bot.cli.render import outcome_json, outcome_text, plan_json, plan_text, status_json, status_text
+from bot.app.incidents import incident_view
+from bot.app.service import Service
+from bot.app.views import AuditView, ErrorView, RequestListView, View
+from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_error, exit_code_for_view
+from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
-from commands.model import Reason, RestartRequest
+from commands.model import Approve, Deny, Reason, RestartRequest, Status
 from commands.rungs import Rung
-from policies.decision import Refuse
 from policies.files import FileError, load_inventory, load_policy
 from policies.identity import Principal
 
@@ -43,13 +43,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code_for_error(error)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # the last resort: a sentence with an incident id, never a traceback
+        view = incident_view(error, command=getattr(args, "handler", main).__name__)
+        print(f"aspreset: {view.message}", file=sys.stderr)
+        return exit_code_for_view(view)
+
+
+def _print(text: str) -> None:
+    """stdout may be a pipe whose reader left (`aspreset requests | head -1`): stop writing quietly
+    and let the command end with its own exit code."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush does not fail either
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(text)
+    """For the few commands whose reply is not a core view (policy check, doctor)."""
+    _print(json.dumps(data, indent=2, default=str) if getattr(args, "json", False) else text)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -91,74 +103,58 @@ def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartReques
 
 def cmd_plan(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    planned = service.plan(_restart_request(args, plan_only=True), _principal(args, service))
-    _emit(args, plan_json(planned), plan_text(planned, service.display))
-    return EXIT_REFUSED if isinstance(planned.decision, Refuse) else EXIT_DONE
+    return _show(args, dispatch(_restart_request(args, plan_only=True), _principal(args, service), service, _origin()))
 
 
 def cmd_recycle(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    origin = f"cli:{getpass.getuser()}"  # who typed it, beside whom they act as
-    return _report(args, service, service.request(_restart_request(args, False), _principal(args, service), origin))
+    return _show(args, dispatch(_restart_request(args, False), _principal(args, service), service, _origin()))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    return _report(args, service, service.approve(args.request_id, _principal(args, service)))
+    return _show(args, dispatch(Approve(args.request_id), _principal(args, service), service, _origin()))
 
 
 def cmd_deny(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    return _report(args, service, service.deny(args.request_id, _principal(args, service), args.reason))
-
-
-def _report(args: argparse.Namespace, service: Service, outcome: Outcome) -> int:
-    _emit(args, outcome_json(outcome), outcome_text(outcome, service.display))
-    return outcome.exit_code
+    return _show(args, dispatch(Deny(args.request_id, args.reason), _principal(args, service), service, _origin()))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    results = service.status(args.site)
-    _emit(args, status_json(args.site, results), status_text(args.site, results))
-    return EXIT_DONE if all(isinstance(r, StatusResult) and r.ok for _, r in results) else EXIT_FAILED
+    return _show(args, dispatch(Status(args.site), _principal(args, service), service, _origin()))
 
 
 def cmd_requests(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    service.store.expire_due(service.clock())
-    try:
-        state = RequestState(args.state) if args.state else None
-    except ValueError:
-        raise ConfigError(f"--state {args.state!r}: use one of {', '.join(s.value for s in RequestState)}") from None
-    rows = service.store.list(state=state, site=args.site, limit=args.limit)
-    lines = [
-        f"{r.id}  {r.state.value:<17} {r.site:<16} {r.rung.value:<9} {service.display(r.requester)}  "
-        f"{r.created_at:%Y-%m-%d %H:%M}Z"
-        for r in rows
-    ]
-    _emit(args, [r.as_dict() for r in rows], "\n".join(lines) or "no requests")
-    return EXIT_DONE
+    return _show(args, service.list_requests(state=args.state, site=args.site, limit=args.limit))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     service = _full_service(args)
     since = _parse_time(args.since) if args.since else None
-    events = service.store.audit(site=args.site, since=since, request_id=args.request)
-    lines = [
-        f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.request_id or '-':<9} {e.action.value:<11} "
-        f"{(e.state_from or '-')}->{(e.state_to or '-')}  {e.site or ''} {e.rung or ''}  by {service.display(e.actor)}"
-        for e in events
-    ]
-    _emit(args, [e.as_dict() for e in events], "\n".join(lines) or "no events")
-    return EXIT_DONE
+    return _show(args, service.audit(site=args.site, since=since, request_id=args.request))
 
 
 def cmd_say(args: argparse.Namespace) -> int:
     service = _full_service(args)
-    reply: Reply = handle_text(args.text, _principal(args, service), service, origin=f"console:{getpass.getuser()}")
-    _emit(args, {"reply": reply.text, "exit_code": reply.exit_code, **reply.data}, reply.text)
-    return reply.exit_code
+    return _show(args, handle_text(args.text, _principal(args, service), service, f"console:{getpass.getuser()}"))
+
+
+def _origin() -> str:
+    return f"cli:{getpass.getuser()}"  # who typed it, beside whom they act as
+
+
+def _show(args: argparse.Namespace, view: View | RequestListView | AuditView) -> int:
+    """Print a view as text, or as its own JSON dump with --json; the exit code follows from it."""
+    if getattr(args, "json", False):
+        _print(view.model_dump_json(indent=2))
+    elif isinstance(view, ErrorView):
+        print(f"aspreset: {view.message}", file=sys.stderr)
+    else:
+        _print(render_text(view))
+    return exit_code_for_view(view)
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:

@@ -1,142 +1,143 @@
-"""Plans, decisions and results as JSON objects and as the text the bot says. One place, so the
-CLI, the chat console and Slack say the same thing."""
+"""The core's views as text, for the CLI and the local chat console: pure functions of one view.
+(`--json` is the view's own dump; see docs/json.md.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from bot.app.errors import ExecutionError
-from bot.app.results import StatusResult
-from bot.app.service import Outcome, Planned, decision_dict
-from policies.decision import Decision, NeedsApproval, Refuse
-
-
-def plan_json(planned: Planned) -> dict[str, Any]:
-    plan = planned.plan
-    return {
-        "site": plan.site,
-        "environment": plan.environment,
-        "rung": plan.rung.value,
-        "needed": plan.needed.value if plan.needed else None,
-        "method": plan.method,
-        "hosts": list(plan.hosts),
-        "pool": plan.pool,
-        "blast_radius": list(plan.blast_radius),
-        "wider_than_needed": plan.wider_than_needed,
-        "why": list(plan.why),
-        "warnings": list(plan.warnings),
-        "decision": decision_dict(planned.decision),
-    }
+from bot.app.views import (
+    AuditView,
+    DecisionView,
+    ErrorView,
+    HelpView,
+    HostResultView,
+    HostStatusView,
+    PlanView,
+    RefusalView,
+    RequestListView,
+    RequestView,
+    SiteListView,
+    StatusView,
+    View,
+)
 
 
-def plan_text(planned: Planned, who: Callable[[str], str] = str) -> str:
-    plan = planned.plan
-    lines = [
-        f"Plan for {plan.site} ({plan.environment}): {plan.rung.value} via {plan.method} "
-        f"on {', '.join(plan.hosts)}",
-    ]
+def text(view: View | RequestListView | AuditView) -> str:
+    if isinstance(view, PlanView):
+        return plan_text(view)
+    if isinstance(view, RequestView):
+        return request_text(view)
+    if isinstance(view, StatusView):
+        return status_text(view)
+    if isinstance(view, SiteListView):
+        return sites_text(view)
+    if isinstance(view, RefusalView):
+        return f"{decision_text(view.decision)}\n{view.suggestion}"
+    if isinstance(view, HelpView):
+        return view.text
+    if isinstance(view, ErrorView):
+        return f"Sorry: {view.message}"
+    if isinstance(view, RequestListView):
+        return requests_text(view)
+    return audit_text(view)
+
+
+def plan_text(plan: PlanView) -> str:
+    lines = [f"Plan for {plan.site} ({plan.environment}): {plan.rung} via {plan.method} on {', '.join(plan.hosts)}"]
     lines += [f"  why: {line}" for line in plan.why]
-    if len(plan.blast_radius) > 1 or plan.blast_radius != (plan.site,):
+    if plan.blast_radius != [plan.site]:
         lines.append(f"  blast radius: {', '.join(plan.blast_radius)} (pool {plan.pool})")
     if plan.wider_than_needed:
         lines.append(f"  note: {plan.wider_than_needed}")
     lines += [f"  warning: {line}" for line in plan.warnings]
-    lines.append(decision_text(planned.decision, who))
+    lines.append(decision_text(plan.decision))
     return "\n".join(lines)
 
 
-def decision_text(decision: Decision, who: Callable[[str], str] = str) -> str:
-    if isinstance(decision, Refuse):
-        text = f"Refused ({decision.rule}): " + "; ".join(decision.reasons) + "."
+def decision_text(decision: DecisionView) -> str:
+    reasons = "; ".join(decision.reasons)
+    if decision.outcome == "refuse":
+        out = f"Refused ({decision.rule}): {reasons}."
         if decision.alternative is not None:
-            text += f" The narrowest restart that does the job: --scope {decision.alternative.value}."
-        return text
-    if isinstance(decision, NeedsApproval):
-        minutes = decision.expires_in_s // 60
-        return (
-            f"Needs {decision.approvals} approval(s) from {', '.join(who(a) for a in decision.approvers)} "
-            f"(not the requester) within {minutes} min: " + "; ".join(decision.reasons) + "."
-        )
-    return "Allowed: " + "; ".join(decision.reasons) + "."
+            out += f" The narrowest restart that does the job: --scope {decision.alternative}."
+        return out
+    if decision.outcome == "needs_approval":
+        minutes = (decision.expires_in_s or 0) // 60
+        who = ", ".join(p.display for p in decision.approver_people)
+        return f"Needs {decision.approvals} approval(s) from {who} (not the requester) within {minutes} min: {reasons}."
+    return f"Allowed: {reasons}."
 
 
-def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    out: dict[str, Any] = {"state": outcome.state, "message": outcome.message, "exit_code": outcome.exit_code}
-    if outcome.request is not None:
-        out["request_id"] = outcome.request.id
-        out["site"] = outcome.request.site
-        out["rung"] = outcome.request.rung.value
-    if outcome.planned is not None:
-        out["plan"] = plan_json(outcome.planned)
-    elif outcome.request is not None:
-        out["decision"] = dict(outcome.request.decision)
-    if outcome.report is not None:
-        out["hosts"] = [host.to_json() for host in outcome.report.hosts]
-    elif outcome.request is not None and outcome.request.result:
-        out["hosts"] = outcome.request.result.get("hosts", [])
-    return out
-
-
-def outcome_text(outcome: Outcome, who: Callable[[str], str] = str) -> str:
+def request_text(req: RequestView) -> str:
     lines: list[str] = []
-    if outcome.planned is not None:
-        lines.append(plan_text(outcome.planned, who))
-    req = outcome.request
-    if req is not None:
-        head = f"Request {req.id} ({req.site}, {req.rung.value}, asked by {who(req.requester)}): {outcome.state}"
-        if outcome.state == "awaiting_approval" and req.expires_at:
-            head += f", approve with `approve {req.id}` before {req.expires_at:%H:%M} UTC"
-        lines.append(head)
-        if outcome.message and outcome.message not in head:
-            lines.append(f"  {outcome.message}")
-        approvals = ", ".join(who(a.approver) for a in req.approvals)
-        if approvals:
-            lines.append(f"  approved by {approvals}")
-    elif outcome.planned is None:
-        lines.append(outcome.message)
-    hosts = outcome.report.hosts if outcome.report else []
-    lines += [host_text(h.to_json()) for h in hosts]
+    if req.plan is not None and not req.approvals and not req.message:  # the reply to the ask itself
+        lines.append(plan_text(req.plan))
+    head = f"Request {req.id} ({req.site}, {req.rung}, asked by {req.requester_display}): {req.state}"
+    if req.waiting and req.expires_at:
+        head += f", approve with `approve {req.id}` before {req.expires_at:%H:%M} UTC"
+    lines.append(head)
+    if req.message:
+        lines.append(f"  {req.message}")
+    if req.approvals:
+        lines.append(f"  approved by {', '.join(a.display for a in req.approvals)}")
+    if req.deny_reason and req.state != "refused":  # a refusal's reasons are in its plan's decision
+        lines.append(f"  reason: {req.deny_reason}")
+    if req.error:
+        lines.append(f"  error: {req.error}")
+    lines += [host_text(h) for h in req.hosts]
     return "\n".join(lines)
 
 
-def host_text(host: dict[str, Any]) -> str:
-    if host["outcome"] != "succeeded":
-        return f"  {host['host']}: FAILED {host['error']} [{host.get('error_code')}]"
-    pids = f"PIDs {_pids(host['pids_before'])} -> {_pids(host['pids_after'])}"
+def host_text(host: HostResultView) -> str:
+    if host.outcome != "succeeded":
+        return f"  {host.host}: {host.outcome.upper()} {host.error or ''} [{host.error_code}]".rstrip()
+    pids = f"PIDs {_processes(host, 'before')} -> {_processes(host, 'after')}"
     domain = ""
-    if host.get("appdomain_before") or host.get("appdomain_after"):
-        domain = f", AppDomain {host['appdomain_before']} -> {host['appdomain_after']}"
-    warm = f", warm-up HTTP {host['warmup_status']} in {host['warmup_ms']} ms" if host.get("warmup_status") else ""
-    return f"  {host['host']}: ok, {host['method']}: {pids}{domain}{warm}, {host['duration_ms']} ms"
+    if host.appdomain_before or host.appdomain_after:
+        domain = f", AppDomain {host.appdomain_before} -> {host.appdomain_after}"
+    warm = f", warm-up HTTP {host.warmup_status} in {host.warmup_ms} ms" if host.warmup_status else ""
+    evidence = getattr(host, "evidence", None)
+    seen = f"; evidence: {', '.join(evidence)}" if evidence else ""
+    return f"  {host.host}: ok, {host.method}: {pids}{domain}{warm}, {host.duration_ms} ms{seen}"
+
+
+def _processes(host: HostResultView, when: str) -> str:
+    """PIDs, each with its start time when the verification reported them (Windows reuses PIDs)."""
+    workers = getattr(host, f"workers_{when}", None)
+    if not workers:
+        return _pids(host.pids_before if when == "before" else host.pids_after)
+    return "[" + ", ".join(f"{w['pid']} started {str(w['started_at'])[11:23]}" for w in workers) + "]"
+
+
+def status_text(status: StatusView) -> str:
+    return "\n".join([f"Status of {status.site}:", *(host_status_text(h) for h in status.hosts)])
+
+
+def host_status_text(host: HostStatusView) -> str:
+    if not host.ok:
+        return f"  {host.host}: {host.error} [{host.error_code}]"
+    pids = _pids([int(w["pid"]) for w in host.workers])
+    offline = ", app_offline.htm PRESENT" if host.app_offline else ""
+    return (f"  {host.host}: pool {host.pool_state} ({host.start_mode}), {host.worker_process_name} {pids}, "
+            f"AppDomain {host.appdomain_id}, IIS {host.iis_major_version}{offline}")
+
+
+def sites_text(sites: SiteListView) -> str:
+    lines = [f"{s.name} ({s.environment}): {s.iis_site}{s.app} pool {s.pool} on {', '.join(s.hosts)}"
+             for s in sites.sites]
+    return "\n".join(lines) or "No sites in the inventory."
+
+
+def requests_text(requests: RequestListView) -> str:
+    lines = [f"{r.id}  {r.state:<17} {r.site:<16} {r.rung:<9} {r.requester_display}  {r.created_at:%Y-%m-%d %H:%M}Z"
+             for r in requests.root]
+    return "\n".join(lines) or "no requests"
+
+
+def audit_text(audit: AuditView) -> str:
+    lines = [f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.request_id or '-':<9} {e.action:<11} "
+             f"{(e.state_from or '-')}->{e.state_to}  {e.site} {e.rung}  by {e.actor_display}"
+             for e in audit.root]
+    return "\n".join(lines) or "no events"
 
 
 def _pids(pids: list[int]) -> str:
     return "[" + ", ".join(str(p) for p in pids) + "]" if pids else "none"
-
-
-def status_json(site: str, results: list[tuple[str, StatusResult | ExecutionError]]) -> dict[str, Any]:
-    hosts = []
-    for name, result in results:
-        if isinstance(result, ExecutionError):
-            hosts.append({"host": name, "ok": False, "error": result.detail, "error_code": type(result).__name__})
-        else:
-            hosts.append({"host": name, **result.model_dump()})
-    return {"site": site, "hosts": hosts}
-
-
-def status_text(site: str, results: list[tuple[str, StatusResult | ExecutionError]]) -> str:
-    lines = [f"Status of {site}:"]
-    for name, result in results:
-        if isinstance(result, ExecutionError):
-            lines.append(f"  {name}: unreachable: {result.detail}")
-        elif not result.ok:
-            lines.append(f"  {name}: {result.error} [{result.error_code}]")
-        else:
-            pids = _pids([w.pid for w in result.workers])
-            offline = ", app_offline.htm PRESENT" if result.app_offline else ""
-            lines.append(
-                f"  {name}: pool {result.pool_state} ({result.start_mode}), {result.worker_process_name} {pids}, "
-                f"AppDomain {result.appdomain_id}, IIS {result.iis_major_version}{offline}"
-            )
-    return "\n".join(lines)

@@ -1,40 +1,50 @@
-"""The chat console (`aspreset say`, and `make demo` built on it) speaks the whole flow in chat text."""
+"""The chat console (`aspreset say`, and `make demo` built on it) speaks the whole flow in chat text;
+the replies are the core's views, the same ones Slack and MCP render."""
 
 from __future__ import annotations
 
-import re
-
-from bot.app.service import EXIT_BAD_INPUT, EXIT_DONE, EXIT_REFUSED, EXIT_WAITING
-from bot.chat import handle_text
-from bot.demo import run_demo
+from bot.app.dispatch import handle_text
+from bot.app.views import ErrorView, RequestView, StatusView
+from bot.cli.render import text as render_text
+from bot.demo import SCENES, Story, play, run_demo
 
 
 def test_a_hung_shop_is_requested_approved_and_checked_in_chat_text(make_service, demo_farm):
     service = make_service()
     alice, bob = service.principal("alice"), service.principal("bob")
 
-    asked = handle_text("/recycle shop-web --reason \u201cphones say checkout hangs\u201d", alice, service)
-    assert asked.exit_code == EXIT_DONE, "a free-text reason is a note: appdomain restart, allowed"
-    hung = handle_text("/recycle shop-web --reason hung", alice, service)
-    assert hung.exit_code == EXIT_WAITING
-    request_id = re.search(r"approve (r-[a-z0-9]+)", hung.text).group(1)  # type: ignore[union-attr]
+    asked = handle_text("/recycle shop-web --reason \u201cphones say checkout hangs\u201d", alice, service, "console")
+    assert isinstance(asked, RequestView) and asked.rung == "appdomain" and asked.state == "succeeded", \
+        "a free-text reason is a note: appdomain restart, allowed"
+    assert asked.reason == "phones say checkout hangs"
+    hung = handle_text("/recycle shop-web --reason hung", alice, service, "console")
+    assert isinstance(hung, RequestView) and hung.waiting
+    assert f"approve {hung.id}" in render_text(hung)
 
-    assert handle_text(f"/recycle approve {request_id}", alice, service).exit_code == EXIT_REFUSED
-    approved = handle_text(f"/recycle approve {request_id}", bob, service)
-    assert approved.exit_code == EXIT_DONE
+    own = handle_text(f"/recycle approve {hung.id}", alice, service, "console")
+    assert isinstance(own, ErrorView) and own.code == "not_allowed"
+    approved = handle_text(f"/recycle approve {hung.id}", bob, service, "console")
+    assert isinstance(approved, RequestView) and approved.state == "succeeded" and approved.ran_now
     after = demo_farm.host("web01").pids("ShopPool")
-    assert f"-> [{after[0]}]" in approved.text
+    web01 = next(h for h in approved.hosts if h.host == "web01")
+    assert web01.pids_after == after and f"-> [{after[0]} started " in render_text(approved)
 
-    status = handle_text("/recycle status shop-web", alice, service)
-    assert status.exit_code == EXIT_DONE and f"w3wp [{after[0]}]" in status.text
-    assert handle_text("/recycle stauts shop-web", alice, service).exit_code == EXIT_BAD_INPUT
+    status = handle_text("/recycle status shop-web", alice, service, "console")
+    assert isinstance(status, StatusView) and status.all_ok
+    assert [w["pid"] for w in status.hosts[0].workers] == after
+    typo = handle_text("/recycle stauts shop-web", alice, service, "console")
+    assert isinstance(typo, ErrorView) and typo.code == "bad_input"
 
 
 def test_the_demo_tells_its_story_end_to_end(capsys):
     assert run_demo() == 0
     out = capsys.readouterr().out
-    assert re.search(r"web01: ok, kill-and-warm-up: PIDs \[\d+\] -> \[\d+\]", out)
-    assert "a second person must approve" in out
-    assert "nothing more to do" in out
-    assert "Refused (server rung)" in out and "Refused (IIS 5 isolation mode)" in out
+    assert "Every scene behaved as told." in out
     assert out.count(" finished ") == 3, "three restarts ran: appdomain, apppool, worker"
+
+
+def test_the_demo_names_the_scene_that_did_not_behave(make_service, demo_farm, capsys):
+    demo_farm.host("web02").inject_unauthorized()  # the appdomain scene cannot succeed on web02
+    failed = play(make_service(), Story(demo_farm))
+    assert failed == SCENES[1].narration
+    assert "DEMO FAILED at scene 2" in capsys.readouterr().out

@@ -25,7 +25,7 @@ def test_a_run_cut_off_by_sigkill_is_marked_interrupted_and_its_pool_freed(
     clock.now = datetime.now(UTC)  # the approver process below reads the real clock
     service = make_service()
     request_id = service.request(RestartRequest(site="shop-web", reason=Reason.HUNG), Principal(id="U01ALICE"),
-                                 "cli").request.id  # type: ignore[union-attr]
+                                 "cli").id
     farm_file = tmp_path / "farm.toml"
     farm_file.write_text(inventory_toml(farm_inventory))
     demo_farm.host("web01").inject_hang()  # the worker kill never finishes on web01

@@ -1,0 +1,26 @@
+"""The last-resort handler every edge shares: an unexpected exception is logged in full with a short
+incident id, and the person sees one sentence with that id, never a traceback."""
+
+from __future__ import annotations
+
+import secrets
+
+import structlog
+
+from bot.app.errors import AspresetError
+from bot.app.views import ErrorView
+
+log = structlog.get_logger("aspreset.incident")
+
+INTERNAL_SENTENCE = "internal error (incident {incident}); nothing further was run"
+
+
+def error_view(error: AspresetError) -> ErrorView:
+    return ErrorView(code=error.code, message=str(error))
+
+
+def incident_view(error: BaseException, **context: object) -> ErrorView:
+    """Log `error` with its traceback under a new incident id; the view says only the id."""
+    incident = secrets.token_hex(4)
+    log.error("unexpected_error", incident=incident, error_type=type(error).__name__, exc_info=error, **context)
+    return ErrorView(code="internal", message=INTERNAL_SENTENCE.format(incident=incident), incident=incident)
