@@ -131,8 +131,12 @@ class Service:
         calls = [(name, self.inventory.hosts[name], OperationParams(op="status", iis_site=the_plan.iis_site,
                                                                    app_path=the_plan.app, pool=the_plan.pool))
                  for name in the_plan.hosts]
+        try:
+            results = self.executor.run_many(calls)
+        except AspresetError:  # hosts not configured to be reached (credentials, transport): the run says so
+            return []
         health = []
-        for (name, _, _), result in zip(calls, self.executor.run_many(calls), strict=True):
+        for (name, _, _), result in zip(calls, results, strict=True):
             if isinstance(result, StatusResult) and result.ok and result.settings is not None:
                 settings = result.settings
                 since = self.clock() - timedelta(seconds=settings.rapid_fail_interval_s)
