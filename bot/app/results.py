@@ -173,7 +173,7 @@ class RestartResult(Model):
     acted: Observation | None = None  # right after acting, before any warm-up
     warmups: list[WarmupAnswer] = Field(default_factory=list)
     after: Observation | None = None
-    wait_ended: str = ""  # condition | deadline | shutdown_time_limit | pool_stopped
+    wait_ended: str = ""  # condition | deadline | shutdown_time_limit | pool_stopped | not_routed
     duration_ms: int = 0
 
 

@@ -129,7 +129,8 @@ class Service:
         if the_plan.rung != Rung.WORKER:
             return []
         calls = [(name, self.inventory.hosts[name], OperationParams(op="status", iis_site=the_plan.iis_site,
-                                                                   app_path=the_plan.app, pool=the_plan.pool))
+                                                                   app_path=the_plan.app, pool=the_plan.pool,
+                                                                   timeout_s=15))
                  for name in the_plan.hosts]
         try:
             results = self.executor.run_many(calls)

@@ -148,8 +148,10 @@ class SimHost:
         """Close the connection without answering."""
         self.wsman.arm(ArmedFault("drop", _actions(actions), times))
 
-    def inject_hang(self) -> None:
-        """Commands never finish: every Receive ends in the TimedOut fault until Signal/Delete."""
+    def inject_hang(self, operations: Iterable[str] | None = None) -> None:
+        """Commands (of these operations; None: all) never finish: every Receive ends in the TimedOut
+        fault until Signal/Delete."""
+        self.wsman.hang_operations = None if operations is None else frozenset(operations)
         self.wsman.hang_commands = True
 
     def inject_script_output(self, stdout: bytes, stderr: bytes = b"", exit_code: int = 0) -> None:

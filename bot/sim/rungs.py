@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from bot.app.results import Action, Observation, OperationParams, RestartResult, WarmupAnswer
+from bot.sim.http_sys import HTTP_API
 from bot.sim.iis import OUT_OF_PROCESS, STOPPED, ContentDenied
 from bot.sim.observe import (
     Cancelled,
@@ -82,6 +83,9 @@ class Run:
             now = time.monotonic()
             if after.pool_state == STOPPED:
                 self.result.wait_ended = "pool_stopped"
+                return
+            if answer.status in (400, 404) and answer.server == HTTP_API:  # no binding: asking again cannot help
+                self.result.wait_ended = "not_routed"
                 return
             served = answer.status is not None and done(after)
             gone = old_gone is None or old_gone(after)

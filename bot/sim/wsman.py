@@ -146,6 +146,7 @@ class WsmanEndpoint:
         self._faults: list[ArmedFault] = []
         self.latency_s = 0.0
         self.hang_commands = False
+        self.hang_operations: frozenset[str] | None = None  # None: every command hangs
         self.script_output: ScriptOutcome | None = None
         self.requests = 0
         self.encrypted_requests = 0  # NTLM-sealed SOAP messages received
@@ -168,6 +169,7 @@ class WsmanEndpoint:
             self._faults.clear()
             self.latency_s = 0.0
             self.hang_commands = False
+            self.hang_operations = None
             self.script_output = None
 
     def reset_counters(self) -> None:
@@ -357,7 +359,9 @@ class WsmanEndpoint:
             return
         cmd.started = True
         cmd.record.operation = script_operation(script)
-        hang, canned = self.hang_commands, self.script_output
+        operation = cmd.record.operation
+        hang = self.hang_commands and (self.hang_operations is None or operation in self.hang_operations)
+        canned = self.script_output
 
         def work() -> None:
             try:

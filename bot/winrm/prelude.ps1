@@ -386,6 +386,8 @@ function Wait-Outcome($Target, [bool]$Domains, [scriptblock]$Done, [scriptblock]
         $now = $clock.ElapsedMilliseconds
         $gone = & $OldGone $after
         if ($after.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
+        # HTTP.sys itself said no binding or no registration matches: asking again cannot help.
+        if (@(400, 404) -contains $answer.status -and $answer.server -like 'Microsoft-HTTPAPI*') { $result.wait_ended = 'not_routed'; return }
         if ($null -ne $answer.status -and (& $Done $after) -and $gone) { $result.wait_ended = 'condition'; return }
         if (-not $gone -and $DrainUntilMs -gt 0 -and $now -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
         if ($now -ge $deadlineMs -and ($gone -or $now -ge $DrainUntilMs)) { $result.wait_ended = 'deadline'; return }

@@ -106,6 +106,7 @@ def test_2_a_host_name_no_binding_has_is_http_sys_answering_400_and_fails_the_wa
 
     answer = r.warmups[-1]
     assert answer.status == 400 and answer.server == "Microsoft-HTTPAPI/2.0"
+    assert r.wait_ended == "not_routed" and len(r.warmups) == 1  # asking again cannot help
     verdict = _verdict(r)
     assert verdict.error_code == "warmup_failed" and "Invalid Hostname" in (verdict.error or "")
     assert "nobody.example" in (verdict.error or "")
