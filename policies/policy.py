@@ -111,6 +111,8 @@ class Policy(Strict):
     # wmi-unload on a host without the WMI provider (Web-Scripting-Tools not installed): unload through
     # Microsoft.Web.Administration, touch web.config instead, or refuse with wmi_provider_missing.
     appdomain_fallback: Literal["mwa-unload", "touch-web-config", "refuse"] = "mwa-unload"
+    # Sites the team names as safe to restart: `aspreset doctor HOST --exercise SITE` runs every rung on them.
+    canary_sites: list[str] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
 

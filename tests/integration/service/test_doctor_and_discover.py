@@ -58,6 +58,6 @@ def test_discover_prints_inventory_toml_that_loads_and_names_the_sites_apps_and_
     assert code == 0
     found = parse_inventory(text, "discovered")
     assert {(s.iis_site, s.app, s.pool) for s in found.sites.values()} == {
-        ("Intranet", "/", "SharedPool"), ("Intranet", "/api", "SharedPool")
+        ("Intranet", "/", "SharedPool"), ("Intranet", "/api", "SharedPool"), ("Canary", "/", "CanaryPool")
     }
     assert all(s.environment == "unknown" for s in found.sites.values())
