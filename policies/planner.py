@@ -91,6 +91,11 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
     rung = request.scope if request.scope is not None else (needed or DEFAULT_RUNG)
     if needed is None and request.scope is None:
         why = (f"no change or reason given: {DEFAULT_RUNG.value} is the narrowest restart",)
+    if core and rung == Rung.APPDOMAIN:
+        why += (
+            "ASP.NET Core has no AppDomain: touching web.config makes ANCM restart the app, in process its "
+            "w3wp.exe, out of process its dotnet.exe child (each host's web.config hostingModel says which)",
+        )
     warnings: list[str] = []
     if needed is not None and needed.wider_than(rung):
         warnings.append(f"{rung.value} is narrower than the change needs ({needed.value}); it may not take effect")
