@@ -333,7 +333,7 @@ function Get-WarmupRequest($Target) {
         if ($uri.HostNameType -eq [UriHostNameType]::Dns -and $uri.Host -ne 'localhost') { $hostHeader = $uri.Host }
     }
     $address = '127.0.0.1'
-    if ($binding -and -not @('0.0.0.0', '::') -contains $binding.EndPoint.Address.ToString()) { $address = $binding.EndPoint.Address.ToString() }
+    if ($binding -and -not (@('0.0.0.0', '::') -contains $binding.EndPoint.Address.ToString())) { $address = $binding.EndPoint.Address.ToString() }
     if (-not $hostHeader) { $hostHeader = $address }
     @{ Url = '{0}://{1}:{2}{3}' -f $scheme, $address, $port, $path; Host = $hostHeader }
 }
@@ -349,10 +349,15 @@ function Invoke-Warmup($Target) {
     $web.Host = $request.Host
     $web.AllowAutoRedirect = $false
     $web.Timeout = [int][Math]::Max(1000, $deadlineMs - $clock.ElapsedMilliseconds)
+    $web.ReadWriteTimeout = $web.Timeout
     $response = $null
-    try { $response = $web.GetResponse() } catch [Net.WebException] {
-        $response = $_.Exception.Response
-        if ($null -eq $response) { $answer.failure = [string]$_.Exception.Status }
+    try { $response = $web.GetResponse() } catch {
+        # An HTTP error status is a WebException with the response (wrapped by PowerShell in a
+        # MethodInvocationException); no response at all says why by its Status (Timeout, ConnectFailure...).
+        for ($webError = $_.Exception; $webError -and -not ($webError -is [Net.WebException]); $webError = $webError.InnerException) { }
+        if ($null -eq $webError) { throw }
+        $response = $webError.Response
+        if ($null -eq $response) { $answer.failure = [string]$webError.Status }
     }
     if ($null -ne $response) {
         $answer.status = [int]$response.StatusCode
@@ -373,33 +378,34 @@ function Get-ProcessKeys($Processes) {
     @($Processes | ForEach-Object { '{0}@{1}' -f $_.pid, $_.started_at })
 }
 
-function Wait-Outcome($Target, [bool]$Domains, [scriptblock]$Done, [scriptblock]$OldGone, [double]$DrainUntilMs) {
-    # Warm up, then look again, until $Done holds after an answer and $OldGone holds. Every look reads the
-    # pool state: a Stopped pool ends the wait at once. Old workers are waited for up to $DrainUntilMs
+function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [scriptblock]$AreOldGone, [double]$DrainUntilMs) {
+    # Warm up, then look again, until $IsDone holds after an answer and $AreOldGone holds. Every look reads
+    # the pool state: a Stopped pool ends the wait at once. Old workers are waited for up to $DrainUntilMs
     # (shutdownTimeLimit plus a margin), the rest up to the operation's deadline. Decides nothing else.
-    $answer = $null
-    $after = $null
+    # The condition blocks run in this scope and see the caller's variables: names here start with "wait".
+    $waitAnswer = $null
+    $waitSeen = $null
     while ($clock.ElapsedMilliseconds -le [Math]::Max($deadlineMs, $DrainUntilMs) + 1000) {
-        if ($null -eq $answer -or $null -eq $answer.status -or -not (& $Done $after)) { $answer = Invoke-Warmup $Target }
-        $after = Get-Observation $Target $Domains
-        $result.after = $after
-        $now = $clock.ElapsedMilliseconds
-        $gone = & $OldGone $after
-        if ($after.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
+        if ($null -eq $waitAnswer -or $null -eq $waitAnswer.status -or -not (& $IsDone $waitSeen)) { $waitAnswer = Invoke-Warmup $WaitTarget }
+        $waitSeen = Get-Observation $WaitTarget $WaitDomains
+        $result.after = $waitSeen
+        $waitNowMs = $clock.ElapsedMilliseconds
+        $waitOldGone = & $AreOldGone $waitSeen
+        if ($waitSeen.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
         # HTTP.sys itself said no binding or no registration matches: asking again cannot help.
-        if (@(400, 404) -contains $answer.status -and $answer.server -like 'Microsoft-HTTPAPI*') { $result.wait_ended = 'not_routed'; return }
-        if ($null -ne $answer.status -and (& $Done $after) -and $gone) { $result.wait_ended = 'condition'; return }
-        if (-not $gone -and $DrainUntilMs -gt 0 -and $now -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
-        if ($now -ge $deadlineMs -and ($gone -or $now -ge $DrainUntilMs)) { $result.wait_ended = 'deadline'; return }
+        if (@(400, 404) -contains $waitAnswer.status -and $waitAnswer.server -like 'Microsoft-HTTPAPI*') { $result.wait_ended = 'not_routed'; return }
+        if ($null -ne $waitAnswer.status -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
+        if (-not $waitOldGone -and $DrainUntilMs -gt 0 -and $waitNowMs -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
+        if ($waitNowMs -ge $deadlineMs -and ($waitOldGone -or $waitNowMs -ge $DrainUntilMs)) { $result.wait_ended = 'deadline'; return }
         Start-Sleep -Milliseconds $P.poll_ms
     }
     $result.wait_ended = 'deadline'
 }
 
-function Wait-Gone([scriptblock]$Gone) {
+function Wait-Gone([scriptblock]$WaitCheck) {
     # After acting: a bounded look for the old entry or process to go (a request in flight can keep it).
-    $until = [Math]::Min($deadlineMs, $clock.ElapsedMilliseconds + 10000)
-    while (-not (& $Gone) -and $clock.ElapsedMilliseconds -lt $until) {
+    $waitUntilMs = [Math]::Min($deadlineMs, $clock.ElapsedMilliseconds + 10000)
+    while (-not (& $WaitCheck) -and $clock.ElapsedMilliseconds -lt $waitUntilMs) {
         if ($clock.ElapsedMilliseconds -ge $deadlineMs) { break }
         Start-Sleep -Milliseconds $P.poll_ms
     }
