@@ -59,6 +59,7 @@ def build(
 
 
 def executor_for(settings: Settings) -> WinRMExecutor:
+    from bot.winrm.deadline import Deadlines
     from bot.winrm.executor import WinRMExecutor
     from bot.winrm.transport import Timeouts
 
@@ -66,6 +67,13 @@ def executor_for(settings: Settings) -> WinRMExecutor:
         env=settings.env,
         max_parallel=settings.winrm.max_parallel,
         timeouts=Timeouts(connect_s=settings.winrm.connect_timeout_s),
+        deadlines=Deadlines(
+            status_s=settings.winrm.status_deadline_s,
+            discover_s=settings.winrm.discover_deadline_s,
+            restart_s=settings.winrm.restart_deadline_s,
+            cleanup_s=settings.winrm.cleanup_budget_s,
+        ),
+        ca_trust_path=settings.winrm.ca_trust_path,
     )
 
 

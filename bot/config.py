@@ -11,21 +11,83 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.app.errors import ConfigError
+from bot.app.results import MAX_SCRIPT_TIMEOUT_S
 from policies.files import FileError, default_policy, load_inventory, load_policy
 from policies.inventory import Inventory
 from policies.policy import Policy
 
 CONFIG_NAME = "aspreset.toml"
+RESTART_MARGIN_S = 5.0  # a restart deadline's room beyond its script's timeout and the clean-up (transport)
 
 
 class WinRMSettings(BaseModel):
+    """`[winrm]`: how hard the bot tries each host (docs/winrm.md explains each setting)."""
+
     model_config = ConfigDict(extra="forbid")
-    max_parallel: int = Field(default=8, ge=1, le=64)
-    command_timeout_s: float = Field(default=180.0, gt=0, le=1800)
-    connect_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    max_parallel: int = Field(default=8, ge=1, le=64, description="hosts contacted at once")
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=120, description="TCP connect and TLS handshake")
+    command_timeout_s: float = Field(
+        default=180.0, gt=0, le=MAX_SCRIPT_TIMEOUT_S,
+        description="how long a restart script waits on the host (pool drain, transitions, warm-up)",
+    )
+    status_deadline_s: float = Field(default=30.0, gt=0, le=600, description="a whole status call on one host")
+    discover_deadline_s: float = Field(default=60.0, gt=0, le=900, description="a whole discovery on one host")
+    restart_deadline_s: float = Field(
+        default=240.0, gt=0, le=MAX_SCRIPT_TIMEOUT_S + 300, description="a whole restart on one host"
+    )
+    cleanup_budget_s: float = Field(
+        default=5.0, gt=0, le=60, description="kept at the end of a deadline to terminate and delete the shell"
+    )
+    ca_trust_path: str | None = Field(default=None, description="PEM file of CAs trusted for https hosts")
+
+    @model_validator(mode="after")
+    def _restart_outlasts_its_script(self) -> WinRMSettings:
+        floor = self.command_timeout_s + self.cleanup_budget_s + RESTART_MARGIN_S
+        if self.restart_deadline_s < floor:
+            raise ValueError(
+                f"restart_deadline_s = {self.restart_deadline_s:g} must be at least command_timeout_s "
+                f"({self.command_timeout_s:g}) + cleanup_budget_s ({self.cleanup_budget_s:g}) + "
+                f"{RESTART_MARGIN_S:g} s, so a restart script can report its own timeout before the bot gives up "
+                f"on the host: raise restart_deadline_s to {floor:g} or more, or lower command_timeout_s"
+            )
+        shortest = min(self.status_deadline_s, self.discover_deadline_s, self.restart_deadline_s)
+        if self.cleanup_budget_s * 2 > shortest:
+            raise ValueError(
+                f"cleanup_budget_s = {self.cleanup_budget_s:g} must be at most half the shortest deadline "
+                f"({shortest:g} s)"
+            )
+        return self
+
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+class SlackSettings(BaseModel):
+    """The Slack app's credentials and where its Web API is. Each comes from the environment
+    (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, ASPRESET_WEBHOOK_SECRET,
+    SLACK_API_BASE_URL), else the config file's [slack] table. Secrets never appear in a repr."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bot_token: str | None = Field(default=None, repr=False)
+    signing_secret: str | None = Field(default=None, repr=False)
+    app_token: str | None = Field(default=None, repr=False, description="xapp-..., for Socket Mode")
+    webhook_secret: str | None = Field(default=None, repr=False, description="signs POST /hooks/deploy")
+    api_base_url: str = Field(default=SLACK_API_DEFAULT, pattern=r"^https?://\S+/$")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], file: SlackSettings | None = None) -> SlackSettings:
+        base = file or cls()
+        url = env.get("SLACK_API_BASE_URL") or base.api_base_url
+        return cls(
+            bot_token=env.get("SLACK_BOT_TOKEN") or base.bot_token,
+            signing_secret=env.get("SLACK_SIGNING_SECRET") or base.signing_secret,
+            app_token=env.get("SLACK_APP_TOKEN") or base.app_token,
+            webhook_secret=env.get("ASPRESET_WEBHOOK_SECRET") or base.webhook_secret,
+            api_base_url=url if url.endswith("/") else url + "/",
+        )
 
 
 class ConfigFile(BaseModel):
@@ -35,6 +97,7 @@ class ConfigFile(BaseModel):
     db: str | None = None
     cli_user: str | None = Field(default=None, description="who the CLI acts as without --as")
     winrm: WinRMSettings = Field(default_factory=WinRMSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
 
 @dataclass(frozen=True)
@@ -48,6 +111,7 @@ class Settings:
     config_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict, repr=False)
     owner: str | None = None  # who runs requests (default: this host/pid)
+    slack: SlackSettings = field(default_factory=SlackSettings, repr=False)
     # already-loaded files, for the demo and tests that build their own farm
     loaded_policy: Policy | None = field(default=None, repr=False)
     loaded_inventory: Inventory | None = field(default=None, repr=False)
@@ -63,11 +127,12 @@ class Settings:
         winrm: WinRMSettings | None = None,
         owner: str | None = None,
         cli_user: str | None = None,
+        slack: SlackSettings | None = None,
     ) -> Settings:
         """Settings around a policy and inventory already in memory (no config file read)."""
         return cls(policy_path=None, inventory_path=None, db_url=db_url, cli_user=cli_user,
                    winrm=winrm or WinRMSettings(), workdir=workdir, owner=owner,
-                   loaded_policy=policy, loaded_inventory=inventory)
+                   slack=slack or SlackSettings(), loaded_policy=policy, loaded_inventory=inventory)
 
     def policy(self) -> Policy:
         if self.loaded_policy is not None:
@@ -119,7 +184,17 @@ def load_settings(
         workdir=workdir,
         config_path=config_path,
         env=env,
+        slack=_slack_settings(env, file.slack),
     )
+
+
+def _slack_settings(env: dict[str, str], file: SlackSettings) -> SlackSettings:
+    try:
+        return SlackSettings.from_env(env, file)
+    except ValidationError:
+        raise ConfigError(
+            "SLACK_API_BASE_URL (or [slack] api_base_url) must be an http(s) URL like https://slack.com/api/"
+        ) from None
 
 
 def _find_config(explicit: str | None, env: dict[str, str], cwd: Path) -> Path | None:
@@ -145,6 +220,7 @@ def _read_config(path: Path) -> ConfigFile:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
         )
         raise ConfigError(f"{path}: {problems}") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from commands.limits import check_changed, check_name, check_reason, check_request_id
 from commands.rungs import Rung
 
 
@@ -32,21 +33,39 @@ class RestartRequest:
     dry_run: bool = False
     plan_only: bool = False
 
+    def __post_init__(self) -> None:
+        """The limits of commands.limits, whichever front end made this request."""
+        check_name("site", self.site)
+        if self.host is not None:
+            check_name("host", self.host)
+        check_reason(self.note)
+        check_changed(self.changed)
+
 
 @dataclass(frozen=True)
 class Status:
     site: str
+
+    def __post_init__(self) -> None:
+        check_name("site", self.site)
 
 
 @dataclass(frozen=True)
 class Approve:
     request_id: str
 
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+
 
 @dataclass(frozen=True)
 class Deny:
     request_id: str
     reason: str | None = None
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+        check_reason(self.reason)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Chat text -> Command. Shared by Slack, the CLI's `say` and MCP, so all three agree on words.
+r"""Chat text -> Command. Shared by Slack, the CLI's `say` and MCP, so all three agree on words.
 
-Quoting works as a shell user expects (shlex), Slack's smart quotes included. Server-wide requests
+Quoting works as a shell user expects (shlex), Slack's smart quotes included, except that a
+backslash is a plain character: Windows paths (`App_Data\settings.xml`, `\\web01\c$\...`) arrive
+as typed. The limits are commands.limits', checked by the command types. Server-wide requests
 (IISRESET and friends) parse to a `ServerWideRequest` so the bot can refuse them with the reason
 and the narrow alternative; nothing downstream can execute one.
 """
@@ -12,6 +14,7 @@ import re
 import shlex
 from collections.abc import Callable
 
+from commands.limits import MAX_TEXT, LimitExceeded
 from commands.model import (
     Approve,
     Command,
@@ -29,7 +32,6 @@ SLASH_COMMANDS = ("/recycle", "/aspreset")
 VERBS = ("recycle", "plan", "status", "approve", "deny", "sites", "help")
 RESTART_OPTIONS = ("--scope", "--reason", "--changed", "--host", "--dry-run")
 DENY_OPTIONS = ("--reason",)
-MAX_TEXT = 4000
 
 
 class ParseError(ValueError):
@@ -70,30 +72,47 @@ def parse(text: str) -> Command:
         raise ParseError(f"the command is {len(text)} characters long; at most {MAX_TEXT} are read")
     normalised = normalise_quotes(text.replace("\u00a0", " ")).strip()
     try:
-        words = shlex.split(normalised)
+        words = split_words(normalised)
     except ValueError as error:
         server_wide = _server_wide(normalised.split())
         if server_wide:
             return server_wide
         raise ParseError(f"could not read the quoting ({error}); close every quote you open") from None
-    server_wide = _server_wide(_without_free_text(words))
+    server_wide = _server_wide(_without_values(words))
     if server_wide:
         return server_wide
-    return _parse_words(words)
+    try:
+        return _parse_words(words)
+    except LimitExceeded as error:
+        raise ParseError(error.message) from None
 
 
-def _without_free_text(words: list[str]) -> list[str]:
-    """The words a command is made of, without the values of --reason (free text)."""
+def split_words(text: str) -> list[str]:
+    """Shell-like words where quotes group and a backslash is just a character (a Windows path)."""
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split = True
+    lexer.escape = ""  # no escape character at all: C:\Windows\... stays as typed
+    lexer.commenters = ""
+    return list(lexer)
+
+
+def _without_values(words: list[str]) -> list[str]:
+    """The words a command is made of, without the free text of --reason and the paths of
+    --changed (a changed machine.config is the planner's to refuse, the same in every front end)."""
     kept: list[str] = []
-    skip = False
+    skip_one = in_changed = False
     for word in words:
-        if skip:
-            skip = False
+        if skip_one:
+            skip_one = False
             continue
-        if word == "--reason":
-            skip = True
+        if in_changed and not word.startswith("--"):
             continue
-        if word.startswith("--reason="):
+        in_changed = False
+        if word in ("--reason", "--changed"):
+            skip_one, in_changed = word == "--reason", word == "--changed"
+            continue
+        if word.startswith(("--reason=", "--changed=")):
+            in_changed = word.startswith("--changed=")
             continue
         kept.append(word)
     return kept

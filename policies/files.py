@@ -51,8 +51,12 @@ def _load(path: Path, model: type[Model]) -> Model:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileError(str(path), ["no such file"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise FileError(str(path), [f"cannot be read ({error.__class__.__name__})"]) from None
+    except UnicodeDecodeError:
+        raise FileError(str(path), ["is not UTF-8 text: save it as UTF-8"]) from None
+    except PermissionError:
+        raise FileError(str(path), ["cannot be read: permission denied for the user the bot runs as"]) from None
+    except OSError as error:
+        raise FileError(str(path), [f"cannot be read: {error.strerror or 'the system refused'}"]) from None
     return _parse(text, str(path), model)
 
 

@@ -3,15 +3,17 @@ managed site is. Validated by pydantic; `policies.files.load_inventory` reads it
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from commands.limits import MAX_NAME, NAME_PATTERN
+
 Transport = Literal["ntlm", "kerberos", "credssp", "certificate", "ssl", "basic"]
 AppDomainMethod = Literal["wmi-unload", "touch-web-config", "bin-marker"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 class Strict(BaseModel):
@@ -134,8 +136,16 @@ class Inventory(Strict):
     @classmethod
     def _names_are_plain(cls, value: dict[str, object]) -> dict[str, object]:
         for name in value:
-            if not _NAME.fullmatch(name):
-                raise ValueError(f"name {name!r} must be letters, digits, '.', '_' or '-' (at most 63)")
+            if not NAME_PATTERN.fullmatch(name):
+                raise ValueError(f"name {name!r} must be letters, digits, '.', '_' or '-' (at most {MAX_NAME})")
+        by_lower: dict[str, str] = {}
+        for name in value:
+            if name.lower() in by_lower:
+                raise ValueError(
+                    f"{by_lower[name.lower()]!r} and {name!r} differ only in letter case, which Windows ignores: "
+                    "keep one"
+                )
+            by_lower[name.lower()] = name
         return value
 
     @model_validator(mode="after")
@@ -145,8 +155,49 @@ class Inventory(Strict):
                 if host not in self.hosts:
                     known = ", ".join(sorted(self.hosts)) or "none"
                     raise ValueError(f"sites.{site_name}.hosts names unknown host {host!r} (known: {known})")
+            self._each_server_once(site_name, site)
         return self
+
+    def _each_server_once(self, site_name: str, site: Site) -> None:
+        """Two entries for one server would restart it twice, concurrently."""
+        seen: list[str] = []
+        for name in site.hosts:
+            for earlier in seen:
+                same = _same_server(earlier, self.hosts[earlier], name, self.hosts[name])
+                if same:
+                    raise ValueError(
+                        f"sites.{site_name}.hosts lists {earlier!r} and {name!r}, which are one server ({same}): "
+                        "list each server once"
+                    )
+            seen.append(name)
 
     def apps_in_pool(self, host: str, pool: str) -> list[str]:
         """Every managed site that runs in `pool` on `host`: the blast radius of a pool recycle."""
         return sorted(name for name, site in self.sites.items() if site.pool == pool and host in site.hosts)
+
+
+def _same_server(a_name: str, a: Host, b_name: str, b: Host) -> str | None:
+    """Why two inventory entries are one server (names and addresses compared as Windows does,
+    ignoring case; a short name is its FQDN's first label), or None. Entries on different WinRM
+    ports are different endpoints (the simulated farm puts every host on 127.0.0.1)."""
+    if a_name.lower() == b_name.lower():
+        return "the same name in another letter case" if a_name != b_name else "the same name twice"
+    if a.endpoint.rsplit(":", 1)[-1] != b.endpoint.rsplit(":", 1)[-1]:
+        return None
+    address_a, address_b = a.address.lower().rstrip("."), b.address.lower().rstrip(".")
+    if address_a == address_b:
+        return f"both at address {a.address}"
+    if _is_ip(address_a) or _is_ip(address_b):
+        return None
+    short, long = sorted((address_a, address_b), key=len)
+    if "." not in short and long.split(".", 1)[0] == short:
+        return f"{short} is the short name of {long}"
+    return None
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return True

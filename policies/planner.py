@@ -11,7 +11,7 @@ from commands.model import RestartRequest
 from commands.rungs import Rung
 from policies.inventory import Inventory
 from policies.policy import Policy
-from policies.triggers import REASONS, rung_for_path
+from policies.triggers import REASONS, rung_for_path, server_wide_file
 
 METHODS = {
     Rung.NONE: "warm-up",
@@ -89,13 +89,20 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
     core = site.runtime == "core"
     needed, why = _needed(request, policy, core)
     rung = request.scope if request.scope is not None else (needed or DEFAULT_RUNG)
-    if needed is None and request.scope is None:
+    server_wide = _server_wide(request.changed)
+    if needed is None and request.scope is None and server_wide is None:
         why = (f"no change or reason given: {DEFAULT_RUNG.value} is the narrowest restart",)
+    if server_wide is not None:
+        # A server-wide file is the server rung whatever scope was asked: the decision refuses it
+        # and offers `needed`, the narrower restart that does what this one site needs.
+        needed, rung, why = server_wide[0], Rung.SERVER, server_wide[1] + why
     if core and rung == Rung.APPDOMAIN:
         why += (
             "ASP.NET Core has no AppDomain: touching web.config makes ANCM restart the app, in process its "
             "w3wp.exe, out of process its dotnet.exe child (each host's web.config hostingModel says which)",
         )
+    if request.note:
+        why += (f"reason given: {request.note}",)
     warnings: list[str] = []
     if needed is not None and needed.wider_than(rung):
         warnings.append(f"{rung.value} is narrower than the change needs ({needed.value}); it may not take effect")
@@ -132,10 +139,23 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
     )
 
 
+def _server_wide(changed: tuple[str, ...]) -> tuple[Rung, tuple[str, ...]] | None:
+    """(the narrowest alternative, a why line per file) when any changed path is server-wide."""
+    found = [(path, rule) for path in changed if (rule := server_wide_file(path)) is not None]
+    if not found:
+        return None
+    lines = tuple(
+        f"{path}: {rule.what} is a server-wide change: {rule.why} ({rule.alternative.value})" for path, rule in found
+    )
+    return min(rule.alternative for _, rule in found), lines
+
+
 def _needed(request: RestartRequest, policy: Policy, core: bool) -> tuple[Rung | None, tuple[str, ...]]:
     """The widest rung any trigger needs, with a line of why for each trigger."""
     found: list[tuple[Rung, str]] = []
     for path in request.changed:
+        if server_wide_file(path) is not None:
+            continue  # the server rung; see _server_wide
         rung, why = rung_for_path(path, policy.triggers, core)
         found.append((rung, f"{path}: {why} ({rung.value})"))
     if request.reason is not None:

@@ -44,6 +44,9 @@ ErrorCode = Literal[
 # The least Windows PowerShell the operations need (ConvertTo-Json, Get-CimInstance, [ordered]).
 POWERSHELL_NEEDED = "3.0"
 
+MAX_SCRIPT_TIMEOUT_S = 900
+"""The longest a script may wait on a host: the one limit `[winrm] command_timeout_s` is checked against."""
+
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -61,7 +64,7 @@ class OperationParams(Model):
     fallback: str = ""  # wmi-unload without the WMI provider: mwa-unload (default) | touch-web-config | refuse
     warmup_url: str = ""  # an explicit URL: its host name becomes the Host header, sent to this host
     warmup_path: str = "/"  # without a URL: this path on the site's own binding
-    timeout_s: float = Field(default=120.0, gt=0, le=900)
+    timeout_s: float = Field(default=120.0, gt=0, le=MAX_SCRIPT_TIMEOUT_S)
     poll_ms: int = Field(default=500, ge=50, le=10_000)
     cim_timeout_s: int = Field(default=15, ge=1, le=300)  # -OperationTimeoutSec of every CIM call
     warm_up: bool = False  # status: send the warm-up first (the `none` rung), then read the state

@@ -279,7 +279,8 @@ class Service:
         try:
             report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s)
         except Exception as error:  # e.g. credentials missing: nothing ran on any host
-            detail = str(error) if isinstance(error, AspresetError) else f"internal error ({type(error).__name__})"
+            internal = "an internal error stopped the run (the bot's log has the details)"
+            detail = str(error) if isinstance(error, AspresetError) else internal
             store.finish(request_id, RequestState.FAILED, {"error": detail}, self.clock())
             self._tell(EventKind.FINISHED, store.get(request_id))
             raise

@@ -21,6 +21,7 @@ from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
+from commands.limits import LimitExceeded
 from commands.model import Approve, Deny, Reason, RestartRequest, Status
 from commands.rungs import Rung
 from policies.files import FileError, load_inventory, load_policy
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AspresetError as error:
         print(f"aspreset: {error}", file=sys.stderr)
         return exit_code_for_error(error)
+    except LimitExceeded as error:  # the same limits as chat (commands.limits)
+        print(f"aspreset: {error.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the last resort: a sentence with an incident id, never a traceback
@@ -340,6 +344,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inventory-out", required=True, help="where to write the farm's client inventory")
     p.add_argument("--hosts", type=int, help="generate a farm of N hosts (for benchmarks)")
     p.set_defaults(handler=cmd_sim)
+
+    from bot.cli import serve
+
+    p = add("serve", serve.cmd_serve, "serve Slack (HTTP or Socket Mode), the deploy webhook and /healthz",
+            json_flag=False)
+    serve.add_arguments(p)
 
     p = sub.add_parser("demo", help="the demo team's story against a simulated IIS farm")
     p.set_defaults(handler=cmd_demo)

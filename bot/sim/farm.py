@@ -119,6 +119,10 @@ class SimHost:
     def pids(self, pool: str) -> list[int]:
         return self.iis.pids(self.iis.pool(pool))
 
+    def processes(self, pool: str) -> set[tuple[int, str]]:
+        """The pool's workers as (PID, start time): the farm reuses PIDs as Windows does."""
+        return {(w.pid, w.started_at) for w in self.iis.workers(self.iis.pool(pool))}
+
     def reset_counters(self) -> None:
         self.wsman.reset_counters()
         with self._lock:

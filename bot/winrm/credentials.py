@@ -68,8 +68,11 @@ def resolve_credentials(host_name: str, host: Host, env: Mapping[str, str] | Non
 def _read_secret_file(where: str, path: str) -> str:
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}.password_file: {path} is not UTF-8 text") from None
     except OSError as exc:
-        raise ConfigError(f"{where}.password_file: cannot read {path} ({exc.strerror or type(exc).__name__})") from None
+        why = exc.strerror or "the system refused"
+        raise ConfigError(f"{where}.password_file: cannot read {path} ({why}, as the user the bot runs as)") from None
     secret = text.rstrip("\r\n")
     if not secret:
         raise ConfigError(f"{where}.password_file: {path} is empty")

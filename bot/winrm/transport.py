@@ -1,27 +1,43 @@
-"""Building a pywinrm `Protocol` for one host, after refusing transports that would send a
-password in clear and transports whose library is not installed. Nothing here touches the
-network."""
+"""A host's WinRM session: a pywinrm `Protocol` whose HTTP sockets a deadline can cut, and whose
+answers are checked to be SOAP before pywinrm parses them. Also the checks made before any
+traffic: no transport that would send a password in clear, no transport whose library is missing.
+
+How the deadline reaches the sockets: pywinrm builds its `requests.Session` lazily and sends
+every HTTP request (the NTLM encryption set-up included) through `Transport._send_message_request`;
+`WatchedTransport` mounts a `WatchedAdapter` there first, whose urllib3 connections register each
+socket they open with the session's `SocketWatch` (bot.winrm.deadline).
+"""
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+import re
+import socket
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any
 
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from winrm import transport as winrm_transport
 from winrm.protocol import Protocol
 
 from bot.app.errors import ConfigError, InsecureTransport
 from bot.winrm.credentials import Credentials
+from bot.winrm.deadline import Deadline, SocketWatch
 from policies.inventory import Host
 
 
 @dataclass(frozen=True)
 class Timeouts:
     connect_s: float = 5.0
-    """TCP connect (and TLS handshake) to the WinRM port."""
+    """TCP connect (and TLS handshake) to the WinRM port; never more than what is left of the deadline."""
     read_s: float = 30.0
-    """How long the client waits for any HTTP answer; must exceed `max_operation_s`, since a
-    Receive may rightly wait that long on the server."""
+    """Longest silence between two reads; never more than what is left of the deadline. Must exceed
+    `max_operation_s`, since a Receive may rightly wait that long on the server."""
     max_operation_s: int = 20
     """Longest a single Receive may wait on the server (WS-Management OperationTimeout)."""
 
@@ -31,7 +47,7 @@ class Timeouts:
 
     def receive_wait_s(self, remaining_s: float) -> int:
         """The OperationTimeout for the next Receive: within the deadline and the read timeout."""
-        return max(1, min(self.max_operation_s, int(remaining_s), math.ceil(self.read_s) - 1))
+        return max(1, min(self.max_operation_s, int(remaining_s) - 1, math.ceil(self.read_s) - 1))
 
 
 def check_transport(host_name: str, host: Host) -> None:
@@ -58,16 +74,201 @@ def check_transport(host_name: str, host: Host) -> None:
         raise ConfigError(f"hosts.{host_name}.transport = 'ntlm' needs requests-ntlm: pip install requests-ntlm")
 
 
-def build_protocol(
+# ---- answers that are not WS-Management ----------------------------------------------------------
+
+
+class NotWsman(Exception):
+    """An HTTP answer that is not a SOAP envelope: `kind` is empty, html, not_xml or not_soap."""
+
+    def __init__(self, status: int, kind: str, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {kind}")
+        self.status = status
+        self.kind = kind
+        self.detail = detail  # the page title or the first printable characters, never headers
+
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def describe_body(body: bytes) -> tuple[str, str] | None:
+    """(kind, detail) when `body` is not a SOAP envelope, else None."""
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        return "empty", ""
+    lowered = head[:512].lower()
+    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered:
+        title = _TITLE.search(head[:8192])
+        text = title.group(1) if title else b""
+        return "html", _printable(text)
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "not_xml", _printable(head[:60])
+    if not root.tag.endswith("}Envelope"):
+        return "not_soap", root.tag.rpartition("}")[2][:60]
+    return None
+
+
+def _printable(data: bytes) -> str:
+    text = data.decode("utf-8", errors="replace")
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:80]
+
+
+# ---- sockets a deadline can cut ------------------------------------------------------------------
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    watch: SocketWatch | None = None
+
+    def _new_conn(self) -> Any:
+        sock = super()._new_conn()
+        if self.watch is not None:
+            self.watch.add(sock, new_connection=True)
+        return sock
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    watch: SocketWatch | None = None
+    _handshake_handle: socket.socket | None = None
+
+    def _new_conn(self) -> Any:
+        sock = super()._new_conn()
+        if self.watch is not None:
+            # Wrapping in TLS detaches `sock`; a duplicate descriptor lets the deadline cut the
+            # connection during the handshake too. It is closed as soon as the handshake ends.
+            self._handshake_handle = sock.dup()
+            self.watch.add(self._handshake_handle, new_connection=True)
+        return sock
+
+    def connect(self) -> None:
+        try:
+            super().connect()
+        finally:
+            if self._handshake_handle is not None:
+                self._handshake_handle.close()
+                self._handshake_handle = None
+        if self.watch is not None and self.sock is not None:
+            self.watch.add(self.sock)  # the TLS socket took over the plain one's descriptor
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+    def __init__(self, *args: Any, watch: SocketWatch, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watch = watch
+
+    def _new_conn(self) -> Any:
+        conn: Any = super()._new_conn()
+        conn.watch = self._watch
+        return conn
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+    def __init__(self, *args: Any, watch: SocketWatch, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watch = watch
+
+    def _new_conn(self) -> Any:
+        conn: Any = super()._new_conn()
+        conn.watch = self._watch
+        return conn
+
+
+class WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose pools make watched connections (direct and through a proxy)."""
+
+    def __init__(self, watch: SocketWatch) -> None:
+        self.watch = watch
+        super().__init__()
+
+    def _pools(self) -> dict[str, Any]:
+        return {
+            "http": functools.partial(_WatchedHTTPPool, watch=self.watch),
+            "https": functools.partial(_WatchedHTTPSPool, watch=self.watch),
+        }
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pools()
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = self._pools()
+        return manager
+
+
+class WatchedTransport(winrm_transport.Transport):
+    """pywinrm's Transport, plus the watched adapter and the check that a 200 is SOAP."""
+
+    watch: SocketWatch
+
+    def _send_message_request(
+        self, session: requests.Session, prepared_request: requests.PreparedRequest
+    ) -> requests.Response:
+        if not isinstance(session.get_adapter(self.endpoint), WatchedAdapter):
+            adapter = WatchedAdapter(self.watch)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        return super()._send_message_request(session, prepared_request)
+
+    def send_message(self, message: str | bytes) -> bytes:
+        body = super().send_message(message)
+        problem = describe_body(body)
+        if problem is not None:
+            raise NotWsman(200, *problem)
+        return body
+
+
+# ---- one host's session --------------------------------------------------------------------------
+
+
+@dataclass
+class HostSession:
+    """A Protocol for one host with the watch over its sockets. Never shared between threads
+    (pywinrm #277: NTLM message encryption state is per session); a session whose sockets a
+    deadline cut is closed, never reused."""
+
+    host_name: str
+    host: Host
+    protocol: Protocol
+    timeouts: Timeouts
+    watch: SocketWatch = field(default_factory=SocketWatch)
+
+    def bind(self, deadline: Deadline) -> None:
+        """Per-request timeouts within what is left of the deadline (requests takes (connect, read))."""
+        left = max(0.05, deadline.remaining())
+        self.protocol.transport.read_timeout_sec = (  # type: ignore[assignment]
+            min(self.timeouts.connect_s, left),
+            min(self.timeouts.read_s, left),
+        )
+
+    def restart_http(self) -> None:
+        """Drop the HTTP session (its sockets were cut): the next request connects and
+        authenticates afresh, with new message encryption keys."""
+        self.close()
+        self.protocol.transport.encryption = None
+        self.watch.reset()
+
+    def close(self) -> None:
+        try:
+            self.protocol.transport.close_session()
+        except Exception:  # closing is best effort; the sockets may already be gone
+            self.protocol.transport.session = None
+
+
+def open_session(
+    host_name: str,
     host: Host,
     credentials: Credentials,
     timeouts: Timeouts,
     *,
     proxy: str | None = None,
     ca_trust_path: str | None = None,
-) -> Protocol:
-    """A fresh Protocol for one host call. Never share one between threads (pywinrm #277: NTLM
-    message encryption state is per session)."""
+) -> HostSession:
+    """A fresh session for one host. Nothing touches the network until its first request."""
     protocol = Protocol(
         endpoint=host.endpoint,
         transport=host.transport,
@@ -82,6 +283,8 @@ def build_protocol(
         proxy=proxy,  # None: no proxy, whatever the environment says
         ca_trust_path=ca_trust_path,  # type: ignore[arg-type]  # None (handled): requests' own CA bundle
     )
-    # requests takes (connect, read): a dead address fails in seconds, not after the read timeout.
-    protocol.transport.read_timeout_sec = (timeouts.connect_s, timeouts.read_s)  # type: ignore[assignment]
-    return protocol
+    # Protocol builds its own Transport; this adds the watch without copying its constructor.
+    protocol.transport.__class__ = WatchedTransport
+    session = HostSession(host_name, host, protocol, timeouts)
+    protocol.transport.watch = session.watch  # type: ignore[attr-defined]
+    return session

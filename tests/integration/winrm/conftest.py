@@ -79,7 +79,7 @@ def client(farm: Farm) -> Inventory:
 
 @pytest.fixture
 def executor() -> WinRMExecutor:
-    return WinRMExecutor(env={}, timeouts=Timeouts(connect_s=2, read_s=10, max_operation_s=5), grace_s=5)
+    return WinRMExecutor(env={}, timeouts=Timeouts(connect_s=2, read_s=10, max_operation_s=5), deadline_s=20)
 
 
 Call = Callable[..., HostCall]

@@ -40,7 +40,7 @@ def test_401_is_authentication_failed_saying_what_to_check(farm, executor, call)
 
     error = _fails(executor, call("shop-web", "web01", "apppool"), AuthenticationFailed)
 
-    for hint in ("401", "password", "Basic", "Kerberos", "clock skew", "aspreset doctor web01"):
+    for hint in ("401", "'aspreset-lab'", "password", "Basic", "local account", "aspreset doctor web01"):
         assert hint in error.detail
     assert web01.open_shells == 0
     assert web01.actions == ["Create"]  # not retried: a mutating op, and 401 is not transient
@@ -61,7 +61,9 @@ def test_soap_fault_is_a_protocol_error_with_its_code_and_the_shell_is_deleted(f
     error = _fails(executor, call("shop-web", "web01", "apppool"), ProtocolError)
 
     assert str(QUOTA_CODE) in error.detail and "0x803381A6" in error.detail
-    assert "quota" in error.detail
+    assert "MaxConcurrentOperationsPerUser" in error.detail and "winrm set winrm/config/service" in error.detail
+    assert "while starting the apppool command" in error.detail
+    assert "maximum number of concurrent operations" in error.detail  # the server's own words
     assert web01.actions == ["Create", "Command", "Delete"]
     assert web01.open_shells == 0
 
@@ -76,34 +78,6 @@ def test_unknown_fault_code_names_the_code_and_how_to_look_it_up(farm, executor,
     assert web01.open_shells == 0
 
 
-def test_command_that_never_finishes_times_out_then_is_terminated_and_its_shell_deleted(farm, call):
-    web01 = farm.host("web01")
-    web01.inject_hang()
-    web01.wsman.max_receive_wait_s = 0.05  # each Receive answers TimedOut quickly
-    executor = WinRMExecutor(env={}, deadline_s=0.4, timeouts=Timeouts(connect_s=2, read_s=5, max_operation_s=1))
-
-    error = _fails(executor, call("shop-web", "web01", "apppool"), TimedOut)
-
-    assert "0.4 s" in error.detail and "terminated" in error.detail and "partly happened" in error.detail
-    actions = web01.actions
-    assert actions[:3] == ["Create", "Command", "Send"] and actions[-2:] == ["Signal", "Delete"]
-    assert actions.count("Receive") >= 2  # the TimedOut faults were asked again, within the deadline
-    assert web01.received[0].terminated
-    assert web01.open_shells == 0
-
-
-def test_latency_past_the_deadline_times_out_and_still_cleans_up(farm, call):
-    web01 = farm.host("web01")
-    web01.inject_latency(0.1)
-    executor = WinRMExecutor(env={}, deadline_s=0.25, timeouts=Timeouts(connect_s=2, read_s=5, max_operation_s=1))
-
-    error = _fails(executor, call("shop-web", "web01", "apppool"), TimedOut)
-
-    assert "did not finish within 0.25 s" in error.detail
-    assert web01.actions == ["Create", "Command", "Send", "Signal", "Delete"]
-    assert web01.open_shells == 0
-
-
 def test_an_answer_slower_than_the_read_timeout_is_timed_out(farm, call):
     web01 = farm.host("web01")
     web01.inject_latency(0.5)
@@ -111,7 +85,7 @@ def test_an_answer_slower_than_the_read_timeout_is_timed_out(farm, call):
 
     error = _fails(executor, call("shop-web", "web01", "appdomain"), TimedOut)
 
-    assert "did not answer within 0.2 s" in error.detail
+    assert "sent nothing for 0.2 s while opening a shell" in error.detail
     # The Create the client gave up on may still open a shell on a real host too; WinRM's idle
     # timeout removes it. Nothing was run.
     assert all(c.operation is None for c in web01.received)
@@ -123,7 +97,7 @@ def test_dropped_connection_is_host_unreachable_and_the_shell_is_deleted(farm, e
 
     error = _fails(executor, call("shop-web", "web02", "apppool"), HostUnreachable)
 
-    assert "closed before WinRM answered" in error.detail
+    assert "connection while receiving the apppool output, before WinRM answered" in error.detail
     assert "may already have started" in error.detail  # a mutating op: look before repeating
     assert web02.actions == ["Create", "Command", "Send", "Receive", "Signal", "Delete"]
     assert web02.open_shells == 0
@@ -159,7 +133,8 @@ def test_nothing_listening_is_host_unreachable_pointing_at_port_firewall_and_doc
     with pytest.raises(HostUnreachable) as caught:
         executor.run("web01", closed, host_call.params)
 
-    for hint in ("connection refused", "5985/5986", "firewall", "aspreset doctor web01"):
+    for hint in ("connection refused", f"nothing listens on port {free_port}", "5985 http, 5986 https", "firewall",
+                 "aspreset doctor web01"):
         assert hint in caught.value.detail
 
 

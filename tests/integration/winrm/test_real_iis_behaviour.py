@@ -272,7 +272,7 @@ def test_cold_starts_are_configurable_and_the_warm_up_waits_for_them(inventory, 
     with Farm.from_inventory(inventory, timing=slow) as farm:
         client = farm.client_inventory()
         host, site = client.hosts["web01"], client.sites["shop-web"]
-        executor = WinRMExecutor(env={}, timeouts=Timeouts(connect_s=2, read_s=10, max_operation_s=5), grace_s=5)
+        executor = WinRMExecutor(env={}, timeouts=Timeouts(connect_s=2, read_s=10, max_operation_s=5), deadline_s=20)
         params = call("shop-web", "web01", "appdomain").params.model_copy(
             update={"warmup_url": f"{host.warmup_base_url}/", "iis_site": site.iis_site})
         r = _restart(executor.run("web01", host, params))

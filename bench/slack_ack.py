@@ -1,0 +1,190 @@
+"""Ack latency of `/recycle` over HTTP on loopback while a farm restart runs.
+
+The real thing end to end: `aspreset serve` as its own process on 127.0.0.1, Slack-signed
+slash commands over real HTTP, Bolt's signature check and lazy listeners, the WebClient pointed at
+a local fake of Slack's Web API, and the simulated IIS farm (real WinRM) restarting shop-web's
+pool over and over in the background (every WinRM request delayed by --latency-ms). Measured:
+the time from sending a command to Slack's HTTP 200 (the ack), which Slack wants within 3000 ms.
+
+    .venv/bin/python bench/slack_ack.py [--commands 200] [--concurrency 20] [--latency-ms 20] [--runs 3]
+        [--update-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import selectors
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "frontends" / "slack"))  # the fake Slack and the signed sender
+
+import structlog  # noqa: E402
+from docs_section import write_section  # noqa: E402  (bench/ is on sys.path when run as a script)
+from fake_slack import Call, FakeSlack  # noqa: E402
+from slack_http import ALICE, BOB, SIGNING_SECRET, SlackSender  # noqa: E402
+
+from bot.sim.cli import inventory_toml  # noqa: E402
+from bot.sim.farm import Farm  # noqa: E402
+from bot.sim.timing import SimTiming  # noqa: E402
+from policies.files import load_inventory  # noqa: E402
+
+START, END = "<!-- slack-ack:start -->", "<!-- slack-ack:end -->"
+EXAMPLES = ROOT / "examples"
+# what people type while the restart runs: plans and status reads (the status reads do WinRM
+# work after their ack, competing with the restart for the farm)
+MIX = ("plan shop-web --reason hung", "status intranet", "plan intranet --reason gac", "help")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+FINISHED = re.compile(r"apppool restart (r-\w+) is (succeeded|failed|partly failed)")
+
+
+def finished_restarts(calls: list[Call]) -> set[str]:
+    return {m.group(1) for c in calls if c.method in ("chat.update", "chat.postMessage")
+            for m in [FINISHED.search(c.body.get("text", ""))] if m}
+
+
+@contextmanager
+def serve_process(fake: FakeSlack, inventory: Path, workdir: Path) -> Iterator[str]:
+    """`aspreset serve --port 0` as its own process (as it runs in production); yields its URL."""
+    env = dict(os.environ, SLACK_BOT_TOKEN=fake.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+               SLACK_API_BASE_URL=fake.base_url)
+    env.pop("ASPRESET_CONFIG", None)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--policy", str(EXAMPLES / "policy.toml"),
+         "--inventory", str(inventory), "--db", f"sqlite:///{workdir / 'aspreset.db'}"],
+        cwd=workdir, env=env, stderr=subprocess.PIPE)
+    try:
+        seen = b""
+        assert serve.stderr is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(serve.stderr, selectors.EVENT_READ)
+            while not (found := re.search(rb"listening on 127\.0\.0\.1:(\d+) ", seen)):
+                assert selector.select(timeout=60), f"serve did not start: {seen.decode(errors='replace')}"
+                chunk = os.read(serve.stderr.fileno(), 65536)
+                assert chunk, f"serve exited: {seen.decode(errors='replace')}"
+                seen += chunk
+        yield f"http://127.0.0.1:{int(found.group(1))}"
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(120)
+        if serve.stderr:
+            serve.stderr.close()
+
+
+def run(commands: int, concurrency: int, latency_ms: float) -> dict[str, float]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake, Farm.from_inventory(
+        load_inventory(EXAMPLES / "inventory.toml"), timing=SimTiming.fast()
+    ) as farm:
+        for sim in farm.hosts.values():
+            sim.inject_latency(latency_ms / 1000)
+        inventory = Path(tmp) / "farm.toml"
+        inventory.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")
+        with serve_process(fake, inventory, Path(tmp)) as url:
+            sender = SlackSender(url, SIGNING_SECRET, fake.response_url("bench"))
+            done = threading.Event()
+
+            def restart_loop() -> None:
+                """shop-web's pool recycled again and again (bob: allowed without approval)."""
+                while not done.is_set():
+                    before = len(finished_restarts(fake.calls))
+                    assert sender.command(BOB, "shop-web --scope apppool").status == 200
+                    fake.wait_for(lambda calls, n=before: len(finished_restarts(calls)) > n, timeout=120,
+                                  what="the restart to finish")
+
+            background = threading.Thread(target=restart_loop, daemon=True)
+            background.start()
+            fake.wait_for(lambda calls: any(c.method == "chat.postMessage" for c in calls), what="the first restart")
+
+            def one(index: int) -> float:
+                reply = sender.command(ALICE, MIX[index % len(MIX)])
+                assert reply.status == 200, reply.body
+                return reply.seconds * 1000
+
+            restarts_before = len(finished_restarts(fake.calls))
+            started = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                times = list(pool.map(one, range(commands)))
+            wall = time.perf_counter() - started
+            done.set()
+            background.join(180)
+            restarts = len(finished_restarts(fake.calls)) - restarts_before
+    return {"p50": percentile(times, 0.50), "p99": percentile(times, 0.99), "max": max(times),
+            "mean": statistics.fmean(times), "wall_s": wall, "restarts": restarts}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--runs", type=int, default=3, help="repeat it; each run is a fresh bot and farm")
+    parser.add_argument("--update-docs", action="store_true")
+    args = parser.parse_args()
+    runs = []
+    for _ in range(args.runs):
+        found = run(args.commands, args.concurrency, args.latency_ms)
+        found["load"] = os.getloadavg()[0]
+        runs.append(found)
+        print(f"ack latency over {args.commands} commands, {args.concurrency} at a time: p50 {found['p50']:.1f} ms, "
+              f"p99 {found['p99']:.1f} ms, max {found['max']:.1f} ms (mean {found['mean']:.1f}); "
+              f"{found['wall_s']:.2f} s wall; pool restarts finished meanwhile: {found['restarts']:.0f}; "
+              f"load average {found['load']:.1f}", flush=True)
+    if args.update_docs:
+        write_section(START, END, section(args, runs))
+    return 0
+
+
+def section(args: argparse.Namespace, runs: list[dict[str, float]]) -> str:
+    rows = "\n".join(
+        f"| {i + 1} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | {r['max']:.1f} ms | {r['restarts']:.0f} "
+        f"| {r['load']:.1f} |"
+        for i, r in enumerate(runs))
+    p99s = sorted(r["p99"] for r in runs)
+    return f"""{START}
+## Slack: ack latency of `/recycle`
+
+Slack wants the HTTP answer to a slash command within 3000 ms; the goal is p99 under 100 ms.
+Measured end to end on loopback: `aspreset serve` as its own process (uvicorn, Bolt's Starlette
+adapter), Slack-signed slash commands over real HTTP, Bolt's signature check and lazy listeners
+(ack first, work after on 8 threads), the WebClient pointed at a local fake of Slack's Web API,
+and the simulated farm (real WinRM, {args.latency_ms:.0f} ms per WinRM request) recycling shop-web's pool
+over and over the whole time. {args.commands} commands, {args.concurrency} in flight at a time, a mix of `plan`,
+`status` (WinRM reads after the ack) and `help`; the client, the fake Slack and the farm share
+the benchmark's own process. Each run is a fresh bot and farm.
+
+| run | p50 | p99 | max | pool restarts finished meanwhile | load average (1 min) |
+|---|---|---|---|---|---|
+{rows}
+
+Median p99 over the runs: {statistics.median(p99s):.1f} ms. The machine has {os.cpu_count()} CPUs shared with other
+work (the load average column): the ack itself is under a millisecond of CPU in the bot
+(signature check, middleware, `ack()`); what a command waits for is its turn at the bot's
+interpreter while the work after earlier acks (WinRM reads, replies to Slack) runs, so p99 moves
+with the machine's load. Measured on Python {platform.python_version()}, {platform.system()} {platform.machine()}.
+Reproduce: `.venv/bin/python bench/slack_ack.py --commands {args.commands} --concurrency {args.concurrency} \
+--latency-ms {args.latency_ms:.0f} --runs {len(runs)} --update-docs`.
+{END}"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The one ASGI app `aspreset serve` runs: Slack's requests at /slack/events (slash commands and
+interactivity, signature-checked by Bolt), the deploy webhook at POST /hooks/deploy, /healthz,
+and the MCP server's own ASGI app mounted at /mcp when one is given.
+
+Slack's requests go through Bolt's own Starlette adapter, which dispatches on the event loop:
+that is only the signature check, the middleware and the listener's ack (under a millisecond;
+the token was verified once at start, so no Web API call happens here). The real work is each
+listener's lazy function on Bolt's listener executor, not on the HTTP connection: a client that
+hangs up does not stop a restart in flight."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
+
+from slack_bolt.adapter.starlette.handler import SlackRequestHandler
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
+
+from bot.webhook import DeployWebhook
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+MCP_PATH = "/mcp"
+
+
+def create_app(
+    *,
+    bolt: App | None,
+    webhook: DeployWebhook | None,
+    mcp: ASGIApp | None = None,
+    mcp_lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    on_shutdown: Sequence[Callable[[], None]] = (),
+) -> Starlette:
+    """`mcp`: the MCP server's streamable-HTTP ASGI app (bot/mcp), mounted at /mcp; a mounted app's
+    own lifespan does not run, so `mcp_lifespan` (e.g. its session manager's `run`) is entered
+    here. `on_shutdown` runs when the server stops, after it stopped taking requests (it finishes
+    the restarts in flight)."""
+
+    slack_handler = SlackRequestHandler(bolt) if bolt is not None else None
+
+    async def slack_events(request: Request) -> Response:
+        if slack_handler is None:
+            return JSONResponse({"ok": False, "error": "slack_disabled",
+                                 "message": "Slack events come over Socket Mode on this bot"}, status_code=404)
+        return await slack_handler.handle(request)
+
+    async def deploy_hook(request: Request) -> Response:
+        if webhook is None:
+            return JSONResponse({"ok": False, "error": "webhook_disabled", "message": "no deploy webhook here"},
+                                status_code=404)
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        answer = await run_in_threadpool(webhook.handle, headers, body)
+        return JSONResponse(answer.body, status_code=answer.status)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True, "slack": bolt is not None, "webhook": webhook is not None,
+                             "mcp": mcp is not None})
+
+    routes: list[BaseRoute] = [
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/hooks/deploy", deploy_hook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if mcp is not None:
+        routes.append(Mount(MCP_PATH, app=mcp))  # the MCP engineer's streamable-HTTP app
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if mcp_lifespan is not None:
+                await stack.enter_async_context(mcp_lifespan())
+            yield
+        for stop in on_shutdown:
+            await run_in_threadpool(stop)
+
+    return Starlette(routes=routes, lifespan=lifespan)

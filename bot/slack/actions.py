@@ -1,0 +1,82 @@
+"""Button listeners (`block_actions`): Approve, Deny on a request's message, and the deploy
+notice's run button. Each acks at once and works after the ack. The click is checked by the core
+(policy, never the requester) and claimed atomically by the store, so a click that arrives twice,
+or on the replica that did not post the message, runs at most once; a click that changed nothing
+is told, ephemerally, that it was already handled. The clicked message is the request's message
+from then on, on whichever replica took the click."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from slack_bolt import Ack, App, Respond
+
+from bot.app.deploy import follow_up_request
+from bot.app.views import RequestView
+from bot.slack.blocks import APPROVE, DENY, DEPLOY_RUN, state_text
+from bot.slack.context import SlackOrigin, working_for
+from bot.slack.deploy_notice import read_button_value
+from bot.slack.frontend import SlackFrontEnd
+from bot.slack.replies import render_reply
+from commands.model import Approve, Deny
+
+log = structlog.get_logger("aspreset.slack.actions")
+
+def register(app: App, front: SlackFrontEnd) -> None:
+    def ack_now(ack: Ack) -> None:
+        ack()
+
+    def on_decision(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        user, channel, message_ts = _where(body)
+        request_id = str(action.get("value") or "")
+        if channel and message_ts:
+            front.notifier.bind(request_id, channel, message_ts)
+        command = Approve(request_id) if action["action_id"] == APPROVE else Deny(request_id, None)
+        origin = SlackOrigin(channel=channel, user=user, message_ts=message_ts)
+        with working_for(origin):
+            view = front.dispatch(command, front.principal(user, channel), f"slack:{channel}")
+        if not isinstance(view, RequestView):
+            rendered = render_reply(view)
+            _tell(respond, rendered.text, rendered.blocks)
+            return
+        if not origin.heard:  # the click changed nothing: someone (or this click, sent twice) got there first
+            front.notifier.show(request_id, view)  # the message shows the truth (e.g. expired: no buttons)
+            if view.state == "expired":
+                _tell(respond, f"`{request_id}` expired before this click: nothing was run. "
+                               f"Ask again with `/recycle {view.site} ...`")
+            else:
+                _tell(respond, f"`{request_id}` was already handled: it is {state_text(view.state)}. "
+                               "Nothing more was run.")
+
+    def on_deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        user, channel, message_ts = _where(body)
+        try:
+            site, changed, version = read_button_value(str(action.get("value") or ""))
+        except (ValueError, KeyError, TypeError):
+            _tell(respond, "This button is not one of aspreset's deploy notices; nothing was run.")
+            return
+        origin = SlackOrigin(channel=channel, user=user, thread_ts=message_ts)  # the restart goes in the thread
+        with working_for(origin):
+            view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
+                                  f"slack:{channel}")
+        if not isinstance(view, RequestView) or view.state == "refused":
+            rendered = render_reply(view)
+            _tell(respond, rendered.text, rendered.blocks)
+
+    app.action(APPROVE)(ack=ack_now, lazy=[on_decision])
+    app.action(DENY)(ack=ack_now, lazy=[on_decision])
+    app.action(DEPLOY_RUN)(ack=ack_now, lazy=[on_deploy_run])
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    return str(body["user"]["id"]), channel, message_ts
+
+
+def _tell(respond: Respond, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+    """Only the clicker sees it; the original message stays."""
+    respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+

@@ -1,0 +1,81 @@
+"""The channel notice for a finished deploy: what changed and what follows. Either ASP.NET
+restarted the app by itself (the button warms it up and verifies, reporting the evidence and PIDs),
+or a narrow restart is still needed (the button runs it). Both buttons send the same changed files
+back, so the click is planned and decided by the policy exactly as a typed `/recycle` would be."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.app.deploy import DeployAssessment
+from bot.slack.blocks import DEPLOY_RUN, Rendered, button, context, section
+from commands.rungs import Rung
+
+BUTTON_VALUE_MAX = 2000  # Slack's limit on a button's value
+RUNG_WORDS = {
+    Rung.NONE: "Warm up and verify",
+    Rung.APPDOMAIN: "Restart the AppDomain",
+    Rung.APPPOOL: "Recycle the app pool",
+    Rung.WORKER: "Kill the worker and warm up",
+}
+
+
+def button_value(assessment: DeployAssessment) -> str:
+    """site, version and the changed files; if they do not fit, only the files that need the
+    plan's rung (they lead the planner to the same rung)."""
+    notice, rung = assessment.notice, assessment.rung
+    files = list(notice.changed_files)
+    value = json.dumps({"site": notice.site, "version": notice.version, "changed": files})
+    if len(value) <= BUTTON_VALUE_MAX:
+        return value
+    deciding = [line.split(": ", 1)[0] for line in assessment.plan.why if line.endswith(f"({rung.value})")]
+    kept: list[str] = []
+    for path in deciding or files:
+        trial = json.dumps({"site": notice.site, "version": notice.version, "changed": [*kept, path]})
+        if len(trial) > BUTTON_VALUE_MAX:
+            break
+        kept.append(path)
+    return json.dumps({"site": notice.site, "version": notice.version, "changed": kept})
+
+
+def read_button_value(value: str) -> tuple[str, tuple[str, ...], str | None]:
+    data: dict[str, Any] = json.loads(value)
+    return str(data["site"]), tuple(str(p) for p in data.get("changed") or ()), data.get("version")
+
+
+def render_notice(assessment: DeployAssessment) -> Rendered:
+    notice, plan = assessment.notice, assessment.plan
+    by = f" by {notice.deployed_by}" if notice.deployed_by else ""
+    link = f" (<{notice.pipeline_url}|pipeline>)" if notice.pipeline_url else ""
+    head = f":package: *{notice.site}* {notice.version} deployed to {plan.environment}{by}{link}"
+    files = "\n".join(f"• `{p}`" for p in assessment.shown_files)
+    if assessment.more_files:
+        files += f"\n• … and {assessment.more_files} more"
+    if assessment.restarted_by_itself:
+        follows = (":recycle: *ASP.NET restarted the app by itself* for these changes; nothing needs "
+                   "restarting. Warm it up and verify to see the new AppDomain and the worker PIDs.")
+    else:
+        follows = (f":wrench: *Still needed: {plan.rung.value}* ({plan.method}) on {', '.join(plan.hosts)}: "
+                   "ASP.NET does not pick these changes up by itself.")
+    why = "\n".join(f"– {line}" for line in plan.why)
+    blocks = [section(head), section(f"*Changed:*\n{files}"), section(f"{follows}\n{why}")]
+    if plan.warnings:
+        blocks.append(context(" ".join(f":warning: {w}" for w in plan.warnings)))
+    label = RUNG_WORDS.get(plan.rung, f"Run {plan.rung.value}")
+    blocks.append({"type": "actions", "block_id": f"deploy:{notice.site}", "elements": [
+        button(label, DEPLOY_RUN, button_value(assessment), None if assessment.restarted_by_itself else "primary")]})
+    blocks.append(context("The button runs under the same policy as `/recycle`: approval where it says so."))
+    text = (f"{notice.site} {notice.version} deployed: "
+            + ("ASP.NET restarted the app by itself" if assessment.restarted_by_itself
+               else f"{plan.rung.value} restart still needed"))
+    return Rendered(text=text, blocks=blocks)
+
+
+def post_notice(client: WebClient, channel: str, assessment: DeployAssessment) -> str:
+    """Post it; returns the message ts."""
+    rendered = render_notice(assessment)
+    answer = client.chat_postMessage(channel=channel, text=rendered.text, blocks=rendered.blocks)
+    return str(answer["ts"])

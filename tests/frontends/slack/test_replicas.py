@@ -1,0 +1,95 @@
+"""Two `serve` replicas behind one URL, sharing one PostgreSQL database: the approval posted by one
+can be clicked on the other, which updates the same message and runs the restart exactly once,
+even when Slack delivers the click to both at the same moment. A run that a dead bot process left
+behind is marked interrupted when the bot starts again, and the site's channel hears it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from slack_http import ALICE, BOB
+from slack_messages import approval_message, buttons, reply_saying, worker_kills
+
+from bot.app.records import NewRequest
+from bot.slack.blocks import APPROVE
+from bot.store import SqlStore
+from commands.model import RestartRequest
+from commands.rungs import Rung
+from policies.files import load_policy
+from policies.planner import plan
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+@pytest.mark.postgres
+def test_a_click_on_the_replica_that_did_not_post_the_approval_runs_it_once(start_bot, fake_slack, farm, pg_url):
+    first = start_bot(db_url=pg_url, owner="replica-a")
+    second = start_bot(db_url=pg_url, owner="replica-b")
+    before = farm.host("web01").pids("ShopPool")
+    processes = farm.host("web01").processes("ShopPool")
+
+    first.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
+
+    assert second.slack.click(BOB, APPROVE, request_id, "C0SHOP", ts).status == 200
+    final = fake_slack.wait_for(
+        lambda calls: next((c for c in calls if c.method == "chat.update" and c.body.get("ts") == ts
+                            and "succeeded" in c.body.get("text", "")), None),
+        what="the same message updated by the other replica")
+    after = farm.host("web01").pids("ShopPool")
+    assert farm.host("web01").processes("ShopPool").isdisjoint(processes)  # (PID, start time): PIDs are reused
+    assert f"PIDs {', '.join(map(str, before))} → {', '.join(map(str, after))}" in final.text_everywhere
+    assert worker_kills(farm) == 2
+    started = [e for e in first.service.store.audit(request_id=request_id) if e.action.value == "started"]
+    assert [e.actor for e in started] == ["replica-b"]
+
+
+@pytest.mark.postgres
+def test_one_click_delivered_to_both_replicas_at_once_runs_the_restart_once(start_bot, fake_slack, farm, pg_url):
+    replicas = [start_bot(db_url=pg_url, owner="replica-a"), start_bot(db_url=pg_url, owner="replica-b")]
+    replicas[0].slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
+
+    with ThreadPoolExecutor(2) as pool:
+        acks = list(pool.map(lambda bot: bot.slack.click(BOB, APPROVE, request_id, "C0SHOP", ts), replicas))
+    assert [a.status for a in acks] == [200, 200]
+    reply_saying(fake_slack, "already handled")  # the losing click is told
+    fake_slack.wait_for(lambda calls: any(c.method == "chat.update" and "succeeded" in c.body.get("text", "")
+                                          for c in calls), what="the result")
+    for bot in replicas:
+        bot.serving.work.shutdown(wait=True)  # both replicas' work after the ack is done
+    assert worker_kills(farm) == 2  # one kill per host, once
+    events = replicas[0].service.store.audit(request_id=request_id)
+    assert [e.action.value for e in events].count("started") == 1
+
+
+def test_a_run_left_by_a_dead_bot_process_is_interrupted_and_the_channel_told_when_the_bot_starts(
+    start_bot, fake_slack, farm, tmp_path
+):
+    db_url = f"sqlite:///{tmp_path / 'aspreset.db'}"
+    store = SqlStore(db_url)
+    the_plan = plan(RestartRequest(site="shop-web", scope=Rung.APPPOOL), farm.client_inventory(),
+                    load_policy(EXAMPLES / "policy.toml"))
+    new = NewRequest(site="shop-web", rung=Rung.APPPOOL, hosts=the_plan.hosts, pool=the_plan.pool,
+                     requester=ALICE, origin="slack:C0SHOP", plan=the_plan.to_dict(),
+                     decision={"outcome": "allow", "rule": "test", "reasons": []})
+    now = datetime.now(UTC)
+    request = store.create_request(new, new.default_locks(), now)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert store.claim_for_run(request.id, now, owner=f"{socket.gethostname()}/{gone.stdout.strip()}")
+    store.close()
+
+    start_bot(db_url=db_url)
+    told = fake_slack.wait_for(
+        lambda calls: next((c for c in calls if c.method == "chat.postMessage"
+                            and request.id in c.body.get("text", "")), None),
+        what="the channel told about the interrupted run")
+    assert told.body["channel"] == "C0SHOP" and "interrupted" in told.text_everywhere
+    assert "never re-run" in told.text_everywhere
