@@ -215,7 +215,10 @@ def warmup_request(t: Target, p: OperationParams) -> tuple[str, str]:
         path = p.warmup_path if p.warmup_path != "/" else t.app.path.rstrip("/") + "/"
         host = binding.host if binding else ""
     address = binding.ip if binding is not None and binding.ip not in ("*", "") else "127.0.0.1"
-    return f"{scheme}://{address}:{port}{path}", host or address
+    header = host or address
+    if (scheme, port) not in (("http", 80), ("https", 443)):  # RFC 7230: the port unless the default
+        header = f"{header}:{port}"
+    return f"{scheme}://{address}:{port}{path}", header
 
 
 def warm_up(ctx: OpContext, t: Target, p: OperationParams, deadline: float) -> WarmupAnswer:

@@ -335,6 +335,8 @@ function Get-WarmupRequest($Target) {
     $address = '127.0.0.1'
     if ($binding -and -not (@('0.0.0.0', '::') -contains $binding.EndPoint.Address.ToString())) { $address = $binding.EndPoint.Address.ToString() }
     if (-not $hostHeader) { $hostHeader = $address }
+    # RFC 7230: the Host header carries the port unless it is the scheme's default.
+    if (($scheme -eq 'http' -and $port -ne 80) -or ($scheme -eq 'https' -and $port -ne 443)) { $hostHeader = "${hostHeader}:$port" }
     @{ Url = '{0}://{1}:{2}{3}' -f $scheme, $address, $port, $path; Host = $hostHeader }
 }
 

@@ -53,8 +53,7 @@ function Invoke-Operation {
     $result.managed_runtime = $result.settings.managed_runtime
     $result.max_processes = $result.settings.max_processes
     $result.workers = $seen.workers
-    $ids = @($seen.appdomains | ForEach-Object { $_.id } | Sort-Object)
-    if ($ids.Count -gt 0) { $result.appdomain_id = $ids -join ',' }
+    if ($seen.appdomains) { $result.appdomain_id = @($seen.appdomains | ForEach-Object { $_.id } | Sort-Object) -join ',' }
     $result.app_offline = $seen.app_offline
 }
 

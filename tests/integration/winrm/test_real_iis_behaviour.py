@@ -92,11 +92,14 @@ def test_6_the_policy_names_its_appdomain_fallback_in_the_plan():
 # ---- 2. warm-up through HTTP.sys -----------------------------------------------------------------
 
 
-def test_2_the_warm_up_goes_to_this_host_with_the_bindings_host_header_and_names_what_answered(executor, call):
+def test_2_the_warm_up_goes_to_this_host_with_the_bindings_host_header_and_names_what_answered(
+    farm, executor, call
+):
     r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
 
     answer = r.warmups[-1]
-    assert answer.url.startswith("http://127.0.0.1:") and answer.host_header == "shop-1.sim"
+    port = farm.host("web01").http_port
+    assert answer.url.startswith(f"http://127.0.0.1:{port}/") and answer.host_header == f"shop-1.sim:{port}"
     assert answer.status == 200 and answer.server == "Microsoft-IIS/10.0" and answer.ms >= 0
 
 
