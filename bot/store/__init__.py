@@ -1,6 +1,7 @@
 """Requests, approvals, per-(host, pool) locks and the audit trail: SQLite by default, PostgreSQL
-for several replicas. `open_store(url, workdir)` is the entry point; records and errors import
-without SQLAlchemy."""
+for several replicas; MemoryStore (the same contract in one process's memory) for the service's
+tests. `open_store(url, workdir)` is the entry point; records, errors and MemoryStore import without
+SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bot.app.records import (
     RequestState,
 )
 from bot.store.errors import LockHeld, SelfApproval, StoreUnavailable, UnknownRequest
+from bot.store.memory import MemoryStore
 
 if TYPE_CHECKING:
     from bot.store.sql import SqlStore, open_store
@@ -30,6 +32,7 @@ __all__ = [
     "AuditEvent",
     "LockHeld",
     "LockKey",
+    "MemoryStore",
     "NewRequest",
     "Request",
     "RequestState",

@@ -8,9 +8,8 @@ PostgreSQL (psycopg 3): row locks (`SELECT ... FOR UPDATE`) and conditional upda
 
 from __future__ import annotations
 
-import enum
-import json
-from datetime import date, datetime
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from bot.app.errors import ConfigError
+from bot.store.rules import json_dumps
 
 BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "aspreset_write"  # execution option: this connection's transaction writes
@@ -56,20 +56,6 @@ def _redact_text(url: str) -> str:
     return url
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _json_dumps(value: object) -> str:
-    return json.dumps(value, default=_json_default, sort_keys=True)
-
-
 def sqlite_file(url: URL) -> Path | None:
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
@@ -84,7 +70,7 @@ def create_store_engine(url: URL) -> Engine:
         return _sqlite_engine(url)
     return create_engine(
         url,
-        json_serializer=_json_dumps,
+        json_serializer=json_dumps,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
@@ -93,13 +79,30 @@ def create_store_engine(url: URL) -> Engine:
     )
 
 
+def _use_wal(dbapi_connection: Any) -> None:
+    """Put the file in WAL mode. The mode persists in the file, so only a fresh database changes it,
+    and there SQLite answers SQLITE_BUSY at once, without its busy handler, to a second process
+    changing the mode at the same moment (waiting could deadlock): retry that until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            (mode,) = dbapi_connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)  # the other opener holds the lock for a few milliseconds
+
+
 def _sqlite_engine(url: URL) -> Engine:
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            json_serializer=_json_dumps,
+            json_serializer=json_dumps,
             pool_size=5,
             max_overflow=10,
             pool_timeout=60,
@@ -108,7 +111,7 @@ def _sqlite_engine(url: URL) -> Engine:
     else:  # in-memory: one connection shared, so every caller sees the same database
         engine = create_engine(
             url,
-            json_serializer=_json_dumps,
+            json_serializer=json_dumps,
             poolclass=StaticPool,
             connect_args={"check_same_thread": False},
         )
@@ -122,7 +125,7 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if path is not None:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(dbapi_connection)
                 cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()

@@ -1,31 +1,27 @@
 """SqlStore: requests, approvals, per-(host, pool) locks and the audit trail in SQLite or PostgreSQL.
 
-Every public method is one transaction. Whatever must be exactly-once (an approval completing a
-request, a claim to run it) is a conditional change of the request's row while that row is locked
-(`SELECT ... FOR UPDATE` on PostgreSQL; `BEGIN IMMEDIATE` on SQLite), so it holds across threads,
-processes and replicas. Every state change writes its audit event in the same transaction; the
-structlog line for it is emitted after the commit.
+Every public method is one transaction (bot/store/sql_unit.py). Whatever must be exactly-once (an
+approval completing a request, a claim to run it) is a conditional change of the request's row
+while that row is locked (`SELECT ... FOR UPDATE` on PostgreSQL; `BEGIN IMMEDIATE` on SQLite), so it
+holds across threads, processes and replicas. Every state change writes its audit event in the same
+transaction (bot/store/sql_rows.py); the structlog line for it is emitted after the commit. The
+details each event records and the id format are shared with the in-memory store
+(bot/store/rules.py).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import structlog
-from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy import insert, select, update
 
+from bot.app.errors import SelfApproval
+from bot.app.ports import Store
 from bot.app.records import (
-    FINISHED_STATES,
     Approval,
     ApprovalOutcome,
     ApprovalStatus,
@@ -36,10 +32,24 @@ from bot.app.records import (
     Request,
     RequestState,
 )
-from bot.store.database import WRITE_OPTION, create_store_engine, parse_url, safe_url
-from bot.store.errors import LockHeld, SelfApproval, StoreUnavailable, UnknownRequest
+from bot.store import rules
+from bot.store.database import create_store_engine, parse_url, safe_url
 from bot.store.migrate import upgrade_to_head
+from bot.store.rules import SYSTEM_ACTOR, check_aware, new_request_id
 from bot.store.schema import approvals, audit_events, request_locks, requests
+from bot.store.sql_rows import (
+    approvals_of,
+    check_locks_free,
+    insert_request,
+    load_request,
+    locked_request_row,
+    request_row,
+    to_event,
+    to_request,
+    transition,
+    write_audit,
+)
+from bot.store.sql_unit import Unit, guarded, run_unit
 from commands.rungs import Rung
 
 T = TypeVar("T")
@@ -47,18 +57,7 @@ RequestIds = list[str]
 Requests = list[Request]
 AuditEvents = list[AuditEvent]
 
-SYSTEM_ACTOR = "aspreset"
 DEFAULT_DB = Path(".aspreset") / "aspreset.db"
-ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lowercase: no 0/1/8/9 to misread
-ID_LENGTH = 6
-_ATTEMPTS = 8  # id collisions, lock-insert races, PostgreSQL deadlock/serialization retries
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
-
-_log = structlog.get_logger("aspreset.store")
-
-
-def new_request_id() -> str:
-    return "r-" + "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
 
 
 def open_store(url: str | None, workdir: Path) -> SqlStore:
@@ -71,20 +70,12 @@ def open_store(url: str | None, workdir: Path) -> SqlStore:
     return SqlStore(url)
 
 
-@dataclass
-class _Unit:
-    """One transaction in progress and the audit events it wrote (logged once it commits)."""
-
-    conn: Connection
-    events: list[AuditEvent] = field(default_factory=list)
-
-
 class SqlStore:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = parse_url(url)
         self._engine = create_store_engine(self.url)
         if migrate:
-            self._guard(lambda: upgrade_to_head(self._engine))
+            guarded(self.safe_url, lambda: upgrade_to_head(self._engine))
 
     @property
     def backend(self) -> str:
@@ -115,38 +106,20 @@ class SqlStore:
         """Record `new` and take all its (host, pool) locks, or nothing: if another live request holds
         one, raise LockHeld naming it. State: `awaiting_approval` if it needs approvals, else
         `approved`."""
-        _check_now(now)
+        check_aware(now)
         wanted = {key.normalized: key for key in locks}
-        state = RequestState.APPROVED if new.approvals_needed == 0 else RequestState.AWAITING_APPROVAL
+        state = rules.initial_state(new)
 
-        def work(unit: _Unit) -> Request:
-            self._check_locks_free(unit.conn, wanted)
+        def work(unit: Unit) -> Request:
+            check_locks_free(unit.conn, wanted)
             request_id = new_request_id()
-            self._insert_request(unit.conn, request_id, new, state, now)
+            insert_request(unit.conn, request_id, new, state, now)
             for host, pool in sorted(wanted):  # one order everywhere: no lock-order deadlocks
                 unit.conn.execute(insert(request_locks).values(host=host, pool=pool, request_id=request_id, since=now))
-            row = self._row(unit.conn, request_id)
-            self._audit(
-                unit,
-                row,
-                AuditAction.REQUESTED,
-                actor=new.requester,
-                state_from=None,
-                state_to=state,
-                now=now,
-                details={
-                    "origin": new.origin,
-                    "reason": new.reason,
-                    "requester_person": new.requester_person,
-                    "pool": new.pool,
-                    "approvals_needed": new.approvals_needed,
-                    "approvers": list(new.approvers),
-                    "expires_at": _iso(new.expires_at),
-                    "decision": dict(new.decision),
-                    "locks": [{"host": key.host, "pool": key.pool} for key in wanted.values()],
-                },
-            )
-            return self._load(unit.conn, request_id)
+            row = request_row(unit.conn, request_id)
+            details = rules.requested_details(new, wanted.values())
+            write_audit(unit, row, AuditAction.REQUESTED, new.requester, None, state, now, details)
+            return load_request(unit.conn, request_id)
 
         # an IntegrityError here is a lost race for a lock row (or an id collision): the retry
         # sees the winner's lock and raises LockHeld, or succeeds with a fresh id
@@ -154,47 +127,33 @@ class SqlStore:
 
     def record_refused(self, new: NewRequest, reason: str, now: datetime) -> Request:
         """Record a request the policy (or a held lock) refused: state `refused`, no locks."""
-        _check_now(now)
+        check_aware(now)
 
-        def work(unit: _Unit) -> Request:
+        def work(unit: Unit) -> Request:
             request_id = new_request_id()
-            self._insert_request(unit.conn, request_id, new, RequestState.REFUSED, now, deny_reason=reason)
-            row = self._row(unit.conn, request_id)
-            self._audit(
-                unit,
-                row,
-                AuditAction.REFUSED,
-                actor=new.requester,
-                state_from=None,
-                state_to=RequestState.REFUSED,
-                now=now,
-                details={
-                    "origin": new.origin,
-                    "reason": reason,
-                    "request_reason": new.reason,
-                    "pool": new.pool,
-                    "decision": dict(new.decision),
-                },
-            )
-            return self._load(unit.conn, request_id)
+            insert_request(unit.conn, request_id, new, RequestState.REFUSED, now, deny_reason=reason)
+            row = request_row(unit.conn, request_id)
+            details = rules.refused_details(new, reason)
+            write_audit(unit, row, AuditAction.REFUSED, new.requester, None, RequestState.REFUSED, now, details)
+            return load_request(unit.conn, request_id)
 
         return self._run(work, write=True, retry_integrity=True)
 
     def get(self, request_id: str) -> Request:
-        return self._run(lambda unit: self._load(unit.conn, request_id), write=False)
+        return self._run(lambda unit: load_request(unit.conn, request_id), write=False)
 
     def list(self, state: RequestState | None = None, site: str | None = None, limit: int = 100) -> Requests:
         """Newest first."""
 
-        def work(unit: _Unit) -> Requests:
+        def work(unit: Unit) -> Requests:
             query = select(requests).order_by(requests.c.created_at.desc(), requests.c.id).limit(limit)
             if state is not None:
                 query = query.where(requests.c.state == RequestState(state).value)
             if site is not None:
                 query = query.where(requests.c.site == site)
             rows = unit.conn.execute(query).all()
-            by_request = self._approvals(unit.conn, [row.id for row in rows])
-            return [_to_request(row, by_request.get(row.id, ())) for row in rows]
+            by_request = approvals_of(unit.conn, [row.id for row in rows])
+            return [to_request(row, by_request.get(row.id, ())) for row in rows]
 
         return self._run(work, write=False)
 
@@ -205,16 +164,16 @@ class SqlStore:
         `became_approved`: the one whose approval reached `approvals_needed`. An approval at or after
         `expires_at` expires the request instead. Raises SelfApproval if the approver is the
         requester (by id or person); whether the approver may approve at all is the policy's call."""
-        _check_now(now)
+        check_aware(now)
         if not approver:
             raise ValueError("approver must be a non-empty id")
 
-        def work(unit: _Unit) -> ApprovalOutcome:
-            row = self._locked_row(unit.conn, request_id)
+        def work(unit: Unit) -> ApprovalOutcome:
+            row = locked_request_row(unit.conn, request_id)
             if approver in (row.requester, row.requester_person):
                 raise SelfApproval(request_id, approver)
             state = RequestState(row.state)
-            given = self._approvals(unit.conn, [request_id]).get(request_id, ())
+            given = approvals_of(unit.conn, [request_id]).get(request_id, ())
 
             def outcome(status: ApprovalStatus, after: RequestState, became: bool = False) -> ApprovalOutcome:
                 return ApprovalOutcome(status, after, given, row.approvals_needed, became)
@@ -222,15 +181,8 @@ class SqlStore:
             if state is not RequestState.AWAITING_APPROVAL:
                 return outcome(ApprovalStatus.NOT_AWAITING, state)
             if row.expires_at is not None and now >= row.expires_at:
-                self._transition(
-                    unit,
-                    row,
-                    RequestState.EXPIRED,
-                    AuditAction.EXPIRED,
-                    actor=SYSTEM_ACTOR,
-                    now=now,
-                    details={"expires_at": _iso(row.expires_at), "late_approver": approver},
-                )
+                details = rules.late_approval_details(row.expires_at, approver)
+                transition(unit, row, RequestState.EXPIRED, AuditAction.EXPIRED, SYSTEM_ACTOR, now, details)
                 return outcome(ApprovalStatus.EXPIRED, RequestState.EXPIRED)
             if any(approval.approver == approver for approval in given):
                 return outcome(ApprovalStatus.DUPLICATE, state)
@@ -245,15 +197,12 @@ class SqlStore:
                 )
             )
             given = (*given, Approval(approver, now))
-            details = {
-                "approvals": [a.approver for a in given],
-                "approvals_needed": row.approvals_needed,
-            }
+            details = rules.approval_details(given, row.approvals_needed)
             if len(given) >= row.approvals_needed:
-                self._transition(unit, row, RequestState.APPROVED, AuditAction.APPROVED, approver, now, details)
+                transition(unit, row, RequestState.APPROVED, AuditAction.APPROVED, approver, now, details)
                 return outcome(ApprovalStatus.COUNTED, RequestState.APPROVED, became=True)
             unit.conn.execute(update(requests).where(requests.c.id == request_id).values(updated_at=now))
-            self._audit(unit, row, AuditAction.APPROVAL, approver, state, state, now, details)
+            write_audit(unit, row, AuditAction.APPROVAL, approver, state, state, now, details)
             return outcome(ApprovalStatus.COUNTED, state)
 
         return self._run(work, write=True)
@@ -263,27 +212,27 @@ class SqlStore:
     def claim_for_run(self, request_id: str, now: datetime, owner: str | None = None) -> bool:
         """approved -> running. True for exactly one caller across threads, processes and replicas;
         that caller runs it. `owner` names the claiming bot process (see mark_interrupted)."""
-        _check_now(now)
+        check_aware(now)
 
-        def work(unit: _Unit) -> bool:
+        def work(unit: Unit) -> bool:
             changed = unit.conn.execute(
                 update(requests)
                 .where(requests.c.id == request_id, requests.c.state == RequestState.APPROVED.value)
                 .values(state=RequestState.RUNNING.value, started_at=now, updated_at=now, owner=owner)
             )
             if changed.rowcount != 1:
-                self._row(unit.conn, request_id)  # UnknownRequest if there is none
+                request_row(unit.conn, request_id)  # UnknownRequest if there is none
                 return False
-            row = self._row(unit.conn, request_id)
-            self._audit(
+            row = request_row(unit.conn, request_id)
+            write_audit(
                 unit,
                 row,
                 AuditAction.STARTED,
-                actor=owner or SYSTEM_ACTOR,
-                state_from=RequestState.APPROVED,
-                state_to=RequestState.RUNNING,
-                now=now,
-                details={"owner": owner, "bot_pid": os.getpid(), "bot_host": socket.gethostname()},
+                owner or SYSTEM_ACTOR,
+                RequestState.APPROVED,
+                RequestState.RUNNING,
+                now,
+                rules.started_details(owner),
             )
             return True
 
@@ -293,37 +242,20 @@ class SqlStore:
         """running -> succeeded | failed | partially_failed, with the result; releases the locks.
         False if the request was no longer running (e.g. marked interrupted meanwhile): the result is
         then kept in a `late_result` audit event and the state is left alone."""
-        _check_now(now)
+        check_aware(now)
         state = RequestState(state)
-        if state not in FINISHED_STATES:
-            raise ValueError(f"finish to {state.value!r}: expected one of {sorted(FINISHED_STATES)}")
+        rules.check_finished(state)
 
-        def work(unit: _Unit) -> bool:
-            row = self._locked_row(unit.conn, request_id)
+        def work(unit: Unit) -> bool:
+            row = locked_request_row(unit.conn, request_id)
             current = RequestState(row.state)
             actor = row.owner or SYSTEM_ACTOR
             if current is not RequestState.RUNNING:
-                self._audit(
-                    unit,
-                    row,
-                    AuditAction.LATE_RESULT,
-                    actor,
-                    current,
-                    current,
-                    now,
-                    {"outcome": state.value, "result": dict(result)},
-                )
+                details = rules.late_result_details(state, result)
+                write_audit(unit, row, AuditAction.LATE_RESULT, actor, current, current, now, details)
                 return False
-            self._transition(
-                unit,
-                row,
-                state,
-                AuditAction.FINISHED,
-                actor,
-                now,
-                {"result": dict(result)},
-                result=dict(result),
-            )
+            details = rules.finished_details(result)
+            transition(unit, row, state, AuditAction.FINISHED, actor, now, details, result=dict(result))
             return True
 
         return self._run(work, write=True)
@@ -332,9 +264,8 @@ class SqlStore:
 
     def deny(self, request_id: str, by: str, reason: str, now: datetime) -> bool:
         """awaiting_approval | approved -> denied. False if it was in any other state."""
-        return self._end_before_run(
-            request_id, RequestState.DENIED, AuditAction.DENIED, by, now, {"reason": reason}, reason
-        )
+        details = rules.denied_details(reason)
+        return self._end_before_run(request_id, RequestState.DENIED, AuditAction.DENIED, by, now, details, reason)
 
     def cancel(self, request_id: str, by: str, now: datetime) -> bool:
         """awaiting_approval | approved -> cancelled. False if it was in any other state."""
@@ -350,23 +281,23 @@ class SqlStore:
         details: dict[str, Any],
         deny_reason: str | None,
     ) -> bool:
-        _check_now(now)
+        check_aware(now)
 
-        def work(unit: _Unit) -> bool:
-            row = self._locked_row(unit.conn, request_id)
-            if RequestState(row.state) not in (RequestState.AWAITING_APPROVAL, RequestState.APPROVED):
+        def work(unit: Unit) -> bool:
+            row = locked_request_row(unit.conn, request_id)
+            if RequestState(row.state) not in rules.ENDABLE_BEFORE_RUN:
                 return False
             values = {} if deny_reason is None else {"deny_reason": deny_reason}
-            self._transition(unit, row, to, action, by, now, details, **values)
+            transition(unit, row, to, action, by, now, details, **values)
             return True
 
         return self._run(work, write=True)
 
     def expire_due(self, now: datetime) -> RequestIds:
         """awaiting_approval with expires_at <= now -> expired (locks released). Returns their ids."""
-        _check_now(now)
+        check_aware(now)
 
-        def work(unit: _Unit) -> RequestIds:
+        def work(unit: Unit) -> RequestIds:
             rows = unit.conn.execute(
                 select(requests)
                 .where(
@@ -377,15 +308,8 @@ class SqlStore:
                 .with_for_update()
             ).all()
             for row in rows:
-                self._transition(
-                    unit,
-                    row,
-                    RequestState.EXPIRED,
-                    AuditAction.EXPIRED,
-                    SYSTEM_ACTOR,
-                    now,
-                    {"expires_at": _iso(row.expires_at)},
-                )
+                details = rules.expired_details(row.expires_at)
+                transition(unit, row, RequestState.EXPIRED, AuditAction.EXPIRED, SYSTEM_ACTOR, now, details)
             return [row.id for row in rows]
 
         return self._run(work, write=True)
@@ -393,23 +317,16 @@ class SqlStore:
     def mark_interrupted(self, now: datetime, owner: str | None = None) -> RequestIds:
         """At start: requests found running -> interrupted (locks released; never re-run). With
         `owner`, only those that owner claimed (one replica restarting leaves the others' alone)."""
-        _check_now(now)
+        check_aware(now)
 
-        def work(unit: _Unit) -> RequestIds:
+        def work(unit: Unit) -> RequestIds:
             query = select(requests).where(requests.c.state == RequestState.RUNNING.value)
             if owner is not None:
                 query = query.where(requests.c.owner == owner)
             rows = unit.conn.execute(query.order_by(requests.c.started_at, requests.c.id).with_for_update()).all()
             for row in rows:
-                self._transition(
-                    unit,
-                    row,
-                    RequestState.INTERRUPTED,
-                    AuditAction.INTERRUPTED,
-                    SYSTEM_ACTOR,
-                    now,
-                    {"owner": row.owner, "started_at": _iso(row.started_at), "noticed_by_pid": os.getpid()},
-                )
+                details = rules.interrupted_details(row.owner, row.started_at)
+                transition(unit, row, RequestState.INTERRUPTED, AuditAction.INTERRUPTED, SYSTEM_ACTOR, now, details)
             return [row.id for row in rows]
 
         return self._run(work, write=True)
@@ -425,9 +342,9 @@ class SqlStore:
     ) -> AuditEvents:
         """Events oldest first (with `limit`: the newest `limit`, still oldest first)."""
         if since is not None:
-            _check_now(since)
+            check_aware(since)
 
-        def work(unit: _Unit) -> AuditEvents:
+        def work(unit: Unit) -> AuditEvents:
             query = select(audit_events)
             if site is not None:
                 query = query.where(audit_events.c.site == site)
@@ -440,16 +357,16 @@ class SqlStore:
                 rows = list(reversed(unit.conn.execute(query).all()))
             else:
                 rows = list(unit.conn.execute(query.order_by(audit_events.c.id)).all())
-            return [_to_event(row) for row in rows]
+            return [to_event(row) for row in rows]
 
         return self._run(work, write=False)
 
     def count_worker_kills(self, host: str, pool: str, since: datetime) -> int:
         """Requests of rung `worker` on (host, pool) that reached running at or after `since`."""
-        _check_now(since)
+        check_aware(since)
         key = LockKey(host, pool).normalized
 
-        def work(unit: _Unit) -> int:
+        def work(unit: Unit) -> int:
             rows = unit.conn.execute(
                 select(requests.c.hosts, requests.c.pool).where(
                     requests.c.rung == Rung.WORKER.value, requests.c.started_at >= since
@@ -461,274 +378,11 @@ class SqlStore:
 
         return self._run(work, write=False)
 
-    # -- internals -----------------------------------------------------------------------------
-
-    def _run(self, work: Callable[[_Unit], T], *, write: bool, retry_integrity: bool = False) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                with self._engine.connect() as conn:
-                    if write:
-                        conn.execution_options(**{WRITE_OPTION: True})
-                    unit = _Unit(conn)
-                    with conn.begin():
-                        value = work(unit)
-            except IntegrityError:
-                if retry_integrity and attempt < _ATTEMPTS:
-                    continue
-                raise
-            except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES and attempt < _ATTEMPTS:
-                    continue
-                raise self._unavailable(exc) from exc
-            except PoolTimeout as exc:
-                raise self._unavailable(exc) from exc
-            for event in unit.events:
-                _log_audit(event)
-            return value
-
-    def _guard(self, work: Callable[[], T]) -> T:
-        try:
-            return work()
-        except SQLAlchemyError as exc:
-            raise self._unavailable(exc) from exc
-
-    def _unavailable(self, exc: SQLAlchemyError) -> StoreUnavailable:
-        original = getattr(exc, "orig", None) or exc
-        first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
-        return StoreUnavailable(
-            f"database {self.safe_url}: {type(original).__name__}: {first_line}"
-            " (is the server running and the URL right? `aspreset doctor` checks it)"
-        )
-
-    def _check_locks_free(self, conn: Connection, wanted: Mapping[tuple[str, str], LockKey]) -> None:
-        if not wanted:
-            return
-        held = conn.execute(
-            select(
-                request_locks.c.host,
-                request_locks.c.pool,
-                request_locks.c.since,
-                requests.c.id,
-                requests.c.requester,
-                requests.c.state,
-            )
-            .join(requests, requests.c.id == request_locks.c.request_id)
-            .where(or_(*(and_(request_locks.c.host == h, request_locks.c.pool == p) for h, p in wanted)))
-            .order_by(request_locks.c.host, request_locks.c.pool)
-        ).all()
-        for row in held:
-            if RequestState(row.state).is_final:
-                # a lock left behind by an ended request is free (ending releases it; belt and braces)
-                conn.execute(
-                    delete(request_locks).where(
-                        request_locks.c.host == row.host,
-                        request_locks.c.pool == row.pool,
-                        request_locks.c.request_id == row.id,
-                    )
-                )
-                continue
-            key = wanted[(row.host, row.pool)]
-            raise LockHeld(key.host, key.pool, row.id, row.requester, row.since)
-
-    def _insert_request(
-        self,
-        conn: Connection,
-        request_id: str,
-        new: NewRequest,
-        state: RequestState,
-        now: datetime,
-        deny_reason: str | None = None,
-    ) -> None:
-        if new.expires_at is not None:
-            _check_now(new.expires_at)
-        conn.execute(
-            insert(requests).values(
-                id=request_id,
-                site=new.site,
-                rung=Rung(new.rung).value,
-                hosts=list(new.hosts),
-                pool=new.pool,
-                requester=new.requester,
-                requester_person=new.requester_person or "",
-                origin=new.origin,
-                reason=new.reason,
-                plan=dict(new.plan),
-                decision=dict(new.decision),
-                state=state.value,
-                approvals_needed=new.approvals_needed,
-                approvers=list(new.approvers),
-                expires_at=new.expires_at,
-                created_at=now,
-                updated_at=now,
-                result=None,
-                deny_reason=deny_reason,
-            )
-        )
-
-    def _row(self, conn: Connection, request_id: str) -> Row[Any]:
-        row = conn.execute(select(requests).where(requests.c.id == request_id)).first()
-        if row is None:
-            raise UnknownRequest(request_id)
-        return row
-
-    def _locked_row(self, conn: Connection, request_id: str) -> Row[Any]:
-        row = conn.execute(select(requests).where(requests.c.id == request_id).with_for_update()).first()
-        if row is None:
-            raise UnknownRequest(request_id)
-        return row
-
-    def _load(self, conn: Connection, request_id: str) -> Request:
-        row = self._row(conn, request_id)
-        return _to_request(row, self._approvals(conn, [request_id]).get(request_id, ()))
-
-    def _approvals(self, conn: Connection, request_ids: Iterable[str]) -> dict[str, tuple[Approval, ...]]:
-        ids = list(request_ids)
-        if not ids:
-            return {}
-        found: dict[str, list[Approval]] = {}
-        rows = conn.execute(
-            select(approvals.c.request_id, approvals.c.approver, approvals.c.at)
-            .where(approvals.c.request_id.in_(ids))
-            .order_by(approvals.c.at, approvals.c.approver)
-        )
-        for row in rows:
-            found.setdefault(row.request_id, []).append(Approval(row.approver, row.at))
-        return {request_id: tuple(items) for request_id, items in found.items()}
-
-    def _transition(
-        self,
-        unit: _Unit,
-        row: Row[Any],
-        to: RequestState,
-        action: AuditAction,
-        actor: str,
-        now: datetime,
-        details: Mapping[str, Any],
-        **values: Any,
-    ) -> None:
-        """Move a row (locked by the caller) from its state to `to`; release its locks if `to` is
-        final; write the audit event."""
-        changed = unit.conn.execute(
-            update(requests)
-            .where(requests.c.id == row.id, requests.c.state == row.state)
-            .values(state=to.value, updated_at=now, **values)
-        )
-        if changed.rowcount != 1:  # cannot happen while the row is locked; never write a wrong event
-            raise RuntimeError(f"request {row.id} changed state under a row lock")
-        if to.is_final:
-            unit.conn.execute(delete(request_locks).where(request_locks.c.request_id == row.id))
-        self._audit(unit, row, action, actor, RequestState(row.state), to, now, details)
-
-    def _audit(
-        self,
-        unit: _Unit,
-        row: Row[Any],
-        action: AuditAction,
-        actor: str,
-        state_from: RequestState | None,
-        state_to: RequestState,
-        now: datetime,
-        details: Mapping[str, Any],
-    ) -> None:
-        values = {
-            "request_id": row.id,
-            "at": now,
-            "actor": actor,
-            "action": action.value,
-            "state_from": None if state_from is None else state_from.value,
-            "state_to": state_to.value,
-            "site": row.site,
-            "rung": row.rung,
-            "hosts": list(row.hosts),
-            "details": dict(details),
-        }
-        event_id = unit.conn.execute(insert(audit_events).values(**values).returning(audit_events.c.id)).scalar_one()
-        unit.events.append(
-            AuditEvent(
-                id=int(event_id),
-                request_id=row.id,
-                at=now,
-                actor=actor,
-                action=action,
-                state_from=state_from,
-                state_to=state_to,
-                site=row.site,
-                rung=Rung(row.rung),
-                hosts=tuple(row.hosts),
-                details=dict(details),
-            )
-        )
+    def _run(self, work: Callable[[Unit], T], *, write: bool, retry_integrity: bool = False) -> T:
+        return run_unit(self._engine, self.safe_url, work, write=write, retry_integrity=retry_integrity)
 
 
-def _check_now(value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: pass a tz-aware UTC time")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _to_request(row: Row[Any], given: tuple[Approval, ...]) -> Request:
-    return Request(
-        id=row.id,
-        site=row.site,
-        rung=Rung(row.rung),
-        hosts=tuple(row.hosts),
-        pool=row.pool,
-        requester=row.requester,
-        requester_person=row.requester_person or None,
-        origin=row.origin,
-        reason=row.reason,
-        plan=row.plan,
-        decision=row.decision,
-        state=RequestState(row.state),
-        approvals_needed=row.approvals_needed,
-        approvers=tuple(row.approvers),
-        approvals=given,
-        expires_at=row.expires_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        started_at=row.started_at,
-        owner=row.owner,
-        result=row.result,
-        deny_reason=row.deny_reason,
-    )
-
-
-def _to_event(row: Row[Any]) -> AuditEvent:
-    return AuditEvent(
-        id=int(row.id),
-        request_id=row.request_id,
-        at=row.at,
-        actor=row.actor,
-        action=AuditAction(row.action),
-        state_from=None if row.state_from is None else RequestState(row.state_from),
-        state_to=RequestState(row.state_to),
-        site=row.site,
-        rung=Rung(row.rung),
-        hosts=tuple(row.hosts),
-        details=row.details,
-    )
-
-
-def _log_audit(event: AuditEvent) -> None:
-    _log.info(
-        "audit",
-        audit_id=event.id,
-        request_id=event.request_id,
-        action=event.action.value,
-        actor=event.actor,
-        state_from=None if event.state_from is None else event.state_from.value,
-        state_to=event.state_to.value,
-        site=event.site,
-        rung=event.rung.value,
-        hosts=list(event.hosts),
-        details=dict(event.details),
-        at=event.at.isoformat(),
-    )
-
+if TYPE_CHECKING:  # mypy holds the class to the port it implements
+    _implements_the_port: Store = SqlStore("")
 
 __all__ = ["DEFAULT_DB", "SqlStore", "new_request_id", "open_store"]

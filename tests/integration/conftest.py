@@ -1,5 +1,7 @@
 """A store per test, on SQLite (a temporary file) and on PostgreSQL (a fresh database per test,
 copied from one migrated template made per session; every database made is dropped at the end).
+`store` is the contract fixture: the same tests run on SQLite, PostgreSQL and the in-memory store;
+`sql_store` is for what only a database has (its constraints, triggers, several processes).
 
 PostgreSQL comes from ASPRESET_TEST_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres;
 `.ci/run` starts a server). When none answers, the PostgreSQL tests skip and say why, unless CI is
@@ -19,7 +21,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.app.ports import Store
 from bot.store.database import parse_url, safe_url
+from bot.store.memory import MemoryStore
 from bot.store.sql import SqlStore
 
 # child processes (multiprocessing, spawn) import their bodies from store/store_scenarios.py
@@ -92,17 +96,22 @@ def pg_server() -> Iterator[PgServer]:
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+CONTRACT_BACKENDS = [*BACKENDS, "memory"]
 
 
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of a migrated, empty store of each backend."""
-    if request.param == "sqlite":
+def _migrated_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'aspreset.db'}"
         SqlStore(url).close()
         return url
     server: PgServer = request.getfixturevalue("pg_server")
     return server.migrated_database()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a migrated, empty store of each backend."""
+    return _migrated_url(request.param, request, tmp_path)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -119,8 +128,20 @@ def pg_url(pg_server: PgServer) -> str:
     return pg_server.migrated_database()
 
 
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty store of each kind that implements the Store port: the contract suite's fixture."""
+    backend = request.param
+    opened: Store = MemoryStore() if backend == "memory" else SqlStore(_migrated_url(backend, request, tmp_path))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
 @pytest.fixture
-def store(store_url: str) -> Iterator[SqlStore]:
+def sql_store(store_url: str) -> Iterator[SqlStore]:
+    """A SqlStore on each database, for what only a database has; `store_url` reaches it too."""
     opened = SqlStore(store_url)
     try:
         yield opened

@@ -1,5 +1,8 @@
 """The audit trail: one event per state change, written with it, never updated or deleted, and a
-structlog event for each."""
+structlog event for each.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from store_scenarios import T0, at, locks_of, new_request
 
+from bot.app.ports import Store
 from bot.store import AuditAction, LockHeld, RequestState
 from bot.store.database import create_store_engine, parse_url
 from bot.store.sql import SqlStore
@@ -19,7 +23,7 @@ from commands.rungs import Rung
 A = RequestState.AWAITING_APPROVAL
 
 
-def test_every_transition_of_a_request_that_ran_is_an_audit_event(store: SqlStore) -> None:
+def test_every_transition_of_a_request_that_ran_is_an_audit_event(store: Store) -> None:
     new = new_request(rung="worker", approvals_needed=2)
     request = store.create_request(new, locks_of(new), T0)
     store.add_approval(request.id, "U02BOB", at(1))
@@ -49,7 +53,7 @@ def test_every_transition_of_a_request_that_ran_is_an_audit_event(store: SqlStor
     assert [e.id for e in events] == sorted(e.id for e in events)
 
 
-def test_requests_that_end_without_running_leave_their_story_too(store: SqlStore) -> None:
+def test_requests_that_end_without_running_leave_their_story_too(store: Store) -> None:
     ends = {}
     for host, end in [("w1", "deny"), ("w2", "cancel"), ("w3", "expire"), ("w4", "interrupt")]:
         new = new_request(hosts=(host,), approvals_needed=0 if end == "interrupt" else 1)
@@ -81,7 +85,7 @@ def test_requests_that_end_without_running_leave_their_story_too(store: SqlStore
     assert store.get(ends["interrupt"]).state is RequestState.INTERRUPTED
 
 
-def test_a_refused_lock_writes_no_event_and_a_recorded_refusal_writes_one(store: SqlStore) -> None:
+def test_a_refused_lock_writes_no_event_and_a_recorded_refusal_writes_one(store: Store) -> None:
     new = new_request()
     store.create_request(new, locks_of(new), T0)
     with pytest.raises(LockHeld):
@@ -93,7 +97,7 @@ def test_a_refused_lock_writes_no_event_and_a_recorded_refusal_writes_one(store:
     assert store.audit()[-1].request_id == refused.id
 
 
-def test_audit_filters_by_site_time_and_request(store: SqlStore) -> None:
+def test_audit_filters_by_site_time_and_request(store: Store) -> None:
     shop_new = new_request(approvals_needed=0)
     api_new = new_request(site="api", hosts=("api1",), pool="ApiPool", approvals_needed=0)
     shop = store.create_request(shop_new, locks_of(shop_new), T0)
@@ -111,9 +115,9 @@ def test_audit_filters_by_site_time_and_request(store: SqlStore) -> None:
     assert store.audit(site="nowhere") == []
 
 
-def test_the_database_refuses_to_update_or_delete_audit_events(store: SqlStore, store_url: str) -> None:
+def test_the_database_refuses_to_update_or_delete_audit_events(sql_store: SqlStore, store_url: str) -> None:
     new = new_request()
-    store.create_request(new, locks_of(new), T0)
+    sql_store.create_request(new, locks_of(new), T0)
     engine = create_store_engine(parse_url(store_url))
     statements = ["UPDATE audit_events SET actor = 'nobody'", "DELETE FROM audit_events"]
     if engine.dialect.name == "postgresql":
@@ -122,10 +126,10 @@ def test_the_database_refuses_to_update_or_delete_audit_events(store: SqlStore, 
         with engine.begin() as conn, pytest.raises(DBAPIError, match="insert-only"):
             conn.execute(text(statement))
     engine.dispose()
-    assert [e.actor for e in store.audit()] == ["U01ALICE"]
+    assert [e.actor for e in sql_store.audit()] == ["U01ALICE"]
 
 
-def test_each_audit_event_is_also_a_structlog_event_after_it_commits(store: SqlStore) -> None:
+def test_each_audit_event_is_also_a_structlog_event_after_it_commits(store: Store) -> None:
     new = new_request(approvals_needed=0)
     with structlog.testing.capture_logs() as logs:
         request = store.create_request(new, locks_of(new), T0)
@@ -145,7 +149,7 @@ def test_each_audit_event_is_also_a_structlog_event_after_it_commits(store: SqlS
     assert audit_logs[0]["log_level"] == "info"
 
 
-def test_audit_events_and_requests_render_as_json_ready_dicts(store: SqlStore) -> None:
+def test_audit_events_and_requests_render_as_json_ready_dicts(store: Store) -> None:
     new = new_request()
     request = store.create_request(new, locks_of(new), T0)
     store.add_approval(request.id, "U02BOB", at(1))

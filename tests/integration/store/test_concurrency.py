@@ -1,6 +1,9 @@
 """Exactly once under contention: many approvals of one request at the same moment, from threads
 and from separate processes, approve it once and run it once; bot processes racing to claim the
-same requests run each once; concurrent creates for one pool leave one holder."""
+same requests run each once; concurrent creates for one pool leave one holder.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 
@@ -22,13 +25,14 @@ from store_scenarios import (
     started,
 )
 
+from bot.app.ports import Store
 from bot.store import AuditAction, LockHeld, RequestState
 from bot.store.sql import SqlStore
 
 APPROVERS = [f"U{index:03d}OPS" for index in range(100)]
 
 
-def _assert_approved_and_claimed_once(store: SqlStore, request_id: str, reports: list[tuple[Any, ...]]) -> None:
+def _assert_approved_and_claimed_once(store: Store, request_id: str, reports: list[tuple[Any, ...]]) -> None:
     assert len(reports) == 100
     statuses = Counter(status for _, status, _, _ in reports)
     assert sum(1 for *_, became, _ in reports if became) == 1
@@ -47,7 +51,7 @@ def _assert_approved_and_claimed_once(store: SqlStore, request_id: str, reports:
     }
 
 
-def test_a_hundred_approvals_from_threads_approve_once_and_run_once(store: SqlStore) -> None:
+def test_a_hundred_approvals_from_threads_approve_once_and_run_once(store: Store) -> None:
     new = new_request(approvals_needed=2)
     request = store.create_request(new, locks_of(new), T0)
     barrier = threading.Barrier(len(APPROVERS))
@@ -78,9 +82,9 @@ def test_a_hundred_approvals_from_threads_approve_once_and_run_once(store: SqlSt
     _assert_approved_and_claimed_once(store, request.id, reports)
 
 
-def test_a_hundred_approvals_from_four_processes_approve_once_and_run_once(store: SqlStore, store_url: str) -> None:
+def test_a_hundred_approvals_from_four_processes_approve_once_and_run_once(sql_store: SqlStore, store_url: str) -> None:
     new = new_request(approvals_needed=2)
-    request = store.create_request(new, locks_of(new), T0)
+    request = sql_store.create_request(new, locks_of(new), T0)
     barrier = SPAWN.Barrier(len(APPROVERS))
     results = SPAWN.Queue()
     groups = [APPROVERS[index::4] for index in range(4)]
@@ -92,16 +96,16 @@ def test_a_hundred_approvals_from_four_processes_approve_once_and_run_once(store
         reports = collect(results, len(APPROVERS), processes)
         join_all(processes)
 
-    _assert_approved_and_claimed_once(store, request.id, reports)
-    owners = {e.details["owner"] for e in store.audit(request_id=request.id) if e.action is AuditAction.STARTED}
+    _assert_approved_and_claimed_once(sql_store, request.id, reports)
+    owners = {e.details["owner"] for e in sql_store.audit(request_id=request.id) if e.action is AuditAction.STARTED}
     assert len(owners) == 1 and owners.pop().startswith("pid-")
 
 
-def test_two_bot_processes_racing_for_the_same_requests_run_each_once(store: SqlStore, store_url: str) -> None:
+def test_two_bot_processes_racing_for_the_same_requests_run_each_once(sql_store: SqlStore, store_url: str) -> None:
     made = []
     for index in range(30):
         new = new_request(hosts=(f"web{index}",), approvals_needed=0)
-        made.append(store.create_request(new, locks_of(new), T0).id)
+        made.append(sql_store.create_request(new, locks_of(new), T0).id)
     barrier = SPAWN.Barrier(2)
     results = SPAWN.Queue()
     processes = [
@@ -115,9 +119,9 @@ def test_two_bot_processes_racing_for_the_same_requests_run_each_once(store: Sql
     assert sorted(reports["bot-a"] + reports["bot-b"]) == sorted(made)
     assert set(reports["bot-a"]).isdisjoint(reports["bot-b"])
     for request_id in made:
-        request = store.get(request_id)
+        request = sql_store.get(request_id)
         assert request.state is RequestState.SUCCEEDED
-        starts = [e for e in store.audit(request_id=request_id) if e.action is AuditAction.STARTED]
+        starts = [e for e in sql_store.audit(request_id=request_id) if e.action is AuditAction.STARTED]
         assert len(starts) == 1
         assert request.result == {"ran_by": starts[0].actor}
 
@@ -142,7 +146,7 @@ def test_two_bot_processes_on_one_postgresql_run_a_just_approved_request_once(pg
         assert store.backend == "postgresql"
 
 
-def test_concurrent_requests_for_one_pool_leave_exactly_one_holder(store: SqlStore) -> None:
+def test_concurrent_requests_for_one_pool_leave_exactly_one_holder(store: Store) -> None:
     requesters = [f"U{index:03d}DEV" for index in range(20)]
     barrier = threading.Barrier(len(requesters))
     outcomes: list[str] = []

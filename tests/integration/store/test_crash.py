@@ -1,5 +1,8 @@
 """A bot killed with SIGKILL while it runs a request: on restart the request is marked
-`interrupted` (never re-run by itself) and its locks are free."""
+`interrupted` (never re-run by itself) and its locks are free.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from store_scenarios import (
     started,
 )
 
+from bot.app.ports import Store
 from bot.store import AuditAction, LockHeld, RequestState
 from bot.store.sql import SqlStore
 
@@ -66,7 +70,7 @@ def test_a_request_running_in_a_killed_bot_is_interrupted_on_restart_and_its_loc
         assert last.details["owner"] == "bot-a"
 
 
-def test_a_restarting_replica_interrupts_only_what_it_was_running(store: SqlStore) -> None:
+def test_a_restarting_replica_interrupts_only_what_it_was_running(store: Store) -> None:
     mine_new = new_request(hosts=("web1",), approvals_needed=0)
     theirs_new = new_request(hosts=("web2",), approvals_needed=0)
     mine = store.create_request(mine_new, locks_of(mine_new), T0)

@@ -1,5 +1,8 @@
 """A request's recorded life: created, approved once, claimed once, finished, or ended before
-running (denied, cancelled, expired), each step in the audit trail."""
+running (denied, cancelled, expired), each step in the audit trail.
+
+Tests taking `store` are the Store contract (SQLite, PostgreSQL, memory); those taking `sql_store`
+or `store_url` need a database (its constraints, triggers, other processes)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from store_scenarios import T0, at, locks_of, new_request
 
+from bot.app.ports import Store
 from bot.store import (
     ApprovalStatus,
     AuditAction,
@@ -25,7 +29,7 @@ from bot.store.sql import SqlStore
 from commands.rungs import Rung
 
 
-def test_a_request_that_needs_approval_is_recorded_awaiting_it_with_everything_asked(store: SqlStore) -> None:
+def test_a_request_that_needs_approval_is_recorded_awaiting_it_with_everything_asked(store: Store) -> None:
     new = new_request(approvals_needed=2)
     created = store.create_request(new, locks_of(new), T0)
 
@@ -50,7 +54,7 @@ def test_a_request_that_needs_approval_is_recorded_awaiting_it_with_everything_a
     assert fetched.result is None
 
 
-def test_a_request_needing_no_approval_is_created_approved_and_claimable_at_once(store: SqlStore) -> None:
+def test_a_request_needing_no_approval_is_created_approved_and_claimable_at_once(store: Store) -> None:
     new = new_request(approvals_needed=0)
     created = store.create_request(new, locks_of(new), T0)
 
@@ -62,7 +66,7 @@ def test_a_request_needing_no_approval_is_created_approved_and_claimable_at_once
     assert running.started_at == at(1)
 
 
-def test_request_ids_are_unique_and_short_enough_to_type(store: SqlStore) -> None:
+def test_request_ids_are_unique_and_short_enough_to_type(store: Store) -> None:
     ids = set()
     for index in range(40):
         new = new_request(hosts=(f"web{index}",), approvals_needed=0)
@@ -71,7 +75,7 @@ def test_request_ids_are_unique_and_short_enough_to_type(store: SqlStore) -> Non
     assert all(re.fullmatch(r"r-[a-z2-7]{6}", request_id) for request_id in ids), ids
 
 
-def test_the_approval_that_reaches_the_count_approves_and_a_repeat_counts_once(store: SqlStore) -> None:
+def test_the_approval_that_reaches_the_count_approves_and_a_repeat_counts_once(store: Store) -> None:
     new = new_request(approvals_needed=2)
     request = store.create_request(new, locks_of(new), T0)
 
@@ -92,7 +96,7 @@ def test_the_approval_that_reaches_the_count_approves_and_a_repeat_counts_once(s
     assert [a.at for a in store.get(request.id).approvals] == [at(1), at(3)]
 
 
-def test_the_requester_cannot_approve_by_id_or_as_the_same_person(store: SqlStore) -> None:
+def test_the_requester_cannot_approve_by_id_or_as_the_same_person(store: Store) -> None:
     new = new_request(requester="mcp:claude", requester_person="alice")
     request = store.create_request(new, locks_of(new), T0)
 
@@ -107,9 +111,9 @@ def test_the_requester_cannot_approve_by_id_or_as_the_same_person(store: SqlStor
     assert [e.action for e in store.audit(request_id=request.id)] == [AuditAction.REQUESTED]
 
 
-def test_the_database_itself_refuses_a_self_approval_row(store: SqlStore, store_url: str) -> None:
+def test_the_database_itself_refuses_a_self_approval_row(sql_store: SqlStore, store_url: str) -> None:
     new = new_request(requester="U01ALICE", requester_person="alice")
-    request = store.create_request(new, locks_of(new), T0)
+    request = sql_store.create_request(new, locks_of(new), T0)
     engine = create_store_engine(parse_url(store_url))
 
     for approver, requester, person in [
@@ -128,10 +132,10 @@ def test_the_database_itself_refuses_a_self_approval_row(store: SqlStore, store_
                 )
             )
     engine.dispose()
-    assert store.get(request.id).approvals == ()
+    assert sql_store.get(request.id).approvals == ()
 
 
-def test_an_approval_after_the_deadline_expires_the_request_and_frees_its_locks(store: SqlStore) -> None:
+def test_an_approval_after_the_deadline_expires_the_request_and_frees_its_locks(store: Store) -> None:
     new = new_request(expires_in_minutes=30)
     request = store.create_request(new, locks_of(new), T0)
 
@@ -144,7 +148,7 @@ def test_an_approval_after_the_deadline_expires_the_request_and_frees_its_locks(
     assert store.create_request(again, locks_of(again), at(31)).state is RequestState.AWAITING_APPROVAL
 
 
-def test_expiry_follows_the_clock_it_is_given(store: SqlStore) -> None:
+def test_expiry_follows_the_clock_it_is_given(store: Store) -> None:
     soon = new_request(hosts=("web1",), expires_in_minutes=10)
     later = new_request(hosts=("web2",), expires_in_minutes=20)
     no_approval = new_request(hosts=("web3",), approvals_needed=0)
@@ -169,7 +173,7 @@ def test_expiry_follows_the_clock_it_is_given(store: SqlStore) -> None:
     ]
 
 
-def test_a_denied_request_keeps_the_reason_cannot_be_approved_and_frees_its_locks(store: SqlStore) -> None:
+def test_a_denied_request_keeps_the_reason_cannot_be_approved_and_frees_its_locks(store: Store) -> None:
     new = new_request()
     request = store.create_request(new, locks_of(new), T0)
 
@@ -184,7 +188,7 @@ def test_a_denied_request_keeps_the_reason_cannot_be_approved_and_frees_its_lock
     assert store.create_request(new, locks_of(new), at(4)).state is RequestState.AWAITING_APPROVAL
 
 
-def test_cancel_works_before_running_and_not_after(store: SqlStore) -> None:
+def test_cancel_works_before_running_and_not_after(store: Store) -> None:
     waiting_new = new_request(hosts=("web1",))
     running_new = new_request(hosts=("web2",), approvals_needed=0)
     waiting = store.create_request(waiting_new, locks_of(waiting_new), T0)
@@ -199,7 +203,7 @@ def test_cancel_works_before_running_and_not_after(store: SqlStore) -> None:
     assert store.get(running.id).state is RequestState.RUNNING
 
 
-def test_finishing_records_the_result_and_frees_the_locks(store: SqlStore) -> None:
+def test_finishing_records_the_result_and_frees_the_locks(store: Store) -> None:
     new = new_request(approvals_needed=0)
     request = store.create_request(new, locks_of(new), T0)
     assert store.claim_for_run(request.id, at(1))
@@ -216,7 +220,7 @@ def test_finishing_records_the_result_and_frees_the_locks(store: SqlStore) -> No
         store.finish(request.id, RequestState.RUNNING, {}, at(5))
 
 
-def test_a_request_that_was_never_claimed_cannot_be_finished(store: SqlStore) -> None:
+def test_a_request_that_was_never_claimed_cannot_be_finished(store: Store) -> None:
     new = new_request(approvals_needed=0)
     request = store.create_request(new, locks_of(new), T0)
 
@@ -224,7 +228,7 @@ def test_a_request_that_was_never_claimed_cannot_be_finished(store: SqlStore) ->
     assert store.get(request.id).state is RequestState.APPROVED
 
 
-def test_unknown_ids_raise_unknown_request_coded_not_found(store: SqlStore) -> None:
+def test_unknown_ids_raise_unknown_request_coded_not_found(store: Store) -> None:
     for call in (
         lambda: store.get("r-nosuch"),
         lambda: store.add_approval("r-nosuch", "U02BOB", T0),
@@ -238,14 +242,14 @@ def test_unknown_ids_raise_unknown_request_coded_not_found(store: SqlStore) -> N
         assert unknown.value.code == "not_found"
 
 
-def test_naive_timestamps_are_refused(store: SqlStore) -> None:
+def test_naive_timestamps_are_refused(store: Store) -> None:
     new = new_request()
     with pytest.raises(ValueError, match="tz-aware"):
         store.create_request(new, locks_of(new), datetime(2026, 3, 2, 9, 0))
     assert store.list() == []
 
 
-def test_list_filters_by_state_and_site_newest_first(store: SqlStore) -> None:
+def test_list_filters_by_state_and_site_newest_first(store: Store) -> None:
     shop = [new_request(hosts=(f"web{i}",), approvals_needed=0) for i in range(3)]
     made = [store.create_request(n, locks_of(n), at(i)) for i, n in enumerate(shop)]
     other = new_request(site="api", hosts=("api1",), pool="ApiPool")
@@ -258,7 +262,7 @@ def test_list_filters_by_state_and_site_newest_first(store: SqlStore) -> None:
     assert [r.id for r in store.list(limit=2)] == [api.id, made[2].id]
 
 
-def test_a_refused_request_is_recorded_without_taking_locks(store: SqlStore) -> None:
+def test_a_refused_request_is_recorded_without_taking_locks(store: Store) -> None:
     new = new_request(rung="server", approvals_needed=0)
     refused = store.record_refused(new, "iisreset is never run: recycle the app pool instead", T0)
 
@@ -273,7 +277,7 @@ def test_a_refused_request_is_recorded_without_taking_locks(store: SqlStore) -> 
     ]
 
 
-def test_worker_kills_are_counted_per_host_and_pool_since_a_time(store: SqlStore) -> None:
+def test_worker_kills_are_counted_per_host_and_pool_since_a_time(store: Store) -> None:
     def run_worker(hosts: tuple[str, ...], pool: str, minute: float) -> None:
         new = new_request(rung="worker", hosts=hosts, pool=pool, approvals_needed=0)
         request = store.create_request(new, locks_of(new), at(minute))
@@ -296,7 +300,7 @@ def test_worker_kills_are_counted_per_host_and_pool_since_a_time(store: SqlStore
     assert store.count_worker_kills("web1", "ShopPool", at(11)) == 0
 
 
-def test_times_come_back_in_utc_whatever_zone_they_went_in(store: SqlStore) -> None:
+def test_times_come_back_in_utc_whatever_zone_they_went_in(store: Store) -> None:
     paris = timezone(timedelta(hours=1))
     new = new_request(approvals_needed=0)
     request = store.create_request(new, [LockKey("web1", "ShopPool")], datetime(2026, 3, 2, 10, 0, tzinfo=paris))
