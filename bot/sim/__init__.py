@@ -27,7 +27,8 @@ It does not interpret PowerShell. A command's script (on stdin, or in `-EncodedC
 recognised by its marker line `# aspreset-operation: <op>`; the parameters are read from the
 `$AspresetParams = '<base64 JSON>'` line; the operation runs against the model and prints the
 same observations the real script prints (`bot.app.results`), one ASCII-escaped JSON line,
-exit 0, failures included; `bot.app.verification` judges them as it judges a real host's. A script without a marker exits 1 with a message on stderr. So the
+exit 0, failures included; `bot.app.verification` judges them as it judges a real host's. A
+script without a marker exits 1 with a message on stderr. So the
 simulator checks the executor, the wire and the product's logic, not the PowerShell itself (the
 scripts' own tests parse them).
 
