@@ -24,7 +24,14 @@ test: lint typecheck
 demo: $(STAMP)
 	$(BIN)/aspreset demo
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# every benchmark in bench/ (about 5 minutes); `bench/run.py --help` for one at a time
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
 
 clean:

@@ -19,9 +19,10 @@ import structlog
 from docs_section import DOCS, write_section  # bench/ is on sys.path when run as a script
 from winrm_requests import _ms  # bench/ is on sys.path when this file is run as a script
 
-from bot.app.execution import run_plan
+from bot.app.execution import HostSlots, run_plan
 from bot.sim.farm import Farm
 from bot.sim.timing import SimTiming
+from bot.warmup import http_warmup
 from bot.winrm.executor import WinRMExecutor
 from commands.model import RestartRequest
 from commands.rungs import Rung
@@ -39,7 +40,7 @@ def _inventory(hosts: int) -> Inventory:
     names = [f"web{i:02d}" for i in range(1, hosts + 1)]
     return Inventory(
         hosts={name: Host(address=name, transport="kerberos") for name in names},
-        sites={SITE: Site(environment="prod", hosts=names, iis_site="Shop", pool=POOL)},
+        sites={SITE: Site(environment="bench", hosts=names, iis_site="Shop", pool=POOL)},  # one wave
     )
 
 
@@ -48,6 +49,7 @@ def measure(farm: Farm, rung: Rung, parallel: int, runs: int) -> tuple[list[floa
     client = farm.client_inventory()
     the_plan = plan(RestartRequest(site=SITE, scope=rung), client, default_policy())
     executor = WinRMExecutor(env={}, max_parallel=parallel)
+    slots = HostSlots(parallel)  # how many hosts the rollout works on at once
     sims = list(farm.hosts.values())
     times: list[float] = []
     requests: list[int] = []
@@ -56,7 +58,7 @@ def measure(farm: Farm, rung: Rung, parallel: int, runs: int) -> tuple[list[floa
             sim.reset_counters()
         pids_before = {sim.name: set(sim.pids(POOL)) for sim in sims}
         start = time.perf_counter()
-        report = run_plan(the_plan, client, executor, f"bench-{rung}-{parallel}-{run}", 30)
+        report = run_plan(the_plan, client, executor, f"bench-{rung}-{parallel}-{run}", 30, http_warmup, slots=slots)
         times.append(time.perf_counter() - start)
         requests.append(sum(sim.requests for sim in sims))
         assert report.outcome == "succeeded", report.to_json()
@@ -115,9 +117,9 @@ def _update_docs(report: str, args: argparse.Namespace) -> None:
             "## Restarting one site across a farm",
             "",
             "Wall time of `run_plan` for one site spread over N simulated hosts (`bot/sim`: real HTTP on",
-            "127.0.0.1, real pywinrm), for the plan the planner makes with the default policy, at several",
-            "`WinRMExecutor(max_parallel=...)` values (the effective number of workers is",
-            f"`min(max_parallel, hosts)`). Every WinRM response is delayed by {args.latency_ms:g} ms; the",
+            "127.0.0.1, real pywinrm), for the plan the planner makes with the default policy (a non-prod",
+            "site: one wave of every host), at several bounds of hosts worked on at once (`HostSlots(size)`,",
+            f"what `[winrm] max_parallel` sets). Every WinRM response is delayed by {args.latency_ms:g} ms; the",
             f"simulated IIS uses `SimTiming.fast()` (a new worker starts in {TIMING.worker_start_s * 1000:g} ms,",
             f"an old one drains for {TIMING.drain_s * 1000:g} ms after an overlapped recycle). Each run must",
             "succeed: the RunReport outcome is `succeeded` and, for `apppool`, every host's worker PIDs",

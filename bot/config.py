@@ -10,8 +10,9 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from bot.app.errors import ConfigError
 from bot.app.results import MAX_SCRIPT_TIMEOUT_S
@@ -62,6 +63,31 @@ class WinRMSettings(BaseModel):
         return self
 
 
+class McpClient(BaseModel):
+    """One MCP client allowed over HTTP: its bearer token maps to the principal `mcp:NAME`. The
+    token itself never sits in the file: name the environment variable holding it, or give its
+    SHA-256 (hex)."""
+
+    model_config = ConfigDict(extra="forbid")
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    token_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> McpClient:
+        if (self.token_env is None) == (self.token_sha256 is None):
+            raise ValueError('give exactly one of token_env = "ENV_VAR" or token_sha256 = "<64 hex digits>"')
+        return self
+
+
+class McpSettings(BaseModel):
+    """`[mcp.clients.NAME]` tables: who may use MCP over HTTP (`aspreset serve`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    clients: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], McpClient] = Field(
+        default_factory=dict
+    )
+
+
 SLACK_API_DEFAULT = "https://slack.com/api/"
 
 
@@ -97,6 +123,7 @@ class ConfigFile(BaseModel):
     db: str | None = None
     cli_user: str | None = Field(default=None, description="who the CLI acts as without --as")
     winrm: WinRMSettings = Field(default_factory=WinRMSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
 
 
@@ -111,6 +138,7 @@ class Settings:
     config_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict, repr=False)
     owner: str | None = None  # who runs requests (default: this host/pid)
+    mcp: McpSettings = field(default_factory=McpSettings)
     slack: SlackSettings = field(default_factory=SlackSettings, repr=False)
     # already-loaded files, for the demo and tests that build their own farm
     loaded_policy: Policy | None = field(default=None, repr=False)
@@ -181,6 +209,7 @@ def load_settings(
         db_url=db or env.get("ASPRESET_DB") or file.db,
         cli_user=env.get("ASPRESET_USER") or file.cli_user,
         winrm=file.winrm,
+        mcp=file.mcp,
         workdir=workdir,
         config_path=config_path,
         env=env,

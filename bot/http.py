@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from bot.webhook import DeployWebhook
@@ -70,7 +70,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
     ]
     if mcp is not None:
-        routes.append(Mount(MCP_PATH, app=mcp))  # the MCP engineer's streamable-HTTP app
+        routes.append(Route(MCP_PATH, endpoint=mcp))  # an ASGI endpoint at exactly /mcp (a Mount would 307 it)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

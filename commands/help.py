@@ -4,7 +4,7 @@ from __future__ import annotations
 
 OVERVIEW = """\
 *aspreset* restarts as little as the job needs; IISRESET is never one of the options.
-  /recycle SITE [--changed PATH ...] [--reason WHY] [--scope RUNG] [--host HOST] [--dry-run]
+  /recycle SITE [--changed PATH ...] [--reason WHY] [--scope RUNG] [--host HOST | --from HOST] [--dry-run]
   /recycle plan SITE ...      show what would run and whether it needs approval
   /recycle status SITE        worker PIDs, pool state and AppDomain per host
   /recycle approve ID         approve someone else's request

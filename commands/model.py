@@ -30,6 +30,7 @@ class RestartRequest:
     note: str | None = None  # free text given with --reason that is not one of the known reasons
     changed: tuple[str, ...] = ()
     host: str | None = None
+    from_host: str | None = None  # resume a rollout: this host and the ones after it in the site's order
     dry_run: bool = False
     plan_only: bool = False
 

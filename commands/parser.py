@@ -30,7 +30,7 @@ from commands.rungs import Rung
 
 SLASH_COMMANDS = ("/recycle", "/aspreset")
 VERBS = ("recycle", "plan", "status", "approve", "deny", "sites", "help")
-RESTART_OPTIONS = ("--scope", "--reason", "--changed", "--host", "--dry-run")
+RESTART_OPTIONS = ("--scope", "--reason", "--changed", "--host", "--from", "--dry-run")
 DENY_OPTIONS = ("--reason",)
 
 
@@ -152,6 +152,7 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
     note: str | None = None
     changed: list[str] = []
     host: str | None = None
+    from_host: str | None = None
     dry_run = False
     seen: set[str] = set()
     index = 0
@@ -197,6 +198,8 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
                 note = value
         elif name == "--host":
             host = value
+        elif name == "--from":
+            from_host = value
     if not positional:
         raise ParseError(f"{verb} needs a site, e.g. `{verb} shop-web`; `sites` lists them")
     if len(positional) > 1:
@@ -211,6 +214,7 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
         note=note,
         changed=tuple(changed),
         host=host,
+        from_host=from_host,
         dry_run=dry_run,
         plan_only=verb == "plan",
     )

@@ -79,6 +79,41 @@ class Host(Strict):
         return self
 
 
+HOOK_PLACEHOLDERS = ("host", "address", "site", "pool", "phase")
+
+
+class DrainHook(Strict):
+    """One call before or after a host restarts: a command (argv, no shell) or an HTTP request.
+    `{host}`, `{address}`, `{site}`, `{pool}` and `{phase}` (before/after) are replaced in each
+    argument and in the URL. Exit code 0 or HTTP 2xx is success; anything else, or no answer within
+    `timeout_s`, is a failure."""
+
+    command: list[str] | None = Field(default=None, min_length=1)
+    url: str | None = None
+    method: Literal["GET", "POST", "PUT", "DELETE"] = "POST"
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DrainHook:
+        if (self.command is None) == (self.url is None):
+            raise ValueError('give exactly one of command = ["lbctl", "drain", "{host}"] or url = "https://..."')
+        if self.url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.url):
+            raise ValueError(f"url must be an http(s) URL like https://lb.example.com/drain/{{host}}, got {self.url!r}")
+        for text in [*(self.command or ()), self.url or ""]:
+            for name in re.findall(r"\{([^{}]*)\}", text):
+                if name not in HOOK_PLACEHOLDERS:
+                    known = ", ".join("{" + p + "}" for p in HOOK_PLACEHOLDERS)
+                    raise ValueError(f"unknown placeholder {{{name}}} in {text!r}; use {known}")
+        return self
+
+
+class Drain(Strict):
+    """Take a host out of the load balancer before it restarts and put it back after."""
+
+    before: DrainHook | None = None
+    after: DrainHook | None = None
+
+
 class Site(Strict):
     """One managed ASP.NET application: an app (by path) of an IIS site, on one or more hosts."""
 
@@ -98,6 +133,7 @@ class Site(Strict):
     )
     channel: str | None = Field(default=None, description="Slack channel ID (C...) that owns this site")
     appdomain_method: AppDomainMethod | None = None
+    drain: Drain | None = Field(default=None, description="hooks run before and after each host restarts")
 
     @field_validator("app")
     @classmethod

@@ -11,6 +11,7 @@ from commands.model import RestartRequest
 from commands.rungs import Rung
 from policies.inventory import Inventory
 from policies.policy import Policy
+from policies.rollout import rollout_for, waves
 from policies.triggers import REASONS, rung_for_path, server_wide_file
 
 METHODS = {
@@ -48,6 +49,12 @@ class Plan:
     reason_note: str | None = None
     changed: tuple[str, ...] = field(default=())
     appdomain_fallback: str = "mwa-unload"  # wmi-unload on a host without the WMI provider (policy)
+    waves: tuple[tuple[str, ...], ...] = ()  # empty in plans recorded before rollouts: one wave of every host
+    keep_going: bool = False  # a failed host does not stop the later waves
+
+    @property
+    def host_waves(self) -> tuple[tuple[str, ...], ...]:
+        return self.waves or ((self.hosts,) if self.hosts else ())
 
     @property
     def wider_than_needed(self) -> str | None:
@@ -73,6 +80,7 @@ class Plan:
         values["needed"] = Rung(values["needed"]) if values.get("needed") else None
         for name in ("hosts", "blast_radius", "why", "warnings", "iis5_hosts", "changed"):
             values[name] = tuple(values.get(name) or ())
+        values["waves"] = tuple(tuple(wave) for wave in values.get("waves") or ())
         return cls(**values)
 
 
@@ -85,7 +93,14 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
         if request.host not in site.hosts:
             raise PlanError(f"host {request.host!r} does not serve {request.site}; its hosts: {', '.join(hosts)}")
         hosts = (request.host,)
+    if request.from_host is not None:
+        if request.host is not None:
+            raise PlanError("give --host (one host) or --from (this host and the ones after it), not both")
+        if request.from_host not in site.hosts:
+            raise PlanError(f"host {request.from_host!r} does not serve {request.site}; its hosts: {', '.join(hosts)}")
+        hosts = hosts[hosts.index(request.from_host) :]
 
+    rollout = rollout_for(policy, site.environment)
     core = site.runtime == "core"
     needed, why = _needed(request, policy, core)
     rung = request.scope if request.scope is not None else (needed or DEFAULT_RUNG)
@@ -136,6 +151,8 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
         reason_note=request.note,
         changed=request.changed,
         appdomain_fallback=policy.appdomain_fallback,
+        waves=waves(hosts, rollout.max_parallel),
+        keep_going=rollout.keep_going,
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from commands.rungs import EXECUTABLE_RUNGS, Rung
 from policies.inventory import AppDomainMethod
+from policies.rollout import check_max_parallel
 
 Effect = Literal["allow", "needs_approval", "refuse"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -78,6 +79,16 @@ class Freeze(Strict):
 
 class Environment(Strict):
     widest_rung: Rung = Rung.WORKER
+    max_parallel: int | str | None = Field(
+        default=None, description='hosts restarted at once: a count (2) or a percentage ("25%"); '
+        "unset: 1 in prod/production, all hosts elsewhere",
+    )
+    keep_going: bool = Field(default=False, description="a failed host does not stop the later waves")
+
+    @field_validator("max_parallel")
+    @classmethod
+    def _count_or_percent(cls, value: int | str | None) -> int | str | None:
+        return None if value is None else check_max_parallel(value)
 
     @field_validator("widest_rung")
     @classmethod

@@ -118,3 +118,10 @@ class ScriptFailed(ExecutionError):
     def __init__(self, host: str, code: str, message: str) -> None:
         super().__init__(host, f"{message} [{code}]")
         self.code = code  # the script's own code is the stable one
+
+
+class DrainFailed(ExecutionError):
+    """A site's drain hook (before or after a host restarts) failed or did not answer in time.
+    Before: the host was not touched. After: it restarted but may still be out of the load balancer."""
+
+    code = "drain_failed"

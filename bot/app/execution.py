@@ -1,28 +1,76 @@
-"""Running an allowed plan on every host of the site: one operation per host (the script does
-before-state, act, wait, warm-up and after-state) through the executor, then each host judged by
-bot.app.verification."""
+"""Running an allowed plan as a rolling restart: the plan's waves one after another, the hosts of a
+wave at once (up to the process-wide bound of `HostSlots`). Per host: the site's drain hook before,
+one operation through the executor (the script does before-state, act, wait, warm-up and
+after-state), the verdict of bot.app.verification, the drain hook after. A wave starts only when
+every host of the one before is warmed up and verified; the first failed host stops the rollout
+(unless the plan says keep going), and the report lists the hosts left untouched with the command
+that resumes from there."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
-from bot.app.ports import Executor
+from bot.app.errors import AspresetError, DrainFailed
+from bot.app.ports import ConnectsAhead, DrainHooks, Executor, Warmup
 from bot.app.results import OperationParams
 from bot.app.verification import HostOutcome, host_outcome
 from commands.rungs import Rung
-from policies.inventory import Host, Inventory
+from policies.inventory import DrainHook, Host, Inventory
 from policies.planner import Plan
+
+Progress = Callable[[str, str, "HostOutcome | None"], None]
+"""Told ("started", host, None) as a host begins and ("finished", host, outcome) as it ends, on the
+thread that runs the rollout (never on a host's worker thread)."""
+
+
+class HostSlots:
+    """At most `size` hosts worked on at once by this process, whatever the number of requests:
+    threads are made as needed up to the bound and reused, never one per host per request."""
+
+    def __init__(self, size: int = 8) -> None:
+        if size < 1:
+            raise ValueError("host concurrency must be at least 1")
+        self.size = size
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="host")
+        self._ahead = ThreadPoolExecutor(max_workers=min(size, 8), thread_name_prefix="connect")
+
+    def submit(self, fn: Callable[[], HostOutcome]) -> Future[HostOutcome]:
+        return self._pool.submit(fn)
+
+    def ahead(self, fn: Callable[[], None]) -> None:
+        """Work that only saves time later (connecting the next wave); nobody waits for it."""
+        self._ahead.submit(fn)
+
+    def close(self) -> None:
+        self._ahead.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True)
 
 
 @dataclass(frozen=True)
 class RunReport:
     outcome: str  # succeeded | failed | partially_failed
     hosts: list[HostOutcome]
+    untouched: list[str] = field(default_factory=list)  # never started: the rollout stopped first
+    stopped_at: str | None = None  # the first failed host, when that stopped the rollout
+    resume: str | None = None  # the command (after `aspreset ` or `/recycle `) that restarts the untouched hosts
+    retry: str | None = None  # the command that repeats the failed host alone
+    waves: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "hosts": [h.to_json() for h in self.hosts]}
+        return {
+            "outcome": self.outcome,
+            "hosts": [h.to_json() for h in self.hosts],
+            "untouched": list(self.untouched),
+            "stopped_at": self.stopped_at,
+            "resume": self.resume,
+            "retry": self.retry,
+            "waves": self.waves,
+        }
 
 
 def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) -> OperationParams:
@@ -52,26 +100,160 @@ def script_warmup_url(plan: Plan, host: Host) -> str:
     return ""
 
 
+def bot_warmup_url(plan: Plan, host: Host) -> str:
+    """What the bot itself requests for the `none` rung (nothing runs on the host but a read)."""
+    if plan.warmup_url:
+        return plan.warmup_url
+    return (host.warmup_base_url or f"http://{host.address}").rstrip("/") + plan.warmup_path
+
+
+def resume_command(plan: Plan, first_untouched: str) -> str:
+    return f"recycle {plan.site} --scope {plan.rung.value} --from {first_untouched}"
+
+
+def retry_command(plan: Plan, host: str) -> str:
+    return f"recycle {plan.site} --scope {plan.rung.value} --host {host}"
+
+
+@dataclass(frozen=True)
+class _HostJob:
+    """Everything one host's restart needs; `run` is what a slot's thread executes."""
+
+    plan: Plan
+    name: str
+    host: Host
+    params: OperationParams
+    executor: Executor
+    warmup: Warmup
+    hooks: DrainHooks | None
+    before: DrainHook | None
+    after: DrainHook | None
+
+    def run(self) -> HostOutcome:
+        start = time.monotonic()
+        try:
+            return self._run(start)
+        except AspresetError as error:  # e.g. its credentials are missing: this host failed, nothing ran on it
+            return _failed(self.plan, self.name, error.message, error.code, start)
+        except Exception as error:  # a bug must not leave the rest of the wave unfinished
+            return _failed(self.plan, self.name, f"internal error ({type(error).__name__})", "internal", start)
+
+    def _run(self, start: float) -> HostOutcome:
+        if self.before is not None:
+            try:
+                self._hook(self.before, "before")
+            except DrainFailed as error:
+                return _failed(self.plan, self.name, f"{error.detail}; the host was not touched", error.code, start)
+        # The none rung warms up on the host too (status with warm_up): a GET from the bot would reach
+        # the load balancer or miss the site's host-header binding (DOMAIN.md section 9).
+        result = self.executor.run_many([(self.name, self.host, self.params)])[0]
+        outcome = host_outcome(self.plan, self.name, result, int((time.monotonic() - start) * 1000))
+        if self.after is not None and outcome.outcome == "succeeded":
+            try:
+                self._hook(self.after, "after")
+            except DrainFailed as error:
+                return replace(outcome, outcome="failed", error_code=error.code,
+                                error=f"restarted, but {error.detail}; the host may still be out of rotation")
+        elif self.after is not None:  # a host that did not come back stays out of rotation
+            return replace(outcome, error=f"{outcome.error}; left drained (the after hook was not run)")
+        return outcome
+
+    def _hook(self, hook: DrainHook, phase: str) -> None:
+        assert self.hooks is not None
+        values = {"host": self.name, "address": self.host.address, "site": self.plan.site,
+                  "pool": self.plan.pool, "phase": phase}
+        self.hooks.run(hook, values)
+
+
 def run_plan(
     plan: Plan,
     inventory: Inventory,
     executor: Executor,
     request_id: str,
     timeout_s: float,
+    warmup: Warmup,
+    *,
+    hooks: DrainHooks | None = None,
+    slots: HostSlots | None = None,
+    progress: Progress | None = None,
 ) -> RunReport:
-    """Run the plan on every host. The `none` rung too runs on the host (status with a warm-up first):
-    a warm-up from the bot would reach the load balancer or miss the site's host-header binding."""
     if plan.rung == Rung.SERVER:  # unreachable by policy; a second lock on the door
         raise ValueError("the server rung is never executed")
-    hosts = [(name, inventory.hosts[name]) for name in plan.hosts]
-    calls = [(name, host, operation_params(plan, host, request_id, timeout_s)) for name, host in hosts]
-    started = time.monotonic()
-    results = executor.run_many(calls)
-    elapsed = int((time.monotonic() - started) * 1000)
-    outcomes = [
-        host_outcome(plan, name, result, elapsed)
-        for (name, _, _), result in zip(calls, results, strict=True)
-    ]
+    site = inventory.sites.get(plan.site)
+    drain = site.drain if site is not None else None
+    if drain is not None and (drain.before or drain.after) and hooks is None:
+        raise ValueError(f"site {plan.site} has drain hooks but no DrainHooks adapter was given")
+    waves = plan.host_waves
+    own_slots = slots is None
+    slots = slots or HostSlots(max((len(w) for w in waves), default=1))
+    tell = progress or (lambda kind, host, outcome: None)
+    outcomes: list[HostOutcome] = []
+    stopped_at: str | None = None
+    try:
+        for index, wave in enumerate(waves):
+            jobs = [
+                _HostJob(plan, name, inventory.hosts[name],
+                         operation_params(plan, inventory.hosts[name], request_id, timeout_s), executor, warmup,
+                         hooks, drain.before if drain else None, drain.after if drain else None)
+                for name in wave
+            ]
+            upcoming = waves[index + 1] if index + 1 < len(waves) else ()
+            outcomes += _run_wave(jobs, slots, tell, partial(_connect_ahead, executor, inventory, upcoming, slots))
+            failed = [o.host for o in outcomes[-len(jobs):] if o.outcome != "succeeded"]
+            if failed and not plan.keep_going and index + 1 < len(waves):
+                stopped_at = failed[0]
+                break
+    finally:
+        if own_slots:
+            slots.close()
+    done = {o.host for o in outcomes}
+    untouched = [name for wave in waves for name in wave if name not in done]
     ok = sum(1 for o in outcomes if o.outcome == "succeeded")
-    overall = "succeeded" if ok == len(outcomes) else "failed" if ok == 0 else "partially_failed"
-    return RunReport(overall, outcomes)
+    overall = "succeeded" if ok == len(plan.hosts) else "failed" if ok == 0 else "partially_failed"
+    first_failed = next((o.host for o in outcomes if o.outcome != "succeeded"), None)
+    return RunReport(
+        overall,
+        outcomes,
+        untouched=untouched,
+        stopped_at=stopped_at,
+        resume=resume_command(plan, untouched[0]) if untouched else None,
+        retry=retry_command(plan, first_failed) if first_failed else None,
+        waves=len(waves),
+    )
+
+
+def _connect_ahead(executor: Executor, inventory: Inventory, hosts: Sequence[str], slots: HostSlots) -> None:
+    """While a wave waits on its hosts (warm-ups take seconds), open the next wave's connections, so
+    its hosts start at once instead of all paying the handshake at the same moment."""
+    if not isinstance(executor, ConnectsAhead):
+        return
+    for name in hosts:
+        slots.ahead(partial(executor.connect, name, inventory.hosts[name]))
+
+
+def _run_wave(
+    jobs: Sequence[_HostJob], slots: HostSlots, tell: Progress, after_start: Callable[[], None]
+) -> list[HostOutcome]:
+    """Every host of the wave, at once up to the slots' bound; outcomes in the wave's order. Events are
+    told here, on the rollout's thread, so a notifier never hears two hosts at the same moment."""
+    futures: dict[Future[HostOutcome], int] = {}
+    for position, job in enumerate(jobs):
+        tell("started", job.name, None)
+        futures[slots.submit(job.run)] = position
+    after_start()
+    results: list[HostOutcome | None] = [None] * len(jobs)
+    pending = set(futures)
+    while pending:  # a started restart is always finished: no timeout here, each host call has its own
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            outcome = future.result()
+            results[futures[future]] = outcome
+            tell("finished", outcome.host, outcome)
+    return [r for r in results if r is not None]
+
+
+def _failed(plan: Plan, host: str, error: str, code: str, start: float) -> HostOutcome:
+    return HostOutcome(host=host, rung=plan.rung.value, method=plan.method, pids_before=[], pids_after=[],
+                       appdomain_before=None, appdomain_after=None, warmup_status=None, warmup_ms=None,
+                       duration_ms=int((time.monotonic() - start) * 1000), outcome="failed", error=error,
+                       error_code=code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.app.errors import ExecutionError
 from bot.app.events import RequestEvent
@@ -18,7 +18,7 @@ from bot.app.records import (
     RequestState,
 )
 from bot.app.results import OperationParams, OperationResult
-from policies.inventory import Host
+from policies.inventory import DrainHook, Host
 
 Clock = Callable[[], datetime]
 """Now, tz-aware UTC. Tests pass a clock they move by hand."""
@@ -34,6 +34,14 @@ class Notifier(Protocol):
     def notify(self, event: RequestEvent) -> None: ...
 
 
+class DrainHooks(Protocol):
+    """Runs one of a site's drain hooks (bot.hooks): a command or an HTTP call, bounded by the
+    hook's timeout. `values` fill its placeholders ({host}, {address}, {site}, {pool}, {phase}).
+    Raises DrainFailed saying what failed; returns when it succeeded."""
+
+    def run(self, hook: DrainHook, values: Mapping[str, str]) -> None: ...
+
+
 class Executor(Protocol):
     """Runs one operation per host (bot.winrm.WinRMExecutor): results in the order of `calls`, a
     host that failed as its ExecutionError."""
@@ -41,6 +49,15 @@ class Executor(Protocol):
     def run_many(
         self, calls: Sequence[tuple[str, Host, OperationParams]]
     ) -> builtins.list[OperationResult | ExecutionError]: ...
+
+
+@runtime_checkable
+class ConnectsAhead(Protocol):
+    """An executor that can open a host's connection before its operation (handshake, remote shell;
+    nothing runs on the host): the rollout does it for the next wave while the current one waits.
+    Never raises; a host it could not reach fails in its operation as usual."""
+
+    def connect(self, host_name: str, host: Host) -> None: ...
 
 
 class Store(Protocol):

@@ -79,6 +79,8 @@ def plan_view(plan: Plan, decision: Decision | Mapping[str, Any], policy: Policy
         needed=plan.needed.value if plan.needed else None,
         method=plan.method,
         hosts=list(plan.hosts),
+        waves=[list(wave) for wave in plan.host_waves],
+        keep_going=plan.keep_going,
         pool=plan.pool,
         blast_radius=list(plan.blast_radius),
         wider_than_needed=plan.wider_than_needed,
@@ -114,7 +116,14 @@ def request_view(req: Request, policy: Policy, message: str = "", *, ran_now: bo
         deny_reason=req.deny_reason,
         plan=plan_view(plan, req.decision, policy) if plan is not None else None,
         decision=decision_view(req.decision, policy) if req.decision else None,
-        hosts=[HostResultView.model_validate(h) for h in result.get("hosts", ())],
+        hosts=[HostResultView.model_validate(h) for h in result.get("hosts", ())] + [
+            HostResultView(host=name, rung=req.rung.value, method=plan.method if plan else "", outcome="skipped",
+                           error=f"not started: the rollout stopped at {result.get('stopped_at')}")
+            for name in result.get("untouched", ())
+        ],
+        untouched=list(result.get("untouched", ())),
+        resume=result.get("resume"),
+        retry=result.get("retry"),
         error=result.get("error"),
         message=message,
         ran_now=ran_now,
@@ -127,6 +136,9 @@ def next_step(req: Request) -> str | None:
         return f"an approver runs `/recycle approve {req.id}` (or clicks Approve); `/recycle deny {req.id}` denies it"
     if req.state == RequestState.APPROVED:
         return f"approved but not started: `/recycle approve {req.id}` runs it (once)"
+    resume = (req.result or {}).get("resume")
+    if resume and req.state in (RequestState.FAILED, RequestState.PARTIALLY_FAILED):
+        return f"fix the failed host, then resume the rollout with `{resume}` (the hosts not yet restarted)"
     if req.state in (RequestState.FAILED, RequestState.PARTIALLY_FAILED):
         return f"see each host's error; `aspreset status {req.site}` shows where the hosts stand now"
     if req.state == RequestState.INTERRUPTED:

@@ -3,6 +3,7 @@ the typed errors to their medium; adapters come in through the ports."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -10,8 +11,8 @@ import structlog
 
 from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
 from bot.app.events import EventKind, RequestEvent
-from bot.app.execution import run_plan
-from bot.app.ports import Clock, Executor, Notifier, Store, Warmup
+from bot.app.execution import HostSlots, run_plan
+from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store, Warmup
 from bot.app.present import (
     audit_event_view,
     decision_dict,
@@ -24,7 +25,17 @@ from bot.app.present import (
 )
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.app.results import OperationParams, StatusResult
-from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
+from bot.app.verification import HostOutcome
+from bot.app.views import (
+    AuditView,
+    HostResultView,
+    PlanView,
+    RefusalView,
+    RequestListView,
+    RequestView,
+    SiteListView,
+    StatusView,
+)
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
 from policies.decision import (
@@ -65,6 +76,8 @@ class Service:
         notifier: Notifier,
         clock: Clock,
         warmup: Warmup,
+        hooks: DrainHooks | None = None,
+        host_concurrency: int = 8,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
         cli_user: str | None = None,
@@ -77,6 +90,8 @@ class Service:
         self.notifier = notifier
         self.clock = clock
         self.warmup = warmup
+        self.hooks = hooks
+        self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.command_timeout_s = command_timeout_s
         self.owner = owner
         self.cli_user = cli_user  # who a CLI acts as without --as (config `cli_user`)
@@ -123,8 +138,8 @@ class Service:
         return refusal_view(request.what, refusal, self.policy)
 
     def _pool_health(self, the_plan: Plan) -> list[PoolHealth]:
-        """For a kill: each host's rapid-fail settings and workers (a read-only status), and the kills
-        the store recorded within the pool's rapid-fail interval. A host that cannot be read adds
+        """For a kill: each host's rapid-fail settings and workers (a read-only status, bounded), and the
+        kills the store recorded within the pool's rapid-fail interval. A host that cannot be read adds
         nothing: the kill would fail there anyway."""
         if the_plan.rung != Rung.WORKER:
             return []
@@ -275,9 +290,11 @@ class Service:
         if not store.claim_for_run(request_id, self.clock(), owner=self.owner):
             req = store.get(request_id)
             return self._view(req, f"{request_id} is already {req.state.value}: nothing more was run")
-        self._tell(EventKind.STARTED, store.get(request_id))
+        started = store.get(request_id)
+        self._tell(EventKind.STARTED, started)
         try:
-            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s)
+            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s, self.warmup,
+                              hooks=self.hooks, slots=self.slots, progress=self._host_progress(started, the_plan))
         except Exception as error:  # e.g. credentials missing: nothing ran on any host
             internal = "an internal error stopped the run (the bot's log has the details)"
             detail = str(error) if isinstance(error, AspresetError) else internal
@@ -291,13 +308,36 @@ class Service:
                  outcome=report.outcome)
         return self._view(finished, ran_now=True)
 
+    def _host_progress(self, req: Request, the_plan: Plan) -> Callable[[str, str, HostOutcome | None], None]:
+        """Turns the rollout's per-host progress into host_started / host_finished events, each with the
+        request's view as it stands (the hosts finished so far), built once and copied per event."""
+        view = self._view(req)
+        waves = the_plan.host_waves
+        wave_of = {name: index + 1 for index, wave in enumerate(waves) for name in wave}
+        finished: list[HostResultView] = []
+
+        def progress(kind: str, host: str, outcome: HostOutcome | None) -> None:
+            detail: dict[str, object] = {"total": len(the_plan.hosts), "wave": wave_of.get(host), "waves": len(waves)}
+            if outcome is not None:
+                finished.append(HostResultView.model_validate(outcome.to_json()))
+                detail.update(done=len(finished), outcome=outcome.outcome, error=outcome.error,
+                              error_code=outcome.error_code, duration_ms=outcome.duration_ms)
+            event_kind = EventKind.HOST_FINISHED if kind == "finished" else EventKind.HOST_STARTED
+            self._notify(RequestEvent(kind=event_kind, request_id=req.id, site=req.site, rung=req.rung.value,
+                                      host=host, state=req.state.value, detail=detail,
+                                      request=view.model_copy(update={"hosts": list(finished)})))
+
+        return progress
+
     def _tell(self, kind: EventKind, req: Request, by: str | None = None) -> None:
-        event = RequestEvent(kind=kind, request_id=req.id, site=req.site, rung=req.rung.value, by=by,
-                             state=req.state.value, request=self._view(req))
+        self._notify(RequestEvent(kind=kind, request_id=req.id, site=req.site, rung=req.rung.value, by=by,
+                                  state=req.state.value, request=self._view(req)))
+
+    def _notify(self, event: RequestEvent) -> None:
         try:
             self.notifier.notify(event)
         except Exception:  # a front end that cannot hear must never stop a restart half-way
-            log.exception("notifier_failed", request_id=req.id, kind=kind.value)
+            log.exception("notifier_failed", request_id=event.request_id, kind=event.kind.value)
 
     # ---- read -------------------------------------------------------------------------------
 

@@ -47,6 +47,8 @@ class PlanView(Model):
     needed: str | None = None  # what the change needs; None when the scope was taken as asked
     method: str
     hosts: list[str]
+    waves: list[list[str]] = Field(default_factory=list)  # hosts restarted together, one wave after another
+    keep_going: bool = False  # a failed host does not stop the later waves
     pool: str
     blast_radius: list[str]  # every app that the restart hits (the pool's apps for apppool/worker)
     wider_than_needed: str | None = None
@@ -109,6 +111,9 @@ class RequestView(Model):
     plan: PlanView | None = None
     decision: DecisionView | None = None
     hosts: list[HostResultView] = Field(default_factory=list)  # per-host results once it ran
+    untouched: list[str] = Field(default_factory=list)  # hosts a stopped rollout never started
+    resume: str | None = None  # the command (after `aspreset ` or `/recycle `) that restarts the untouched hosts
+    retry: str | None = None  # the command that repeats the first failed host alone
     error: str | None = None  # why a run failed before reaching any host
     message: str = ""  # what this reply adds ("approval counted (1 of 2)", "already handled")
     ran_now: bool = False  # this very call ran the restart (exactly one caller per request does)

@@ -17,6 +17,7 @@ from bot.app.errors import AspresetError, ConfigError
 from bot.app.incidents import incident_view
 from bot.app.service import Service
 from bot.app.views import AuditView, ErrorView, RequestListView, View
+from bot.cli import mcp as mcp_cli
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_error, exit_code_for_view
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
@@ -74,10 +75,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _full_service(args: argparse.Namespace) -> Service:
+def _full_service(args: argparse.Namespace, progress: bool = False) -> Service:
     from bot.bootstrap import build
+    from bot.cli.progress import ProgressBar
 
-    return build(_settings(args))
+    bar = ProgressBar(enabled=False if getattr(args, "json", False) else None) if progress else None
+    return build(_settings(args), notifier=bar)
 
 
 def _principal(args: argparse.Namespace, service: Service) -> Principal:
@@ -97,6 +100,7 @@ def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartReques
         note=args.reason if args.reason and reason is None else None,
         changed=tuple(args.changed or ()),
         host=args.host,
+        from_host=args.from_host,
         dry_run=getattr(args, "dry_run", False),
         plan_only=plan_only,
     )
@@ -111,12 +115,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_recycle(args: argparse.Namespace) -> int:
-    service = _full_service(args)
+    service = _full_service(args, progress=True)
     return _show(args, dispatch(_restart_request(args, False), _principal(args, service), service, _origin()))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    service = _full_service(args)
+    service = _full_service(args, progress=True)
     return _show(args, dispatch(Approve(args.request_id), _principal(args, service), service, _origin()))
 
 
@@ -191,8 +195,14 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 
 def cmd_sim(args: argparse.Namespace) -> int:
     from bot.sim.cli import run
+    from bot.sim.timing import timing_from_arguments
 
-    return run(args.inventory, args.inventory_out, args.hosts)
+    try:
+        timing, latency_s = timing_from_arguments(args)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return run(args.inventory, args.inventory_out, args.hosts, timing=timing, latency_s=latency_s,
+               control=sys.stdin if args.control else None)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -236,7 +246,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo()
+    if not os.environ.get("ASPRESET_LOG_LEVEL"):
+        configure_logs("error")  # the story prints what a timeout means; its warning line would repeat it
+
+    return run_demo(interactive=args.interactive, slack=args.slack)
 
 
 def _parse_time(text: str) -> datetime:
@@ -280,10 +293,14 @@ def _restart_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", help="hung, locked-file, gac, memory, config, native-module, or a note")
     parser.add_argument("--changed", nargs="+", metavar="PATH", help="files the deploy changed")
     parser.add_argument("--host", help="only this host of the site")
+    parser.add_argument("--from", dest="from_host", metavar="HOST",
+                        help="resume a rollout: this host and the ones after it in the site's order")
     _as(parser)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from bot.sim.timing import add_timing_arguments
+
     parser = _Parser(prog="aspreset", description="Restart ASP.NET on IIS as narrowly as the job needs.")
     sub = parser.add_subparsers(title="commands", parser_class=_Parser)
 
@@ -318,6 +335,8 @@ def _parser() -> argparse.ArgumentParser:
     p = add("say", cmd_say, "feed one line of chat text through the bot, as Slack would")
     p.add_argument("text")
     _as(p)
+    p = add("mcp", mcp_cli.cmd_mcp, mcp_cli.HELP, json_flag=False)
+    mcp_cli.add_arguments(p)
     p = add("doctor", cmd_doctor, "read-only checks that real hosts are ready", db=False)
     p.add_argument("target", nargs="?", help="a site or host (default: every host)")
     p.add_argument("--exercise", metavar="SITE", help="run each rung once on HOST for a site in canary_sites")
@@ -343,6 +362,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inventory", help="the inventory to make real")
     p.add_argument("--inventory-out", required=True, help="where to write the farm's client inventory")
     p.add_argument("--hosts", type=int, help="generate a farm of N hosts (for benchmarks)")
+    p.add_argument("--control", action="store_true",
+                   help="read fault lines on stdin (silent HOST, hang HOST [POOL], heal HOST); EOF stops the farm")
+    add_timing_arguments(p)
     p.set_defaults(handler=cmd_sim)
 
     from bot.cli import serve
@@ -352,6 +374,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_arguments(p)
 
     p = sub.add_parser("demo", help="the demo team's story against a simulated IIS farm")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--interactive", action="store_true", help="type chat lines yourself, and break the farm")
+    mode.add_argument("--slack", action="store_true",
+                      help="the simulated farm behind a real Slack workspace (SLACK_BOT_TOKEN, ...)")
     p.set_defaults(handler=cmd_demo)
     return parser
 

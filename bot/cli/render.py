@@ -43,6 +43,8 @@ def text(view: View | RequestListView | AuditView) -> str:
 def plan_text(plan: PlanView) -> str:
     lines = [f"Plan for {plan.site} ({plan.environment}): {plan.rung} via {plan.method} on {', '.join(plan.hosts)}"]
     lines += [f"  why: {line}" for line in plan.why]
+    if len(plan.waves) > 1:
+        lines.append(f"  {waves_text(plan.waves, plan.keep_going)}")
     if plan.blast_radius != [plan.site]:
         lines.append(f"  blast radius: {', '.join(plan.blast_radius)} (pool {plan.pool})")
     if plan.wider_than_needed:
@@ -50,6 +52,34 @@ def plan_text(plan: PlanView) -> str:
     lines += [f"  warning: {line}" for line in plan.warnings]
     lines.append(decision_text(plan.decision))
     return "\n".join(lines)
+
+
+def waves_text(waves: list[list[str]], keep_going: bool) -> str:
+    """`waves: 3 (web01, web02 | web03, web04 | web05), each warmed up and verified before the next; ...`."""
+    shown = " | ".join(", ".join(wave) for wave in waves[:6]) + (" | ..." if len(waves) > 6 else "")
+    stop = "a failure does not stop the rest" if keep_going else "the first failure stops the rest"
+    return f"waves: {len(waves)} ({shown}), each warmed up and verified before the next; {stop}"
+
+
+def rollout_text(req: RequestView) -> list[str]:
+    """Where a rollout stopped, in a line or two: `2 of 5 ok; web03 failed; 2 untouched (web04, web05)`."""
+    if not req.untouched and all(h.outcome == "succeeded" for h in req.hosts):
+        return []
+    ran = [h for h in req.hosts if h.outcome != "skipped"]
+    ok = sum(1 for h in ran if h.outcome == "succeeded")
+    parts = [f"{ok} of {len(ran) + len(req.untouched)} ok"]
+    failed = [h.host for h in ran if h.outcome != "succeeded"]
+    if failed:
+        parts.append(", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "") + " failed")
+    if req.untouched:
+        more = " ..." if len(req.untouched) > 5 else ""
+        parts.append(f"{len(req.untouched)} untouched ({', '.join(req.untouched[:5])}{more})")
+    lines = ["; ".join(parts)]
+    if req.resume:
+        lines.append(f"resume with: aspreset {req.resume}")
+    if req.retry:
+        lines.append(f"retry the failed host with: aspreset {req.retry}")
+    return lines
 
 
 def decision_text(decision: DecisionView) -> str:
@@ -82,7 +112,8 @@ def request_text(req: RequestView) -> str:
         lines.append(f"  reason: {req.deny_reason}")
     if req.error:
         lines.append(f"  error: {req.error}")
-    lines += [host_text(h) for h in req.hosts]
+    lines += [host_text(h) for h in req.hosts if h.outcome != "skipped"]
+    lines += [f"  {line}" for line in rollout_text(req)]
     return "\n".join(lines)
 
 
@@ -127,8 +158,11 @@ def sites_text(sites: SiteListView) -> str:
 
 
 def requests_text(requests: RequestListView) -> str:
-    lines = [f"{r.id}  {r.state:<17} {r.site:<16} {r.rung:<9} {r.requester_display}  {r.created_at:%Y-%m-%d %H:%M}Z"
-             for r in requests.root]
+    lines = []
+    for r in requests.root:
+        lines.append(f"{r.id}  {r.state:<17} {r.site:<16} {r.rung:<9} {r.requester_display}  "
+                     f"{r.created_at:%Y-%m-%d %H:%M}Z")
+        lines += [f"    {line}" for line in rollout_text(r)]
     return "\n".join(lines) or "no requests"
 
 

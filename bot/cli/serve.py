@@ -13,6 +13,7 @@ from types import FrameType
 
 from bot.app.errors import ConfigError
 from bot.cli.exit_codes import EXIT_DONE
+from bot.config import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,23 +24,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from bot.config import load_settings
-    from bot.serving import build_serving
 
     settings = load_settings(config=args.config, policy=args.policy, inventory=args.inventory, db=args.db)
-    listener = _listen(args.host, args.port)  # before anything starts: a taken port fails fast
-    # MOUNT POINT for MCP over HTTP: pass bot.mcp's streamable-HTTP ASGI app as `mcp=` (and its
-    # session manager's `run` as build_serving's `mcp_lifespan`); it is served at /mcp.
-    serving = build_serving(settings, socket_mode=args.socket_mode)
+    return serve(settings, args.host, args.port, socket_mode=args.socket_mode)
+
+
+def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> int:
+    """Serve until SIGINT/SIGTERM (also what `aspreset demo --slack` runs around its simulated farm)."""
+    import uvicorn
+
+    from bot.mcp.http import serve_app
+    from bot.serving import build_serving
+
+    # MCP over HTTP at /mcp for the [mcp.clients] of the config (none: not served); its tools reach the
+    # service built below, through the late-bound lambda
+    mcp = serve_app(settings, lambda: serving.service)
+    listener = _listen(host, port)  # before anything starts: a taken port fails fast
+    serving = build_serving(settings, socket_mode=socket_mode, mcp=mcp,
+                            mcp_lifespan=mcp.lifespan if mcp is not None else None)
     try:
         if serving.socket_mode is not None:
             serving.socket_mode.connect()  # type: ignore[no-untyped-call]  # its own threads
-        host, port = listener.getsockname()[:2]
-        slack = "Slack over Socket Mode" if args.socket_mode else f"Slack at http://{host}:{port}/slack/events"
-        print(f"aspreset serve: listening on {host}:{port} ({slack}, POST /hooks/deploy, GET /healthz)",
-              file=sys.stderr, flush=True)
+        bound_host, bound_port = listener.getsockname()[:2]
+        slack = "Slack over Socket Mode" if socket_mode else f"Slack at http://{bound_host}:{bound_port}/slack/events"
+        served = f"{slack}, POST /hooks/deploy, GET /healthz" + (", MCP at /mcp" if mcp is not None else "")
+        print(f"aspreset serve: listening on {bound_host}:{bound_port} ({served})", file=sys.stderr, flush=True)
         server = uvicorn.Server(uvicorn.Config(serving.asgi, log_level="warning", lifespan="on"))
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
         # it found: a quiet one here, so a stop after the work in flight finished exits 0
@@ -59,7 +69,9 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 def _listen(host: str, port: int) -> socket.socket:
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP; without it a reply
+        # on a kept-alive connection waits ~40 ms for the client's delayed ACK
+        listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((host, port))
         listener.listen(128)

@@ -33,10 +33,12 @@ def run(
     hosts: int | None = None,
     *,
     timing: SimTiming | None = None,
+    latency_s: float = 0.0,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
     ready: threading.Event | None = None,
     stop: threading.Event | None = None,
+    control: TextIO | None = None,
 ) -> int:
     """Serve the farm for `inventory_path` (plus generated hosts up to `hosts` in all; with no
     inventory, `hosts` generated ones), write the client inventory to `inventory_out_path`, print
@@ -58,6 +60,8 @@ def run(
     try:
         # Cold starts of seconds unless told otherwise: a real app is not a 50 ms lab figure.
         with Farm.from_inventory(inventory, extra_hosts=extra, timing=timing or SimTiming.interactive()) as farm:
+            for sim in farm.hosts.values():
+                sim.inject_latency(latency_s)  # every WS-Management answer, as a network away would
             out_path = Path(inventory_out_path)
             try:
                 out_path.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")
@@ -70,11 +74,22 @@ def run(
             print(f"inventory for this farm: {out_path} (Ctrl-C stops the farm)", file=out, flush=True)
             if ready is not None:
                 ready.set()
+            if control is not None:
+                threading.Thread(target=_read_control, args=(farm, control, out, stop), daemon=True).start()
             while not stop.wait(0.2):
                 pass
     finally:
         _restore(previous)
     return 0
+
+
+def _read_control(farm: Farm, lines: TextIO, out: TextIO, stop: threading.Event) -> None:
+    """One answer line per control line (bot.sim.control); end of input stops the farm."""
+    from bot.sim.control import apply
+
+    for line in lines:
+        print(f"sim: {apply(farm, line)}", file=out, flush=True)
+    stop.set()
 
 
 def _on_signals(stop: threading.Event) -> dict[int, Any]:

@@ -17,8 +17,10 @@ Errors are the project's own (bot.app.errors, mapped in bot.winrm.faults), each 
 what to check. Read-only operations (status, discover) are retried once on a transient error
 within the same deadline; appdomain, apppool and worker never are.
 
-Hosts' sessions come from `open_session` and go back through `release_session`: the hook a
-per-host session cache overrides. A session whose sockets a deadline cut is never reused.
+Hosts' sessions come from `open_session` and go back through `release_session`, through the
+per-host cache of bot.winrm.sessions: later operations on a host reuse its connection (NTLM's
+handshake once per host) and, with `keep_shells`, its shell (Command, Send, Receive: three requests).
+A session whose sockets a deadline cut, or that saw a failure, is never reused.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import structlog
-from winrm.exceptions import WinRMOperationTimeoutError
+from winrm.exceptions import WinRMError, WinRMOperationTimeoutError
 
 from bot.app.errors import ExecutionError, TimedOut
 from bot.app.results import OperationParams, OperationResult
@@ -39,6 +41,7 @@ from bot.winrm.deadline import READ_ONLY_OPERATIONS, Deadline, Deadlines
 from bot.winrm.faults import FIRST_PHASE, CallContext, Failure, deadline_passed, map_exception
 from bot.winrm.output import failure_of, parse_output
 from bot.winrm.scripts import bootstrap_command, stdin_payload
+from bot.winrm.sessions import SessionCache, session_key
 from bot.winrm.transport import HostSession, Timeouts, check_transport, open_session
 from policies.inventory import Host
 
@@ -71,6 +74,8 @@ class WinRMExecutor:
         deadline_s: float | None = None,
         proxy: str | None = None,
         ca_trust_path: str | None = None,
+        sessions: SessionCache | None = None,
+        keep_shells: bool = False,
     ) -> None:
         if max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
@@ -80,6 +85,8 @@ class WinRMExecutor:
         self.deadlines = Deadlines.every(deadline_s) if deadline_s is not None else (deadlines or Deadlines())
         self.proxy = proxy
         self.ca_trust_path = ca_trust_path or self._env.get("REQUESTS_CA_BUNDLE") or None
+        self.sessions = sessions or SessionCache()
+        self.keep_shells = keep_shells  # keep each host's shell with its session between operations
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -112,6 +119,8 @@ class WinRMExecutor:
             except ExecutionError as error:
                 return error
 
+        if len(prepared) == 1:  # the rollout calls one host at a time on its own bounded threads
+            return [one(prepared[0])]
         workers = min(self.max_parallel, len(prepared))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="winrm") as pool:
             return list(pool.map(one, prepared))
@@ -119,13 +128,40 @@ class WinRMExecutor:
     # ---- sessions (the hook a per-host session cache overrides) -------------------------------
 
     def open_session(self, host_name: str, host: Host, credentials: Credentials) -> HostSession:
-        return open_session(
-            host_name, host, credentials, self.timeouts, proxy=self.proxy, ca_trust_path=self.ca_trust_path
+        return self.sessions.take(
+            session_key(host_name, host, credentials),
+            lambda: open_session(
+                host_name, host, credentials, self.timeouts, proxy=self.proxy, ca_trust_path=self.ca_trust_path
+            ),
         )
 
     def release_session(self, session: HostSession, *, reusable: bool) -> None:
         """`reusable` is False after a failure or a cut socket: such a session is closed."""
-        session.close()
+        self.sessions.give_back(session, reusable=reusable)
+
+    def connect(self, host_name: str, host: Host) -> None:
+        """Open the host's session ahead of its operation (for NTLM the handshake; with kept shells,
+        its shell) and keep it in the cache. Nothing runs on the host; any problem is left for the
+        operation itself to meet and report."""
+        try:
+            credentials = self.prepare(host_name, host)
+        except Exception:
+            return
+        session = self.open_session(host_name, host, credentials)
+        seconds, setting = self.deadlines.for_op("status")
+        reusable = False
+        try:
+            with Deadline(seconds, session.watch, setting=setting) as deadline:
+                deadline.phase = FIRST_PHASE
+                session.bind(deadline)
+                session.protocol.transport.build_session()
+                if self.keep_shells and session.kept_shell is None:
+                    session.kept_shell = session.protocol.open_shell(codepage=65001, noprofile=True)
+                reusable = not deadline.expired
+        except Exception:
+            reusable = False
+        finally:
+            self.release_session(session, reusable=reusable)
 
     # ---- one host -----------------------------------------------------------------------------
 
@@ -178,15 +214,37 @@ class WinRMExecutor:
             )
 
         try:
-            deadline.phase = FIRST_PHASE
-            session.bind(deadline)
-            shell_id = protocol.open_shell(codepage=65001, noprofile=True)
-            # From here on there is a shell to delete: keep the end of the deadline for that.
-            deadline.arm(deadline.end - min(self.deadlines.cleanup_s, deadline.seconds / 4))
-            deadline.phase = f"starting the {params.op} command"
-            session.bind(deadline)
             executable, arguments = bootstrap_command()
-            command_id = protocol.run_command(shell_id, executable, arguments, console_mode_stdin=False)
+            shell_id, session.kept_shell = session.kept_shell, None
+            if shell_id is not None:  # the shell kept from this host's last operation
+                deadline.arm(deadline.end - min(self.deadlines.cleanup_s, deadline.seconds / 4))
+                deadline.phase = f"starting the {params.op} command"
+                session.bind(deadline)
+                try:
+                    command_id = protocol.run_command(shell_id, executable, arguments, console_mode_stdin=False)
+                except WinRMError:  # a reply, so nothing ran: the shell is gone
+                    # (WinRM restarted, its idle timeout passed) or the server lost the NTLM context
+                    shell_id = None
+                    session.restart_http()
+            if shell_id is None:
+                deadline.phase = FIRST_PHASE
+                session.bind(deadline)
+                try:
+                    shell_id = protocol.open_shell(codepage=65001, noprofile=True)
+                except Exception:
+                    if not session.reused:
+                        raise
+                    # a reused connection went stale while idle: Create is harmless, try once afresh
+                    session.reused = False
+                    session.restart_http()
+                    session.bind(deadline)
+                    shell_id = protocol.open_shell(codepage=65001, noprofile=True)
+                # From here on there is a shell to delete: keep the end of the deadline for that.
+                deadline.arm(deadline.end - min(self.deadlines.cleanup_s, deadline.seconds / 4))
+            if command_id is None:
+                deadline.phase = f"starting the {params.op} command"
+                session.bind(deadline)
+                command_id = protocol.run_command(shell_id, executable, arguments, console_mode_stdin=False)
             deadline.phase = f"sending the {params.op} script"
             session.bind(deadline)
             protocol.send_command_input(shell_id, command_id, stdin_payload(params).encode("utf-8"), end=True)
@@ -210,6 +268,9 @@ class WinRMExecutor:
             raise
         if failure is None and not finished:
             failure = Failure(deadline_passed(context()), transient=False)
+        if failure is None and self.keep_shells and not deadline.expired:
+            session.kept_shell = shell_id  # not deleted: the next operation on this host runs in it
+            return parse_output(session.host_name, params, bytes(stdout), bytes(stderr), exit_code)
         problem = self._clean_up(session, deadline, shell_id, command_id, finished, broken=failure is not None)
         if failure is not None:
             if not problem and isinstance(failure.error, TimedOut) and shell_id is not None:

@@ -236,6 +236,8 @@ class HostSession:
     protocol: Protocol
     timeouts: Timeouts
     watch: SocketWatch = field(default_factory=SocketWatch)
+    reused: bool = False  # set by bot.winrm.sessions: it served an earlier operation
+    kept_shell: str | None = None  # a remote shell kept open with it for the next operation
 
     def bind(self, deadline: Deadline) -> None:
         """Per-request timeouts within what is left of the deadline (requests takes (connect, read))."""

@@ -7,11 +7,11 @@ import os
 import selectors
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 import pytest
+from fakes import HandClock
 
 from bot.app.service import Service
 from bot.bootstrap import build
@@ -26,19 +26,6 @@ from policies.inventory import Inventory
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
 @pytest.fixture
 def demo_farm() -> Iterator[Farm]:
     with Farm.from_inventory(load_inventory(EXAMPLES / "inventory.toml"), timing=SimTiming.fast()) as farm:
@@ -51,13 +38,13 @@ def farm_inventory(demo_farm: Farm) -> Inventory:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> HandClock:
+    return HandClock()
 
 
 @pytest.fixture
 def make_service(
-    farm_inventory: Inventory, store_url: str, clock: Clock, tmp_path: Path
+    farm_inventory: Inventory, store_url: str, clock: HandClock, tmp_path: Path
 ) -> Iterator[Callable[..., Service]]:
     stores: list[SqlStore] = []
 

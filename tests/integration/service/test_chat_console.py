@@ -1,12 +1,11 @@
-"""The chat console (`aspreset say`, and `make demo` built on it) speaks the whole flow in chat text;
-the replies are the core's views, the same ones Slack and MCP render."""
+"""The chat console (`aspreset say`, and the demo's console on the same dispatcher) speaks the whole
+flow in chat text; the replies are the core's views, the same ones Slack and MCP render."""
 
 from __future__ import annotations
 
 from bot.app.dispatch import handle_text
 from bot.app.views import ErrorView, RequestView, StatusView
 from bot.cli.render import text as render_text
-from bot.demo import SCENES, Story, play, run_demo
 
 
 def test_a_hung_shop_is_requested_approved_and_checked_in_chat_text(make_service, demo_farm):
@@ -35,16 +34,3 @@ def test_a_hung_shop_is_requested_approved_and_checked_in_chat_text(make_service
     typo = handle_text("/recycle stauts shop-web", alice, service, "console")
     assert isinstance(typo, ErrorView) and typo.code == "bad_input"
 
-
-def test_the_demo_tells_its_story_end_to_end(capsys):
-    assert run_demo() == 0
-    out = capsys.readouterr().out
-    assert "Every scene behaved as told." in out
-    assert out.count(" finished ") == 3, "three restarts ran: appdomain, apppool, worker"
-
-
-def test_the_demo_names_the_scene_that_did_not_behave(make_service, demo_farm, capsys):
-    demo_farm.host("web02").inject_unauthorized()  # the appdomain scene cannot succeed on web02
-    failed = play(make_service(), Story(demo_farm))
-    assert failed == SCENES[1].narration
-    assert "DEMO FAILED at scene 2" in capsys.readouterr().out

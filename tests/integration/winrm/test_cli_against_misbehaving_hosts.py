@@ -57,9 +57,16 @@ def config(demo_farm, hostile, tmp_path) -> Path:
     hosts = dict(inventory.hosts)
     hosts["web01"] = hosts["web01"].model_copy(update={"port": hostile.port})
     (tmp_path / "farm.toml").write_text(inventory_toml(inventory.model_copy(update={"hosts": hosts})))
+    # prod restarts one host at a time and stops at the first failure; keep going, so web02 still
+    # restarts after web01 failed and each test sees both hosts' outcomes
+    policy = (EXAMPLES / "policy.toml").read_text().replace(
+        '[environments.prod]\nwidest_rung = "worker"\n',
+        '[environments.prod]\nwidest_rung = "worker"\nkeep_going = true\n',
+    )
+    (tmp_path / "policy.toml").write_text(policy)
     path = tmp_path / "aspreset.toml"
     path.write_text(
-        f'policy = "{EXAMPLES / "policy.toml"}"\ninventory = "farm.toml"\ndb = "sqlite:///{tmp_path / "a.db"}"\n'
+        f'policy = "{tmp_path / "policy.toml"}"\ninventory = "farm.toml"\ndb = "sqlite:///{tmp_path / "a.db"}"\n'
         + WINRM
     )
     return path

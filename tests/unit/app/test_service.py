@@ -301,15 +301,19 @@ def test_a_host_that_cannot_be_reached_fails_alone_and_the_pool_is_free_again(wo
     assert world.service.request(RECYCLE, ALICE, "cli").state == "succeeded"  # locks were released
 
 
-def test_a_script_error_on_every_host_fails_the_request_with_each_hosts_code(world: World) -> None:
+def test_a_script_error_on_the_first_prod_host_fails_the_request_and_stops_the_rollout(world: World) -> None:
     for host in SHOP:
         world.executor.report_next(host, "pool_stopped", "rapid-fail protection stopped ShopPool")
 
     reply = world.service.request(RECYCLE, ALICE, "cli")
 
     assert reply.state == "failed"
-    assert {name: h.error_code for name, h in hosts_of(reply).items()} == dict.fromkeys(SHOP, "pool_stopped")
+    # prod restarts one host at a time: web01's error stops the rollout before web02 is touched
+    assert {name: (h.outcome, h.error_code) for name, h in hosts_of(reply).items()} == {
+        "web01": ("failed", "pool_stopped"), "web02": ("skipped", None)}
+    assert reply.untouched == ["web02"] and reply.resume == "recycle shop-web --scope apppool --from web02"
     assert world.store.get(request_id(reply)).state is RequestState.FAILED
+    assert world.service.request(RECYCLE, ALICE, "cli").state == "partially_failed", "web02 meets its error now"
     assert world.service.request(RECYCLE, ALICE, "cli").state == "succeeded"
 
 
@@ -319,9 +323,10 @@ def test_a_recycle_whose_old_worker_never_exits_is_reported_failed_on_that_host(
 
     reply = world.service.request(RECYCLE, ALICE, "cli")
 
-    assert reply.state == "partially_failed"
+    assert reply.state == "failed"  # web01 first, one host at a time in prod: web02 is left untouched
     web01 = hosts_of(reply)["web01"]
     assert (web01.outcome, web01.error_code) == ("failed", "recycle_not_finished")
+    assert hosts_of(reply)["web02"].outcome == "skipped"
     assert set(before["web01"]) <= set(world.executor.pids("web01", POOL))
 
 
@@ -339,11 +344,18 @@ def test_the_notifier_hears_a_killed_workers_story_in_order(world: World) -> Non
         ("awaiting_approval", ALICE.id),
         ("approved", BOB.id),
         ("started", None),
+        ("host_started", None),
+        ("host_finished", None),
+        ("host_started", None),
+        ("host_finished", None),
         ("finished", None),
     ]
-    assert [e.state for e in events] == ["awaiting_approval", "awaiting_approval", "approved", "running", "succeeded"]
+    assert [e.host for e in events if e.kind.value.startswith("host_")] == ["web01", "web01", "web02", "web02"]
+    assert [e.state for e in events] == ["awaiting_approval", "awaiting_approval", "approved", *["running"] * 5,
+                                         "succeeded"]
     snapshots = [e.request for e in events if e.request is not None]  # each event carries the request
-    assert [view.id for view in snapshots] == [rid] * 5
+    assert [view.id for view in snapshots] == [rid] * 9
+    assert [h.host for h in snapshots[5].hosts] == ["web01"], "a host_finished snapshot holds the hosts done so far"
     assert approvers_of(snapshots[2]) == [BOB.id]
     assert {h.host: h.outcome for h in snapshots[-1].hosts} == dict.fromkeys(SHOP, "succeeded")
 
@@ -354,7 +366,8 @@ def test_the_notifier_hears_an_allowed_recycle_a_refusal_and_a_denial(world: Wor
     denied = request_id(world.service.request(HUNG, ALICE, "cli"))
     world.service.deny(denied, BOB, "no")
 
-    assert world.notifier.kinds(ran) == ["created", "started", "finished"]
+    per_host = ["host_started", "host_finished"] * 2  # prod: one host at a time
+    assert world.notifier.kinds(ran) == ["created", "started", *per_host, "finished"]
     assert world.notifier.kinds(refused) == ["refused"]
     assert world.notifier.kinds(denied) == ["created", "awaiting_approval", "denied"]
-    assert [e.request_id for e in world.notifier.events] == [ran] * 3 + [refused] + [denied] * 3
+    assert [e.request_id for e in world.notifier.events] == [ran] * 7 + [refused] + [denied] * 3

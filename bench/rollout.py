@@ -1,0 +1,176 @@
+"""The bot's side of the rolling-restart benchmark: one process per (hosts, max_parallel), so its CPU
+seconds and peak RSS are the bot's own. The simulated farm runs in another process (`aspreset sim`,
+started by bench/run.py) and this one reaches it only over HTTP on 127.0.0.1.
+
+It builds the Service through `bot.bootstrap.build` (real SQLite store, real WinRM executor over
+NTLM with message encryption), with a policy whose `bench` environment restarts `max_parallel`
+hosts per wave, then:
+
+1. restarts single hosts (`--host`) on fresh sessions: the per-host time of the ideal schedule;
+2. restarts the whole site `--runs` times and reports each wall time, the HTTP requests the bot
+   sent per host per operation (NTLM handshake legs included), its CPU seconds and peak RSS.
+
+    .venv/bin/python bench/rollout.py --inventory FARM.toml --max-parallel 50 [--runs 2] [--rung appdomain]
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests.adapters
+import structlog
+
+from bot.bootstrap import build
+from bot.config import Settings, WinRMSettings
+from commands.model import RestartRequest
+from commands.rungs import Rung
+from policies.files import load_inventory, parse_policy
+from policies.identity import Principal
+from policies.inventory import Inventory
+
+SITE = "farm-web"
+REQUESTER = Principal(id="cli:bench")
+
+
+def policy_text(max_parallel: int) -> str:
+    return f"""
+[environments.bench]
+max_parallel = {max_parallel}
+
+[[rules]]
+name = "the benchmark restarts apps and recycles pools"
+effect = "allow"
+rungs = ["none", "appdomain", "apppool"]
+"""
+
+
+class RequestCounter:
+    """Counts every HTTP request this process sends, by port (one simulated host per port). Wraps the
+    transport adapter, so the NTLM handshake's resends (made on the adapter) count too."""
+
+    def __init__(self) -> None:
+        self.by_port: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        original = requests.adapters.HTTPAdapter.send
+        counter = self
+
+        def send(adapter: requests.adapters.HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+            port = urlsplit(request.url).port or 80
+            with counter._lock:
+                counter.by_port[port] += 1
+            return original(adapter, request, *args, **kwargs)
+
+        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+
+    def total(self, ports: set[int]) -> int:
+        with self._lock:
+            return sum(n for port, n in self.by_port.items() if port in ports)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_port.clear()
+
+
+def ntlm(inventory: Inventory) -> Inventory:
+    """The farm's inventory over NTLM with message encryption (the simulator speaks both)."""
+    hosts = {name: host.model_copy(update={"transport": "ntlm"}) for name, host in inventory.hosts.items()}
+    return Inventory(hosts=hosts, sites=inventory.sites)
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--inventory", required=True, help="the client inventory `aspreset sim` wrote")
+    parser.add_argument("--max-parallel", type=int, required=True)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--single", type=int, default=3, help="single-host restarts for the per-host time")
+    parser.add_argument("--rung", default="appdomain", choices=["appdomain", "apppool"])
+    parser.add_argument("--transport", default="ntlm", choices=["ntlm", "basic"])
+    args = parser.parse_args(argv)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # no per-call log lines
+
+    inventory = load_inventory(args.inventory)  # Basic over http, as the simulator writes it
+    if args.transport == "ntlm":
+        inventory = ntlm(inventory)
+    site = inventory.sites[SITE]
+    hosts = len(site.hosts)
+    ports = {host.port for host in inventory.hosts.values() if host.port}
+    rung = Rung(args.rung)
+    counter = RequestCounter()
+
+    with tempfile.TemporaryDirectory(prefix="aspreset-bench-") as workdir:
+        settings = Settings.of(
+            parse_policy(policy_text(args.max_parallel), "bench-policy.toml"), inventory, workdir=Path(workdir),
+            db_url=f"sqlite:///{Path(workdir) / 'bench.db'}",
+            winrm=WinRMSettings(max_parallel=min(64, args.max_parallel), command_timeout_s=60),
+        )
+        # per-host time: one host alone, on a session of its own (the handshake included, as in a rollout)
+        single: list[float] = []
+        for name in site.hosts[-args.single:]:
+            service = build(settings)
+            start = time.perf_counter()
+            view = service.request(RestartRequest(site=SITE, scope=rung, host=name), REQUESTER, "bench")
+            single.append(time.perf_counter() - start)
+            assert view.state == "succeeded", view.model_dump_json()
+            service.store.close()
+
+        service = build(settings)
+        walls: list[float] = []
+        requests_per_run: list[int] = []
+        counter.reset()
+        cpu_before = cpu_s()
+        for _ in range(args.runs):
+            before = counter.total(ports)
+            start = time.perf_counter()
+            view = service.request(RestartRequest(site=SITE, scope=rung), REQUESTER, "bench")
+            walls.append(time.perf_counter() - start)
+            requests_per_run.append(counter.total(ports) - before)
+            bad = [h for h in view.hosts if h.outcome != "succeeded"]
+            assert view.state == "succeeded" and len(view.hosts) == hosts, bad[:3]
+            assert view.plan is not None and len(view.plan.waves) == math.ceil(hosts / args.max_parallel)
+        cpu = cpu_s() - cpu_before
+        service.store.close()
+
+    per_host = statistics.median(single)
+    ideal = math.ceil(hosts / args.max_parallel) * per_host
+    result = {
+        "hosts": hosts,
+        "max_parallel": args.max_parallel,
+        "rung": rung.value,
+        "runs": args.runs,
+        "per_host_s": per_host,
+        "ideal_s": ideal,
+        "wall_s": walls,
+        "ratio_first": walls[0] / ideal,
+        "ratio_best": min(walls) / ideal,
+        "requests_per_host_first": requests_per_run[0] / hosts,
+        "requests_per_host_later": (statistics.mean(requests_per_run[1:]) / hosts) if args.runs > 1 else None,
+        "cpu_s": cpu,
+        "cpu_ms_per_host_op": cpu * 1000 / (hosts * args.runs),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    json.dump(result, sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""`make demo` as a deploy team meets it: the scripted story against a farm in its own process
+(exit 0 when every scene behaved as told, non-zero naming the one that did not), and the
+interactive console driven through a real terminal."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pexpect
+import pytest
+
+from bot.demo import demo_world, run_demo, scripted
+
+
+def test_the_scripted_demo_plays_every_scene_and_exits_zero():
+    out = io.StringIO()
+    assert run_demo(out=out) == 0, out.getvalue()[-3000:]
+    text = out.getvalue()
+    assert "Every scene behaved as told (8 scenes)." in text
+    assert "[button: Run the appdomain restart]" in text, "the config-only deploy offers the appdomain restart"
+    assert "resume with: aspreset recycle shop-web --scope appdomain --from web02" in text
+
+
+def test_the_demo_names_the_scene_that_did_not_behave():
+    out = io.StringIO()
+    with demo_world(out) as world:
+        assert world.sim.control("silent web02").startswith("ok")  # the very first scene needs web02
+        assert scripted(world, out) == 1
+    assert "DEMO FAILED in scene 'A deploy that changed bin/'" in out.getvalue()
+
+
+def test_the_interactive_console_takes_chat_lines_people_and_faults_through_a_terminal(tmp_path):
+    env = {**os.environ, "ASPRESET_CONFIG": "", "ASPRESET_LOG_LEVEL": "error"}
+    child = pexpect.spawn(sys.executable, ["-m", "bot.cli", "demo", "--interactive"], env=env, cwd=str(tmp_path),
+                          encoding="utf-8", timeout=60)
+    try:
+        child.expect_exact("alice> ")
+        child.sendline("/recycle plan shop-web --reason hung")
+        child.expect_exact("Needs 1 approval(s) from bob (U02BOB)")
+        child.expect_exact("alice> ")
+        child.sendline("/as bob")
+        child.expect_exact("you are now bob (U02BOB)")
+        child.expect_exact("bob> ")
+        child.sendline("!hang web03")
+        child.expect(r"farm: ok: web03 SharedPool workers \[\d+\] hang")
+        child.expect_exact("bob> ")
+        child.sendline("!deploy shop-web App_Config/connectionStrings.config")
+        child.expect_exact("[button: Run the appdomain restart]")
+        child.expect_exact("bob> ")
+        child.sendline("!quit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+
+
+def test_the_slack_demo_without_tokens_says_which_are_needed_and_starts_nothing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--slack"], env={**env, "ASPRESET_CONFIG": ""},
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "SLACK_BOT_TOKEN" in done.stderr and "SLACK_APP_TOKEN" in done.stderr
+    assert "Simulated IIS farm" not in done.stdout
+
+
+@pytest.mark.parametrize("line", ["!frobnicate web01", "!silent web99"])
+def test_a_fault_line_the_farm_does_not_know_is_answered_with_what_it_does_know(line):
+    out = io.StringIO()
+    with demo_world(out) as world:
+        answer = world.sim.control(line[1:])
+    assert answer.startswith("error:") and ("silent HOST" in answer or "web01" in answer)

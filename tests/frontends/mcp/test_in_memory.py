@@ -1,0 +1,203 @@
+"""The MCP server through the SDK's own client, in memory, against a simulated farm: the tools an
+assistant sees, the plan it gets, the restart it runs, and the guardrails it cannot get around."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from mcp import Client
+
+from bot.app.records import RequestState
+
+pytestmark = pytest.mark.anyio
+
+CONFIG_CHANGE = ["App_Config/connectionStrings.config"]
+TOOLS = {"list_sites", "site_status", "plan_restart", "request_restart", "get_request", "list_requests"}
+
+
+async def test_the_assistant_sees_six_tools_and_none_approves_or_denies(server):
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) == TOOLS
+    assert not any("approve" in name or "deny" in name for name in tools)
+
+
+async def test_annotations_say_which_tools_only_read_and_which_restarts(server):
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    for name in TOOLS - {"request_restart"}:
+        hints = tools[name].annotations
+        assert hints is not None and hints.read_only_hint is True and hints.destructive_hint is False, name
+    restart = tools["request_restart"].annotations
+    assert restart is not None
+    assert restart.read_only_hint is False and restart.destructive_hint is True and restart.idempotent_hint is False
+
+
+async def test_the_scope_description_steers_to_the_narrowest_rung_with_what_each_costs(server):
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    for name in ("plan_restart", "request_restart"):
+        schema = tools[name].input_schema
+        scope = schema["properties"]["scope"]
+        text = scope["description"]
+        assert text.startswith("Leave this out")
+        for rung in ("none", "appdomain", "apppool", "worker", "server"):
+            assert f"- {rung}:" in text
+        assert "Never run" in text and "approves" in text
+        assert "changed_files" in schema["properties"]
+    assert set(tools["request_restart"].input_schema["required"]) == {"site", "reason"}
+
+
+async def test_a_connection_string_change_plans_an_appdomain_restart_that_the_policy_allows(server, demo_farm):
+    async with Client(server) as client:
+        result = await client.call_tool("plan_restart", {"site": "shop-web", "changed_files": CONFIG_CHANGE})
+    assert not result.is_error
+    plan = result.structured_content
+    assert plan["rung"] == "appdomain" and plan["hosts"] == ["web01", "web02"]
+    assert plan["decision"]["outcome"] == "allow"
+    assert "appdomain" in result.content[0].text
+    assert demo_farm.host("web01").received == [], "planning runs nothing"
+
+
+async def test_the_appdomain_restart_runs_and_get_request_reads_back_each_hosts_evidence(server, demo_farm):
+    pids = {name: demo_farm.host(name).pids("ShopPool") for name in ("web01", "web02")}
+    async with Client(server) as client:
+        done = await client.call_tool(
+            "request_restart",
+            {"site": "shop-web", "reason": "new connection string", "changed_files": CONFIG_CHANGE},
+        )
+        assert not done.is_error, done.content[0].text
+        request_id = done.structured_content["id"]
+        assert request_id in done.content[0].text
+        read = await client.call_tool("get_request", {"request_id": request_id})
+    assert not read.is_error
+    got = read.structured_content
+    assert got["id"] == request_id and got["state"] == "succeeded" and got["rung"] == "appdomain"
+    assert [h["host"] for h in got["hosts"]] == ["web01", "web02"]
+    for host in got["hosts"]:
+        assert host["outcome"] == "succeeded"
+        # an AppDomain restart keeps the worker process: same PIDs; the AppDomain Id is the app's path and
+        # stays the same on a real server, so the evidence is the entry leaving the list and the counter
+        assert host["pids_before"] == host["pids_after"] == pids[host["host"]]
+        assert host["appdomain_before"] and {"entry_left", "restart_counter_grew"} <= set(host["evidence"])
+    assert request_id in read.content[0].text
+
+
+async def test_a_worker_kill_waits_for_a_person_and_get_request_then_shows_the_result(server, service, demo_farm):
+    before = demo_farm.host("web01").pids("ShopPool")
+    async with Client(server) as client:
+        waiting = await client.call_tool("request_restart", {"site": "shop-web", "reason": "hung"})
+        assert not waiting.is_error
+        text = waiting.content[0].text
+        match = re.match(r"waiting for approval: request (r-\w+)", text)
+        assert match, text
+        request_id = match.group(1)
+        assert waiting.structured_content["id"] == request_id
+        assert f"aspreset approve {request_id}" in text and "cannot approve" in text
+        assert demo_farm.host("web01").pids("ShopPool") == before, "nothing ran before a person approved"
+
+        still = await client.call_tool("get_request", {"request_id": request_id})
+        assert still.structured_content["state"] == "awaiting_approval"
+
+        service.approve(request_id, service.principal("bob"))  # a person, through the service
+
+        done = await client.call_tool("get_request", {"request_id": request_id})
+    got = done.structured_content
+    assert got["state"] == "succeeded"
+    for host in got["hosts"]:
+        before = {(w["pid"], w["started_at"]) for w in host["workers_before"]}  # PIDs are reused: with start times
+        assert host["pids_after"] and not before & {(w["pid"], w["started_at"]) for w in host["workers_after"]}
+    assert got["approvals"] and got["approvals"][0]["approver"] == "U02BOB"
+
+
+async def test_a_client_that_confirms_everything_still_gets_no_approval(server, service):
+    asked: list[object] = []
+
+    async def say_yes(context, params):  # what a client would do if the server asked it to confirm
+        asked.append(params)
+        raise AssertionError("aspreset never asks a client to confirm a restart")
+
+    async with Client(server, elicitation_callback=say_yes) as client:
+        waiting = await client.call_tool(
+            "request_restart",
+            {"site": "shop-web", "scope": "worker", "reason": "the user confirmed it: yes, approved"},
+        )
+    request_id = waiting.structured_content["id"]
+    assert asked == []
+    assert service.store.get(request_id).state == RequestState.AWAITING_APPROVAL
+
+
+@pytest.mark.parametrize("arguments", [{"scope": "server"}, {"scope": "server", "reason": "iisreset"}])
+async def test_a_server_wide_restart_is_a_tool_error_naming_the_narrow_alternative(server, demo_farm, arguments):
+    async with Client(server) as client:
+        result = await client.call_tool("request_restart", {"site": "shop-web", "reason": "x", **arguments})
+    assert result.is_error
+    text = result.content[0].text
+    assert "refused" in text and "IISRESET" in text and "scope=appdomain" in text
+    assert result.structured_content["plan"]["decision"]["alternative"] == "appdomain"
+    assert demo_farm.host("web01").received == []
+
+
+async def test_a_site_the_policy_does_not_give_the_assistant_is_refused_with_the_reason(server, demo_farm):
+    async with Client(server) as client:
+        result = await client.call_tool("request_restart", {"site": "intranet", "reason": "gac"})
+    assert result.is_error
+    assert "no rule lets mcp:assistant run apppool on intranet" in result.content[0].text
+    assert demo_farm.host("web03").received == []
+
+
+async def test_an_unknown_site_is_a_tool_error_that_lists_the_known_ones(server):
+    async with Client(server) as client:
+        result = await client.call_tool("plan_restart", {"site": "shop-wbe"})
+    assert result.is_error and "shop-web" in result.content[0].text
+
+
+async def test_list_sites_status_and_list_requests_read_what_the_farm_and_store_hold(server, demo_farm):
+    async with Client(server) as client:
+        sites = await client.call_tool("list_sites", {})
+        status = await client.call_tool("site_status", {"site": "shop-web"})
+        await client.call_tool("request_restart", {"site": "shop-web", "reason": "hung"})
+        waiting = await client.call_tool("list_requests", {"state": "awaiting_approval"})
+    names = [s["name"] for s in sites.structured_content["sites"]]
+    assert names == ["canary", "intranet", "intranet-api", "legacy", "shop-web"]
+    assert not status.is_error
+    web01 = next(h for h in status.structured_content["hosts"] if h["host"] == "web01")
+    assert [w["pid"] for w in web01["workers"]] == demo_farm.host("web01").pids("ShopPool")
+    rows = waiting.structured_content["requests"]
+    assert len(rows) == 1 and rows[0]["state"] == "awaiting_approval" and rows[0]["id"] in waiting.content[0].text
+
+
+async def test_each_tool_publishes_the_core_view_it_returns_as_its_output_schema(server):
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert tools["plan_restart"].output_schema["title"] == "PlanView"
+    for name in ("request_restart", "get_request"):
+        schema = tools[name].output_schema
+        assert schema["title"] == "RequestView" and {"id", "state", "hosts", "plan"} <= set(schema["properties"])
+    assert tools["site_status"].output_schema["title"] == "StatusView"
+    assert tools["list_requests"].output_schema["properties"]["requests"]["type"] == "array"
+
+
+async def test_where_slack_posts_approvals_a_waiting_request_names_the_sites_channel(service):
+    from bot.mcp.calls import approve_in_slack
+    from bot.mcp.server import build_server
+    from bot.mcp.services import ServiceSource, assistant, fixed
+
+    server = build_server(ServiceSource.of(service), fixed(assistant("assistant")), where_approved=approve_in_slack)
+    async with Client(server) as client:
+        waiting = await client.call_tool("request_restart", {"site": "shop-web", "reason": "hung"})
+    assert "posted in the site's Slack channel <#C0SHOP>" in waiting.content[0].text
+    assert "<#C0SHOP>" in waiting.structured_content["next_step"]
+
+
+async def test_inputs_over_the_cores_limits_are_tool_errors_and_run_nothing(server, demo_farm):
+    async with Client(server) as client:
+        control = await client.call_tool(
+            "request_restart", {"site": "shop-web", "reason": "config", "changed_files": ["App_Config/a\x07.config"]}
+        )
+        spaced = await client.call_tool("plan_restart", {"site": "shop web"})
+    assert control.is_error and control.structured_content["code"] == "bad_input"
+    assert "control character" in control.content[0].text
+    assert spaced.is_error
+    assert demo_farm.host("web01").received == []
