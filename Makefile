@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check commands policies bot tests bench
+	$(BIN)/ruff check commands policies bot tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy commands policies bot

@@ -78,9 +78,10 @@ def _count(sim: SimHost, host: Host, op: Operation) -> int:
 class Naive:
     """One `Session.run_ps` per step, as most scripts around pywinrm do it."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, host_header: str = "shop-1.sim") -> None:
         assert host.username and host.password
         self.host = host
+        self.host_header = host_header  # HTTP.sys routes by it: the site's binding host name
         self.session = winrm.Session(host.endpoint, auth=(host.username, host.password), transport="basic")
 
     def step(self, op: Operation, **extra: object) -> StatusResult | dict[str, object]:
@@ -91,7 +92,8 @@ class Naive:
         return StatusResult.model_validate_json(text) if op == "status" else {"raw": text}
 
     def warm_up(self) -> None:
-        with urllib.request.urlopen(f"{self.host.warmup_base_url}/", timeout=10) as answer:
+        request = urllib.request.Request(f"{self.host.warmup_base_url}/", headers={"Host": self.host_header})
+        with urllib.request.urlopen(request, timeout=10) as answer:
             answer.read()
 
     def restart(self, op: Operation, done: Callable[[StatusResult, StatusResult], bool]) -> None:
@@ -108,14 +110,19 @@ class Naive:
         self.step("status")  # after-state for the report
 
 
-def _pids(status: StatusResult) -> set[int]:
-    return {w.pid for w in status.workers}
+def _processes(status: StatusResult) -> set[tuple[int, str]]:
+    return {(w.pid, w.started_at) for w in status.workers}  # Windows (and the farm) reuse PIDs
 
 
+def _restarts(status: StatusResult) -> int:
+    return status.observed.app_restarts or 0 if status.observed else 0
+
+
+# The AppDomain Id stays the same on a real server (and in the farm): the restart counter shows it.
 NAIVE_DONE: dict[str, Callable[[StatusResult, StatusResult], bool]] = {
-    "appdomain": lambda before, now: now.appdomain_id not in (None, before.appdomain_id),
-    "apppool": lambda before, now: bool(_pids(now)) and not _pids(before) & _pids(now),
-    "worker": lambda before, now: bool(_pids(now)) and not _pids(before) & _pids(now),
+    "appdomain": lambda before, now: now.appdomain_id is not None and _restarts(now) > _restarts(before),
+    "apppool": lambda before, now: bool(_processes(now)) and not _processes(before) & _processes(now),
+    "worker": lambda before, now: bool(_processes(now)) and not _processes(before) & _processes(now),
 }
 
 

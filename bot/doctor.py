@@ -10,6 +10,7 @@ from typing import Any
 from bot.app.errors import AspresetError, AuthenticationFailed, ExecutionError, HostUnreachable
 from bot.app.results import DiscoverResult, OperationParams, StatusResult
 from bot.winrm.executor import WinRMExecutor
+from bot.winrm.scripts import WMF_URL
 from policies.inventory import Host, Inventory
 
 
@@ -82,7 +83,14 @@ def _check_host(inventory: Inventory, name: str, host: Host, executor: WinRMExec
         return [*checks, Check(name, "WinRM command", False, error.detail, "see docs/setup.md, common failures")]
     assert isinstance(found, DiscoverResult)
     checks.append(Check(name, "WinRM reachable and authenticated", True, f"{host.endpoint} ({host.transport})"))
+    if found.error_code == "powershell_too_old":
+        return [*checks, Check(name, "PowerShell version", False, found.error or "too old",
+                               f"install Windows Management Framework 5.1 ({WMF_URL}) on the host, or use the "
+                               "appdomain rung by hand; see docs/supported.md")]
+    checks.append(Check(name, "PowerShell version", True, f"Windows PowerShell {found.powershell_version}"))
     checks.append(_iis_version(name, host, found))
+    if found.ok and found.iis_major_version >= 7:
+        checks.extend(_features(name, inventory, found))
     for site_name, site in sorted(inventory.sites.items()):
         if name not in site.hosts or host.iis5_isolation:
             continue
@@ -101,6 +109,28 @@ def _check_host(inventory: Inventory, name: str, host: Host, executor: WinRMExec
                    "LocalAccountTokenFilterPolicy=1" if status.error_code == "access_denied"
                    else "check the inventory's iis_site, app and pool against `aspreset inventory discover`")
             checks.append(Check(name, f"read {site_name}", False, f"{status.error} [{status.error_code}]", fix))
+    return checks
+
+
+def _features(name: str, inventory: Inventory, found: DiscoverResult) -> list[Check]:
+    """Optional IIS features (DOMAIN.md section 9): what is there, what is missing and what that means."""
+    features = found.features
+    checks = []
+    if features.wmi_provider is False:
+        checks.append(Check(name, "WMI provider root\\WebAdministration", True,
+                            "not installed (optional): the appdomain rung unloads through Microsoft.Web.Administration "
+                            "or as the policy's appdomain_fallback says; install it with "
+                            "Install-WindowsFeature Web-Scripting-Tools"))
+    else:
+        checks.append(Check(name, "WMI provider root\\WebAdministration", True, "installed"))
+    module = "installed" if features.webadministration_module else "not installed (optional, aspreset does not need it)"
+    checks.append(Check(name, "WebAdministration module", True, module))
+    clr = any(name in site.hosts and site.runtime == "clr" for site in inventory.sites.values())
+    if features.aspnet is False and clr:
+        checks.append(Check(name, "ASP.NET 4.x", False, "not installed, but the inventory has ASP.NET sites here",
+                            "Install-WindowsFeature Web-Asp-Net45"))
+    else:
+        checks.append(Check(name, "ASP.NET 4.x", True, "installed" if features.aspnet else "not needed"))
     return checks
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,6 +42,19 @@ class Refuse:
 
 Decision = Allow | NeedsApproval | Refuse
 
+
+@dataclass(frozen=True)
+class PoolHealth:
+    """What one host said about the pool a kill would hit: its rapid-fail protection settings, how
+    many workers the kill would end, and how many kills the store recorded within the interval."""
+
+    host: str
+    rapid_fail_protection: bool
+    max_crashes: int
+    interval_s: float
+    workers: int
+    recent_kills: int
+
 SERVER_WIDE_WHY = (
     "server-wide restarts (IISRESET, stopping W3SVC/WAS, killing every w3wp.exe, machine.config, reboot) "
     "take every site on the server down; aspreset never runs them"
@@ -53,9 +67,11 @@ def decide(
     policy: Policy,
     now: datetime,
     recent_worker_kills: int = 0,
+    pool_health: Sequence[PoolHealth] = (),
 ) -> Decision:
     """`now` must be timezone-aware. `recent_worker_kills` is the number of worker kills of this
-    pool in the last hour (the store counts them; the decision stays pure)."""
+    pool in the last hour (the store counts them; the decision stays pure); `pool_health` what the
+    hosts said about the pool's rapid-fail protection (read for the worker rung only)."""
     src = policy.source
     narrow = plan.narrowest if plan.narrowest < plan.rung else None
 
@@ -73,7 +89,7 @@ def decide(
         why = f"the widest rung allowed in {plan.environment} is {widest.value}"
         return Refuse(f"environments.{plan.environment}.widest_rung", (why,), src, narrow or widest)
 
-    blocked = time_guards(plan, policy, now, recent_worker_kills)
+    blocked = time_guards(plan, policy, now, recent_worker_kills, pool_health)
     if blocked is not None:
         return blocked
 
@@ -101,9 +117,12 @@ def decide(
     return _needs_approval(rule, approvers, approvals, expiry, reasons, plan, principal, policy)
 
 
-def time_guards(plan: Plan, policy: Policy, now: datetime, recent_worker_kills: int = 0) -> Refuse | None:
-    """What can change while a request waits: a freeze window, the per-pool kill cap. Checked when
-    it is asked for and again when the last approval arrives, just before it runs."""
+def time_guards(
+    plan: Plan, policy: Policy, now: datetime, recent_worker_kills: int = 0, pool_health: Sequence[PoolHealth] = ()
+) -> Refuse | None:
+    """What can change while a request waits: a freeze window, the per-pool kill cap, the pool's
+    rapid-fail budget. Checked when it is asked for and again when the last approval arrives, just
+    before it runs."""
     for index, freeze in enumerate(policy.freezes):
         ends = _freeze_active(freeze, plan, now)
         if ends is not None:
@@ -116,6 +135,28 @@ def time_guards(plan: Plan, policy: Policy, now: datetime, recent_worker_kills: 
             "kills count towards rapid-fail protection, which stops the pool"
         )
         return Refuse("limits.worker_kills_per_pool_per_hour", (why,), policy.source, Rung.APPPOOL)
+    if plan.rung == Rung.WORKER:
+        return rapid_fail_guard(plan, pool_health, policy.source)
+    return None
+
+
+def rapid_fail_guard(plan: Plan, pool_health: Sequence[PoolHealth], source: str) -> Refuse | None:
+    """Every killed worker counts as a crash towards the pool's rapid-fail protection (DOMAIN.md
+    section 9): a kill that reaches `maxCrashes` within the interval would stop the pool, and the
+    site would answer 503 until someone starts it. A graceful recycle counts nothing."""
+    for health in pool_health:
+        if not health.rapid_fail_protection or health.workers == 0:
+            continue
+        if health.recent_kills + health.workers >= health.max_crashes:
+            minutes = f"{health.interval_s / 60:g} min"
+            why = (
+                f"{health.host}: killing {health.workers} worker(s) of pool {plan.pool} after {health.recent_kills} "
+                f"kill(s) in the last {minutes} reaches its rapid-fail protection limit ({health.max_crashes} "
+                f"crashes in {minutes}): IIS would stop the pool and the site would answer 503 until someone "
+                "starts it"
+            )
+            offer = "a graceful recycle (--scope apppool) replaces the workers without counting as crashes"
+            return Refuse("rapid-fail protection", (why, offer), source, Rung.APPPOOL)
     return None
 
 

@@ -48,6 +48,7 @@ class Plan:
     warmup_url: str | None = None
     reason_note: str | None = None
     changed: tuple[str, ...] = field(default=())
+    appdomain_fallback: str = "mwa-unload"  # wmi-unload on a host without the WMI provider (policy)
     waves: tuple[tuple[str, ...], ...] = ()  # empty in plans recorded before rollouts: one wave of every host
     keep_going: bool = False  # a failed host does not stop the later waves
 
@@ -110,6 +111,11 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
         # A server-wide file is the server rung whatever scope was asked: the decision refuses it
         # and offers `needed`, the narrower restart that does what this one site needs.
         needed, rung, why = server_wide[0], Rung.SERVER, server_wide[1] + why
+    if core and rung == Rung.APPDOMAIN:
+        why += (
+            "ASP.NET Core has no AppDomain: touching web.config makes ANCM restart the app, in process its "
+            "w3wp.exe, out of process its dotnet.exe child (each host's web.config hostingModel says which)",
+        )
     if request.note:
         why += (f"reason given: {request.note}",)
     warnings: list[str] = []
@@ -144,6 +150,7 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
         warmup_url=site.warmup_url,
         reason_note=request.note,
         changed=request.changed,
+        appdomain_fallback=policy.appdomain_fallback,
         waves=waves(hosts, rollout.max_parallel),
         keep_going=rollout.keep_going,
     )

@@ -119,6 +119,11 @@ class Policy(Strict):
     limits: Limits = Field(default_factory=Limits)
     approval: Approval = Field(default_factory=Approval)
     appdomain_method: AppDomainMethod = "wmi-unload"
+    # wmi-unload on a host without the WMI provider (Web-Scripting-Tools not installed): unload through
+    # Microsoft.Web.Administration, touch web.config instead, or refuse with wmi_provider_missing.
+    appdomain_fallback: Literal["mwa-unload", "touch-web-config", "refuse"] = "mwa-unload"
+    # Sites the team names as safe to restart: `aspreset doctor HOST --exercise SITE` runs every rung on them.
+    canary_sites: list[str] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
 

@@ -5,8 +5,9 @@ application) and answers each operation as a script would: with the result model
 bot/app/results.py, or with an ExecutionError for a host that cannot be reached. Tests script the
 next answer of a host (`fail_next`, `report_next`, `hang_next`) and read back what ran where.
 The result models are made in one place (`_status_result`, `_restart_result`): when the results'
-shape changes, adapt those two. `HandClock` is a clock the test moves; `FakeWarmup` answers the
-bot's own warm-up GETs. The store is bot.store.MemoryStore and the notifier
+shape changes, adapt those two. `HandClock` is a clock the test moves; `FakeWarmup` is the
+bot's own warm-up port (the none rung now warms up on the host, through status with warm_up).
+The store is bot.store.MemoryStore and the notifier
 bot.app.events.RecordingNotifier: real implementations of the ports, not fakes. `FakeWorld.build`
 wires them all through bootstrap.build, the one composition root.
 
@@ -25,17 +26,23 @@ from itertools import count
 from bot.app.errors import ExecutionError
 from bot.app.events import RecordingNotifier
 from bot.app.results import (
+    Action,
+    AppDomainEntry,
     DiscoveredApp,
     DiscoveredPool,
     DiscoveredSite,
     DiscoverResult,
     ErrorCode,
+    Observation,
     Operation,
     OperationParams,
     OperationResult,
+    PoolSettings,
     RestartResult,
     StatusResult,
+    WarmupAnswer,
     WorkerProcess,
+    joined_ids,
 )
 from bot.app.service import Service
 from bot.bootstrap import build
@@ -103,6 +110,8 @@ class _Seen:
     pids_after: list[int]
     appdomain_before: str | None
     appdomain_after: str | None
+    restarts_before: int = 0  # the host's ASP.NET `Application Restarts` counter
+    restarts_after: int = 0
 
 
 @dataclass
@@ -116,6 +125,7 @@ class FakeHost:
     apps: dict[tuple[str, str], str] = field(default_factory=dict)  # (site, app) casefolded -> pool
     app_names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # -> as configured
     ran: list[OperationParams] = field(default_factory=list)
+    app_restarts: int = 0
     script: deque[tuple[Operation | None, _Step]] = field(default_factory=deque)
 
 
@@ -212,7 +222,8 @@ class FakeExecutor:
             if isinstance(step, _Report):
                 return _refusal(params, step.code, step.message)
             if params.op == "status":
-                return _status_result(host.pools[pool_key], host.appdomains[_app_key(params)])
+                return _status_result(params, host.pools[pool_key], host.appdomains[_app_key(params)],
+                                      host.app_restarts)
             return _restart_result(params, self._act(host, pool_key, params, hang=isinstance(step, _Hang)))
 
     def _next_step(self, host: FakeHost, op: Operation) -> _Step | None:
@@ -226,8 +237,10 @@ class FakeExecutor:
         """Change the host as the operation would and say what was seen before and after."""
         before = list(host.pools[pool_key])
         appdomain_before = host.appdomains[_app_key(params)]
+        restarts_before = host.app_restarts
         if params.op == "appdomain":
             host.appdomains[_app_key(params)] = self._new_appdomain(params.app_path)
+            host.app_restarts += 1
         else:  # apppool, worker: new worker processes, and with them new AppDomains for the pool's apps
             fresh = [next(self._pids) for _ in range(max(1, len(before)))]
             host.pools[pool_key] = (before if hang else []) + fresh
@@ -235,7 +248,7 @@ class FakeExecutor:
                 if pool == pool_key:
                     host.appdomains[key] = self._new_appdomain(key[1])
         return _Seen(STARTED, STARTED, before, list(host.pools[pool_key]), appdomain_before,
-                     host.appdomains[_app_key(params)])
+                     host.appdomains[_app_key(params)], restarts_before, host.app_restarts)
 
     def _new_appdomain(self, app: str) -> str:
         root = "ROOT" + ("" if app == "/" else app.rstrip("/").upper())
@@ -249,40 +262,59 @@ def _app_key(params: OperationParams) -> tuple[str, str]:
 # -- the one place that makes result models (adapt here when bot/app/results.py changes) ----------
 
 
-def _status_result(pids: list[int], appdomain: str) -> StatusResult:
+def _workers(pids: list[int]) -> list[WorkerProcess]:
+    return [WorkerProcess(pid=pid, started_at=WORKER_STARTED_AT) for pid in pids]
+
+
+def _warmup(params: OperationParams) -> WarmupAnswer:
+    return WarmupAnswer(url=params.warmup_url or "http://127.0.0.1:80/", host_header="shop.example.com",
+                        status=WARMUP_STATUS, server="Microsoft-IIS/10.0", ms=WARMUP_MS)
+
+
+def _observation(pids: list[int], appdomain: str | None, restarts: int, *, domains: bool, at_ms: int = 0,
+                 state: str = STARTED) -> Observation:
+    entries = [AppDomainEntry(id=appdomain, worker_pid=pids[0])] if appdomain and pids else []
+    return Observation(at_ms=at_ms, pool_state=state, workers=_workers(pids),
+                       appdomains=entries if domains else None, app_restarts=restarts)
+
+
+def _status_result(params: OperationParams, pids: list[int], appdomain: str, restarts: int) -> StatusResult:
+    seen = _observation(pids, appdomain, restarts, domains=True)
     return StatusResult(
         ok=True,
         iis_major_version=10,
         pool_state=STARTED,
         start_mode="OnDemand",
         managed_runtime="v4.0",
-        workers=[WorkerProcess(pid=pid, started_at=WORKER_STARTED_AT) for pid in pids],
-        appdomain_id=appdomain,
+        workers=seen.workers,
+        appdomain_id=joined_ids(seen.appdomains),
+        settings=PoolSettings(),
+        observed=seen,
+        warmups=[_warmup(params)] if params.warm_up else [],
     )
 
 
 def _restart_result(params: OperationParams, seen: _Seen) -> RestartResult:
+    """What the script observed; bot.app.verification judges it (a hung recycle included)."""
+    domains = params.op == "appdomain"
     still = sorted(set(seen.pids_before) & set(seen.pids_after))
-    result = RestartResult(
+    step = {"appdomain": "unload", "apppool": "recycle", "worker": "kill"}[params.op]
+    return RestartResult(
         ok=True,
         op=params.op,
         method=params.method,
-        state_before=seen.state_before,
-        state_after=seen.state_after,
-        pids_before=seen.pids_before,
-        pids_after=seen.pids_after,
-        appdomain_before=seen.appdomain_before,
-        appdomain_after=seen.appdomain_after,
-        warmup_status=WARMUP_STATUS,
-        warmup_ms=WARMUP_MS,
-        drained=not still,
+        settings=PoolSettings(),
+        before=_observation(seen.pids_before, seen.appdomain_before, seen.restarts_before, domains=domains,
+                            state=seen.state_before),
+        actions=[Action(step=step, target=params.pool or params.iis_site, at_ms=10)],
+        acted=_observation(seen.pids_before if domains else still, None, seen.restarts_after, domains=domains,
+                           at_ms=20),
+        warmups=[_warmup(params)],
+        after=_observation(seen.pids_after, seen.appdomain_after, seen.restarts_after, domains=domains,
+                           at_ms=DURATION_MS, state=seen.state_after),
+        wait_ended="deadline" if still and not domains else "condition",
         duration_ms=DURATION_MS,
     )
-    if still and params.op != "appdomain":
-        result.ok = False
-        result.error_code = "recycle_not_finished"
-        result.error = f"worker process(es) {', '.join(map(str, still))} still running after the recycle"
-    return result
 
 
 def _refusal(params: OperationParams, code: ErrorCode, message: str) -> OperationResult:

@@ -81,16 +81,18 @@ def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) 
         app_path=plan.app,
         pool=plan.pool,
         method="" if plan.rung == Rung.NONE else plan.method,
+        fallback=plan.appdomain_fallback if plan.rung == Rung.APPDOMAIN else "",
+        warm_up=plan.rung == Rung.NONE,
         warmup_url=script_warmup_url(plan, host),
+        warmup_path=plan.warmup_path,
         timeout_s=timeout_s,
     )
 
 
 def script_warmup_url(plan: Plan, host: Host) -> str:
-    """What the script on the host requests. Empty lets the script find the site's own port from its
-    http binding (`localhost:<port>` plus a phony .aspx under the app: it starts the worker and the
-    AppDomain whatever the app serves), which a bare `http://localhost/` would miss for a site not
-    on port 80."""
+    """What the script on the host requests. The script sends it to this host (127.0.0.1 or the bound
+    IP) with the URL's host name as Host header, as HTTP.sys routes by it; empty lets the script use
+    the site's own binding (port and host name) and the plan's warm-up path."""
     if plan.warmup_url:
         return plan.warmup_url
     if host.warmup_base_url:
@@ -142,9 +144,10 @@ class _HostJob:
                 self._hook(self.before, "before")
             except DrainFailed as error:
                 return _failed(self.plan, self.name, f"{error.detail}; the host was not touched", error.code, start)
-        warmed = self.warmup(bot_warmup_url(self.plan, self.host)) if self.plan.rung == Rung.NONE else None
+        # The none rung warms up on the host too (status with warm_up): a GET from the bot would reach
+        # the load balancer or miss the site's host-header binding (DOMAIN.md section 9).
         result = self.executor.run_many([(self.name, self.host, self.params)])[0]
-        outcome = host_outcome(self.plan, self.name, result, warmed, int((time.monotonic() - start) * 1000))
+        outcome = host_outcome(self.plan, self.name, result, int((time.monotonic() - start) * 1000))
         if self.after is not None and outcome.outcome == "succeeded":
             try:
                 self._hook(self.after, "after")

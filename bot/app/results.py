@@ -3,6 +3,14 @@
 Every script receives one `OperationParams` (base64 JSON) and prints exactly one JSON object whose
 keys are exactly the fields of the result model for its operation. `bot/sim` produces the same
 models, and a test checks the scripts' keys against these models from their parse trees.
+
+Scripts observe and act; they do not judge. A restart's result is what the host saw: the state
+before (`before`), what the script did and when (`actions`), the state right after acting
+(`acted`), the warm-up answers (`warmups`) and the state at the end (`after`), with worker PIDs and
+their start times, the application's AppDomain entries and the ASP.NET `Application Restarts`
+counter. `ok=false` means the script could not do its steps (the target is missing, the pool is
+Stopped, PowerShell is too old...), with an `error_code`. Whether the restart happened is decided
+in one place, `bot.app.verification`, for real hosts and the simulator alike.
 """
 
 from __future__ import annotations
@@ -20,18 +28,21 @@ ErrorCode = Literal[
     "pool_not_found",
     "pool_stopped",  # rapid-fail protection (WAS event 5002) or an operator stopped it
     "pool_transition_timeout",  # stuck in Starting/Stopping past the deadline
-    "recycle_not_finished",  # old worker(s) still alive after shutdownTimeLimit: hung
-    "worker_not_started",  # warm-up did not bring up a new worker
-    "appdomain_not_restarted",
     "app_offline",  # app_offline.htm present: no restart will help
     "deploy_in_progress",
     "was_stopped",  # WAS/W3SVC not running: only the server rung would help
     "iis5_isolation",  # aspnet_wp.exe host: killing the worker is the server rung
-    "access_denied",
+    "iis_too_old",  # IIS 6 or older: no Microsoft.Web.Administration
+    "powershell_too_old",  # Windows PowerShell below 3.0 (DOMAIN.md section 9)
+    "wmi_provider_missing",  # no root\WebAdministration and no other way to the AppDomains
+    "wmi_timeout",  # a CIM/WMI call passed its -OperationTimeoutSec (a stuck WMI repository)
+    "access_denied",  # also: content on a UNC share the network logon cannot reach (double hop)
     "bad_parameters",
     "internal",
 ]
 
+# The least Windows PowerShell the operations need (ConvertTo-Json, Get-CimInstance, [ordered]).
+POWERSHELL_NEEDED = "3.0"
 
 MAX_SCRIPT_TIMEOUT_S = 900
 """The longest a script may wait on a host: the one limit `[winrm] command_timeout_s` is checked against."""
@@ -50,20 +61,92 @@ class OperationParams(Model):
     app_path: str = "/"
     pool: str = ""
     method: str = ""  # appdomain: wmi-unload | touch-web-config | bin-marker
-    warmup_url: str = ""
+    fallback: str = ""  # wmi-unload without the WMI provider: mwa-unload (default) | touch-web-config | refuse
+    warmup_url: str = ""  # an explicit URL: its host name becomes the Host header, sent to this host
+    warmup_path: str = "/"  # without a URL: this path on the site's own binding
     timeout_s: float = Field(default=120.0, gt=0, le=MAX_SCRIPT_TIMEOUT_S)
     poll_ms: int = Field(default=500, ge=50, le=10_000)
+    cim_timeout_s: int = Field(default=15, ge=1, le=300)  # -OperationTimeoutSec of every CIM call
+    warm_up: bool = False  # status: send the warm-up first (the `none` rung), then read the state
 
 
 class WorkerProcess(Model):
+    """A process is (PID, start time): Windows reuses PIDs."""
+
     pid: int
     started_at: str  # ISO 8601, UTC
+
+
+class AppDomainEntry(Model):
+    """One loaded AppDomain of the application, as WMI or Microsoft.Web.Administration lists it.
+    Its `id` is often the application's path (/LM/W3SVC/1/ROOT/shop) and may never change."""
+
+    id: str
+    worker_pid: int
+
+
+class Observation(Model):
+    """The target's state at one moment, read on the host."""
+
+    at_ms: int = 0  # since the script started
+    pool_state: str = ""  # Started | Stopped | Starting | Stopping (not localised)
+    workers: list[WorkerProcess] = Field(default_factory=list)
+    children: list[WorkerProcess] = Field(default_factory=list)  # dotnet.exe under the workers (ANCM out of process)
+    appdomains: list[AppDomainEntry] | None = None  # None: could not be read on this host
+    app_restarts: int | None = None  # ASP.NET counter `Application Restarts` (machine-wide, since W3SVC started)
+    app_offline: bool = False
+
+
+class Action(Model):
+    """One thing the script did to the host."""
+
+    step: str  # unload | touch-web-config | bin-marker | recycle | kill | none
+    target: str = ""  # what it acted on: a PID, a file path, the pool
+    at_ms: int = 0
+
+
+class WarmupAnswer(Model):
+    """One warm-up request as HTTP.sys routed it: to this host, with the binding's Host header,
+    no redirect followed."""
+
+    url: str  # what was requested (connection address and path)
+    host_header: str = ""
+    status: int | None = None  # None: no answer (see failure)
+    server: str = ""  # `Microsoft-HTTPAPI/2.0`: HTTP.sys answered itself, not the app
+    location: str = ""  # a redirect's target (not followed: the app answered)
+    ms: int = 0
+    failure: str = ""  # timeout | refused | tls | ... when there was no HTTP answer
+    offline_page: bool = False  # the body is the app_offline.htm page
+
+
+class PoolSettings(Model):
+    """The pool's configuration as IIS has it (what the waits and the plan depend on)."""
+
+    start_mode: str = "OnDemand"
+    managed_runtime: str = "v4.0"  # "" = No Managed Code (ASP.NET Core under ANCM)
+    hosting_model: str = ""  # ASP.NET Core: inprocess | outofprocess (from web.config)
+    max_processes: int = 1
+    shutdown_time_limit_s: float = 90.0
+    disallow_overlapping_rotation: bool = False
+    rapid_fail_protection: bool = True
+    rapid_fail_max_crashes: int = 5
+    rapid_fail_interval_s: float = 300.0
+
+
+class Features(Model):
+    """Optional IIS features (DOMAIN.md section 9): None when it could not be told."""
+
+    wmi_provider: bool | None = None  # root\WebAdministration (Web-Scripting-Tools)
+    webadministration_module: bool | None = None  # the WebAdministration PowerShell module
+    aspnet: bool | None = None  # ASP.NET 4.x (Web-Asp-Net45)
 
 
 class StatusResult(Model):
     ok: bool
     error_code: ErrorCode | None = None
     error: str | None = None
+    op: Literal["status"] = "status"
+    powershell_version: str = ""
     iis_major_version: int = 0
     worker_process_name: str = "w3wp"
     was_running: bool = True
@@ -72,25 +155,28 @@ class StatusResult(Model):
     managed_runtime: str = ""  # v4.0, v2.0, or "" for No Managed Code (ASP.NET Core)
     max_processes: int = 1
     workers: list[WorkerProcess] = Field(default_factory=list)
-    appdomain_id: str | None = None
+    appdomain_id: str | None = None  # the AppDomain ids joined; kept for the --json contract
     app_offline: bool = False
+    settings: PoolSettings | None = None
+    observed: Observation | None = None
+    features: Features = Field(default_factory=Features)
+    warmups: list[WarmupAnswer] = Field(default_factory=list)  # with warm_up: the answer, then the state
 
 
 class RestartResult(Model):
-    ok: bool
+    ok: bool  # the script did its steps; whether the restart happened is judged in bot.app.verification
     error_code: ErrorCode | None = None
     error: str | None = None
     op: Operation
-    method: str
-    state_before: str = ""
-    state_after: str = ""
-    pids_before: list[int] = Field(default_factory=list)
-    pids_after: list[int] = Field(default_factory=list)
-    appdomain_before: str | None = None
-    appdomain_after: str | None = None
-    warmup_status: int | None = None
-    warmup_ms: int | None = None
-    drained: bool = False  # every worker that ran before is gone
+    method: str = ""
+    powershell_version: str = ""
+    settings: PoolSettings | None = None
+    before: Observation | None = None
+    actions: list[Action] = Field(default_factory=list)
+    acted: Observation | None = None  # right after acting, before any warm-up
+    warmups: list[WarmupAnswer] = Field(default_factory=list)
+    after: Observation | None = None
+    wait_ended: str = ""  # condition | deadline | shutdown_time_limit | pool_stopped | not_routed
     duration_ms: int = 0
 
 
@@ -119,8 +205,11 @@ class DiscoverResult(Model):
     ok: bool
     error_code: ErrorCode | None = None
     error: str | None = None
+    op: Literal["discover"] = "discover"
+    powershell_version: str = ""
     iis_major_version: int = 0
     iis5_isolation: bool = False
+    features: Features = Field(default_factory=Features)
     sites: list[DiscoveredSite] = Field(default_factory=list)
     pools: list[DiscoveredPool] = Field(default_factory=list)
 
@@ -134,3 +223,10 @@ RESULT_MODELS: dict[str, type[Model]] = {
     "worker": RestartResult,
     "discover": DiscoverResult,
 }
+
+
+def joined_ids(entries: list[AppDomainEntry] | None) -> str | None:
+    """AppDomain ids sorted and joined with commas (the shape `appdomain_id` always had); None if none."""
+    if not entries:
+        return None
+    return ",".join(sorted(entry.id for entry in entries))

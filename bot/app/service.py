@@ -38,7 +38,15 @@ from bot.app.views import (
 )
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
-from policies.decision import SERVER_WIDE_WHY, Decision, NeedsApproval, Refuse, decide, time_guards
+from policies.decision import (
+    SERVER_WIDE_WHY,
+    Decision,
+    NeedsApproval,
+    PoolHealth,
+    Refuse,
+    decide,
+    time_guards,
+)
 from policies.identity import Principal, person_of, same_person
 from policies.inventory import Inventory
 from policies.planner import Plan, PlanError, plan
@@ -118,7 +126,8 @@ class Service:
         except PlanError as error:
             raise ConfigError(str(error)) from None
         kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
-        decision = decide(the_plan, principal, self.policy, self.clock(), recent_worker_kills=kills)
+        decision = decide(the_plan, principal, self.policy, self.clock(), recent_worker_kills=kills,
+                          pool_health=self._pool_health(the_plan))
         log.info("planned", site=the_plan.site, rung=the_plan.rung.value, outcome=decision.outcome,
                  requester=principal.id)
         return Planned(the_plan, decision)
@@ -127,6 +136,30 @@ class Service:
         log.info("server_wide_refused", what=request.what)
         refusal = Refuse("server rung", (f"{request.what}: {SERVER_WIDE_WHY}",), "built-in", request.alternative)
         return refusal_view(request.what, refusal, self.policy)
+
+    def _pool_health(self, the_plan: Plan) -> list[PoolHealth]:
+        """For a kill: each host's rapid-fail settings and workers (a read-only status, bounded), and the
+        kills the store recorded within the pool's rapid-fail interval. A host that cannot be read adds
+        nothing: the kill would fail there anyway."""
+        if the_plan.rung != Rung.WORKER:
+            return []
+        calls = [(name, self.inventory.hosts[name], OperationParams(op="status", iis_site=the_plan.iis_site,
+                                                                   app_path=the_plan.app, pool=the_plan.pool,
+                                                                   timeout_s=15))
+                 for name in the_plan.hosts]
+        try:
+            results = self.executor.run_many(calls)
+        except AspresetError:  # hosts not configured to be reached (credentials, transport): the run says so
+            return []
+        health = []
+        for (name, _, _), result in zip(calls, results, strict=True):
+            if isinstance(result, StatusResult) and result.ok and result.settings is not None:
+                settings = result.settings
+                since = self.clock() - timedelta(seconds=settings.rapid_fail_interval_s)
+                health.append(PoolHealth(name, settings.rapid_fail_protection, settings.rapid_fail_max_crashes,
+                                         settings.rapid_fail_interval_s, len(result.workers),
+                                         self.store.count_worker_kills(name, the_plan.pool, since)))
+        return health
 
     def _recent_worker_kills(self, the_plan: Plan) -> int:
         since = self.clock() - timedelta(hours=1)
@@ -204,7 +237,7 @@ class Service:
             raise NotAllowed(f"{self.display(principal.id)} is not among the approvers of {req.id} ({names})")
         the_plan = Plan.from_dict(req.plan)
         kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
-        blocked = time_guards(the_plan, self.policy, now, kills)
+        blocked = time_guards(the_plan, self.policy, now, kills, self._pool_health(the_plan))
         if blocked is not None:  # the approval is not recorded; the request waits or expires
             raise Refused(f"{req.id} cannot run now: " + "; ".join(blocked.reasons))
         outcome = store.add_approval(req.id, principal.id, now)

@@ -1,15 +1,36 @@
-"""Judging what a host reported against what its rung promises (DOMAIN.md section 3), for real hosts
-and the simulator alike, so a script bug cannot report a restart that did not happen."""
+"""Judging what a host observed against what its rung promises (DOMAIN.md section 3), for real hosts
+and the simulator alike: the scripts only observe and act, so every rule that decides "it restarted"
+lives here, once, and is tested against the simulator.
+
+The rules hold on a real server, not only on a friendly one:
+- a process is (PID, start time), because Windows reuses PIDs;
+- an AppDomain restart is shown by its entry leaving the list after Unload, an entry back in the
+  same worker after the warm-up, or the `Application Restarts` counter growing; an Id that changed
+  is extra evidence, never required (on a real server the Id shown is often the app's path);
+- a warm-up answered by HTTP.sys itself (`Server: Microsoft-HTTPAPI/2.0`: 400 no binding matched,
+  503 pool stopped or queue full, 404 nothing registered) is not the app answering; a redirect is;
+- a pool that is Stopped after the operation fails it with `pool_stopped` and what to do.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.app.errors import ExecutionError
-from bot.app.results import OperationResult, RestartResult, StatusResult
+from bot.app.results import (
+    Observation,
+    OperationResult,
+    RestartResult,
+    StatusResult,
+    WarmupAnswer,
+    WorkerProcess,
+    joined_ids,
+)
 from commands.rungs import Rung
 from policies.planner import Plan
+
+HTTP_SYS = "microsoft-httpapi"
 
 
 @dataclass(frozen=True)
@@ -27,62 +48,271 @@ class HostOutcome:
     outcome: str  # succeeded | failed
     error: str | None = None
     error_code: str | None = None
+    evidence: list[str] = field(default_factory=list)  # what showed the restart happened (see EVIDENCE)
+    notes: list[str] = field(default_factory=list)
+    workers_before: list[dict[str, Any]] = field(default_factory=list)  # {pid, started_at}
+    workers_after: list[dict[str, Any]] = field(default_factory=list)
+    warmup_url: str | None = None
+    warmup_server: str | None = None
+    app_offline: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+# What each evidence word means, for renderers and docs.
+EVIDENCE = {
+    "entry_left": "the app's AppDomain entry left the list after the unload",
+    "entry_back_in_same_worker": "after the warm-up an AppDomain entry is back in the same worker process",
+    "entry_created": "the app had no AppDomain before; the warm-up created one",
+    "restart_counter_grew": "the ASP.NET 'Application Restarts' counter grew",
+    "id_changed": "the AppDomain Id changed",
+    "old_workers_gone": "every worker process from before (PID and start time) has exited",
+    "new_worker": "a new worker process (PID and start time) serves the pool",
+    "worker_restarted": "the ASP.NET Core in-process worker (PID and start time) was replaced",
+    "dotnet_child_restarted": "the out-of-process dotnet.exe child (PID and start time) was replaced",
+    "app_answered": "the warm-up was answered by the application, not by HTTP.sys",
+}
 
-def host_outcome(
-    plan: Plan, host: str, result: OperationResult | ExecutionError, warmup: tuple[int | None, int] | None, elapsed: int
-) -> HostOutcome:
-    base = {"host": host, "rung": plan.rung.value, "method": plan.method}
+
+@dataclass(frozen=True)
+class Verdict:
+    error_code: str | None = None
+    error: str | None = None
+    evidence: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def host_outcome(plan: Plan, host: str, result: OperationResult | ExecutionError, elapsed: int) -> HostOutcome:
+    base: dict[str, Any] = {"host": host, "rung": plan.rung.value, "method": plan.method}
     if isinstance(result, ExecutionError):
         return HostOutcome(**base, pids_before=[], pids_after=[], appdomain_before=None, appdomain_after=None,
                            warmup_status=None, warmup_ms=None, duration_ms=elapsed, outcome="failed",
                            error=result.detail, error_code=result.code)
     if isinstance(result, StatusResult):  # the `none` rung: warm-up from the bot, then read state
-        status, ms = warmup or (None, 0)
-        pids = [w.pid for w in result.workers]
-        error = _verify_none(result, status)
-        return HostOutcome(**base, pids_before=pids, pids_after=pids, appdomain_before=result.appdomain_id,
-                           appdomain_after=result.appdomain_id, warmup_status=status, warmup_ms=ms,
-                           duration_ms=elapsed, outcome="failed" if error else "succeeded", error=error,
-                           error_code=result.error_code or ("not_verified" if error else None))
+        return _none_outcome(base, result, elapsed)
     assert isinstance(result, RestartResult)
-    error = result.error if not result.ok else _verify(plan.rung, result)
-    code = result.error_code if not result.ok else ("not_verified" if error else None)
-    return HostOutcome(**base, pids_before=result.pids_before, pids_after=result.pids_after,
-                       appdomain_before=result.appdomain_before, appdomain_after=result.appdomain_after,
-                       warmup_status=result.warmup_status, warmup_ms=result.warmup_ms,
-                       duration_ms=result.duration_ms, outcome="failed" if error else "succeeded",
-                       error=error, error_code=code)
+    verdict = judge(plan.rung, plan.pool, result)
+    before, after = result.before or Observation(), result.after or result.acted or result.before or Observation()
+    last = result.warmups[-1] if result.warmups else None
+    if result.method:
+        base["method"] = result.method
+    return HostOutcome(
+        **base,
+        pids_before=_pids(before.workers),
+        pids_after=_pids(after.workers),
+        appdomain_before=joined_ids(before.appdomains),
+        appdomain_after=joined_ids(after.appdomains),
+        warmup_status=last.status if last else None,
+        warmup_ms=last.ms if last else None,
+        duration_ms=result.duration_ms,
+        outcome="failed" if verdict.error_code else "succeeded",
+        error=verdict.error,
+        error_code=verdict.error_code,
+        evidence=list(verdict.evidence),
+        notes=list(verdict.notes),
+        workers_before=[w.model_dump() for w in before.workers],
+        workers_after=[w.model_dump() for w in after.workers],
+        warmup_url=last.url if last else None,
+        warmup_server=last.server if last else None,
+        app_offline=before.app_offline or after.app_offline,
+    )
 
 
-def _verify_none(result: StatusResult, warmup_status: int | None) -> str | None:
+def judge(rung: Rung, pool: str, result: RestartResult) -> Verdict:
+    """The verdict on one host's observations of a restart."""
     if not result.ok:
-        return result.error or "status could not be read"
-    if result.app_offline:
-        return "app_offline.htm is present: the app serves the offline page until it is removed; no restart helps"
-    if warmup_status is None or warmup_status >= 500:
-        return f"warm-up did not answer well (HTTP {warmup_status}); the app may not have restarted cleanly"
-    if not result.workers:
-        return "no worker process serves the pool after warm-up"
-    return None
-
-
-def _verify(rung: Rung, result: RestartResult) -> str | None:
-    before, after = set(result.pids_before), set(result.pids_after)
+        return Verdict(result.error_code or "internal", result.error or "the operation failed on the host")
+    after = result.after or result.acted
+    if result.wait_ended == "pool_stopped" or (after is not None and after.pool_state == "Stopped"):
+        return Verdict("pool_stopped", stopped_text(pool, rung))
+    warm = _judge_warmup(result.warmups[-1] if result.warmups else None, after)
+    if warm.error_code:
+        return warm
     if rung == Rung.APPDOMAIN:
-        if result.appdomain_before is not None and result.appdomain_after is None:
-            return "no AppDomain answered after the restart: the app did not come back (check the warm-up URL)"
-        if result.appdomain_before is not None and result.appdomain_before == result.appdomain_after:
-            return "the AppDomain id did not change: the app was not restarted (try --scope apppool)"
-        return None
-    if not after:
-        return "no worker process serves the pool after warm-up"
-    if before & after:
-        kept = ", ".join(str(p) for p in sorted(before & after))
-        hint = "--reason hung kills it" if rung == Rung.APPPOOL else "it survived the kill"
-        return f"old worker process(es) {kept} still running: the {rung.value} restart did not finish ({hint})"
-    return None
+        core = result.settings is not None and not result.settings.managed_runtime
+        found = _judge_core(result) if core else _judge_appdomain(result)
+    else:
+        found = _judge_workers(rung, result)
+    return Verdict(found.error_code, found.error, warm.evidence + found.evidence, warm.notes + found.notes)
+
+
+def stopped_text(pool: str, rung: Rung) -> str:
+    kills = " (each killed worker counts as a crash)" if rung == Rung.WORKER else ""
+    return (
+        f"application pool {pool} is Stopped: rapid-fail protection stops a pool after repeated worker failures"
+        f"{kills} (WAS event 5002 in the System log), or an operator stopped it. The site answers 503 from HTTP.sys "
+        "until someone starts it: find the cause in the event logs, then start the pool (Start-WebAppPool, or "
+        "appcmd start apppool); starting it blindly may crash it again"
+    )
+
+
+# ---- warm-up -------------------------------------------------------------------------------------
+
+
+def _judge_warmup(answer: WarmupAnswer | None, after: Observation | None) -> Verdict:
+    if answer is None:
+        return Verdict()
+    where = f"{answer.url} (Host: {answer.host_header or '-'})"
+    if answer.status is None:
+        return Verdict("warmup_failed", f"the warm-up {where} got no HTTP answer ({answer.failure or 'no reason'}) "
+                       f"after {answer.ms} ms")
+    if HTTP_SYS in answer.server.lower():
+        return Verdict("warmup_failed", f"HTTP.sys answered the warm-up {where} itself: {_http_sys_meaning(answer)}")
+    offline = answer.offline_page or (after is not None and after.app_offline)
+    if offline:
+        return Verdict("app_offline", f"app_offline.htm is present: the warm-up {where} got the offline page "
+                       f"(HTTP {answer.status}), as expected while it is there; no restart helps until it is removed")
+    if answer.status >= 500:
+        return Verdict("warmup_failed", f"the application answered the warm-up {where} with HTTP {answer.status}: "
+                       "it started but fails; check its logs")
+    notes: tuple[str, ...] = ()
+    if 300 <= answer.status < 400:
+        notes = (f"the app answered with a redirect to {answer.location or '?'} (not followed)",)
+    return Verdict(evidence=("app_answered",), notes=notes)
+
+
+def _http_sys_meaning(answer: WarmupAnswer) -> str:
+    if answer.status == 400:
+        return ("400 Invalid Hostname: no binding on that address and port has the Host header "
+                f"{answer.host_header!r}; give the site a warmup_url with a host name it is bound to")
+    if answer.status == 503:
+        return "503 Service Unavailable: the application pool is stopped or its request queue is full"
+    if answer.status == 404:
+        return "404: nothing is registered for that address, port and path (no binding there, or the site is stopped)"
+    return f"HTTP {answer.status}"
+
+
+# ---- appdomain -----------------------------------------------------------------------------------
+
+
+def _judge_appdomain(result: RestartResult) -> Verdict:
+    before, acted, after = result.before or Observation(), result.acted, result.after or Observation()
+    evidence: list[str] = []
+    notes: list[str] = []
+    worker_pids = {w.pid for w in before.workers}
+    ids_before = {e.id for e in before.appdomains or []}
+    if before.appdomains is not None and after.appdomains is not None:
+        if ids_before and acted is not None and acted.appdomains is not None and not acted.appdomains:
+            evidence.append("entry_left")
+        if after.appdomains and ids_before and all(e.worker_pid in worker_pids for e in after.appdomains):
+            evidence.append("entry_back_in_same_worker")
+        if after.appdomains and not ids_before:
+            evidence.append("entry_created")
+        if after.appdomains and ids_before and not ids_before & {e.id for e in after.appdomains}:
+            evidence.append("id_changed")
+        if not after.appdomains:
+            return Verdict("appdomain_not_restarted", "no AppDomain of the application is loaded after the warm-up: "
+                           "the app did not come back (check the warm-up URL and the application's logs)",
+                           tuple(evidence))
+    if before.app_restarts is not None and after.app_restarts is not None and after.app_restarts > before.app_restarts:
+        evidence.append("restart_counter_grew")
+    if _keys(before.workers) != _keys(after.workers):
+        notes.append("the worker process changed too (the pool recycled meanwhile?)")
+    restarted = {"entry_left", "entry_created", "restart_counter_grew", "id_changed"} & set(evidence)
+    if restarted:
+        return Verdict(evidence=tuple(evidence), notes=tuple(notes))
+    if before.appdomains is None and before.app_restarts is None:
+        return Verdict("not_verified", f"the {result.method} step ran, but neither the AppDomain list nor the "
+                       "'Application Restarts' counter could be read on this host, so nothing shows the restart; "
+                       "install IIS Management Scripts and Tools (Install-WindowsFeature Web-Scripting-Tools)",
+                       tuple(evidence), tuple(notes))
+    counter = "" if before.app_restarts is None else f", 'Application Restarts' stayed {before.app_restarts}"
+    return Verdict("appdomain_not_restarted", f"no sign that the AppDomain restarted: its entry never left the list"
+                   f"{counter}; try --scope apppool", tuple(evidence), tuple(notes))
+
+
+def _judge_core(result: RestartResult) -> Verdict:
+    """ASP.NET Core under ANCM: no AppDomain; a new process start time is the evidence."""
+    before, after = result.before or Observation(), result.after or Observation()
+    settings = result.settings
+    if settings is not None and settings.hosting_model == "outofprocess":
+        old, now = _keys(before.children), _keys(after.children)
+        if now and not old & now:
+            names = ", ".join(f"dotnet.exe {pid}" for pid, _ in sorted(now))
+            return Verdict(evidence=("dotnet_child_restarted",), notes=(f"now served by {names}",))
+        if not now:
+            return Verdict("appdomain_not_restarted", "no dotnet.exe child of the worker runs after the warm-up: the "
+                           "out-of-process ASP.NET Core app did not come back (check its stdout log)")
+        return Verdict("appdomain_not_restarted", "the dotnet.exe child is the same process as before (PID and start "
+                       "time): ANCM did not restart the app; try --scope apppool")
+    old, now = _keys(before.workers), _keys(after.workers)
+    if now and not old & now:
+        return Verdict(evidence=("worker_restarted",))
+    return Verdict("appdomain_not_restarted", "the in-process ASP.NET Core worker is the same process as before "
+                   "(PID and start time): ANCM did not restart the app; try --scope apppool")
+
+
+# ---- apppool / worker ----------------------------------------------------------------------------
+
+
+def _judge_workers(rung: Rung, result: RestartResult) -> Verdict:
+    before, after = result.before or Observation(), result.after or Observation()
+    old, now = _keys(before.workers), _keys(after.workers)
+    still = sorted(old & now)
+    evidence: list[str] = []
+    if still:
+        shown = ", ".join(str(pid) for pid, _ in still)
+        limit = result.settings.shutdown_time_limit_s if result.settings else 90.0
+        if rung == Rung.WORKER:
+            return Verdict("worker_not_stopped", f"worker process(es) {shown} still run after Stop-Process -Id")
+        when = (f"past the pool's shutdownTimeLimit ({limit:g} s) and its margin, when WAS should have killed them"
+                if result.wait_ended == "shutdown_time_limit" else "when the operation's deadline passed")
+        return Verdict("recycle_not_finished", f"the recycle did not finish: old worker process(es) {shown} still "
+                       f"running {when}; the worker rung (kill by PID, needs approval) frees a hung worker")
+    if old:
+        evidence.append("old_workers_gone")
+    new = now - old
+    if new:
+        evidence.append("new_worker")
+    elif result.warmups:
+        return Verdict("worker_not_started", "no new worker process serves the pool after the warm-up",
+                       tuple(evidence))
+    notes: tuple[str, ...] = ()
+    if not new:
+        notes = ("no warm-up was sent: an on-demand pool starts a worker with the first request",)
+    if not old:
+        notes += ("the pool had no worker before (on-demand pool without traffic): nothing was stopped",)
+    return Verdict(evidence=tuple(evidence), notes=notes)
+
+
+# ---- none ----------------------------------------------------------------------------------------
+
+
+def _none_outcome(base: dict[str, Any], result: StatusResult, elapsed: int) -> HostOutcome:
+    """The `none` rung: ASP.NET restarted the app by itself; a warm-up on the host, then its state."""
+    last = result.warmups[-1] if result.warmups else None
+    verdict = _verify_none(result, last)
+    workers = [w.model_dump() for w in result.workers]
+    return HostOutcome(**base, pids_before=_pids(result.workers), pids_after=_pids(result.workers),
+                       appdomain_before=result.appdomain_id, appdomain_after=result.appdomain_id,
+                       warmup_status=last.status if last else None, warmup_ms=last.ms if last else None,
+                       duration_ms=elapsed, outcome="failed" if verdict.error_code else "succeeded",
+                       error=verdict.error, error_code=verdict.error_code, evidence=list(verdict.evidence),
+                       notes=list(verdict.notes), workers_before=workers, workers_after=workers,
+                       warmup_url=last.url if last else None, warmup_server=last.server if last else None,
+                       app_offline=result.app_offline)
+
+
+def _verify_none(result: StatusResult, answer: WarmupAnswer | None) -> Verdict:
+    if not result.ok:
+        return Verdict(result.error_code or "internal", result.error or "status could not be read")
+    if result.app_offline:
+        return Verdict("app_offline", "app_offline.htm is present: the app serves the offline page until it is "
+                       "removed; no restart helps")
+    if answer is None:
+        return Verdict("not_verified", "no warm-up was sent, so nothing shows the app answers")
+    warm = _judge_warmup(answer, result.observed)
+    if warm.error_code:
+        return warm
+    if not result.workers:
+        return Verdict("worker_not_started", "no worker process serves the pool after the warm-up")
+    return warm
+
+
+def _pids(workers: list[WorkerProcess]) -> list[int]:
+    return sorted(w.pid for w in workers)
+
+
+def _keys(workers: list[WorkerProcess]) -> set[tuple[int, str]]:
+    return {(w.pid, w.started_at) for w in workers}

@@ -210,6 +210,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from bot.doctor import run_doctor
 
     settings = _settings(args)
+    if args.exercise:  # issue 10: each rung once on a canary site (bot/exercise.py)
+        from bot.exercise import run_exercise
+
+        if not args.target:
+            raise ConfigError("--exercise SITE needs the HOST to run on: aspreset doctor HOST --exercise SITE")
+        exercised = run_exercise(settings.inventory(), settings.policy(), args.target, args.exercise,
+                                 executor_for(settings))
+        _emit(args, exercised.to_json(), exercised.text())
+        return EXIT_DONE if exercised.ok else EXIT_FAILED
     report = run_doctor(settings.inventory(), args.target, executor_for(settings))
     _emit(args, report.to_json(), report.text())
     return EXIT_DONE if report.ok else EXIT_FAILED
@@ -330,6 +339,7 @@ def _parser() -> argparse.ArgumentParser:
     mcp_cli.add_arguments(p)
     p = add("doctor", cmd_doctor, "read-only checks that real hosts are ready", db=False)
     p.add_argument("target", nargs="?", help="a site or host (default: every host)")
+    p.add_argument("--exercise", metavar="SITE", help="run each rung once on HOST for a site in canary_sites")
 
     p = sub.add_parser("policy", help="policy file tools")
     policy_sub = p.add_subparsers(title="policy commands", parser_class=_Parser)

@@ -120,12 +120,22 @@ def request_text(req: RequestView) -> str:
 def host_text(host: HostResultView) -> str:
     if host.outcome != "succeeded":
         return f"  {host.host}: {host.outcome.upper()} {host.error or ''} [{host.error_code}]".rstrip()
-    pids = f"PIDs {_pids(host.pids_before)} -> {_pids(host.pids_after)}"
+    pids = f"PIDs {_processes(host, 'before')} -> {_processes(host, 'after')}"
     domain = ""
     if host.appdomain_before or host.appdomain_after:
         domain = f", AppDomain {host.appdomain_before} -> {host.appdomain_after}"
     warm = f", warm-up HTTP {host.warmup_status} in {host.warmup_ms} ms" if host.warmup_status else ""
-    return f"  {host.host}: ok, {host.method}: {pids}{domain}{warm}, {host.duration_ms} ms"
+    evidence = getattr(host, "evidence", None)
+    seen = f"; evidence: {', '.join(evidence)}" if evidence else ""
+    return f"  {host.host}: ok, {host.method}: {pids}{domain}{warm}, {host.duration_ms} ms{seen}"
+
+
+def _processes(host: HostResultView, when: str) -> str:
+    """PIDs, each with its start time when the verification reported them (Windows reuses PIDs)."""
+    workers = getattr(host, f"workers_{when}", None)
+    if not workers:
+        return _pids(host.pids_before if when == "before" else host.pids_after)
+    return "[" + ", ".join(f"{w['pid']} started {str(w['started_at'])[11:23]}" for w in workers) + "]"
 
 
 def status_text(status: StatusView) -> str:

@@ -58,7 +58,8 @@ def run(
     stop = stop or threading.Event()
     previous = _on_signals(stop)
     try:
-        with Farm.from_inventory(inventory, extra_hosts=extra, timing=timing) as farm:
+        # Cold starts of seconds unless told otherwise: a real app is not a 50 ms lab figure.
+        with Farm.from_inventory(inventory, extra_hosts=extra, timing=timing or SimTiming.interactive()) as farm:
             for sim in farm.hosts.values():
                 sim.inject_latency(latency_s)  # every WS-Management answer, as a network away would
             out_path = Path(inventory_out_path)

@@ -10,12 +10,14 @@ from types import TracebackType
 from typing import Literal
 
 from bot.sim import ntlm
-from bot.sim.iis import IisServer, Pool
+from bot.sim.iis import IN_PROCESS, IisServer, Pool
 from bot.sim.loopback import LOOPBACK, LoopbackServer
-from bot.sim.operations import OpContext, ScriptOutcome, loopback_get, run_script
+from bot.sim.observe import OpContext, loopback_get
+from bot.sim.operations import ScriptOutcome, run_script
 from bot.sim.timing import SimTiming
 from bot.sim.web import SiteHandler
-from bot.sim.wsman import ArmedFault, ReceivedCommand, WsmanEndpoint, WsmanFaultSpec, WsmanHandler
+from bot.sim.wsman import ArmedFault, ReceivedCommand, WsmanEndpoint, WsmanFaultSpec
+from bot.sim.wsman_http import WsmanHandler
 from policies.inventory import Host, Inventory, Site
 
 LAB_USERNAME = "aspreset-lab"
@@ -37,11 +39,18 @@ class SimHost:
         first_pid: int = 4000,
         wsman_port: int = 0,
         http_port: int = 0,
+        powershell_version: str | None = None,
     ) -> None:
         self.name = name
         self.timing = timing
+        # Server 2003 (IIS 6) has at most Windows PowerShell 2.0 (DOMAIN.md section 9).
+        found = powershell_version or ("2.0" if iis_major_version < 7 else "5.1")
         self.iis = IisServer(
-            timing=timing, iis_major_version=iis_major_version, iis5_isolation=iis5_isolation, first_pid=first_pid
+            timing=timing,
+            iis_major_version=iis_major_version,
+            iis5_isolation=iis5_isolation,
+            first_pid=first_pid,
+            powershell_version=found,
         )
         self._stop = threading.Event()
         self._cancels: set[threading.Event] = set()
@@ -57,6 +66,7 @@ class SimHost:
         )
         self._wsman_server = LoopbackServer(WsmanHandler, self.wsman, wsman_port)
         self._web_server = LoopbackServer(SiteHandler, (self.iis, self._stop, self._count_site_request), http_port)
+        self.iis.http_port = self._web_server.port  # the sites' bindings name the port they answer on
 
     # ---- addresses ----------------------------------------------------------------------------
 
@@ -109,6 +119,10 @@ class SimHost:
     def pids(self, pool: str) -> list[int]:
         return self.iis.pids(self.iis.pool(pool))
 
+    def processes(self, pool: str) -> set[tuple[int, str]]:
+        """The pool's workers as (PID, start time): the farm reuses PIDs as Windows does."""
+        return {(w.pid, w.started_at) for w in self.iis.workers(self.iis.pool(pool))}
+
     def reset_counters(self) -> None:
         self.wsman.reset_counters()
         with self._lock:
@@ -138,8 +152,10 @@ class SimHost:
         """Close the connection without answering."""
         self.wsman.arm(ArmedFault("drop", _actions(actions), times))
 
-    def inject_hang(self) -> None:
-        """Commands never finish: every Receive ends in the TimedOut fault until Signal/Delete."""
+    def inject_hang(self, operations: Iterable[str] | None = None) -> None:
+        """Commands (of these operations; None: all) never finish: every Receive ends in the TimedOut
+        fault until Signal/Delete."""
+        self.wsman.hang_operations = None if operations is None else frozenset(operations)
         self.wsman.hang_commands = True
 
     def inject_script_output(self, stdout: bytes, stderr: bytes = b"", exit_code: int = 0) -> None:
@@ -170,11 +186,11 @@ class SimHost:
         self._wsman_server.stop()
         self._web_server.stop()
 
-    def _run_script(self, script: str, cancel: threading.Event) -> ScriptOutcome:
+    def _run_script(self, script: str, cancel: threading.Event, bootstrap: str) -> ScriptOutcome:
         with self._lock:
             self._cancels.add(cancel)
         try:
-            return run_script(script, OpContext(iis=self.iis, cancel=cancel, http_get=loopback_get))
+            return run_script(script, OpContext(iis=self.iis, cancel=cancel, http_get=loopback_get), bootstrap)
         finally:
             with self._lock:
                 self._cancels.discard(cancel)
@@ -292,9 +308,10 @@ def _process_lab_password() -> str:
 
 
 def _add_site(iis: IisServer, site: Site) -> None:
-    iis.add_app(site.iis_site, site.app, site.pool)
+    app = iis.add_app(site.iis_site, site.app, site.pool)
     if site.runtime == "core" and not iis.iis5_isolation:
         iis.pools[site.pool].managed_runtime = ""
+        app.hosting_model = IN_PROCESS
 
 
 def _with_generated_hosts(inventory: Inventory, extra: int) -> Inventory:

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bot.sim.loopback import LOOPBACK
-from bot.sim.wsman import ACTIONS
+from bot.sim.wsman_wire import ACTIONS
 
 Misbehaviour = Literal["silent", "drip", "stall", "reset", "html", "html_500", "not_xml", "close"]
 

@@ -40,6 +40,11 @@ class SimTiming:
         return cls(worker_start_s=0.05, drain_s=recycle_s, poll_s=0.02, cold_start_s=cold_start_s)
 
     @classmethod
+    def interactive(cls) -> SimTiming:
+        """What `aspreset sim` serves without flags: cold starts of seconds, as a real app has."""
+        return cls(cold_start_s=2.0)
+
+    @classmethod
     def fast(cls) -> SimTiming:
         """Small times for tests and benchmarks."""
         return cls(worker_start_s=0.02, drain_s=0.15, transition_s=0.1, poll_s=0.01)

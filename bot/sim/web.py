@@ -1,6 +1,5 @@
-"""The HTTP side of a simulated IIS server: what warm-up requests hit. A request is routed to the
-application with the longest matching path; if its pool has no worker serving, one is started
-(on-demand start) and the request waits for it, as HTTP.sys queues it on a real server."""
+"""The HTTP side of a simulated IIS server: what warm-up requests hit, answered as HTTP.sys and IIS
+answer them (bot.sim.http_sys), `Server` header included."""
 
 from __future__ import annotations
 
@@ -8,14 +7,13 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
+from bot.sim.http_sys import serve
 from bot.sim.iis import IisServer
 
 
 class SiteHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server_version = "Microsoft-IIS/10.0"
-    sys_version = ""
 
     def do_GET(self) -> None:
         self._serve(with_body=True)
@@ -29,9 +27,14 @@ class SiteHandler(BaseHTTPRequestHandler):
         iis, stop, counter = self.server.owner  # type: ignore[attr-defined]
         counter()
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path) or "/"
-        status, text = iis.serve(path, self.headers.get("Host"), stop)
-        body = (text + "\n").encode("utf-8")
-        self.send_response(status)
+        port = int(self.server.server_address[1])  # type: ignore[index]
+        answer = serve(iis, port, path, self.headers.get("Host"), stop)
+        body = (answer.body + "\n").encode("utf-8")
+        self.send_response_only(answer.status)
+        self.send_header("Server", answer.server)
+        self.send_header("Date", self.date_time_string())
+        if answer.location:
+            self.send_header("Location", answer.location)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

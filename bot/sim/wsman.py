@@ -18,74 +18,37 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import re
 import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Literal
-from xml.sax.saxutils import escape
 
-from spnego.exceptions import SpnegoError
-
-from bot.sim.ntlm import CONTENT_TYPE as NTLM_CONTENT_TYPE
-from bot.sim.ntlm import NtlmConnection
 from bot.sim.operations import Cancelled, ScriptOutcome, script_operation
-
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-}
-SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
-_TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer/"
-_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/"
-ACTIONS = {
-    _TRANSFER + "Create": "Create",
-    _TRANSFER + "Delete": "Delete",
-    _SHELL + "Command": "Command",
-    _SHELL + "Send": "Send",
-    _SHELL + "Receive": "Receive",
-    _SHELL + "Signal": "Signal",
-}
-Action = Literal["Create", "Delete", "Command", "Send", "Receive", "Signal"]
-
-TIMED_OUT_CODE = 2150858793  # 0x80338029 ERROR_WSMAN_OPERATION_TIMEDOUT
-SHELL_NOT_FOUND_CODE = 2150858843  # 0x8033805B: the shell was not found on the server
-QUOTA_CODE = 2150859174  # 0x803381A6: MaxConcurrentOperationsPerUser exceeded
-NOT_SUPPORTED_CODE = 2150858752  # 0x80338000
-
-_ENVELOPE = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<s:Envelope xml:lang="en-US" xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
-    'xmlns:x="http://schemas.xmlsoap.org/ws/2004/09/transfer" '
-    'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" '
-    'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell" '
-    'xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd">'
-    "<s:Header><a:Action>{action}</a:Action><a:MessageID>uuid:{message_id}</a:MessageID>"
-    "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
-    "<a:RelatesTo>{relates_to}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>"
+from bot.sim.wsman_wire import (
+    _ENCODED,
+    _SHELL,
+    _TRANSFER,
+    ACTIONS,
+    NOT_SUPPORTED_CODE,
+    NS,
+    QUOTA_CODE,
+    SHELL_NOT_FOUND_CODE,
+    SHELL_URI,
+    TIMED_OUT_CODE,
+    UNAUTHORIZED,
+    Answer,
+    WsmanFaultSpec,
+    duration,
+    envelope,
+    fault,
+    selector,
+    text_of,
 )
-SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
-ENCRYPTED_TYPE = NTLM_CONTENT_TYPE
-Answer = tuple[int, list[tuple[str, str]], bytes]
-UNAUTHORIZED: Answer = (401, [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", 'Basic realm="WSMAN"')], b"")
-_ENCODED = re.compile(r"-enc(?:odedcommand)?\s+([A-Za-z0-9+/=]+)", re.IGNORECASE)
 
-
-@dataclass(frozen=True)
-class WsmanFaultSpec:
-    """A SOAP fault to answer with (HTTP 500). Defaults: the per-user operations quota."""
-
-    code: int = QUOTA_CODE
-    subcode: str = "w:QuotaLimit"
-    reason: str = "The WS-Management service cannot process the request: the maximum number of concurrent operations for this user has been exceeded."  # noqa: E501
-    value: str = "s:Receiver"
+__all__ = ["QUOTA_CODE", "WsmanEndpoint", "WsmanFaultSpec"]
 
 
 FaultKind = Literal["unauthorized", "fault", "drop"]
@@ -126,6 +89,17 @@ class ReceivedCommand:
     def command_line(self) -> str:
         return " ".join([self.command, *self.arguments])
 
+    @property
+    def bootstrap(self) -> str:
+        """The PowerShell of `-EncodedCommand` on the command line ("" if none)."""
+        encoded = _ENCODED.search(self.command_line)
+        if not encoded:
+            return ""
+        try:
+            return base64.b64decode(encoded.group(1)).decode("utf-16-le")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+
 
 @dataclass
 class _Command:
@@ -145,7 +119,7 @@ class _Shell:
     commands: dict[str, _Command] = field(default_factory=dict)
 
 
-ScriptRunner = Callable[[str, threading.Event], ScriptOutcome]
+ScriptRunner = Callable[[str, threading.Event, str], ScriptOutcome]  # (stdin script, cancel, bootstrap)
 
 
 class WsmanEndpoint:
@@ -172,6 +146,7 @@ class WsmanEndpoint:
         self._faults: list[ArmedFault] = []
         self.latency_s = 0.0
         self.hang_commands = False
+        self.hang_operations: frozenset[str] | None = None  # None: every command hangs
         self.script_output: ScriptOutcome | None = None
         self.requests = 0
         self.encrypted_requests = 0  # NTLM-sealed SOAP messages received
@@ -194,6 +169,7 @@ class WsmanEndpoint:
             self._faults.clear()
             self.latency_s = 0.0
             self.hang_commands = False
+            self.hang_operations = None
             self.script_output = None
 
     def reset_counters(self) -> None:
@@ -234,9 +210,9 @@ class WsmanEndpoint:
             root = ET.fromstring(body)
         except ET.ParseError:
             return 400, [("Content-Type", "text/plain")], b"not XML"
-        action_uri = _text(root, "s:Header/a:Action")
+        action_uri = text_of(root, "s:Header/a:Action")
         action = ACTIONS.get(action_uri, action_uri.rsplit("/", 1)[-1] or "?")
-        message_id = _text(root, "s:Header/a:MessageID")
+        message_id = text_of(root, "s:Header/a:MessageID")
         with self.lock:
             self.actions.append(action)
             fired = next((f for f in self._faults if f.fires(action)), None)
@@ -245,9 +221,10 @@ class WsmanEndpoint:
         if (fired is not None and fired.kind == "unauthorized") or not authenticated:
             return UNAUTHORIZED
         if fired is not None and fired.spec is not None:
-            return self._fault(message_id, fired.spec)
-        if _text(root, "s:Header/w:ResourceURI") != SHELL_URI or action not in ACTIONS.values():
-            return self._fault(
+            return fault(self.machine, message_id, fired.spec)
+        if text_of(root, "s:Header/w:ResourceURI") != SHELL_URI or action not in ACTIONS.values():
+            return fault(
+                self.machine,
                 message_id,
                 WsmanFaultSpec(NOT_SUPPORTED_CODE, "w:ActionNotSupported", f"not supported: {action_uri}"),
             )
@@ -271,14 +248,14 @@ class WsmanEndpoint:
             f"<rsp:Shell><rsp:ShellId>{shell_id}</rsp:ShellId><rsp:InputStreams>stdin</rsp:InputStreams>"
             "<rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>"
         )
-        return self._ok(_TRANSFER + "CreateResponse", message_id, body)
+        return envelope(_TRANSFER + "CreateResponse", message_id, body)
 
     def _on_command(self, root: ET.Element, message_id: str) -> Answer:
         shell = self._shell(root)
         if shell is None:
             return self._no_shell(root, message_id)
         line = root.find("s:Body/rsp:CommandLine", NS)
-        command = _text(line, "rsp:Command") if line is not None else ""
+        command = text_of(line, "rsp:Command") if line is not None else ""
         arguments = [a.text or "" for a in line.iterfind("rsp:Arguments", NS)] if line is not None else []
         command_id = str(uuid.uuid4()).upper()
         record = ReceivedCommand(shell.shell_id, command_id, command, arguments)
@@ -295,7 +272,7 @@ class WsmanEndpoint:
             if script_operation(inline):
                 self._start(cmd, inline)
         body = f"<rsp:CommandResponse><rsp:CommandId>{command_id}</rsp:CommandId></rsp:CommandResponse>"
-        return self._ok(_SHELL + "CommandResponse", message_id, body)
+        return envelope(_SHELL + "CommandResponse", message_id, body)
 
     def _on_send(self, root: ET.Element, message_id: str) -> Answer:
         shell = self._shell(root)
@@ -310,7 +287,7 @@ class WsmanEndpoint:
                 cmd.record.stdin_ended = True
                 encoding = "utf-8" if cmd.codepage == 65001 else f"cp{cmd.codepage}"
                 self._start(cmd, bytes(cmd.record.stdin).decode(encoding, errors="replace"))
-        return self._ok(_SHELL + "SendResponse", message_id, "<rsp:SendResponse/>")
+        return envelope(_SHELL + "SendResponse", message_id, "<rsp:SendResponse/>")
 
     def _on_receive(self, root: ET.Element, message_id: str) -> Answer:
         shell = self._shell(root)
@@ -319,14 +296,15 @@ class WsmanEndpoint:
         cmd = shell.commands.get(command_id) if shell else None
         if shell is None or cmd is None:
             return self._no_shell(root, message_id)
-        wait = _duration(_text(root, "s:Header/w:OperationTimeout")) or 60.0
+        wait = duration(text_of(root, "s:Header/w:OperationTimeout")) or 60.0
         if self.max_receive_wait_s is not None:
             wait = min(wait, self.max_receive_wait_s)
         deadline = time.monotonic() + wait
         while not cmd.done.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._stop.is_set():
-                return self._fault(
+                return fault(
+                    self.machine,
                     message_id,
                     WsmanFaultSpec(
                         TIMED_OUT_CODE,
@@ -353,7 +331,7 @@ class WsmanEndpoint:
             f'<rsp:CommandState CommandId="{command_id}" State="{_SHELL}CommandState/Done">'
             f"<rsp:ExitCode>{outcome.exit_code}</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>"
         )
-        return self._ok(_SHELL + "ReceiveResponse", message_id, body)
+        return envelope(_SHELL + "ReceiveResponse", message_id, body)
 
     def _on_signal(self, root: ET.Element, message_id: str) -> Answer:
         shell = self._shell(root)
@@ -363,16 +341,16 @@ class WsmanEndpoint:
             return self._no_shell(root, message_id)
         cmd.record.terminated = True
         cmd.cancel.set()
-        return self._ok(_SHELL + "SignalResponse", message_id, "<rsp:SignalResponse/>")
+        return envelope(_SHELL + "SignalResponse", message_id, "<rsp:SignalResponse/>")
 
     def _on_delete(self, root: ET.Element, message_id: str) -> Answer:
         with self.lock:
-            shell = self._shells.pop(_selector(root), None)
+            shell = self._shells.pop(selector(root), None)
         if shell is None:
             return self._no_shell(root, message_id)
         for cmd in shell.commands.values():
             cmd.cancel.set()
-        return self._ok(_TRANSFER + "DeleteResponse", message_id, "")
+        return envelope(_TRANSFER + "DeleteResponse", message_id, "")
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -381,7 +359,9 @@ class WsmanEndpoint:
             return
         cmd.started = True
         cmd.record.operation = script_operation(script)
-        hang, canned = self.hang_commands, self.script_output
+        operation = cmd.record.operation
+        hang = self.hang_commands and (self.hang_operations is None or operation in self.hang_operations)
+        canned = self.script_output
 
         def work() -> None:
             try:
@@ -389,7 +369,7 @@ class WsmanEndpoint:
                     while not (cmd.cancel.wait(0.05) or self._stop.is_set()):
                         pass
                     raise Cancelled
-                cmd.record.outcome = canned or self._runner(script, cmd.cancel)
+                cmd.record.outcome = canned or self._runner(script, cmd.cancel, cmd.record.bootstrap)
             except Cancelled:
                 cmd.record.outcome = ScriptOutcome(b"", b"terminated\r\n", 1)
             finally:
@@ -399,133 +379,17 @@ class WsmanEndpoint:
 
     def _shell(self, root: ET.Element) -> _Shell | None:
         with self.lock:
-            return self._shells.get(_selector(root))
+            return self._shells.get(selector(root))
 
     def _no_shell(self, root: ET.Element, message_id: str) -> Answer:
-        return self._fault(
+        return fault(
+            self.machine,
             message_id,
             WsmanFaultSpec(
                 SHELL_NOT_FOUND_CODE,
                 "w:InvalidSelectors",
-                f"The request for the Windows Remote Shell with ShellId {_selector(root)} failed because "
+                f"The request for the Windows Remote Shell with ShellId {selector(root)} failed because "
                 "the shell was not found on the server.",
                 "s:Sender",
             ),
         )
-
-    def _ok(self, action: str, relates_to: str, body: str) -> Answer:
-        text = _ENVELOPE.format(action=action, message_id=uuid.uuid4(), relates_to=escape(relates_to), body=body)
-        return 200, [("Content-Type", SOAP_CONTENT_TYPE)], text.encode("utf-8")
-
-    def _fault(self, relates_to: str, spec: WsmanFaultSpec) -> Answer:
-        body = (
-            f"<s:Fault><s:Code><s:Value>{escape(spec.value)}</s:Value><s:Subcode><s:Value>"
-            f"{escape(spec.subcode)}</s:Value></s:Subcode></s:Code><s:Reason>"
-            f'<s:Text xml:lang="en-US">{escape(spec.reason)}</s:Text></s:Reason><s:Detail>'
-            f'<f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" '
-            f'Code="{spec.code}" Machine="{escape(self.machine)}"><f:Message>{escape(spec.reason)}'
-            "</f:Message></f:WSManFault></s:Detail></s:Fault>"
-        )
-        text = _ENVELOPE.format(
-            action="http://schemas.dmtf.org/wbem/wsman/1/wsman/fault",
-            message_id=uuid.uuid4(),
-            relates_to=escape(relates_to),
-            body=body,
-        )
-        return 500, [("Content-Type", SOAP_CONTENT_TYPE)], text.encode("utf-8")
-
-
-class WsmanHandler(BaseHTTPRequestHandler):
-    """HTTP for one connection: Basic per request, or NTLM per connection with message
-    encryption; the SOAP itself is the endpoint's."""
-
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server_version = "Microsoft-HTTPAPI/2.0"
-    sys_version = ""
-
-    def setup(self) -> None:
-        super().setup()
-        self._ntlm = NtlmConnection()
-
-    def do_POST(self) -> None:
-        endpoint: WsmanEndpoint = self.server.owner  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.split("?")[0].rstrip("/") != "/wsman":
-            self._answer(404, [], b"")
-            return
-        if not endpoint.begin_request():
-            self.close_connection = True
-            return
-        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() in ("negotiate", "ntlm"):
-            if endpoint.refuses_handshake():
-                self._answer(*UNAUTHORIZED)
-                return
-            try:
-                complete, answer = self._ntlm.step(token.strip())
-            except ValueError:
-                self._answer(*UNAUTHORIZED)
-                return
-            if not complete:
-                self._answer(401, [("WWW-Authenticate", f"{scheme} {answer}")], b"")
-                return
-        encrypted = self._ntlm.established
-        if encrypted and self.headers.get("Content-Type", "").startswith("multipart/encrypted"):
-            try:
-                body = self._ntlm.decrypt(body)
-                with endpoint.lock:
-                    endpoint.encrypted_requests += 1
-            except (ValueError, IndexError, SpnegoError):
-                self._answer(400, [("Content-Type", "text/plain")], b"cannot decrypt")
-                return
-        authenticated = encrypted or (scheme == "Basic" and endpoint.check_basic(f"Basic {token}"))
-        if not body:  # pywinrm's empty POST that sets up NTLM message encryption
-            self._answer(*((200, [], b"") if authenticated else UNAUTHORIZED))
-            return
-        result = endpoint.handle(body, authenticated)
-        if result is None:  # dropped connection: close the socket without a response
-            self.close_connection = True
-            return
-        status, headers, payload = result
-        if encrypted and status != 401 and payload:
-            headers = [(k, v) for k, v in headers if k != "Content-Type"] + [("Content-Type", ENCRYPTED_TYPE)]
-            payload = self._ntlm.encrypt(payload)
-        self._answer(status, headers, payload)
-
-    def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def _text(node: ET.Element | None, path: str) -> str:
-    if node is None:
-        return ""
-    found = node.find(path, NS)
-    return (found.text or "").strip() if found is not None else ""
-
-
-def _selector(root: ET.Element) -> str:
-    for selector in root.iterfind("s:Header/w:SelectorSet/w:Selector", NS):
-        if selector.get("Name") == "ShellId":
-            return (selector.text or "").strip()
-    return ""
-
-
-_DURATION = re.compile(r"^PT(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$")
-
-
-def _duration(text: str) -> float | None:
-    """An xs:duration such as PT20S or PT1M30.5S, in seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        return None
-    minutes, seconds = match.groups()
-    return float(minutes or 0) * 60 + float(seconds or 0)

@@ -1,16 +1,20 @@
 # aspreset-operation: discover
 # Read-only: the sites (state, bindings), applications (path, pool, physical path; the root "/" too)
-# and application pools of this host, for `aspreset inventory discover HOST`.
+# and application pools of this host, and which optional IIS features are installed, for `aspreset inventory discover HOST`.
 # Parameters arrive only in $AspresetParams (base64 UTF-8 JSON, assigned on the first line of stdin).
 # The prelude (prelude.ps1, sent in front of this file) sets the preferences and defines the shared helpers.
-# Prints one ASCII-only JSON object whose keys are exactly bot.winrm.results.DiscoverResult.
+# Prints one ASCII-only JSON object whose keys are exactly bot.app.results.DiscoverResult.
 
+$clock = [Diagnostics.Stopwatch]::StartNew()
 $result = [ordered]@{
     ok = $false
     error_code = $null
     error = $null
+    op = 'discover'
+    powershell_version = ''
     iis_major_version = 0
     iis5_isolation = $false
+    features = $null
     sites = @()
     pools = @()
 }
@@ -21,11 +25,10 @@ function Invoke-Operation {
     $result.iis5_isolation = Test-Iis5Isolation $major
     if ($major -lt 7) {
         # IIS 6 has no Microsoft.Web.Administration: the version and the isolation mode are all we report.
-        $result.ok = $true
         return
     }
-    Add-Type -AssemblyName 'Microsoft.Web.Administration, Version=7.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35'
-    $manager = New-Object Microsoft.Web.Administration.ServerManager
+    $result.features = Get-Features
+    $manager = New-ServerManager
     $result.sites = @(foreach ($site in $manager.Sites) {
         [ordered]@{
             name = [string]$site.Name
@@ -49,12 +52,12 @@ function Invoke-Operation {
             max_processes = [int]$pool.ProcessModel.MaxProcesses
         }
     })
-    $result.ok = $true
 }
 
 try {
     $P = Read-Parameters 'discover'
     $null = Invoke-Operation
+    $result.ok = $true
 } catch {
     Set-Failure $_.Exception
 }

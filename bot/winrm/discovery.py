@@ -38,6 +38,9 @@ def inventory_toml(result: DiscoverResult, host: str, address: str | None = None
         "",
         tomli_w.dumps({"hosts": {host_key: _host_table(result, address or host)}}).rstrip("\n"),
     ]
+    missing = _missing_features(result)
+    if missing:
+        lines[4:4] = [f"# Not installed on this host: {missing}."]
     if not any(site.apps for site in result.sites):
         reason = (
             "IIS 6 has no Microsoft.Web.Administration to read" if 0 < result.iis_major_version < 7 else "none found"
@@ -54,6 +57,20 @@ def inventory_toml(result: DiscoverResult, host: str, address: str | None = None
             table = tomli_w.dumps({"sites": {key: _site_table(host_key, site, app, pool)}}).rstrip("\n")
             lines.append(table.replace(_ENVIRONMENT_LINE, _ENVIRONMENT_LINE + _ENVIRONMENT_NOTE, 1))
     return "\n".join(lines) + "\n"
+
+
+def _missing_features(result: DiscoverResult) -> str:
+    """The optional IIS features the host lacks and what that means (DOMAIN.md section 9)."""
+    features = result.features
+    missing = []
+    if features.wmi_provider is False:
+        missing.append("the WMI provider (Install-WindowsFeature Web-Scripting-Tools; without it the appdomain "
+                       "rung unloads through Microsoft.Web.Administration)")
+    if features.webadministration_module is False:
+        missing.append("the WebAdministration module (not needed)")
+    if features.aspnet is False:
+        missing.append("ASP.NET 4.x (Install-WindowsFeature Web-Asp-Net45, for ASP.NET apps)")
+    return "; ".join(missing)
 
 
 def inventory_name(text: str) -> str:

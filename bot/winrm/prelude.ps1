@@ -4,9 +4,12 @@
 # then defines functions and nothing else: it prints nothing and carries no operation marker line (the
 # operation's file does). The functions read the operation's $P (parameters), $result (its ordered
 # result), $clock and $deadlineMs, which the operation's script sets at its top level.
+# The scripts observe and act; bot/app/verification.py judges what they saw (DOMAIN.md section 3).
+# Windows PowerShell 3.0 or later: the bootstrap (bot/winrm/scripts.py) answers powershell_too_old before.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $WarningPreference = 'SilentlyContinue'
+$MwaAssembly = 'Microsoft.Web.Administration, Version=7.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35'
 # Windows PowerShell 5.1 would serialise some arrays as {"value":[...],"Count":n} without this.
 try { Remove-TypeData -TypeName System.Array } catch { }
 
@@ -24,15 +27,21 @@ function Read-Parameters([string]$Op) {
         Stop-Operation 'bad_parameters' 'the parameters are not base64 UTF-8 JSON'
     }
     if ($params.op -ne $Op) { Stop-Operation 'bad_parameters' "this script runs the $Op operation only" }
+    $result.powershell_version = $PSVersionTable.PSVersion.ToString()
     $params
 }
 
+function Get-Account {
+    [Security.Principal.WindowsIdentity]::GetCurrent().Name
+}
+
 function Get-ErrorCode($Exception) {
-    # By HRESULT, exception type or status name: never by (localised) message text.
+    # By HRESULT, exception type or status name: never by (localised) message text. Unreachable UNC
+    # paths (ERROR_BAD_NETPATH, ERROR_BAD_NET_NAME, logon failure) are access problems, not "not found".
     for ($e = $Exception; $e; $e = $e.InnerException) {
         if ($e.Data['aspreset_code']) { return [string]$e.Data['aspreset_code'] }
         $denied = $e -is [UnauthorizedAccessException] -or
-            @(-2147024891, -2147217405) -contains $e.HResult -or
+            @(-2147024891, -2147217405, -2147024843, -2147024829, -2147023570) -contains $e.HResult -or
             @('AccessDenied') -contains [string]$e.NativeErrorCode -or
             @('AccessDenied') -contains [string]$e.ErrorCode -or
             ($e -is [ComponentModel.Win32Exception] -and $e.NativeErrorCode -eq 5)
@@ -43,10 +52,10 @@ function Get-ErrorCode($Exception) {
 
 function Get-ErrorText([string]$Code, $Exception) {
     if ($Code -eq 'access_denied') {
-        return 'access denied: the WinRM account must be a local administrator with an elevated token; ' +
-            'for a local (non-domain) account set LocalAccountTokenFilterPolicy=1 under ' +
+        return ('access denied for ' + (Get-Account) + ': the WinRM account must be a local administrator with an ' +
+            'elevated token; for a local (non-domain) account set LocalAccountTokenFilterPolicy=1 under ' +
             'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System; for content on a UNC share ' +
-            '(double hop) use CredSSP or Kerberos delegation. (' + $Exception.Message + ')'
+            '(double hop) use CredSSP or Kerberos delegation. (' + $Exception.Message + ')')
     }
     if ($Exception.Data['aspreset_code']) { return $Exception.Message }
     '{0}: {1}' -f $Exception.GetType().FullName, $Exception.Message
@@ -71,6 +80,40 @@ function Test-MissingNamespace($Exception) {
     $false
 }
 
+function Get-CimBounded([string]$Namespace, [string]$Class) {
+    # Every CIM call is bounded, so a stuck WMI repository fails this host, not the bot. A call that ends
+    # after its bound is a timeout whatever the (localised) message says.
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    try {
+        Get-CimInstance -Namespace $Namespace -ClassName $Class -OperationTimeoutSec $P.cim_timeout_s
+    } catch {
+        if ($watch.Elapsed.TotalSeconds -ge $P.cim_timeout_s) {
+            Stop-Operation 'wmi_timeout' "a WMI call ($Namespace $Class) did not answer within $($P.cim_timeout_s) s: the WMI repository on this host is stuck; check the Winmgmt service (winmgmt /verifyrepository)"
+        }
+        throw
+    }
+}
+
+function Test-WmiProvider {
+    try {
+        $null = Get-CimClass -Namespace 'root/WebAdministration' -ClassName AppDomain -OperationTimeoutSec $P.cim_timeout_s
+        $true
+    } catch {
+        if (-not (Test-MissingNamespace $_.Exception)) { throw }
+        $false
+    }
+}
+
+function Get-Features {
+    # What "IIS Management Scripts and Tools" (Web-Scripting-Tools) and ASP.NET 4.x (Web-Asp-Net45) bring.
+    $components = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\InetStp\Components' -ErrorAction SilentlyContinue
+    [ordered]@{
+        wmi_provider = Test-WmiProvider
+        webadministration_module = $null -ne (Get-Module -ListAvailable -Name WebAdministration)
+        aspnet = [bool]($components -and ($components.ASPNET45 -eq 1 -or $components.ASPNET -eq 1))
+    }
+}
+
 function Get-IisMajorVersion {
     $inetStp = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\InetStp' -ErrorAction SilentlyContinue
     if (-not $inetStp) { Stop-Operation 'internal' 'IIS is not installed on this host (no HKLM:\SOFTWARE\Microsoft\InetStp)' }
@@ -88,10 +131,16 @@ function Test-WebServicesRunning([int]$Major) {
     $running.Count -eq $names.Count
 }
 
-function Assert-WebServicesRunning([int]$Major) {
-    if (-not (Test-WebServicesRunning $Major)) {
+function Assert-Host([string]$Op) {
+    $major = Get-IisMajorVersion
+    if ((Test-Iis5Isolation $major) -and @('apppool', 'worker') -contains $Op) {
+        Stop-Operation 'iis5_isolation' 'this host runs IIS 5 isolation mode: one aspnet_wp.exe serves every application on the machine and there are no application pools, so recycling or killing it is the server rung, which aspreset never runs; use the appdomain rung'
+    }
+    if ($major -lt 7) { Stop-Operation 'iis_too_old' "IIS $major has no Microsoft.Web.Administration: the $Op operation needs IIS 7 or later (see docs/supported.md)" }
+    if (-not (Test-WebServicesRunning $major)) {
         Stop-Operation 'was_stopped' 'WAS or W3SVC is not running: every site on this host is down and only the server rung would help, which aspreset never runs; escalate to a person'
     }
+    $major
 }
 
 function Get-ObjectState($Item) {
@@ -104,45 +153,133 @@ function Get-StartMode($Pool) {
     if ($mode) { $mode } else { 'OnDemand' }  # IIS 7.0 has no startMode: always on demand
 }
 
-function Get-AppDomains([string]$Site, [string]$AppPath) {
-    Get-CimInstance -Namespace 'root/WebAdministration' -ClassName AppDomain |
-        Where-Object { $_.SiteName -eq $Site -and ([string]$_.ApplicationPath).TrimEnd('/') -eq $AppPath.TrimEnd('/') }
+function New-ServerManager {
+    Add-Type -AssemblyName $MwaAssembly
+    New-Object Microsoft.Web.Administration.ServerManager
 }
 
-function Get-AppDomainIds([string]$Site, [string]$AppPath) {
-    # Loaded AppDomains of one application (one per worker in a web garden), ids sorted and joined; $null if none.
-    $ids = @(Get-AppDomains $Site $AppPath | ForEach-Object { [string]$_.Id } | Sort-Object)
-    if ($ids.Count -eq 0) { return $null }
-    $ids -join ','
+function Get-HostingModel([string]$Physical) {
+    # ASP.NET Core under ANCM: <aspNetCore hostingModel="inprocess"> in web.config; absent means out of process.
+    $config = [IO.Path]::Combine($Physical, 'web.config')
+    if (-not [IO.File]::Exists($config)) { return 'outofprocess' }
+    $node = ([xml][IO.File]::ReadAllText($config)).SelectSingleNode('/configuration/system.webServer/aspNetCore | /configuration/location/system.webServer/aspNetCore')
+    if ($node -and ([string]$node.GetAttribute('hostingModel')).ToLowerInvariant() -eq 'inprocess') { return 'inprocess' }
+    'outofprocess'
 }
 
-function Resolve-PoolTarget {
-    # The pool to act on: the one named, or the IIS application's; both given must agree.
-    Add-Type -AssemblyName 'Microsoft.Web.Administration, Version=7.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35'
-    $manager = New-Object Microsoft.Web.Administration.ServerManager
-    $site = $null
+function Resolve-Target {
+    # The site, application and pool to act on; the inventory's pool must be the application's.
+    $manager = New-ServerManager
+    $site = $manager.Sites[[string]$P.iis_site]
+    if ($null -eq $site) { Stop-Operation 'site_not_found' 'IIS has no site by the name given in the inventory' }
     $appPath = '/' + ([string]$P.app_path).Trim('/')
-    $poolName = [string]$P.pool
-    if ($P.iis_site) {
-        $site = $manager.Sites[[string]$P.iis_site]
-        if ($null -eq $site) { Stop-Operation 'site_not_found' 'IIS has no site by the name given in the inventory' }
-        $app = $site.Applications[$appPath]
-        if ($null -eq $app) { Stop-Operation 'app_not_found' "IIS site has no application at $appPath" }
-        if (-not $poolName) { $poolName = [string]$app.ApplicationPoolName }
-        if ($poolName -ne $app.ApplicationPoolName) {
-            Stop-Operation 'bad_parameters' "the inventory names pool '$poolName' but IIS runs this application in pool '$($app.ApplicationPoolName)': correct the inventory"
-        }
+    $app = $site.Applications[$appPath]
+    if ($null -eq $app) { Stop-Operation 'app_not_found' "IIS site has no application at $appPath" }
+    $poolName = [string]$app.ApplicationPoolName
+    if ($P.pool -and $P.pool -ne $poolName) {
+        Stop-Operation 'bad_parameters' "the inventory names pool '$($P.pool)' but IIS runs this application in pool '$poolName': correct the inventory"
     }
-    if (-not $poolName) { Stop-Operation 'bad_parameters' 'give an application pool or an IIS site' }
     $pool = $manager.ApplicationPools[$poolName]
     if ($null -eq $pool) { Stop-Operation 'pool_not_found' "IIS has no application pool '$poolName'" }
-    @{ Manager = $manager; Site = $site; AppPath = $appPath; PoolName = $poolName; Pool = $pool }
+    $physical = [Environment]::ExpandEnvironmentVariables([string]$app.VirtualDirectories['/'].PhysicalPath)
+    $isCore = -not [string]$pool.ManagedRuntimeVersion
+    $hosting = ''
+    if ($isCore) { $hosting = Get-HostingModel $physical }
+    @{ Manager = $manager; Site = $site; SiteName = [string]$site.Name; SiteId = [long]$site.Id; AppPath = $appPath
+       PoolName = $poolName; Pool = $pool; Physical = $physical; IsCore = $isCore; Hosting = $hosting
+       HasProvider = Test-WmiProvider }
+}
+
+function Get-PoolSettings($Target) {
+    $pool = $Target.Pool
+    [ordered]@{
+        start_mode = Get-StartMode $pool
+        managed_runtime = [string]$pool.ManagedRuntimeVersion
+        hosting_model = $Target.Hosting
+        max_processes = [int]$pool.ProcessModel.MaxProcesses
+        shutdown_time_limit_s = [double]$pool.ProcessModel.ShutdownTimeLimit.TotalSeconds
+        disallow_overlapping_rotation = [bool]$pool.Recycling.DisallowOverlappingRotation
+        rapid_fail_protection = [bool]$pool.Failure.RapidFailProtection
+        rapid_fail_max_crashes = [int]$pool.Failure.RapidFailProtectionMaxCrashes
+        rapid_fail_interval_s = [double]$pool.Failure.RapidFailProtectionInterval.TotalSeconds
+    }
 }
 
 function Get-PoolState([string]$Pool) {
     # A fresh ServerManager per read: runtime state is not cached between polls.
-    $manager = New-Object Microsoft.Web.Administration.ServerManager
+    $manager = New-ServerManager
     try { [string]$manager.ApplicationPools[$Pool].State } finally { $manager.Dispose() }
+}
+
+function ConvertTo-Process([int]$Id) {
+    # (PID, start time): Windows reuses PIDs. A process that exited meanwhile is left out.
+    try { $process = [Diagnostics.Process]::GetProcessById($Id) } catch { return }
+    [ordered]@{ pid = $Id; started_at = $process.StartTime.ToUniversalTime().ToString('o') }
+}
+
+function Get-Workers([string]$Pool) {
+    # Pool -> worker processes from Microsoft.Web.Administration (no WMI provider needed).
+    $manager = New-ServerManager
+    try {
+        $ids = @($manager.WorkerProcesses | Where-Object { $_.AppPoolName -eq $Pool } | ForEach-Object { [int]$_.ProcessId })
+    } finally { $manager.Dispose() }
+    @($ids | Sort-Object -Unique | ForEach-Object { ConvertTo-Process $_ })
+}
+
+function Get-Children($Workers) {
+    # ASP.NET Core out of process: the dotnet.exe children of the pool's workers.
+    $parents = @($Workers | ForEach-Object { [int]$_.pid })
+    if ($parents.Count -eq 0) { return @() }
+    @(Get-CimBounded 'root/cimv2' 'Win32_Process' | Where-Object { $_.Name -eq 'dotnet.exe' -and $parents -contains [int]$_.ParentProcessId } |
+        Sort-Object ProcessId | ForEach-Object { ConvertTo-Process ([int]$_.ProcessId) })
+}
+
+function Get-AppDomainEntries($Target) {
+    # The application's loaded AppDomains: WMI (bounded) when the provider is installed, else
+    # Microsoft.Web.Administration's WorkerProcesses[..].ApplicationDomains (DOMAIN.md section 3).
+    $appPath = $Target.AppPath.TrimEnd('/')
+    if ($Target.HasProvider) {
+        return @(Get-CimBounded 'root/WebAdministration' 'AppDomain' |
+            Where-Object { $_.SiteName -eq $Target.SiteName -and ([string]$_.ApplicationPath).TrimEnd('/') -eq $appPath } |
+            ForEach-Object { [ordered]@{ id = [string]$_.Id; worker_pid = [int]$_.ProcessId } })
+    }
+    $prefix = "/LM/W3SVC/$($Target.SiteId)/ROOT"
+    $manager = New-ServerManager
+    try {
+        @(foreach ($worker in @($manager.WorkerProcesses | Where-Object { $_.AppPoolName -eq $Target.PoolName })) {
+            foreach ($domain in @($worker.ApplicationDomains)) {
+                if (([string]$domain.Id).StartsWith($prefix) -and ([string]$domain.VirtualPath).TrimEnd('/') -eq $appPath) {
+                    [ordered]@{ id = [string]$domain.Id; worker_pid = [int]$worker.ProcessId }
+                }
+            }
+        })
+    } finally { $manager.Dispose() }
+}
+
+function Get-AppRestarts {
+    # The ASP.NET counter `Application Restarts` (machine-wide, since W3SVC started); $null without ASP.NET.
+    try { [int](New-Object Diagnostics.PerformanceCounter 'ASP.NET', 'Application Restarts', $true).NextValue() } catch { $null }
+}
+
+function Test-AppOffline($Target) {
+    [IO.File]::Exists([IO.Path]::Combine($Target.Physical, 'app_offline.htm'))
+}
+
+function Get-Observation($Target, [bool]$Domains) {
+    $workers = @(Get-Workers $Target.PoolName)
+    $children = @()
+    if ($Target.Hosting -eq 'outofprocess') { $children = @(Get-Children $workers) }
+    $entries = $null
+    if ($Domains -and -not $Target.IsCore) { $entries = @(Get-AppDomainEntries $Target) }
+    [ordered]@{
+        at_ms = [int]$clock.ElapsedMilliseconds
+        pool_state = Get-PoolState $Target.PoolName
+        workers = $workers
+        children = $children
+        appdomains = $entries
+        app_restarts = Get-AppRestarts
+        app_offline = Test-AppOffline $Target
+    }
 }
 
 function Wait-PoolSettled([string]$Pool) {
@@ -157,59 +294,121 @@ function Wait-PoolSettled([string]$Pool) {
     $state
 }
 
-function Get-PoolPids([string]$Pool) {
-    # Pool -> PIDs from the IIS WMI provider, else from w3wp.exe command lines (-ap "Pool").
-    # The pool name is compared here and never put into a query.
-    try {
-        $pids = @(Get-CimInstance -Namespace 'root/WebAdministration' -ClassName WorkerProcess |
-            Where-Object { $_.AppPoolName -eq $Pool } | ForEach-Object { [int]$_.ProcessId })
-    } catch {
-        if (-not (Test-MissingNamespace $_.Exception)) { throw }
-        $pids = @(Get-CimInstance -ClassName Win32_Process -Filter "Name = 'w3wp.exe'" |
-            Where-Object { $_.CommandLine -match '-ap "([^"]+)"' -and $Matches[1] -eq $Pool } |
-            ForEach-Object { [int]$_.ProcessId })
+function Initialize-Operation([string]$Op, [bool]$Domains) {
+    # Host checks, the target, its settings and the state before; a Stopped pool and app_offline.htm stop here.
+    $null = Assert-Host $Op
+    $target = Resolve-Target
+    $result.settings = Get-PoolSettings $target
+    $state = Wait-PoolSettled $target.PoolName
+    $result.before = Get-Observation $target $Domains
+    if ($state -eq 'Stopped') {
+        Stop-Operation 'pool_stopped' 'the application pool is Stopped (rapid-fail protection after repeated worker failures, WAS event 5002, or an operator stopped it): nothing was done'
     }
-    $pids | Sort-Object -Unique
+    if ($result.before.app_offline) {
+        Stop-Operation 'app_offline' "app_offline.htm is present in $($target.Physical): the application is offline on purpose (a deploy in progress or a leftover); no restart helps until it is removed"
+    }
+    $target
 }
 
-function Get-WarmupUrl($Target) {
-    if ($P.warmup_url) { return [string]$P.warmup_url }
-    # The seed's trick: a phony .aspx under the application still starts the worker and the AppDomain.
+function Add-Action([string]$Step, [string]$What) {
+    $result.actions += , [ordered]@{ step = $Step; target = $What; at_ms = [int]$clock.ElapsedMilliseconds }
+}
+
+function Get-WarmupRequest($Target) {
+    # To this host (127.0.0.1 or the bound IP) on the binding's port, with the URL's host name as Host
+    # header, or the binding's when the URL names an address: HTTP.sys routes by it (DOMAIN.md section 9).
+    $bindings = @($Target.Site.Bindings | Where-Object { @('http', 'https') -contains $_.Protocol -and $_.EndPoint })
+    $scheme = ''
+    if ($P.warmup_url) { $scheme = ([Uri][string]$P.warmup_url).Scheme }
+    $binding = @($bindings | Where-Object { -not $scheme -or $_.Protocol -eq $scheme } | Sort-Object { $_.Protocol -ne 'http' }) + $bindings | Select-Object -First 1
     $port = 80
-    $binding = @($Target.Site.Bindings | Where-Object { $_.Protocol -eq 'http' -and $_.EndPoint }) | Select-Object -First 1
-    if ($binding) { $port = $binding.EndPoint.Port }
-    $path = $Target.AppPath.TrimEnd('/') + '/does/not/exist/' + [guid]::NewGuid().ToString() + '/start.aspx'
-    (New-Object UriBuilder -ArgumentList 'http', 'localhost', $port, $path).Uri.AbsoluteUri
+    $hostHeader = ''
+    if ($binding) { $scheme = if ($scheme) { $scheme } else { [string]$binding.Protocol }; $port = $binding.EndPoint.Port; $hostHeader = [string]$binding.Host }
+    if (-not $scheme) { $scheme = 'http' }
+    $path = if ([string]$P.warmup_path -ne '/') { [string]$P.warmup_path } else { $Target.AppPath.TrimEnd('/') + '/' }
+    if ($P.warmup_url) {
+        $uri = [Uri][string]$P.warmup_url
+        $port = $uri.Port
+        $path = $uri.PathAndQuery
+        if ($uri.HostNameType -eq [UriHostNameType]::Dns -and $uri.Host -ne 'localhost') { $hostHeader = $uri.Host }
+    }
+    $address = '127.0.0.1'
+    if ($binding -and -not (@('0.0.0.0', '::') -contains $binding.EndPoint.Address.ToString())) { $address = $binding.EndPoint.Address.ToString() }
+    if (-not $hostHeader) { $hostHeader = $address }
+    # RFC 7230: the Host header carries the port unless it is the scheme's default.
+    if (($scheme -eq 'http' -and $port -ne 80) -or ($scheme -eq 'https' -and $port -ne 443)) { $hostHeader = "${hostHeader}:$port" }
+    @{ Url = '{0}://{1}:{2}{3}' -f $scheme, $address, $port, $path; Host = $hostHeader }
 }
 
-function Invoke-Warmup([string]$Url) {
-    # Any HTTP answer counts (even 404 or 500: the worker answered); no answer leaves the status empty.
+function Invoke-Warmup($Target) {
+    # One GET: no redirect followed (a 301/302 is the app answering), TLS 1.2+, bounded by the deadline.
+    $request = Get-WarmupRequest $Target
+    $answer = [ordered]@{ url = $request.Url; host_header = $request.Host; status = $null; server = ''; location = ''
+                          ms = 0; failure = ''; offline_page = $false }
     $watch = [Diagnostics.Stopwatch]::StartNew()
-    $seconds = [Math]::Max(1, [int](($deadlineMs - $clock.ElapsedMilliseconds) / 1000))
-    $status = $null
-    try {
-        $status = [int](Invoke-WebRequest -Uri $Url -UseBasicParsing -TimeoutSec $seconds).StatusCode
-    } catch {
-        if ($_.Exception.Response) { $status = [int]$_.Exception.Response.StatusCode }
+    [Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
+    $web = [Net.WebRequest]::Create($request.Url)
+    $web.Host = $request.Host
+    $web.AllowAutoRedirect = $false
+    $web.Timeout = [int][Math]::Max(1000, $deadlineMs - $clock.ElapsedMilliseconds)
+    $web.ReadWriteTimeout = $web.Timeout
+    $response = $null
+    try { $response = $web.GetResponse() } catch {
+        # An HTTP error status is a WebException with the response (wrapped by PowerShell in a
+        # MethodInvocationException); no response at all says why by its Status (Timeout, ConnectFailure...).
+        for ($webError = $_.Exception; $webError -and -not ($webError -is [Net.WebException]); $webError = $webError.InnerException) { }
+        if ($null -eq $webError) { throw }
+        $response = $webError.Response
+        if ($null -eq $response) { $answer.failure = [string]$webError.Status }
     }
-    $result.warmup_status = $status
-    $result.warmup_ms = [int]$watch.ElapsedMilliseconds
+    if ($null -ne $response) {
+        $answer.status = [int]$response.StatusCode
+        $answer.server = [string]$response.Headers['Server']
+        $answer.location = [string]$response.Headers['Location']
+        $reader = New-Object IO.StreamReader $response.GetResponseStream()
+        $body = $reader.ReadToEnd()
+        $response.Close()
+        $offline = [IO.Path]::Combine($Target.Physical, 'app_offline.htm')
+        if ([IO.File]::Exists($offline)) { $answer.offline_page = $body.Contains([IO.File]::ReadAllText($offline).Trim()) }
+    }
+    $answer.ms = [int]$watch.ElapsedMilliseconds
+    $result.warmups += , $answer
+    $answer
 }
 
-function Wait-NewWorker([int[]]$Before, [string]$Pool, [string]$Url) {
-    # Done when a new worker answered the warm-up and none of the workers from before is left.
-    Invoke-Warmup $Url
-    while ($true) {
-        $now = @(Get-PoolPids $Pool)
-        $old = @($now | Where-Object { $Before -contains $_ })
-        $new = @($now | Where-Object { $Before -notcontains $_ })
-        $served = $new.Count -gt 0 -and $null -ne $result.warmup_status
-        if (($old.Count -eq 0 -and $served) -or $clock.ElapsedMilliseconds -ge $deadlineMs) { break }
+function Get-ProcessKeys($Processes) {
+    @($Processes | ForEach-Object { '{0}@{1}' -f $_.pid, $_.started_at })
+}
+
+function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [scriptblock]$AreOldGone, [double]$DrainUntilMs) {
+    # Warm up, then look again, until $IsDone holds after an answer and $AreOldGone holds. Every look reads
+    # the pool state: a Stopped pool ends the wait at once. Old workers are waited for up to $DrainUntilMs
+    # (shutdownTimeLimit plus a margin), the rest up to the operation's deadline. Decides nothing else.
+    # The condition blocks run in this scope and see the caller's variables: names here start with "wait".
+    $waitAnswer = $null
+    $waitSeen = $null
+    while ($clock.ElapsedMilliseconds -le [Math]::Max($deadlineMs, $DrainUntilMs) + 1000) {
+        if ($null -eq $waitAnswer -or $null -eq $waitAnswer.status -or -not (& $IsDone $waitSeen)) { $waitAnswer = Invoke-Warmup $WaitTarget }
+        $waitSeen = Get-Observation $WaitTarget $WaitDomains
+        $result.after = $waitSeen
+        $waitNowMs = $clock.ElapsedMilliseconds
+        $waitOldGone = & $AreOldGone $waitSeen
+        if ($waitSeen.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
+        # HTTP.sys itself said no binding or no registration matches: asking again cannot help.
+        if (@(400, 404) -contains $waitAnswer.status -and $waitAnswer.server -like 'Microsoft-HTTPAPI*') { $result.wait_ended = 'not_routed'; return }
+        if ($null -ne $waitAnswer.status -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
+        if (-not $waitOldGone -and $DrainUntilMs -gt 0 -and $waitNowMs -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
+        if ($waitNowMs -ge $deadlineMs -and ($waitOldGone -or $waitNowMs -ge $DrainUntilMs)) { $result.wait_ended = 'deadline'; return }
         Start-Sleep -Milliseconds $P.poll_ms
-        # No new worker yet (on-demand pool, or no overlap): a request is what starts one.
-        if (-not $served) { Invoke-Warmup $Url }
     }
-    $result.pids_after = [int[]]$now
-    $result.drained = $old.Count -eq 0
-    @{ Old = $old; New = $new; Served = $served }
+    $result.wait_ended = 'deadline'
+}
+
+function Wait-Gone([scriptblock]$WaitCheck) {
+    # After acting: a bounded look for the old entry or process to go (a request in flight can keep it).
+    $waitUntilMs = [Math]::Min($deadlineMs, $clock.ElapsedMilliseconds + 10000)
+    while (-not (& $WaitCheck) -and $clock.ElapsedMilliseconds -lt $waitUntilMs) {
+        if ($clock.ElapsedMilliseconds -ge $deadlineMs) { break }
+        Start-Sleep -Milliseconds $P.poll_ms
+    }
 }

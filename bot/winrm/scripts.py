@@ -1,6 +1,7 @@
 """Turns an operation and its parameters into what travels over WinRM.
 
-The command line is a fixed bootstrap (`-EncodedCommand`, the same bytes every time) that reads the
+The command line is a fixed bootstrap (`-EncodedCommand`, the same bytes every time) that first
+checks the PowerShell version (below 3.0 it answers `powershell_too_old` as JSON), then reads the
 real script from stdin, as Ansible's PowerShell bootstrap does: no command-line length limit, and
 nothing from chat or config ever becomes part of the command line. The script sent on stdin is, in
 this order, as one script block:
@@ -26,14 +27,43 @@ import base64
 from functools import cache
 from importlib import resources
 
-from bot.app.results import Operation, OperationParams
+from bot.app.results import POWERSHELL_NEEDED, Operation, OperationParams
 
 MARKER_PREFIX = "# aspreset-operation: "
 PARAMS_VARIABLE = "$AspresetParams"
 PRELUDE = "prelude"
 
-# Reads the whole of stdin and runs it as one script block.
-_BOOTSTRAP = "$s = $input | Out-String; & ([scriptblock]::Create($s))"
+# The first thing that runs on a host checks the PowerShell version, before the scripts (which need
+# 3.0: [ordered], ConvertTo-Json, Get-CimInstance) are even parsed, and answers in JSON without
+# ConvertTo-Json, which 2.0 lacks (DOMAIN.md section 9: Server 2008 R2 ships 2.0).
+VERSION_GATE = "$PSVersionTable.PSVersion.Major -lt 3"
+WMF_URL = "https://www.microsoft.com/download/details.aspx?id=54616"
+TOO_OLD_JSON = (
+    '{"ok":false,"error_code":"powershell_too_old","error":"Windows PowerShell %V% found; aspreset needs '
+    + POWERSHELL_NEEDED
+    + ' or later: install Windows Management Framework 5.1 ('
+    + WMF_URL
+    + '; it needs .NET Framework 4.5 or later; see docs/supported.md)","op":"%O%","powershell_version":"%V%"}'
+)
+
+# Checks the version, then reads the whole of stdin and runs it as one script block.
+_BOOTSTRAP = (
+    "$s = $input | Out-String; $v = '1.0'; if ($PSVersionTable) { $v = $PSVersionTable.PSVersion.ToString() }; "
+    f"if (-not $PSVersionTable -or {VERSION_GATE}) {{ $op = ''; "
+    "if ($s -match '# aspreset-operation: (\\w+)') { $op = $Matches[1] }; "
+    f"[Console]::Out.WriteLine('{TOO_OLD_JSON}'.Replace('%V%', $v).Replace('%O%', $op)); exit 0 }}; "
+    "& ([scriptblock]::Create($s))"
+)
+
+
+def too_old_answer(op: str, found: str) -> str:
+    """The line the bootstrap prints on a host with PowerShell `found` (below 3.0)."""
+    return TOO_OLD_JSON.replace("%V%", found).replace("%O%", op)
+
+
+def bootstrap_source() -> str:
+    """The PowerShell the fixed command line runs (before -EncodedCommand's base64)."""
+    return _BOOTSTRAP
 
 
 def bootstrap_command() -> tuple[str, list[str]]:

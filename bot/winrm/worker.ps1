@@ -1,13 +1,12 @@
 # aspreset-operation: worker
 # Kills one application pool's own worker process(es) by PID (rung "worker": requests in flight and
-# in-proc session state are lost), warms up, and waits for a new worker of the same pool. An on-demand
-# pool with no worker is normal: it is warmed up, nothing is killed. Refused on IIS 5 isolation mode,
-# where the one aspnet_wp.exe serves the whole machine. Everything in one run on the host.
+# in-proc session state are lost), confirms they are gone, warms up, and waits for a new worker of the
+# same pool. Only a process whose (PID, start time) is the one observed is stopped: Windows reuses PIDs.
+# An on-demand pool with no worker is normal: it is warmed up, nothing is killed. Every kill counts towards
+# rapid-fail protection: a pool Stopped by the kills ends the operation at once. Judges nothing.
 # Parameters arrive only in $AspresetParams (base64 UTF-8 JSON, assigned on the first line of stdin).
 # The prelude (prelude.ps1, sent in front of this file) sets the preferences and defines the shared helpers.
-# Prints one ASCII-only JSON object whose keys are exactly bot.winrm.results.RestartResult.
-
-$StoppedHint = 'the application pool is Stopped: rapid-fail protection stops a pool after repeated worker crashes (WAS event 5002 in the System log; kills count as crashes), or an operator stopped it. Starting it may crash again: find the cause in the event logs first'
+# Prints one ASCII-only JSON object whose keys are exactly bot.app.results.RestartResult.
 
 $clock = [Diagnostics.Stopwatch]::StartNew()
 $result = [ordered]@{
@@ -16,64 +15,55 @@ $result = [ordered]@{
     error = $null
     op = 'worker'
     method = 'kill-and-warm-up'
-    state_before = ''
-    state_after = ''
-    pids_before = @()
-    pids_after = @()
-    appdomain_before = $null
-    appdomain_after = $null
-    warmup_status = $null
-    warmup_ms = $null
-    drained = $false
+    powershell_version = ''
+    settings = $null
+    before = $null
+    actions = @()
+    acted = $null
+    warmups = @()
+    after = $null
+    wait_ended = ''
     duration_ms = 0
 }
 
-function Stop-Worker([int]$Id) {
-    # By PID only: a PID read for this pool a moment ago. One that exited meanwhile is fine.
+function Stop-Worker($Worker) {
+    # By PID only, and only the process observed: a PID reused meanwhile belongs to someone else.
+    $now = ConvertTo-Process $Worker.pid
+    if ($null -eq $now -or $now.started_at -ne $Worker.started_at) { return }
     try {
-        Stop-Process -Id $Id -Force
+        Stop-Process -Id $Worker.pid -Force
     } catch {
-        if (Get-Process -Id $Id -ErrorAction SilentlyContinue) { throw }
+        if (Get-Process -Id $Worker.pid -ErrorAction SilentlyContinue) { throw }
     }
+    Add-Action 'kill' ([string]$Worker.pid)
 }
 
 function Invoke-Operation {
-    $major = Get-IisMajorVersion
-    if (Test-Iis5Isolation $major) {
-        Stop-Operation 'iis5_isolation' 'this host runs IIS 5 isolation mode: its one aspnet_wp.exe serves every application on the machine, so killing it is the server rung, which aspreset never runs; use the appdomain rung (touch web.config) instead'
-    }
-    if ($major -lt 7) { Stop-Operation 'internal' 'the worker operation needs IIS 7 or later (Microsoft.Web.Administration)' }
-    Assert-WebServicesRunning $major
-    $target = Resolve-PoolTarget
-    $state = Wait-PoolSettled $target.PoolName
-    $result.state_before = $state
-    $before = [int[]]@(Get-PoolPids $target.PoolName)
-    $result.pids_before = $before
-    if ($state -eq 'Stopped') { Stop-Operation 'pool_stopped' $StoppedHint }
-
-    if ($before.Count -eq 0) {
+    $target = Initialize-Operation 'worker' $false
+    $old = Get-ProcessKeys $result.before.workers
+    if ($old.Count -eq 0) {
         $result.method = 'warm-up'
-    } else {
-        foreach ($id in $before) { Stop-Worker $id }
+        Add-Action 'none' 'no worker to stop: the pool starts one with the warm-up'
     }
-    $url = Get-WarmupUrl $target
-    $outcome = Wait-NewWorker $before $target.PoolName $url
-    $result.state_after = Get-PoolState $target.PoolName
-
-    if ($outcome.Old.Count -gt 0) {
-        Stop-Operation 'internal' ("worker(s) {0} still run after Stop-Process -Id" -f ($outcome.Old -join ', '))
+    foreach ($worker in @($result.before.workers)) { Stop-Worker $worker }
+    $oldGone = { param($Seen) @(Get-ProcessKeys $Seen.workers | Where-Object { $old -contains $_ }).Count -eq 0 }
+    Wait-Gone { & $oldGone (Get-Observation $target $false) }
+    $result.acted = Get-Observation $target $false
+    if ($result.acted.pool_state -eq 'Stopped') {
+        # The kills tripped rapid-fail protection: nothing will start until someone starts the pool.
+        $result.after = $result.acted
+        $result.wait_ended = 'pool_stopped'
+        return
     }
-    if ($result.state_after -eq 'Stopped') { Stop-Operation 'pool_stopped' $StoppedHint }
-    if (-not $outcome.Served) {
-        Stop-Operation 'worker_not_started' "no new worker answered the warm-up request ($url) within $($P.timeout_s) s"
-    }
-    $result.ok = $true
+    $new = { param($Seen) $null -ne $Seen -and @(Get-ProcessKeys $Seen.workers | Where-Object { $old -notcontains $_ }).Count -gt 0 }
+    Wait-Outcome $target $false $new $oldGone 0
 }
 
 try {
     $P = Read-Parameters 'worker'
     $deadlineMs = [double]$P.timeout_s * 1000
     $null = Invoke-Operation
+    $result.ok = $true
 } catch {
     Set-Failure $_.Exception
 }

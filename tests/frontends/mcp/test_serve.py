@@ -90,7 +90,8 @@ async def test_on_serve_a_worker_kill_is_posted_to_slack_and_runs_only_after_bob
         got = (await mcp.call_tool("get_request", {"request_id": request_id})).structured_content
     assert got["state"] == "succeeded" and got["approvals"][0]["approver"] == "U02BOB"
     for host in got["hosts"]:
-        assert host["pids_after"] and not set(host["pids_before"]) & set(host["pids_after"])
+        before = {(w["pid"], w["started_at"]) for w in host["workers_before"]}  # PIDs are reused: with start times
+        assert host["pids_after"] and not before & {(w["pid"], w["started_at"]) for w in host["workers_after"]}
 
 
 @pytest.mark.anyio

@@ -26,7 +26,7 @@ def test_a_hung_shop_is_requested_approved_and_checked_in_chat_text(make_service
     assert isinstance(approved, RequestView) and approved.state == "succeeded" and approved.ran_now
     after = demo_farm.host("web01").pids("ShopPool")
     web01 = next(h for h in approved.hosts if h.host == "web01")
-    assert web01.pids_after == after and f"-> [{after[0]}]" in render_text(approved)
+    assert web01.pids_after == after and f"-> [{after[0]} started " in render_text(approved)
 
     status = handle_text("/recycle status shop-web", alice, service, "console")
     assert isinstance(status, StatusView) and status.all_ok

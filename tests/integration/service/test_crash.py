@@ -28,7 +28,7 @@ def test_a_run_cut_off_by_sigkill_is_marked_interrupted_and_its_pool_freed(
                                  "cli").id
     farm_file = tmp_path / "farm.toml"
     farm_file.write_text(inventory_toml(farm_inventory))
-    demo_farm.host("web01").inject_hang()  # the worker kill never finishes on web01
+    demo_farm.host("web01").inject_hang(["worker"])  # the worker kill never finishes on web01
 
     approver = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "approve", request_id, "--as", "bob", "--inventory", str(farm_file),

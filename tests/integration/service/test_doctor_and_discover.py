@@ -22,7 +22,16 @@ def test_doctor_passes_a_ready_host_and_changes_nothing(demo_farm, farm_inventor
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["ok"]
     names = [c["name"] for c in report["checks"]]
-    assert names == ["transport encryption", "WinRM reachable and authenticated", "IIS version", "read shop-web"]
+    assert names == [
+        "transport encryption",
+        "WinRM reachable and authenticated",
+        "PowerShell version",
+        "IIS version",
+        "WMI provider root\\WebAdministration",
+        "WebAdministration module",
+        "ASP.NET 4.x",
+        "read shop-web",
+    ]
     assert demo_farm.host("web01").pids("ShopPool") == pids
     assert not any(b"operation: worker" in bytes(c.stdin) or b"operation: apppool" in bytes(c.stdin)
                    for c in demo_farm.host("web01").received)
@@ -37,7 +46,7 @@ def test_doctor_names_the_fix_for_refused_credentials_and_for_an_iis6_host(
     assert code == 1
     failed = {(c["host"], c["name"]): c for c in checks if not c["ok"]}
     assert "Kerberos SPN" in failed[("web02", "authentication")]["fix"]
-    assert "IIS 7+" in failed[("web04", "IIS version")]["fix"]
+    assert "Windows Management Framework" in failed[("web04", "PowerShell version")]["fix"]
     assert all(c["ok"] for c in checks if c["host"] in ("web01", "web03"))
 
 
@@ -49,6 +58,6 @@ def test_discover_prints_inventory_toml_that_loads_and_names_the_sites_apps_and_
     assert code == 0
     found = parse_inventory(text, "discovered")
     assert {(s.iis_site, s.app, s.pool) for s in found.sites.values()} == {
-        ("Intranet", "/", "SharedPool"), ("Intranet", "/api", "SharedPool")
+        ("Intranet", "/", "SharedPool"), ("Intranet", "/api", "SharedPool"), ("Canary", "/", "CanaryPool")
     }
     assert all(s.environment == "unknown" for s in found.sites.values())

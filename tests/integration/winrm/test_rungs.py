@@ -1,5 +1,6 @@
 """Each rung, run by the real executor over WinRM against the simulated farm, really changes
-what it promises (DOMAIN.md section 3) and reports it."""
+what it promises (DOMAIN.md section 3), and bot.app.verification, which judges real hosts too,
+says so from the host's observations."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import threading
 from typing import Any
 
 from bot.app.results import DiscoverResult, RestartResult, StatusResult
+from bot.app.verification import Verdict, judge
 from bot.sim.farm import Farm
 from bot.winrm.executor import WinRMExecutor
+from commands.rungs import Rung
 
 
 def _restart(result: Any) -> RestartResult:
@@ -16,39 +19,59 @@ def _restart(result: Any) -> RestartResult:
     return result
 
 
-def test_appdomain_restart_on_both_hosts_gives_new_appdomain_ids_and_keeps_the_pids(farm, executor, call):
+def _verdict(result: Any, pool: str = "ShopPool") -> Verdict:
+    r = _restart(result)
+    return judge(Rung(r.op), pool, r)
+
+
+def _keys(workers) -> set[tuple[int, str]]:
+    return {(w.pid, w.started_at) for w in workers}
+
+
+def _pids(workers) -> list[int]:
+    return sorted(w.pid for w in workers)
+
+
+def test_appdomain_restart_on_both_hosts_is_verified_although_the_appdomain_id_never_changes(farm, executor, call):
     before = {name: farm.host(name).pids("ShopPool") for name in ("web01", "web02")}
 
     results = executor.run_many([call("shop-web", "web01", "appdomain"), call("shop-web", "web02", "appdomain")])
 
     for name, result in zip(("web01", "web02"), results, strict=True):
-        r = _restart(result)
-        assert r.ok, r.error
-        assert r.appdomain_before and r.appdomain_after and r.appdomain_before != r.appdomain_after
-        assert r.pids_before == r.pids_after == before[name] == farm.host(name).pids("ShopPool")
-        assert r.warmup_status == 200
+        r, verdict = _restart(result), _verdict(result)
+        assert r.ok and verdict.error_code is None, (r.error, verdict.error)
+        assert r.before and r.acted and r.after and r.before.appdomains and r.after.appdomains
+        # The conservative case (DOMAIN.md section 3): the Id is the app's path and stays the same.
+        assert [e.id for e in r.before.appdomains] == [e.id for e in r.after.appdomains] == ["/LM/W3SVC/1/ROOT"]
+        assert {"entry_left", "entry_back_in_same_worker", "restart_counter_grew"} <= set(verdict.evidence)
+        assert "id_changed" not in verdict.evidence
+        assert _keys(r.before.workers) == _keys(r.after.workers)
+        assert _pids(r.after.workers) == before[name] == farm.host(name).pids("ShopPool")
+        assert r.warmups[-1].status == 200
 
 
 def test_apppool_recycle_on_both_hosts_replaces_every_worker_pid(farm, executor, call):
     results = executor.run_many([call("shop-web", "web01", "apppool"), call("shop-web", "web02", "apppool")])
 
     for name, result in zip(("web01", "web02"), results, strict=True):
-        r = _restart(result)
-        assert r.ok, r.error
-        assert r.pids_before and r.pids_after and not set(r.pids_before) & set(r.pids_after)
-        assert r.drained and r.state_before == r.state_after == "Started"
-        assert r.pids_after == farm.host(name).pids("ShopPool")
+        r, verdict = _restart(result), _verdict(result)
+        assert verdict.error_code is None, verdict.error
+        assert r.before and r.after and r.before.workers and r.after.workers
+        assert not _keys(r.before.workers) & _keys(r.after.workers)
+        assert {"old_workers_gone", "new_worker"} <= set(verdict.evidence)
+        assert r.before.pool_state == r.after.pool_state == "Started" and r.wait_ended == "condition"
+        assert _pids(r.after.workers) == farm.host(name).pids("ShopPool")
 
 
 def test_worker_kill_on_both_hosts_brings_up_new_pids_after_the_warm_up(farm, executor, call):
     results = executor.run_many([call("shop-web", "web01", "worker"), call("shop-web", "web02", "worker")])
 
     for name, result in zip(("web01", "web02"), results, strict=True):
-        r = _restart(result)
-        assert r.ok, r.error
-        assert r.pids_after and not set(r.pids_before) & set(r.pids_after)
-        assert r.warmup_status == 200
-        assert r.pids_after == farm.host(name).pids("ShopPool")
+        r, verdict = _restart(result), _verdict(result)
+        assert verdict.error_code is None, verdict.error
+        assert r.before and r.after and r.after.workers and not _keys(r.before.workers) & _keys(r.after.workers)
+        assert [a.step for a in r.actions] == ["kill"] and r.warmups[-1].status == 200
+        assert _pids(r.after.workers) == farm.host(name).pids("ShopPool")
 
 
 def test_overlapped_recycle_starts_the_new_worker_before_the_old_one_exits(farm, executor, call, wait_until):
@@ -63,8 +86,8 @@ def test_overlapped_recycle_starts_the_new_worker_before_the_old_one_exits(farm,
     runner.join(timeout=10)
 
     r = _restart(results[0])
-    assert r.ok and r.drained
-    new = r.pids_after[0]
+    assert _verdict(r).error_code is None and r.after
+    new = r.after.workers[0].pid
     started = {e.pid: e.at for e in web01.iis.events if e.kind == "start"}
     exited = {e.pid: e.at for e in web01.iis.events if e.kind == "exit"}
     assert started[new] < exited[old[0]]
@@ -77,10 +100,10 @@ def test_pool_that_disallows_overlapping_rotation_has_a_gap_with_no_worker(farm,
 
     r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
 
-    assert r.ok, r.error
-    started = {e.pid: e.at for e in web01.iis.events if e.kind == "start"}
+    assert _verdict(r).error_code is None and r.after
+    starts = [e for e in web01.iis.events if e.kind == "start"]
     exited = {e.pid: e.at for e in web01.iis.events if e.kind == "exit"}
-    assert exited[old[0]] <= started[r.pids_after[0]]
+    assert exited[old[0]] <= starts[-1].at
 
 
 def test_on_demand_pool_without_traffic_has_no_worker_until_the_warm_up_starts_one(farm, executor, call):
@@ -91,11 +114,10 @@ def test_on_demand_pool_without_traffic_has_no_worker_until_the_warm_up_starts_o
     assert isinstance(status, StatusResult) and status.ok
     assert status.start_mode == "OnDemand" and status.workers == []
 
-    quiet = _restart(executor.run(*call("shop-web", "web01", "apppool", warmup_url="")))
-    assert quiet.ok and quiet.pids_before == [] and quiet.pids_after == []
-
-    warmed = _restart(executor.run(*call("shop-web", "web01", "apppool")))
-    assert warmed.ok and warmed.pids_before == [] and len(warmed.pids_after) == 1
+    warmed = _restart(executor.run(*call("shop-web", "web01", "apppool", warmup_url="")))
+    assert _verdict(warmed).error_code is None
+    assert warmed.before and warmed.acted and warmed.after
+    assert warmed.before.workers == [] and warmed.acted.workers == [] and len(warmed.after.workers) == 1
 
 
 def test_web_garden_worker_rung_kills_every_worker_of_the_pool(farm, executor, call):
@@ -107,9 +129,10 @@ def test_web_garden_worker_rung_kills_every_worker_of_the_pool(farm, executor, c
 
     r = _restart(executor.run(*call("shop-web", "web01", "worker")))
 
-    assert r.ok, r.error
-    assert r.pids_before == garden
-    assert r.pids_after and not set(garden) & set(r.pids_after)
+    assert _verdict(r).error_code is None
+    assert r.before and r.after and _pids(r.before.workers) == garden
+    assert [a.target for a in r.actions] == [str(pid) for pid in garden]
+    assert r.after.workers and not _keys(r.before.workers) & _keys(r.after.workers)
 
 
 def test_web_garden_recycle_drains_every_worker(farm, executor, call):
@@ -119,8 +142,8 @@ def test_web_garden_recycle_drains_every_worker(farm, executor, call):
 
     r = _restart(executor.run(*call("shop-web", "web02", "apppool")))
 
-    assert r.ok and r.drained and len(r.pids_before) == 3
-    assert not set(r.pids_before) & set(web02.pids("ShopPool"))
+    assert _verdict(r).error_code is None and r.before and len(r.before.workers) == 3
+    assert not _keys(r.before.workers) & _keys(web02.iis.workers(web02.pool("ShopPool")))
 
 
 def test_pool_stopped_by_rapid_fail_protection_refuses_the_recycle_with_the_reason(farm, executor, call):
@@ -132,37 +155,53 @@ def test_pool_stopped_by_rapid_fail_protection_refuses_the_recycle_with_the_reas
 
     r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
 
-    assert not r.ok
-    assert r.error_code == "pool_stopped"
-    assert r.error and "rapid-fail" in r.error and "ShopPool" in r.error
+    assert not r.ok and r.error_code == "pool_stopped" == _verdict(r).error_code
+    assert r.error and "rapid-fail" in r.error and r.actions == []
+    assert r.before and r.before.pool_state == "Stopped"
     assert web01.pool("ShopPool").state == "Stopped"  # reported, not restarted in a loop
 
 
 def test_killing_workers_counts_towards_rapid_fail_and_the_kill_that_trips_it_says_so(executor, call):
-    codes = [_restart(executor.run(*call("shop-web", "web01", "worker"))).error_code for _ in range(5)]
+    results = [_restart(executor.run(*call("shop-web", "web01", "worker"))) for _ in range(5)]
+    verdicts = [_verdict(r) for r in results]
 
-    assert codes[:4] == [None] * 4
-    assert codes[4] == "pool_stopped"
+    assert [v.error_code for v in verdicts[:4]] == [None] * 4
+    assert verdicts[4].error_code == "pool_stopped" and "each killed worker counts" in (verdicts[4].error or "")
+    assert results[4].wait_ended == "pool_stopped" and results[4].warmups == []  # ended at once
 
 
-def test_hung_worker_makes_the_recycle_report_not_finished_and_name_the_worker_rung(farm, executor, call):
+def test_hung_worker_is_killed_by_was_at_shutdown_time_limit_and_the_recycle_waits_past_the_timeout(
+    farm, executor, call
+):
     web01 = farm.host("web01")
     pool = web01.pool("ShopPool")
-    pool.shutdown_time_limit_s = 0.3
+    pool.shutdown_time_limit_s = 0.4
     hung = web01.iis.hang_workers(pool)
 
-    r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
+    # The request's timeout is shorter than shutdownTimeLimit: the drain is still waited for (fix 8).
+    r = _restart(executor.run(*call("shop-web", "web01", "apppool", timeout_s=0.2)))
 
-    assert not r.ok
-    assert r.error_code == "recycle_not_finished"
-    assert r.error and "worker rung" in r.error and str(hung[0]) in r.error
-    assert hung[0] in r.pids_after and not r.drained
+    verdict = _verdict(r)
+    assert verdict.error_code is None, verdict.error
+    assert r.settings and r.settings.shutdown_time_limit_s == 0.4
+    assert r.before and r.after and _pids(r.before.workers) == hung
+    assert not _keys(r.before.workers) & _keys(r.after.workers)
+    assert r.wait_ended == "condition" and r.duration_ms >= 400
 
-    freed = _restart(executor.run(*call("shop-web", "web01", "worker")))
-    assert freed.ok and hung[0] not in freed.pids_after
+
+def test_aspnet_wp_host_with_powershell_2_answers_powershell_too_old_for_every_operation(executor, call):
+    # Server 2003 (IIS 6) has at most Windows PowerShell 2.0: the bootstrap says so before any script runs.
+    for op in ("status", "appdomain", "apppool", "worker", "discover"):
+        result = executor.run(*call("legacy", "web04", op))
+        assert not result.ok and result.error_code == "powershell_too_old", op
+        assert result.powershell_version == "2.0"
+        assert result.error and "2.0 found" in result.error and "Windows Management Framework" in result.error
 
 
-def test_aspnet_wp_host_refuses_the_worker_and_apppool_rungs_and_says_why(farm, executor, call):
+def test_aspnet_wp_host_with_a_newer_powershell_refuses_the_worker_and_apppool_rungs_and_says_why(
+    farm, executor, call
+):
+    farm.host("web04").iis.powershell_version = "3.0"
     worker = _restart(executor.run(*call("legacy", "web04", "worker")))
     apppool = _restart(executor.run(*call("legacy", "web04", "apppool")))
 
@@ -171,16 +210,7 @@ def test_aspnet_wp_host_refuses_the_worker_and_apppool_rungs_and_says_why(farm, 
     status = executor.run(*call("legacy", "web04", "status"))
     assert isinstance(status, StatusResult)
     assert status.worker_process_name == "aspnet_wp" and status.iis_major_version == 6
-    assert worker.pids_before == [] and [w.pid for w in status.workers] == farm.host("web04").iis.pids(
-        farm.host("web04").iis.machine_process
-    )
-
-
-def test_appdomain_rung_still_works_on_the_aspnet_wp_host(executor, call):
-    r = _restart(executor.run(*call("legacy", "web04", "appdomain", method="touch-web-config")))
-
-    assert r.ok, r.error
-    assert r.pids_before == r.pids_after and r.appdomain_before != r.appdomain_after
+    assert [w.pid for w in status.workers] == farm.host("web04").iis.pids(farm.host("web04").iis.machine_process)
 
 
 def test_app_offline_htm_refuses_every_restart_because_none_would_help(farm, executor, call):
@@ -188,39 +218,43 @@ def test_app_offline_htm_refuses_every_restart_because_none_would_help(farm, exe
 
     for op in ("appdomain", "apppool", "worker"):
         r = _restart(executor.run(*call("shop-web", "web02", op)))
-        assert r.error_code == "app_offline", op
-        assert r.error and "app_offline.htm" in r.error
+        assert r.error_code == "app_offline" == _verdict(r).error_code, op
+        assert r.error and "app_offline.htm" in r.error and r.actions == []
+        assert r.before and r.before.app_offline
     status = executor.run(*call("shop-web", "web02", "status"))
     assert isinstance(status, StatusResult) and status.app_offline
 
 
-def test_shared_pool_recycle_gives_both_apps_new_appdomains(farm, executor, call):
+def test_shared_pool_recycle_unloads_the_other_apps_of_the_pool_too(farm, executor, call):
     web03 = farm.host("web03")
-    root_before = web03.iis.appdomain_id(web03.iis.app("Intranet", "/"))
+    assert web03.iis.appdomain_id(web03.iis.app("Intranet", "/")) is not None
 
     r = _restart(executor.run(*call("intranet-api", "web03", "apppool")))
 
-    assert r.ok, r.error
-    executor.run(*call("intranet", "web03", "status"))  # nothing asked the root app yet
-    assert web03.iis.appdomain_id(web03.iis.app("Intranet", "/")) != root_before
+    assert _verdict(r, "SharedPool").error_code is None
+    status = executor.run(*call("intranet", "web03", "status"))  # nothing asked the root app since
+    assert isinstance(status, StatusResult) and status.appdomain_id is None
 
 
-def test_core_app_appdomain_rung_touches_web_config_and_restarts_the_process(executor, call):
+def test_core_app_in_process_appdomain_rung_touches_web_config_and_restarts_the_worker(executor, call):
     refused = _restart(executor.run(*call("core-api", "web03", "appdomain", method="wmi-unload")))
-    assert refused.error_code == "appdomain_not_restarted"
+    assert refused.error_code == "bad_parameters" and "no AppDomain" in (refused.error or "")
 
     r = _restart(executor.run(*call("core-api", "web03", "appdomain", method="touch-web-config")))
-    assert r.ok, r.error
-    assert r.appdomain_before is None and r.appdomain_after is None
-    assert r.pids_after and not set(r.pids_before) & set(r.pids_after)
+    verdict = _verdict(r, "CorePool")
+    assert verdict.error_code is None and verdict.evidence == ("app_answered", "worker_restarted")
+    assert r.settings and r.settings.hosting_model == "inprocess" and r.after and r.after.appdomains is None
+    assert r.after.workers and not _keys(r.before.workers) & _keys(r.after.workers)  # type: ignore[union-attr]
 
 
-def test_unknown_site_app_and_pool_answer_with_their_error_codes(executor, call):
+def test_unknown_site_app_and_a_wrong_pool_answer_with_their_error_codes(executor, call):
     site = executor.run(*call("shop-web", "web01", "status", iis_site="Nope"))
     app = executor.run(*call("shop-web", "web01", "apppool", app_path="/nope"))
     pool = executor.run(*call("shop-web", "web01", "worker", pool="NopePool"))
 
-    assert (site.error_code, app.error_code, pool.error_code) == ("site_not_found", "app_not_found", "pool_not_found")
+    assert (site.error_code, app.error_code) == ("site_not_found", "app_not_found")
+    # The script reads the application's pool from IIS: an inventory naming another one is corrected, not guessed.
+    assert pool.error_code == "bad_parameters" and "correct the inventory" in (pool.error or "")
 
 
 def test_pool_stuck_starting_fails_with_a_transition_timeout_after_a_bounded_poll(farm, executor, call):
@@ -230,7 +264,7 @@ def test_pool_stuck_starting_fails_with_a_transition_timeout_after_a_bounded_pol
     r = _restart(executor.run(*call("shop-web", "web01", "apppool", timeout_s=0.3)))
 
     assert r.error_code == "pool_transition_timeout"
-    assert r.state_before == "Starting"
+    assert r.error and "stayed Starting" in r.error and r.actions == []
 
 
 def test_pool_briefly_starting_is_waited_for_and_then_recycled(farm, executor, call):
@@ -265,6 +299,7 @@ def test_every_operation_takes_at_most_five_http_requests_per_host(farm: Farm, e
         web01.reset_counters()
         result = executor.run(*call("shop-web", "web01", op))
         assert result.ok, (op, result.error)
+        assert not isinstance(result, RestartResult) or _verdict(result).error_code is None, op
         assert web01.requests <= 5, (op, web01.actions)
         assert web01.actions == ["Create", "Command", "Send", "Receive", "Delete"], op
         assert web01.open_shells == 0

@@ -11,9 +11,11 @@ import threading
 from pathlib import Path
 
 from bot.app.results import OperationParams, RestartResult
+from bot.app.verification import judge
 from bot.sim.cli import run
 from bot.sim.timing import SimTiming
 from bot.winrm.executor import WinRMExecutor
+from commands.rungs import Rung
 from policies.files import load_inventory
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "inventory.toml"
@@ -61,7 +63,10 @@ def test_sim_serves_the_example_inventory_and_recycles_shop_web_with_new_pids(tm
         results = WinRMExecutor(env={}).run_many(calls)
         for result in results:
             assert isinstance(result, RestartResult) and result.ok, result
-            assert result.pids_after and not set(result.pids_before) & set(result.pids_after)
+            assert judge(Rung.APPPOOL, site.pool, result).error_code is None
+            before = {(w.pid, w.started_at) for w in result.before.workers}  # type: ignore[union-attr]
+            after = {(w.pid, w.started_at) for w in result.after.workers}  # type: ignore[union-attr]
+            assert after and not before & after
     finally:
         stop.set()
         thread.join(10)

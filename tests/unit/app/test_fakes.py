@@ -54,10 +54,13 @@ def test_a_recycle_replaces_the_workers_and_a_status_read_sees_the_new_ones(inve
     status = _run(executor, inventory, "status")
 
     assert isinstance(recycled, RestartResult) and isinstance(status, StatusResult)
-    assert recycled.ok and recycled.pids_before == before and len(recycled.pids_after) == 2
-    assert not set(before) & set(recycled.pids_after)
-    assert [w.pid for w in status.workers] == recycled.pids_after == executor.pids("web01", "shoppool")
-    assert executor.pids("web02", "ShopPool") != recycled.pids_after  # the other host is its own
+    assert recycled.before is not None and recycled.after is not None
+    pids_before = [w.pid for w in recycled.before.workers]
+    pids_after = [w.pid for w in recycled.after.workers]
+    assert recycled.ok and pids_before == before and len(pids_after) == 2
+    assert not set(before) & set(pids_after)
+    assert [w.pid for w in status.workers] == pids_after == executor.pids("web01", "shoppool")
+    assert executor.pids("web02", "ShopPool") != pids_after  # the other host is its own
 
 
 def test_an_unknown_pool_is_refused_as_the_script_refuses_it(inventory: Inventory) -> None:
@@ -79,5 +82,6 @@ def test_a_scripted_answer_applies_to_the_next_operation_of_its_kind_only(invent
     assert isinstance(status, StatusResult) and status.ok
     assert isinstance(failed, TimedOut)
     assert executor.pids("web01", "ShopPool") != before  # only the second recycle ran
-    assert isinstance(again, RestartResult) and again.ok and again.pids_before == before
+    assert isinstance(again, RestartResult) and again.ok and again.before is not None
+    assert [w.pid for w in again.before.workers] == before
     assert [p.op for p in executor.ran("web01")] == ["status", "apppool", "apppool"]

@@ -160,3 +160,14 @@ def test_a_failed_discovery_raises_with_the_scripts_code_and_message():
 )
 def test_inventory_names_are_derived_from_free_text(text, name):
     assert inventory_name(text) == name
+
+
+def test_the_optional_features_a_host_lacks_are_named_in_a_comment_with_what_to_install():
+    from bot.app.results import DiscoverResult, Features
+    from bot.winrm.discovery import inventory_toml
+
+    found = DiscoverResult(ok=True, iis_major_version=10, features=Features(wmi_provider=False, aspnet=True,
+                                                                           webadministration_module=True))
+    text = inventory_toml(found, "web09")
+    assert "# Not installed on this host: the WMI provider (Install-WindowsFeature Web-Scripting-Tools" in text
+    assert "ASP.NET" not in text.split("Not installed")[1].split("\n")[0]

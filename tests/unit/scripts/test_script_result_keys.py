@@ -35,17 +35,33 @@ def test_the_checker_follows_calls_into_the_prelude(prelude, ps_tree):
     library = ps_tree.function_definitions(prelude.root)
     status = ps_tree.reachable_functions(ps_tree.load_script("status").root, library)
     apppool = ps_tree.reachable_functions(ps_tree.load_script("apppool").root, library)
-    assert "invoke-warmup" in apppool and "invoke-warmup" not in status  # through Wait-NewWorker
+    assert "invoke-warmup" in apppool and "invoke-warmup" in status  # through Wait-Outcome; status for the none rung
+    assert "add-action" in apppool and "add-action" not in status
     assert {"set-failure", "get-errorcode", "write-result", "test-missingnamespace"} <= set(status)
 
 
 def test_the_checker_knows_which_models_each_result_nests(ps_tree):
-    assert [m.__name__ for m in ps_tree.nested_models(StatusResult)] == ["WorkerProcess"]
-    assert ps_tree.nested_models(RestartResult) == []
+    assert [m.__name__ for m in ps_tree.nested_models(StatusResult)] == [
+        "WorkerProcess",
+        "PoolSettings",
+        "Observation",
+        "AppDomainEntry",
+        "Features",
+        "WarmupAnswer",
+    ]
+    assert sorted(m.__name__ for m in ps_tree.nested_models(RestartResult)) == [
+        "Action",
+        "AppDomainEntry",
+        "Observation",
+        "PoolSettings",
+        "WarmupAnswer",
+        "WorkerProcess",
+    ]
     assert sorted(m.__name__ for m in ps_tree.nested_models(DiscoverResult)) == [
         "DiscoveredApp",
         "DiscoveredPool",
         "DiscoveredSite",
+        "Features",
     ]
 
 
@@ -73,21 +89,21 @@ def _key_problems(ps_tree, op: str, mutated_file: str, old: str, new: str) -> li
             "    app_offline = $false\n    appOffline = $false\n",
             "has key(s) ['appOffline']",
         ),
-        ("status", "status", "        started_at = $Process", "        start_time = $Process", "WorkerProcess"),
-        ("apppool", "apppool", "    drained = $false\n", "", "lacks RestartResult field(s) ['drained']"),
+        ("status", PRELUDE, "; started_at = $process", "; start_time = $process", "WorkerProcess"),
+        ("apppool", "apppool", "    wait_ended = ''\n", "", "lacks RestartResult field(s) ['wait_ended']"),
         (
             "apppool",
             PRELUDE,
-            "$result.drained = $old.Count -eq 0",
-            "$result.drainedOk = $old.Count -eq 0",
-            "$result gets key 'drainedOk'",
+            "$result.wait_ended = 'condition'",
+            "$result.waitEnded = 'condition'",
+            "$result gets key 'waitEnded'",
         ),
         (
             "appdomain",
             PRELUDE,
-            "    $result.warmup_ms = [int]$watch",
-            "    $result.warmupMs = [int]$watch",
-            "$result gets key 'warmupMs'",
+            "    $result.warmups += , $answer",
+            "    $result.warmup += , $answer",
+            "$result gets key 'warmup'",
         ),
         (
             "discover",
@@ -99,12 +115,12 @@ def _key_problems(ps_tree, op: str, mutated_file: str, old: str, new: str) -> li
         (
             "status",
             "status",
-            "    $result.workers = @(Get-PoolWorkers $poolName)\n",
-            "    $result.workers = @(Get-PoolWorkers $poolName)\n    Invoke-Warmup 'http://localhost/'\n",
-            "$result gets key 'warmup_status' that StatusResult does not have",
+            "    $result.workers = $seen.workers\n",
+            "    $result.workers = $seen.workers\n    Add-Action 'recycle' 'x'\n",
+            "$result gets key 'actions' that StatusResult does not have",
         ),
         (
-            "status",
+            "discover",
             PRELUDE,
             "    try { [string]$Item.State } catch { 'Unknown' }\n",
             "    [ordered]@{ state = [string]$Item.State }\n",
@@ -120,8 +136,8 @@ def _key_problems(ps_tree, op: str, mutated_file: str, old: str, new: str) -> li
         (
             "worker",
             "worker",
-            "    pids_after = @()\n",
-            "    pids_after = @()\n    pids_after = @()\n",
+            "    acted = $null\n",
+            "    acted = $null\n    acted = $null\n",
             "repeats key(s)",
         ),
         (
@@ -155,14 +171,14 @@ def test_the_key_check_fails_when_a_script_and_its_model_drift_apart(ps_tree, op
 
 
 def test_a_wrong_key_written_in_the_prelude_is_reported_at_its_prelude_line(ps_tree):
-    old = "$result.drained = $old.Count -eq 0"
+    old = "$result.wait_ended = 'condition'"
     at = ps_tree.load_script(PRELUDE).source.split(old)[0].count("\n") + 1
-    problems = _key_problems(ps_tree, "worker", PRELUDE, old, "$result.drainedOk = $old.Count -eq 0")
+    problems = _key_problems(ps_tree, "worker", PRELUDE, old, "$result.waitEnded = 'condition'")
     assert any(problem.startswith(f"prelude.ps1 line {at}: ") for problem in problems), problems
 
 
 def test_a_nested_result_object_that_is_no_longer_built_is_reported(ps_tree):
-    problems = _key_problems(ps_tree, "status", "status", "    [ordered]@{\n        pid = ", "    @{\n        pid = ")
+    problems = _key_problems(ps_tree, "status", PRELUDE, "    [ordered]@{ pid = $Id;", "    @{ pid = $Id;")
     assert "no [ordered] literal builds a WorkerProcess" in problems
 
 

@@ -1,0 +1,113 @@
+"""Requests to a simulated IIS server, routed as HTTP.sys routes them (DOMAIN.md section 9).
+
+HTTP.sys picks the site by the binding's port and Host header (a binding without a host name takes
+any), and answers some requests itself, with `Server: Microsoft-HTTPAPI/2.0`: 400 Invalid Hostname
+when no binding matches, 503 when the site's pool is stopped, 404 when the site is stopped. The
+site's application with the longest matching path then serves it: a worker is started if none
+serves (on-demand start, queued as HTTP.sys queues it), the AppDomain (or the ASP.NET Core child
+process) is created on the first request, which takes the configured cold start.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from bot.sim.iis import OUT_OF_PROCESS, STARTED, App, IisServer, IisSite
+from bot.sim.processes import Worker
+
+HTTP_API = "Microsoft-HTTPAPI/2.0"
+OFFLINE_PAGE = "app_offline.htm: this application is offline for maintenance"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: str
+    server: str = HTTP_API
+    location: str = ""
+
+
+def route(iis: IisServer, port: int, host_header: str | None, path: str) -> tuple[IisSite, App] | None:
+    """The site whose binding matches port and Host header (an exact host name first, then a binding
+    without one), and its application with the longest prefix of `path`."""
+    name = (host_header or "").rsplit(":", 1)[0].strip("[]").lower()
+    exact = [s for s in iis.sites.values() if any(b.port == port and b.host.lower() == name for b in s.bindings)]
+    wildcard = [s for s in iis.sites.values() if any(b.port == port and not b.host for b in s.bindings)]
+    sites = exact or wildcard
+    if not sites:
+        return None
+    site = sites[0]
+    best: App | None = None
+    for app in site.apps.values():
+        prefix = app.path.rstrip("/") + "/"
+        if (path == app.path or path.startswith(prefix) or app.path == "/") and (
+            best is None or len(app.path) > len(best.path)
+        ):
+            best = app
+    return (site, best) if best is not None else None
+
+
+def serve(
+    iis: IisServer, port: int, path: str, host_header: str | None, stop: threading.Event | None = None
+) -> HttpAnswer:
+    """Serve one request (bounded by the timing's request timeout)."""
+    deadline = time.monotonic() + iis.timing.request_timeout_s
+    worker: Worker | None = None
+    pause = stop or threading.Event()
+    while True:
+        with iis.lock:
+            iis.tick()
+            now = time.monotonic()
+            routed = route(iis, port, host_header, path)
+            if routed is None:
+                return HttpAnswer(400, "Bad Request - Invalid Hostname")
+            site, app = routed
+            if not iis.was_running or site.state != STARTED:
+                return HttpAnswer(404, "Not Found")
+            pool = iis.pool_of(app)
+            if pool.state != STARTED:
+                return HttpAnswer(503, "Service Unavailable")
+            if app.app_offline:
+                return HttpAnswer(503, OFFLINE_PAGE, server=_iis_server(iis))
+            if worker is None or not worker.alive(now):
+                worker = next((w for w in reversed(pool.alive(now)) if not w.retiring), None)
+                in_gap = pool.disallow_overlapping_rotation and any(w.retiring for w in pool.alive(now))
+                if worker is None and not in_gap:
+                    worker = iis.spawn(pool, now)
+            ready_in = iis.timing.poll_s
+            if worker is not None and worker.ready_at <= now and not worker.hung:  # a hung one never answers
+                _load_app(iis, site, app, worker, now)
+                if app.ready_at <= now:
+                    if app.redirect_to:
+                        return HttpAnswer(301, "Moved", server=_iis_server(iis), location=app.redirect_to)
+                    owner = app.child.pid if app.child is not None else worker.pid
+                    appdomain = app.appdomain.id if app.appdomain else "-"
+                    return HttpAnswer(200, f"pid={owner} appdomain={appdomain}", server=_iis_server(iis))
+                ready_in = app.ready_at - now
+            elif worker is not None and not worker.hung:
+                ready_in = worker.ready_at - now
+        if time.monotonic() >= deadline:
+            return HttpAnswer(503, "Service Unavailable", server=_iis_server(iis))
+        if pause.wait(max(0.001, min(iis.timing.poll_s, ready_in))) and stop is not None:
+            return HttpAnswer(503, "server stopping")
+
+
+def _load_app(iis: IisServer, site: IisSite, app: App, worker: Worker, now: float) -> None:
+    """The first request of an app in a worker: a new AppDomain (CLR) or dotnet.exe child (ANCM out
+    of process), which then takes the cold start to answer."""
+    pool = iis.pool_of(app)
+    if pool.managed_runtime:
+        if app.appdomain is None or app.appdomain.worker_pid not in pool.pids(now):
+            iis.new_appdomain(site, app, worker)
+            app.ready_at = now + iis.timing.cold_start_s
+    elif app.hosting_model == OUT_OF_PROCESS:
+        if app.child is None or app.child_of not in pool.pids(now):
+            iis.start_child(app, worker, now)
+    elif app.ready_at < worker.ready_at:  # in process: the app starts with its worker
+        app.ready_at = now + iis.timing.cold_start_s
+
+
+def _iis_server(iis: IisServer) -> str:
+    return f"Microsoft-IIS/{iis.iis_major_version}.0"

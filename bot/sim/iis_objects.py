@@ -1,0 +1,84 @@
+"""IIS's configuration and runtime objects in the simulated server: sites and their bindings,
+applications, application pools, AppDomains (bot.sim.iis keeps and changes them)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from bot.sim.processes import Worker
+
+STARTED, STOPPED, STARTING, STOPPING = "Started", "Stopped", "Starting", "Stopping"
+ON_DEMAND, ALWAYS_RUNNING = "OnDemand", "AlwaysRunning"
+IN_PROCESS, OUT_OF_PROCESS = "inprocess", "outofprocess"
+
+
+class ContentDenied(Exception):
+    """The application's files are on a share the WinRM network logon cannot reach (double hop)."""
+
+
+@dataclass
+class AppDomain:
+    id: str
+    worker_pid: int
+    started_at: str
+
+
+@dataclass
+class App:
+    path: str
+    pool: str
+    physical_path: str
+    app_offline: bool = False
+    appdomain: AppDomain | None = None
+    hosting_model: str = ""  # ASP.NET Core only: inprocess | outofprocess, as web.config says
+    child: Worker | None = None  # out of process: the dotnet.exe child of the worker
+    child_of: int | None = None  # the worker PID the child runs under
+    content_denied: bool = False  # content on a UNC share the network logon cannot reach
+    redirect_to: str | None = None  # the app answers every request with a 301 to this URL
+    ready_at: float = 0.0  # cold start: the first request after a (re)start waits until then
+
+
+@dataclass(frozen=True)
+class Binding:
+    protocol: str
+    ip: str  # "*" = all unassigned
+    port: int
+    host: str  # "" = any Host header
+
+    def __str__(self) -> str:
+        return f"{self.protocol}/{self.ip}:{self.port}:{self.host}"
+
+
+@dataclass
+class IisSite:
+    name: str
+    site_id: int
+    bindings: list[Binding]
+    state: str = STARTED
+    apps: dict[str, App] = field(default_factory=dict)
+
+
+@dataclass
+class Pool:
+    name: str
+    managed_runtime: str = "v4.0"  # "" = No Managed Code (ASP.NET Core under ANCM)
+    start_mode: str = ON_DEMAND
+    max_processes: int = 1
+    disallow_overlapping_rotation: bool = False
+    shutdown_time_limit_s: float = 90.0
+    rapid_fail_protection: bool = True
+    rapid_fail_max: int = 5
+    rapid_fail_interval_s: float = 300.0
+    state: str = STARTED
+    workers: list[Worker] = field(default_factory=list)
+    failures: deque[float] = field(default_factory=deque)
+    transition_to: str | None = None
+    transition_at: float = 0.0
+    stopped_by_rapid_fail: bool = False
+
+    def alive(self, now: float) -> list[Worker]:
+        return [w for w in self.workers if w.alive(now)]
+
+    def pids(self, now: float) -> list[int]:
+        return sorted(w.pid for w in self.alive(now))

@@ -1,0 +1,270 @@
+"""The steps every simulated operation shares, done as the scripts' prelude does them (prelude.ps1):
+find the target, check the host, read the state into an `Observation`, wait (bounded) on a pool in
+transition, and send the warm-up to this host with the binding's Host header.
+
+Nothing here judges: a step either observes, or stops the operation (`Stop`) with the error code
+the script would answer with when it cannot go on.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.app.results import (
+    AppDomainEntry,
+    ErrorCode,
+    Features,
+    Observation,
+    OperationParams,
+    PoolSettings,
+    WarmupAnswer,
+    WorkerProcess,
+)
+from bot.sim.http_sys import OFFLINE_PAGE
+from bot.sim.iis import STARTING, STOPPING, App, Binding, IisServer, IisSite, Pool
+
+HttpGet = Callable[[str, str, float], WarmupAnswer]  # (url to connect to, Host header, timeout) -> answer
+
+
+class Cancelled(Exception):
+    """The command was terminated (WS-Management Signal) or the farm is stopping."""
+
+
+class Stop(Exception):
+    """The operation cannot go on: the script's Stop-Operation, with its code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class OpContext:
+    iis: IisServer
+    cancel: threading.Event
+    http_get: HttpGet
+    started: float = 0.0
+
+    def ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+
+@dataclass
+class Target:
+    site: IisSite
+    app: App
+    pool: Pool
+
+
+# ---- host and target -----------------------------------------------------------------------------
+
+
+def check_host(ctx: OpContext, op: str) -> None:
+    """IIS version, IIS 5 isolation, WAS running: the script's first checks."""
+    iis = ctx.iis
+    if iis.iis5_isolation and op in ("apppool", "worker"):
+        raise Stop("iis5_isolation", "this host runs IIS 6 in IIS 5.0 isolation mode: one aspnet_wp.exe serves every "
+                   "application on the machine and there are no application pools, so recycling or killing it is "
+                   "the server rung, which aspreset never runs; use the appdomain rung")
+    if iis.iis_major_version < 7:
+        raise Stop("iis_too_old", f"IIS {iis.iis_major_version} has no Microsoft.Web.Administration: the {op} "
+                   "operation needs IIS 7 or later (see docs/supported.md)")
+    if not iis.was_running:
+        raise Stop("was_stopped", "WAS or W3SVC is not running: every site on this host is down and only the server "
+                   "rung would help, which aspreset never runs; escalate to a person")
+
+
+def resolve(iis: IisServer, p: OperationParams) -> Target:
+    with iis.lock:
+        site = iis.sites.get(p.iis_site)
+        if site is None:
+            raise Stop("site_not_found", "IIS has no site by the name given in the inventory")
+        app_path = "/" + p.app_path.strip("/")
+        app = site.apps.get(app_path)
+        if app is None:
+            raise Stop("app_not_found", f"IIS site has no application at {app_path}")
+        if iis.iis5_isolation:
+            return Target(site, app, iis.machine_process)
+        if p.pool and p.pool != app.pool:
+            raise Stop("bad_parameters", f"the inventory names pool '{p.pool}' but IIS runs this application in "
+                       f"pool '{app.pool}': correct the inventory")
+        pool = iis.pools.get(app.pool)
+        if pool is None:
+            raise Stop("pool_not_found", f"IIS has no application pool '{app.pool}'")
+        return Target(site, app, pool)
+
+
+def cim_call(ctx: OpContext, p: OperationParams) -> None:
+    """A CIM/WMI call with -OperationTimeoutSec: on a stuck WMI repository it fails after that bound."""
+    if not ctx.iis.wmi_stuck:
+        return
+    if ctx.cancel.wait(p.cim_timeout_s):
+        raise Cancelled
+    raise Stop("wmi_timeout", f"a WMI call did not answer within {p.cim_timeout_s} s (-OperationTimeoutSec): the "
+               "WMI repository on this host is stuck; check the Winmgmt service (winmgmt /verifyrepository)")
+
+
+def settings(iis: IisServer, t: Target) -> PoolSettings:
+    pool = t.pool
+    return PoolSettings(
+        start_mode=pool.start_mode,
+        managed_runtime=pool.managed_runtime,
+        hosting_model=t.app.hosting_model if not pool.managed_runtime else "",
+        max_processes=pool.max_processes,
+        shutdown_time_limit_s=pool.shutdown_time_limit_s,
+        disallow_overlapping_rotation=pool.disallow_overlapping_rotation,
+        rapid_fail_protection=pool.rapid_fail_protection,
+        rapid_fail_max_crashes=pool.rapid_fail_max,
+        rapid_fail_interval_s=pool.rapid_fail_interval_s,
+    )
+
+
+def features(iis: IisServer) -> Features:
+    return Features(wmi_provider=iis.wmi_provider, webadministration_module=iis.webadministration_module,
+                    aspnet=iis.aspnet)
+
+
+# ---- observing -----------------------------------------------------------------------------------
+
+
+def workers(iis: IisServer, pool: Pool) -> list[WorkerProcess]:
+    return [WorkerProcess(pid=w.pid, started_at=w.started_at) for w in iis.workers(pool)]
+
+
+def appdomains(ctx: OpContext, t: Target, p: OperationParams) -> list[AppDomainEntry] | None:
+    """The application's AppDomains: WMI first (bounded), else Microsoft.Web.Administration's
+    WorkerProcesses[..].ApplicationDomains, which needs no WMI provider."""
+    if ctx.iis.wmi_provider:
+        cim_call(ctx, p)
+    with ctx.iis.lock:
+        ctx.iis.tick()
+        domain = t.app.appdomain
+        return [] if domain is None else [AppDomainEntry(id=domain.id, worker_pid=domain.worker_pid)]
+
+
+def observe(ctx: OpContext, t: Target, p: OperationParams, *, domains: bool = False, children: bool = False,
+            ) -> Observation:
+    iis = ctx.iis
+    return Observation(
+        at_ms=ctx.ms(),
+        pool_state=iis.state(t.pool),
+        workers=workers(iis, t.pool),
+        children=[WorkerProcess(pid=c.pid, started_at=c.started_at) for c in iis.children(t.app)] if children else [],
+        appdomains=appdomains(ctx, t, p) if domains else None,
+        app_restarts=iis.app_restarts if iis.aspnet else None,
+        app_offline=t.app.app_offline,
+    )
+
+
+def wait(ctx: OpContext, condition: Callable[[], bool], deadline: float, poll_ms: int) -> bool:
+    """Poll `condition` until it holds or `deadline` passes (never past it)."""
+    interval = min(poll_ms / 1000, ctx.iis.timing.poll_s)
+    while True:
+        if condition():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        if ctx.cancel.wait(min(interval, remaining)):
+            raise Cancelled
+
+
+def wait_settled(ctx: OpContext, t: Target, p: OperationParams, deadline: float) -> str:
+    """Wait-PoolSettled: a bounded poll while the pool is Starting/Stopping."""
+    iis = ctx.iis
+    wait(ctx, lambda: iis.state(t.pool) not in (STARTING, STOPPING), deadline, p.poll_ms)
+    state = iis.state(t.pool)
+    if state in (STARTING, STOPPING):
+        raise Stop("pool_transition_timeout", f"the application pool stayed {state} for {p.timeout_s:g} s")
+    return state
+
+
+def content_denied(iis: IisServer, t: Target) -> Stop:
+    return Stop("access_denied", f"access denied to {t.app.physical_path} for {iis.account}: content on a UNC share "
+                "needs delegation from a WinRM network logon (double hop): use CredSSP or Kerberos constrained "
+                "delegation, or give the share's computer account access")
+
+
+# ---- warm-up -------------------------------------------------------------------------------------
+
+
+def warmup_request(t: Target, p: OperationParams) -> tuple[str, str]:
+    """(URL to connect to, Host header), as Get-WarmupRequest builds them: to this host (127.0.0.1 or
+    the bound IP) on the binding's port, with the URL's host name as Host header, or the binding's
+    when the URL names an address."""
+    binding = _binding(t.site, "")
+    if p.warmup_url:
+        parts = urllib.parse.urlsplit(p.warmup_url)
+        scheme, name = parts.scheme, parts.hostname or ""
+        binding = _binding(t.site, scheme)
+        port = parts.port or (binding.port if binding else (443 if scheme == "https" else 80))
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        host = binding.host if binding is not None and _is_address(name) else name
+    else:
+        scheme = binding.protocol if binding else "http"
+        port = binding.port if binding else 80
+        path = p.warmup_path if p.warmup_path != "/" else t.app.path.rstrip("/") + "/"
+        host = binding.host if binding else ""
+    address = binding.ip if binding is not None and binding.ip not in ("*", "") else "127.0.0.1"
+    header = host or address
+    if (scheme, port) not in (("http", 80), ("https", 443)):  # RFC 7230: the port unless the default
+        header = f"{header}:{port}"
+    return f"{scheme}://{address}:{port}{path}", header
+
+
+def warm_up(ctx: OpContext, t: Target, p: OperationParams, deadline: float) -> WarmupAnswer:
+    url, host = warmup_request(t, p)
+    return ctx.http_get(url, host, max(0.1, deadline - time.monotonic()))
+
+
+def _binding(site: IisSite, scheme: str) -> Binding | None:
+    http = [b for b in site.bindings if b.protocol in ("http", "https")]
+    wanted = [b for b in http if not scheme or b.protocol == scheme]
+    plain = [b for b in wanted if b.protocol == "http"]
+    found = plain or wanted or http
+    return found[0] if found else None
+
+
+def _is_address(name: str) -> bool:
+    if name.lower() == "localhost" or not name:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def loopback_get(url: str, host_header: str, timeout_s: float) -> WarmupAnswer:
+    """One GET as the scripts send it: no redirect followed, a time bound, the Server header kept.
+    The simulator only ever connects to loopback."""
+    start = time.monotonic()
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1"):
+        return WarmupAnswer(url=url, host_header=host_header, failure="not a loopback http address")
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
+    try:
+        connection.request("GET", parts.path or "/", headers={"Host": host_header})
+        response = connection.getresponse()
+        body = response.read().decode("utf-8", errors="replace")
+        return WarmupAnswer(url=url, host_header=host_header, status=response.status,
+                            server=response.getheader("Server") or "", location=response.getheader("Location") or "",
+                            ms=int((time.monotonic() - start) * 1000), offline_page=OFFLINE_PAGE in body)
+    except TimeoutError:
+        failure = "timeout"
+    except ConnectionRefusedError:
+        failure = "refused"
+    except (OSError, http.client.HTTPException) as exc:
+        failure = type(exc).__name__
+    finally:
+        connection.close()
+    return WarmupAnswer(url=url, host_header=host_header, failure=failure, ms=int((time.monotonic() - start) * 1000))

@@ -1,0 +1,74 @@
+"""The simulator's read-only operations, status and discover: the same readings as status.ps1 and
+discover.ps1, from the IIS model."""
+
+from __future__ import annotations
+
+from bot.app.results import (
+    DiscoveredApp,
+    DiscoveredPool,
+    DiscoveredSite,
+    DiscoverResult,
+    OperationParams,
+    StatusResult,
+    WorkerProcess,
+    joined_ids,
+)
+from bot.sim.iis import OUT_OF_PROCESS
+from bot.sim.observe import OpContext, Stop, features, observe, resolve, settings, warm_up
+
+
+def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
+    iis = ctx.iis
+    result = StatusResult(ok=False, powershell_version=iis.powershell_version, iis_major_version=iis.iis_major_version,
+                          was_running=iis.was_running, features=features(iis))
+    if iis.iis5_isolation:
+        # IIS 5 isolation: one aspnet_wp.exe for the whole machine, no application pools.
+        result.worker_process_name = "aspnet_wp"
+        result.workers = [WorkerProcess(pid=w.pid, started_at=w.started_at) for w in iis.workers(iis.machine_process)]
+        result.ok = True
+        return result
+    if iis.iis_major_version < 7:
+        raise Stop("iis_too_old", f"status reads IIS 7 or later (Microsoft.Web.Administration); this host runs IIS "
+                   f"{iis.iis_major_version}")
+    t = resolve(iis, p)
+    if p.warm_up:
+        result.warmups.append(warm_up(ctx, t, p, ctx.started + p.timeout_s))
+    core_child = not t.pool.managed_runtime and t.app.hosting_model == OUT_OF_PROCESS
+    seen = observe(ctx, t, p, domains=bool(t.pool.managed_runtime), children=core_child)
+    result.settings = settings(iis, t)
+    result.observed = seen
+    result.pool_state = seen.pool_state
+    result.start_mode = t.pool.start_mode
+    result.managed_runtime = t.pool.managed_runtime
+    result.max_processes = t.pool.max_processes
+    result.workers = seen.workers
+    result.appdomain_id = joined_ids(seen.appdomains)
+    result.app_offline = seen.app_offline
+    result.ok = True
+    return result
+
+
+def op_discover(ctx: OpContext, p: OperationParams) -> DiscoverResult:
+    iis = ctx.iis
+    result = DiscoverResult(ok=True, powershell_version=iis.powershell_version,
+                            iis_major_version=iis.iis_major_version, iis5_isolation=iis.iis5_isolation,
+                            features=features(iis))
+    if iis.iis_major_version < 7:
+        return result  # IIS 6: the version and the isolation mode are all there is to report
+    with iis.lock:
+        result.sites = [
+            DiscoveredSite(
+                name=site.name,
+                state=site.state,
+                bindings=[str(b) for b in site.bindings],
+                apps=[DiscoveredApp(path=a.path, pool=a.pool, physical_path=a.physical_path)
+                      for a in site.apps.values()],
+            )
+            for site in iis.sites.values()
+        ]
+        result.pools = [
+            DiscoveredPool(name=pool.name, state=pool.state, managed_runtime=pool.managed_runtime,
+                           start_mode=pool.start_mode, max_processes=pool.max_processes)
+            for pool in iis.pools.values()
+        ]
+    return result

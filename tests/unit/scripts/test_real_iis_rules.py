@@ -1,0 +1,48 @@
+"""The scripts follow what a real server needs (DOMAIN.md sections 3 and 9), read from their parse
+trees: every CIM call is bounded, the warm-up goes to this host with the binding's Host header and
+follows no redirect, a worker is stopped only if it is still the process observed, and nothing
+compares PIDs without their start times."""
+
+from __future__ import annotations
+
+CIM_COMMANDS = {"get-ciminstance", "get-cimclass", "invoke-cimmethod"}
+
+
+def test_every_cim_call_has_an_operation_timeout(sent_file, ps_tree):
+    for name, command in ps_tree.commands(sent_file.root):
+        if name in CIM_COMMANDS:
+            assert "-operationtimeoutsec" in ps_tree.command_parameters(command), (
+                f"{sent_file.path.name} line {ps_tree.line(command)}: {name} without -OperationTimeoutSec"
+            )
+
+
+def test_the_warm_up_sets_the_host_header_follows_no_redirect_and_is_bounded(prelude, ps_tree):
+    warmup = ps_tree.text(ps_tree.function_definitions(prelude.root)["invoke-warmup"])
+    assert "$web.Host = $request.Host" in warmup
+    assert "$web.AllowAutoRedirect = $false" in warmup
+    assert "$web.Timeout = " in warmup and "Tls12" in warmup
+    request = ps_tree.text(ps_tree.function_definitions(prelude.root)["get-warmuprequest"])
+    assert "'127.0.0.1'" in request and "localhost" in request  # never resolved by DNS on the server
+
+
+def test_a_worker_is_stopped_only_when_its_pid_and_start_time_are_the_ones_observed(ps_tree):
+    worker = ps_tree.load_script("worker")
+    stop = ps_tree.text(ps_tree.function_definitions(worker.root)["stop-worker"])
+    assert stop.index("$now.started_at -ne $Worker.started_at") < stop.index("Stop-Process -Id")
+
+
+def test_process_comparisons_use_pid_and_start_time(prelude, ps_tree):
+    keys = ps_tree.text(ps_tree.function_definitions(prelude.root)["get-processkeys"])
+    assert "$_.pid, $_.started_at" in keys
+    for op in ("apppool", "worker", "appdomain"):
+        assert "Get-ProcessKeys" in ps_tree.load_script(op).source, op
+
+
+def test_every_wait_reads_the_pool_state_and_ends_on_stopped(prelude, ps_tree):
+    wait = ps_tree.text(ps_tree.function_definitions(prelude.root)["wait-outcome"])
+    assert wait.index("Get-Observation") < wait.index("'pool_stopped'")
+
+
+def test_the_drain_is_bounded_by_shutdown_time_limit_not_by_the_request_timeout(ps_tree):
+    apppool = ps_tree.load_script("apppool").source
+    assert "$result.settings.shutdown_time_limit_s * 1000" in apppool and "$drainUntilMs" in apppool
