@@ -22,7 +22,6 @@ from winrm_requests import _ms  # bench/ is on sys.path when this file is run as
 from bot.app.execution import HostSlots, run_plan
 from bot.sim.farm import Farm
 from bot.sim.timing import SimTiming
-from bot.warmup import http_warmup
 from bot.winrm.executor import WinRMExecutor
 from commands.model import RestartRequest
 from commands.rungs import Rung
@@ -58,7 +57,7 @@ def measure(farm: Farm, rung: Rung, parallel: int, runs: int) -> tuple[list[floa
             sim.reset_counters()
         pids_before = {sim.name: set(sim.pids(POOL)) for sim in sims}
         start = time.perf_counter()
-        report = run_plan(the_plan, client, executor, f"bench-{rung}-{parallel}-{run}", 30, http_warmup, slots=slots)
+        report = run_plan(the_plan, client, executor, f"bench-{rung}-{parallel}-{run}", 30, slots=slots)
         times.append(time.perf_counter() - start)
         requests.append(sum(sim.requests for sim in sims))
         assert report.outcome == "succeeded", report.to_json()

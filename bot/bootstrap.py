@@ -1,5 +1,5 @@
 """The one composition root: `build(settings, ...)` wires the real adapters (SQL store, WinRM
-executor, HTTP warm-up) around the core, and every entry point and test goes through it, passing
+executor, drain hooks) around the core, and every entry point and test goes through it, passing
 fakes or simulator-pointed adapters for any port it wants to replace."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from bot.app.events import SilentNotifier
-from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store, Warmup
+from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
 from bot.config import Settings
@@ -29,7 +29,6 @@ def build(
     store: Store | None = None,
     notifier: Notifier | None = None,
     clock: Clock | None = None,
-    warmup: Warmup | None = None,
     hooks: DrainHooks | None = None,
 ) -> Service:
     """A Service with every port filled: the given ones, else the real adapters from `settings`.
@@ -41,10 +40,6 @@ def build(
 
         store = open_store(settings.db_url, settings.workdir)
         reap_dead_local_runs(store)
-    if warmup is None:
-        from bot.warmup import http_warmup
-
-        warmup = http_warmup
     if hooks is None:
         from bot.hooks import ProcessAndHttpHooks
 
@@ -56,7 +51,6 @@ def build(
         store=store,
         notifier=notifier or SilentNotifier(),
         clock=clock or utc_now,
-        warmup=warmup,
         hooks=hooks,
         host_concurrency=settings.winrm.max_parallel,
         command_timeout_s=settings.winrm.command_timeout_s,

@@ -16,7 +16,7 @@ from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from bot.app.ports import Clock, Executor, Store, Warmup
+from bot.app.ports import Clock, Executor, Store
 from bot.app.service import Service
 from bot.bootstrap import build, reap_dead_local_runs
 from bot.config import Settings
@@ -65,7 +65,6 @@ def build_serving(
     executor: Executor | None = None,
     store: Store | None = None,
     clock: Clock | None = None,
-    warmup: Warmup | None = None,
     mcp: ASGIApp | None = None,
     mcp_lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     work_threads: int = 8,
@@ -78,7 +77,7 @@ def build_serving(
     if store is None:  # opened here (not in build) to hear which runs a dead process of this machine left
         store = open_store(settings.db_url, settings.workdir)
         interrupted = reap_dead_local_runs(store)
-    service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock, warmup=warmup)
+    service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock)
     for request_id in interrupted:  # the channel hears it; the old message's ts died with that process
         notifier.show(request_id, service.get_request(request_id), follow_up=False)
     work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")

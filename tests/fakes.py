@@ -5,8 +5,7 @@ application) and answers each operation as a script would: with the result model
 bot/app/results.py, or with an ExecutionError for a host that cannot be reached. Tests script the
 next answer of a host (`fail_next`, `report_next`, `hang_next`) and read back what ran where.
 The result models are made in one place (`_status_result`, `_restart_result`): when the results'
-shape changes, adapt those two. `HandClock` is a clock the test moves; `FakeWarmup` is the
-bot's own warm-up port (the none rung now warms up on the host, through status with warm_up).
+shape changes, adapt those two. `HandClock` is a clock the test moves.
 The store is bot.store.MemoryStore and the notifier
 bot.app.events.RecordingNotifier: real implementations of the ports, not fakes. `FakeWorld.build`
 wires them all through bootstrap.build, the one composition root.
@@ -67,18 +66,6 @@ class HandClock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
-
-
-class FakeWarmup:
-    """The bot's own warm-up GET (the `none` rung): answers `status` and remembers each URL."""
-
-    def __init__(self, status: int | None = 200, ms: int = 25) -> None:
-        self.status, self.ms = status, ms
-        self.urls: list[str] = []
-
-    def __call__(self, url: str) -> tuple[int | None, int]:
-        self.urls.append(url)
-        return self.status, self.ms
 
 
 @dataclass(frozen=True)
@@ -350,11 +337,10 @@ class FakeWorld:
     store: MemoryStore
     notifier: RecordingNotifier
     clock: HandClock
-    warmup: FakeWarmup
 
     @classmethod
     def build(cls, settings: Settings) -> FakeWorld:
         executor, store = FakeExecutor.for_inventory(settings.inventory()), MemoryStore()
-        notifier, clock, warmup = RecordingNotifier(), HandClock(), FakeWarmup()
-        service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock, warmup=warmup)
-        return cls(service, executor, store, notifier, clock, warmup)
+        notifier, clock = RecordingNotifier(), HandClock()
+        service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock)
+        return cls(service, executor, store, notifier, clock)

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from bot.app.errors import AspresetError, DrainFailed
-from bot.app.ports import ConnectsAhead, DrainHooks, Executor, Warmup
+from bot.app.ports import ConnectsAhead, DrainHooks, Executor
 from bot.app.results import OperationParams
 from bot.app.verification import HostOutcome, host_outcome
 from commands.rungs import Rung
@@ -100,13 +100,6 @@ def script_warmup_url(plan: Plan, host: Host) -> str:
     return ""
 
 
-def bot_warmup_url(plan: Plan, host: Host) -> str:
-    """What the bot itself requests for the `none` rung (nothing runs on the host but a read)."""
-    if plan.warmup_url:
-        return plan.warmup_url
-    return (host.warmup_base_url or f"http://{host.address}").rstrip("/") + plan.warmup_path
-
-
 def resume_command(plan: Plan, first_untouched: str) -> str:
     return f"recycle {plan.site} --scope {plan.rung.value} --from {first_untouched}"
 
@@ -124,7 +117,6 @@ class _HostJob:
     host: Host
     params: OperationParams
     executor: Executor
-    warmup: Warmup
     hooks: DrainHooks | None
     before: DrainHook | None
     after: DrainHook | None
@@ -171,7 +163,6 @@ def run_plan(
     executor: Executor,
     request_id: str,
     timeout_s: float,
-    warmup: Warmup,
     *,
     hooks: DrainHooks | None = None,
     slots: HostSlots | None = None,
@@ -193,7 +184,7 @@ def run_plan(
         for index, wave in enumerate(waves):
             jobs = [
                 _HostJob(plan, name, inventory.hosts[name],
-                         operation_params(plan, inventory.hosts[name], request_id, timeout_s), executor, warmup,
+                         operation_params(plan, inventory.hosts[name], request_id, timeout_s), executor,
                          hooks, drain.before if drain else None, drain.after if drain else None)
                 for name in wave
             ]

@@ -23,10 +23,6 @@ from policies.inventory import DrainHook, Host
 Clock = Callable[[], datetime]
 """Now, tz-aware UTC. Tests pass a clock they move by hand."""
 
-Warmup = Callable[[str], tuple[int | None, int]]
-"""GET a warm-up URL from the bot itself (the `none` rung): (HTTP status or None, milliseconds)."""
-
-
 class Notifier(Protocol):
     """Hears what happens to a request (bot.app.events): the Slack channel, CLI progress, logs.
     Called on the thread doing the work; an implementation must not raise or block for long."""

@@ -12,7 +12,7 @@ import structlog
 from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
 from bot.app.events import EventKind, RequestEvent
 from bot.app.execution import HostSlots, run_plan
-from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store, Warmup
+from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
 from bot.app.present import (
     audit_event_view,
     decision_dict,
@@ -75,7 +75,6 @@ class Service:
         store: Store,
         notifier: Notifier,
         clock: Clock,
-        warmup: Warmup,
         hooks: DrainHooks | None = None,
         host_concurrency: int = 8,
         command_timeout_s: float = 120.0,
@@ -89,7 +88,6 @@ class Service:
         self.store = store
         self.notifier = notifier
         self.clock = clock
-        self.warmup = warmup
         self.hooks = hooks
         self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.command_timeout_s = command_timeout_s
@@ -293,7 +291,7 @@ class Service:
         started = store.get(request_id)
         self._tell(EventKind.STARTED, started)
         try:
-            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s, self.warmup,
+            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s,
                               hooks=self.hooks, slots=self.slots, progress=self._host_progress(started, the_plan))
         except Exception as error:  # e.g. credentials missing: nothing ran on any host
             internal = "an internal error stopped the run (the bot's log has the details)"
