@@ -37,10 +37,7 @@ from docs_section import write_section  # noqa: E402  (bench/ is on sys.path whe
 from fake_slack import Call, FakeSlack  # noqa: E402
 from slack_http import ALICE, BOB, SIGNING_SECRET, SlackSender  # noqa: E402
 
-from bot.sim.cli import inventory_toml  # noqa: E402
-from bot.sim.farm import Farm  # noqa: E402
-from bot.sim.timing import SimTiming  # noqa: E402
-from policies.files import load_inventory  # noqa: E402
+from bot.sim.process import SimProcess  # noqa: E402
 
 START, END = "<!-- slack-ack:start -->", "<!-- slack-ack:end -->"
 EXAMPLES = ROOT / "examples"
@@ -92,14 +89,13 @@ def serve_process(fake: FakeSlack, inventory: Path, workdir: Path) -> Iterator[s
 
 def run(commands: int, concurrency: int, latency_ms: float) -> dict[str, float]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
-    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake, Farm.from_inventory(
-        load_inventory(EXAMPLES / "inventory.toml"), timing=SimTiming.fast()
+    # the farm in its own process too, so that this process holds only the client and the fake Slack
+    with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake, SimProcess(
+        EXAMPLES / "inventory.toml", Path(tmp), "--latency-ms", f"{latency_ms:g}", "--recycle-s", "0.25",
+        "--cold-start-s", "0.05",
     ) as farm:
-        for sim in farm.hosts.values():
-            sim.inject_latency(latency_ms / 1000)
-        inventory = Path(tmp) / "farm.toml"
-        inventory.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")
-        with serve_process(fake, inventory, Path(tmp)) as url:
+        farm.wait_ready()
+        with serve_process(fake, farm.inventory_out, Path(tmp)) as url:
             sender = SlackSender(url, SIGNING_SECRET, fake.response_url("bench"))
             done = threading.Event()
 
@@ -169,8 +165,8 @@ adapter), Slack-signed slash commands over real HTTP, Bolt's signature check and
 (ack first, work after on 8 threads), the WebClient pointed at a local fake of Slack's Web API,
 and the simulated farm (real WinRM, {args.latency_ms:.0f} ms per WinRM request) recycling shop-web's pool
 over and over the whole time. {args.commands} commands, {args.concurrency} in flight at a time, a mix of `plan`,
-`status` (WinRM reads after the ack) and `help`; the client, the fake Slack and the farm share
-the benchmark's own process. Each run is a fresh bot and farm.
+`status` (WinRM reads after the ack) and `help`. The farm runs in its own process (`aspreset sim`);
+the client and the fake Slack share the benchmark's own process. Each run is a fresh bot and farm.
 
 | run | p50 | p99 | max | pool restarts finished meanwhile | load average (1 min) |
 |---|---|---|---|---|---|

@@ -22,9 +22,9 @@ from typing import TextIO
 from bot.bootstrap import build
 from bot.config import Settings, WinRMSettings
 from bot.demo.console import Console, ConsoleNotifier
-from bot.demo.sim_process import SimProcess
 from bot.http import create_app
 from bot.loopback_http import serve_on_loopback
+from bot.sim.process import SimProcess
 from bot.store import open_store
 from bot.webhook import DeployWebhook
 from policies.files import load_policy

@@ -19,7 +19,7 @@ from typing import TextIO
 from bot.app.errors import ConfigError
 from bot.config import Settings, SlackSettings
 from bot.demo import DEMO_WINRM, EXAMPLES, SIM_TIMING
-from bot.demo.sim_process import SimProcess
+from bot.sim.process import SimProcess
 from policies.files import load_policy
 from policies.inventory import Inventory
 

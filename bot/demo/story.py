@@ -13,7 +13,7 @@ from typing import TextIO
 
 from bot.app.views import ErrorView, RefusalView, RequestView, View
 from bot.demo.console import Console, button_command
-from bot.demo.sim_process import SimProcess
+from bot.sim.process import SimProcess
 
 
 class SceneFailed(Exception):

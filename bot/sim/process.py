@@ -1,6 +1,7 @@
-"""The demo's simulated IIS farm in its own process (`aspreset sim --control`), as a team would run
-it beside the bot: the bot reaches it only over WinRM on 127.0.0.1, and the demo breaks it on
-purpose through the control lines of bot.sim.control."""
+"""A simulated farm in its own process (`aspreset sim --control`), as a team would run it beside the
+bot: the bot reaches it only over WinRM on 127.0.0.1, and the caller can break it on purpose
+through the control lines of bot.sim.control (the demo does). Also what benchmarks use, so that
+the bot's own cost is what they measure."""
 
 from __future__ import annotations
 
