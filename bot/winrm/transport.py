@@ -151,30 +151,25 @@ class _WatchedHTTPSConnection(HTTPSConnection):
             self.watch.add(self.sock)  # the TLS socket took over the plain one's descriptor
 
 
-class _WatchedHTTPPool(HTTPConnectionPool):
+class _Watching:
+    """A pool whose every new connection registers its sockets with the host's SocketWatch."""
+
+    def __init__(self, *args: Any, watch: SocketWatch, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watch = watch
+
+    def _new_conn(self) -> Any:
+        conn: Any = super()._new_conn()  # type: ignore[misc]  # a mixin: the pool class comes after it
+        conn.watch = self._watch
+        return conn
+
+
+class _WatchedHTTPPool(_Watching, HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
-    def __init__(self, *args: Any, watch: SocketWatch, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._watch = watch
 
-    def _new_conn(self) -> Any:
-        conn: Any = super()._new_conn()
-        conn.watch = self._watch
-        return conn
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
+class _WatchedHTTPSPool(_Watching, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
-
-    def __init__(self, *args: Any, watch: SocketWatch, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._watch = watch
-
-    def _new_conn(self) -> Any:
-        conn: Any = super()._new_conn()
-        conn.watch = self._watch
-        return conn
 
 
 class WatchedAdapter(HTTPAdapter):
