@@ -16,18 +16,19 @@ START_DEADLINE_S = 20.0
 
 @contextmanager
 def serve_on_loopback(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 at a free port; yields its base URL; stops it (gracefully) after."""
+    """Serve `app` on 127.0.0.1 at a free port; yields its base URL; stops it after, running the app's
+    shutdown."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="loopback-http", daemon=True)
+    thread = threading.Thread(target=server.run, name="loopback-http", daemon=True)  # stops on should_exit
     thread.start()
     deadline = time.monotonic() + START_DEADLINE_S
-    while not server.started:  # uvicorn offers no event to wait on: poll its flag, bounded
+    while not server.started:  # uvicorn offers no event to wait on: its flag flips once bound
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the local HTTP server did not start")
-        time.sleep(0.01)
+        thread.join(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=60)

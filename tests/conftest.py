@@ -12,6 +12,8 @@ _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
+pytest_plugins = ("farm_fixtures",)  # demo_farm and farm_inventory, for every suite
+
 
 @pytest.fixture(autouse=True)
 def _structlog_defaults() -> Iterator[None]:

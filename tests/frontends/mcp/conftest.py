@@ -14,9 +14,7 @@ from bot.bootstrap import build
 from bot.config import Settings, WinRMSettings
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource, assistant, fixed
-from bot.sim.farm import Farm
-from bot.sim.timing import SimTiming
-from policies.files import load_inventory, load_policy
+from policies.files import load_policy
 from policies.inventory import Inventory
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -27,17 +25,6 @@ CONFIG_CHANGE = ["App_Config/connectionStrings.config"]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def demo_farm() -> Iterator[Farm]:
-    with Farm.from_inventory(load_inventory(EXAMPLES / "inventory.toml"), timing=SimTiming.fast()) as farm:
-        yield farm
-
-
-@pytest.fixture
-def farm_inventory(demo_farm: Farm) -> Inventory:
-    return demo_farm.client_inventory()
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
 from fake_slack import FakeSlack  # noqa: E402
-from slack_http import SIGNING_SECRET, WEBHOOK_SECRET, SlackSender, uvicorn_on_loopback  # noqa: E402
+from slack_http import SIGNING_SECRET, WEBHOOK_SECRET, SlackSender  # noqa: E402
 
 from bot.config import Settings, SlackSettings, WinRMSettings  # noqa: E402
+from bot.loopback_http import serve_on_loopback  # noqa: E402
 from bot.serving import Serving, build_serving  # noqa: E402
 from bot.sim.farm import Farm  # noqa: E402
 from bot.sim.timing import SimTiming  # noqa: E402
@@ -85,7 +86,7 @@ def start_bot(fake_slack: FakeSlack, farm: Farm, tmp_path: Path) -> Iterator[Cal
                                winrm=WinRMSettings(command_timeout_s=20), owner=owner, slack=slack)
         serving = build_serving(settings, executor=WinRMExecutor(max_parallel=4), clock=clock)
         stack.callback(serving.close)
-        url = stack.enter_context(uvicorn_on_loopback(serving.asgi))
+        url = stack.enter_context(serve_on_loopback(serving.asgi))
         return Bot(url, serving, SlackSender(url, SIGNING_SECRET, fake_slack.response_url(owner)))
 
     with stack:

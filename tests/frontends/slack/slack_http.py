@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import uvicorn
 from slack_sdk.signature import SignatureVerifier
-from starlette.types import ASGIApp
 
 from bot.webhook import sign
 
@@ -53,26 +49,6 @@ def get(url: str) -> Reply:
     start = time.perf_counter()
     with urllib.request.urlopen(url, timeout=10) as answer:
         return Reply(answer.status, answer.read(), time.perf_counter() - start)
-
-
-@contextmanager
-def uvicorn_on_loopback(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 with an ephemeral port; yields its base URL; stops it (running
-    the app's shutdown) on exit."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:  # uvicorn exposes no event to wait on; its flag flips once bound
-        assert thread.is_alive(), "uvicorn stopped before it started"
-        assert time.monotonic() < deadline, "uvicorn did not start within 20 s"
-        thread.join(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(60)
 
 
 class SlackSender:

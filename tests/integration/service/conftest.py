@@ -15,25 +15,12 @@ from fakes import HandClock
 from bot.app.service import Service
 from bot.bootstrap import build
 from bot.config import Settings, WinRMSettings
-from bot.sim.farm import Farm
-from bot.sim.timing import SimTiming
 from bot.store import SqlStore
 from bot.winrm.executor import WinRMExecutor
-from policies.files import load_inventory, load_policy
+from policies.files import load_policy
 from policies.inventory import Inventory
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-@pytest.fixture
-def demo_farm() -> Iterator[Farm]:
-    with Farm.from_inventory(load_inventory(EXAMPLES / "inventory.toml"), timing=SimTiming.fast()) as farm:
-        yield farm
-
-
-@pytest.fixture
-def farm_inventory(demo_farm: Farm) -> Inventory:
-    return demo_farm.client_inventory()
 
 
 @pytest.fixture
