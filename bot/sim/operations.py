@@ -40,8 +40,8 @@ from bot.winrm.scripts import MARKER_PREFIX, PARAMS_VARIABLE, VERSION_GATE, too_
 
 __all__ = ["Cancelled", "OpContext", "ScriptOutcome", "loopback_get", "run_script"]
 
-_MARKER = re.compile(r"^" + re.escape(MARKER_PREFIX) + r"([A-Za-z]+)\s*$", re.MULTILINE)
-_PARAMS = re.compile(r"^" + re.escape(PARAMS_VARIABLE) + r" = '([A-Za-z0-9+/=]*)'\s*$", re.MULTILINE)
+_MARKER = re.compile(re.escape(MARKER_PREFIX) + r"([A-Za-z]+)\s*")
+_PARAMS = re.compile(re.escape(PARAMS_VARIABLE) + r" = '([A-Za-z0-9+/=]*)'\s*")
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,25 @@ class ScriptOutcome:
 
 def script_operation(script: str) -> str | None:
     """The operation named by the script's marker line, if any."""
-    match = _MARKER.search(script)
-    return match.group(1) if match else None
+    return _line_value(script, MARKER_PREFIX, _MARKER)
 
 
 def script_params(script: str) -> str | None:
     """The base64 text of the parameters line, if any."""
-    match = _PARAMS.search(script)
-    return match.group(1) if match else None
+    return _line_value(script, PARAMS_VARIABLE, _PARAMS)
+
+
+def _line_value(script: str, prefix: str, line: re.Pattern[str]) -> str | None:
+    """Group 1 of the first whole line that starts with `prefix` and matches `line`. Found with
+    str.find: a `^...$` MULTILINE search tries every position of a 30 KB script, on every command."""
+    at = script.find(prefix)
+    while at >= 0:
+        end = script.find("\n", at)
+        match = line.fullmatch(script, at, len(script) if end < 0 else end)
+        if match and (at == 0 or script[at - 1] == "\n"):
+            return match.group(1)
+        at = script.find(prefix, at + 1)
+    return None
 
 
 def run_script(script: str, ctx: OpContext, bootstrap: str = "") -> ScriptOutcome:
