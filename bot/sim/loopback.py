@@ -5,6 +5,7 @@ fifth of a core doing nothing, on the core the bot under test shares."""
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import socket
 import threading
@@ -46,27 +47,20 @@ class _Acceptor:
         self._wake()
 
     def remove(self, server: QuietServer) -> None:
-        with self._lock:
-            try:
-                self._selector.unregister(server.socket)
-            except (KeyError, ValueError):
-                pass
+        with self._lock, contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(server.socket)
         self._wake()
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError):  # already awake
             self._wake_write.send(b"\0")
-        except BlockingIOError:  # already awake
-            pass
 
     def _loop(self) -> None:
         while True:
             for key, _ in self._selector.select():
                 if key.data is None:
-                    try:
+                    with contextlib.suppress(BlockingIOError):
                         self._wake_read.recv(4096)
-                    except BlockingIOError:
-                        pass
                     continue
                 with self._lock:  # still registered: not stopped since select() returned
                     live = self._selector.get_map().get(key.fd) is key
