@@ -15,10 +15,13 @@ restart long enough for the pool's shutdown limit plus warm-up) and the clean-up
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 READ_ONLY_OPERATIONS = frozenset({"status", "discover"})
@@ -93,6 +96,59 @@ def _shut(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+class _Timers:
+    """One thread fires every deadline of the process. A `threading.Timer` per arm started two
+    threads per host per operation: a 50-host wave made a hundred, all competing for the
+    interpreter the hosts' own requests need."""
+
+    def __init__(self) -> None:
+        self._wakeup = threading.Condition()
+        self._due: list[tuple[float, int, Callable[[int], None]]] = []  # a heap by time
+        self._live: set[int] = set()  # tokens scheduled and not cancelled
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, when: float, fire: Callable[[int], None]) -> int:
+        """`fire(token)` runs on the timers' thread at `when`, unless cancelled first."""
+        with self._wakeup:
+            token = next(self._tokens)
+            heapq.heappush(self._due, (when, token, fire))
+            self._live.add(token)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="deadlines", daemon=True)
+                self._thread.start()
+            self._wakeup.notify()
+        return token
+
+    def cancel(self, token: int) -> None:
+        with self._wakeup:
+            self._live.discard(token)  # its heap entry is dropped when it comes due
+
+    def _next(self) -> tuple[int, Callable[[int], None]]:
+        with self._wakeup:
+            while True:
+                while self._due and self._due[0][1] not in self._live:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._wakeup.wait()
+                    continue
+                delay = self._due[0][0] - time.monotonic()
+                if delay <= 0:
+                    _, token, fire = heapq.heappop(self._due)
+                    self._live.discard(token)
+                    return token, fire
+                self._wakeup.wait(delay)
+
+    def _loop(self) -> None:
+        while True:
+            token, fire = self._next()
+            with contextlib.suppress(Exception):  # one deadline's cut must never stop the others'
+                fire(token)
+
+
+_timers = _Timers()
+
+
 class Deadline:
     """A point in time after which a host call's sockets are cut. `arm(until)` (re)sets when,
     `disarm()` stops the timer; `phase` says what the call was doing, for the message."""
@@ -107,7 +163,7 @@ class Deadline:
         self.expired = False
         self._watch = watch
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._timer: int | None = None  # its entry in _timers
 
     def remaining(self) -> float:
         return self.until - time.monotonic()
@@ -120,21 +176,22 @@ class Deadline:
             if until is not None:
                 self.until = until
             if self._timer is not None:
-                self._timer.cancel()
+                _timers.cancel(self._timer)
+                self._timer = None
             if self.expired:
                 return
-            self._timer = threading.Timer(max(0.0, self.until - time.monotonic()), self._expire)
-            self._timer.daemon = True
-            self._timer.start()
+            self._timer = _timers.schedule(self.until, self._expire)
 
     def disarm(self) -> None:
         with self._lock:
             if self._timer is not None:
-                self._timer.cancel()
+                _timers.cancel(self._timer)
                 self._timer = None
 
-    def _expire(self) -> None:
+    def _expire(self, token: int) -> None:
         with self._lock:
+            if self._timer != token:  # disarmed or re-armed while this one was coming due
+                return
             self.expired = True
             self._timer = None
         self._watch.cut()
