@@ -35,6 +35,10 @@ class SimProcess:
         assert self._proc.stdout is not None
         self._selector.register(self._proc.stdout, selectors.EVENT_READ)
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def wait_ready(self) -> Inventory:
         """Block until every host serves; returns the client inventory the farm wrote."""
         while True:
