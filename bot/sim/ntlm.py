@@ -2,9 +2,10 @@
 encryption ([MS-WSMV] 2.2.9.1.1, the framing pywinrm's `winrm/encryption.py` writes and reads).
 
 pyspnego's pure-Python NTLM acceptor reads its users from the file named by the environment
-variable NTLM_USER_FILE (`DOMAIN:USER:PASSWORD` lines). The simulator writes one private
-temporary file per process with the lab users of the farms it runs and points NTLM_USER_FILE at
-it; the file is removed when the process exits.
+variable NTLM_USER_FILE. The simulator writes one private temporary file per process with the lab
+users of the farms it runs, as smbpasswd lines holding each user's LM and NT hashes (derived once
+here: from a plain password pyspnego would derive them, LM in pure-Python DES, on every handshake),
+and points NTLM_USER_FILE at it; the file is removed when the process exits.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pathlib import Path
 import spnego
 from spnego.exceptions import SpnegoError
 
+from bot.winrm.negotiate import ntlm_hash
+
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 CONTENT_TYPE = f'multipart/encrypted;protocol="{PROTOCOL}";boundary="Encrypted Boundary"'
 _BOUNDARY = b"--Encrypted Boundary"
 
-_users: dict[str, str] = {}
+_users: dict[str, spnego.NTLMHash] = {}
 _file: Path | None = None
 _lock = threading.Lock()
 
@@ -33,13 +36,15 @@ def register_user(username: str, password: str) -> None:
     """Make `username`/`password` known to NTLM acceptors in this process."""
     global _file
     with _lock:
-        _users[username] = password
+        _users[username] = ntlm_hash(username, password)
         if _file is None:
             handle, name = tempfile.mkstemp(prefix="aspreset-sim-ntlm-", suffix=".txt")
             os.close(handle)
             _file = Path(name)
             atexit.register(_file.unlink, missing_ok=True)
-        _file.write_text("".join(f":{user}:{secret}\n" for user, secret in _users.items()), encoding="utf-8")
+        # smbpasswd: USERNAME:UID:LM_HASH:NT_HASH:FLAGS:LAST_CHANGE (only the user and hashes are read)
+        lines = (f"{user}:0:{h.lm_hash}:{h.nt_hash}:[U]:LCT-00000000\n" for user, h in _users.items())
+        _file.write_text("".join(lines), encoding="utf-8")
         os.chmod(_file, 0o600)
         os.environ["NTLM_USER_FILE"] = str(_file)
 

@@ -23,11 +23,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from winrm import transport as winrm_transport
+from winrm.encryption import Encryption
 from winrm.protocol import Protocol
 
 from bot.app.errors import ConfigError, InsecureTransport
 from bot.winrm.credentials import Credentials
 from bot.winrm.deadline import Deadline, SocketWatch
+from bot.winrm.negotiate import NegotiateAuth
 from policies.inventory import Host
 
 
@@ -196,7 +198,8 @@ class WatchedAdapter(HTTPAdapter):
 
 
 class WatchedTransport(winrm_transport.Transport):
-    """pywinrm's Transport, plus the watched adapter and the check that a 200 is SOAP."""
+    """pywinrm's Transport, plus the watched adapter, the check that a 200 is SOAP, and NTLM with
+    message encryption set up in two requests (bot.winrm.negotiate) instead of pywinrm's four."""
 
     watch: SocketWatch
 
@@ -210,14 +213,27 @@ class WatchedTransport(winrm_transport.Transport):
             session.trust_env = False
         return session
 
+    def setup_encryption(self, session: requests.Session) -> None:
+        if self.auth_method != "ntlm":
+            super().setup_encryption(session)
+            return
+        auth = NegotiateAuth(self.username, self.password)
+        session.auth = auth
+        self._watch_sockets(session)
+        auth.start(session, self.endpoint, lambda request: session.send(request, timeout=self.read_timeout_sec))
+        self.encryption = Encryption(session, self.auth_method)
+
     def _send_message_request(
         self, session: requests.Session, prepared_request: requests.PreparedRequest
     ) -> requests.Response:
+        self._watch_sockets(session)
+        return super()._send_message_request(session, prepared_request)
+
+    def _watch_sockets(self, session: requests.Session) -> None:
         if not isinstance(session.get_adapter(self.endpoint), WatchedAdapter):
             adapter = WatchedAdapter(self.watch)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-        return super()._send_message_request(session, prepared_request)
 
     def send_message(self, message: str | bytes) -> bytes:
         body = super().send_message(message)
