@@ -90,7 +90,9 @@ def serve(
                 ready_in = worker.ready_at - now
         if time.monotonic() >= deadline:
             return HttpAnswer(503, "Service Unavailable", server=_iis_server(iis))
-        if pause.wait(max(0.001, min(iis.timing.poll_s, ready_in))) and stop is not None:
+        # Look again at the poll interval, or at a quarter of a long wait (a compile of seconds):
+        # fifty hosts compiling at once would otherwise spend the simulator's CPU on looking.
+        if pause.wait(max(0.001, min(max(iis.timing.poll_s, ready_in / 4), ready_in))) and stop is not None:
             return HttpAnswer(503, "server stopping")
 
 
