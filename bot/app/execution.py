@@ -230,8 +230,8 @@ def _run_wave(
     """Every host of the wave, at once up to the slots' bound; outcomes in the wave's order. Events are
     told here, on the rollout's thread, so a notifier never hears two hosts at the same moment."""
     futures: dict[Future[HostOutcome], int] = {}
-    # The next wave connects once every host of this one has begun: connecting earlier competes for
-    # the interpreter with this wave's own start (measured: a wave of 50 started 0.1 s later).
+    # The next wave connects once a thread has taken up every host of this one: connecting earlier
+    # competes for the interpreter with this wave's own start (measured: a wave of 50 started 0.1 s later).
     begun = _Countdown(len(jobs), after_start)
     for position, job in enumerate(jobs):
         tell("started", job.name, None)
@@ -248,7 +248,7 @@ def _run_wave(
 
 
 class _Countdown:
-    """Calls `when_done` once, as the last of `count` tasks begins (on that task's thread)."""
+    """Calls `when_done` once, as a thread takes up the last of `count` tasks (on that thread)."""
 
     def __init__(self, count: int, when_done: Callable[[], None]) -> None:
         self._left = count

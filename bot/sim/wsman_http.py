@@ -58,7 +58,7 @@ class WsmanHandler(BaseHTTPRequestHandler):
                 self._answer(400, [("Content-Type", "text/plain")], b"cannot decrypt")
                 return
         authenticated = encrypted or (scheme == "Basic" and endpoint.check_basic(f"Basic {token}"))
-        if not body:  # pywinrm's empty POST that sets up NTLM message encryption
+        if not body:  # an empty POST that completes NTLM before the first sealed message (pywinrm's own way)
             self._answer(*((200, [], b"") if authenticated else UNAUTHORIZED))
             return
         result = endpoint.handle(body, authenticated)

@@ -1,5 +1,5 @@
 """WinRM sessions kept per host and reused across operations (and across requests in a long-lived
-process), so the TCP connection and NTLM's handshake (three HTTP requests) are paid once per host,
+process), so the TCP connection and NTLM's handshake (bot.winrm.negotiate) are paid once per host,
 not once per operation; with kept shells, the remote shell too (Create and Delete once, not per
 operation).
 
