@@ -193,7 +193,8 @@ def update_docs(results: list[dict[str, Any]], skipped: list[str], args: argpars
         "![wall time against hosts, measured and ideal](benchmarks-rollout.png)",
         "",
         f"Measured on Python {platform.python_version()}, {platform.platform()}, nproc {nproc}, a machine",
-        "shared with other work. Reproduce (about 3 minutes; needs the bench extra for the chart,",
+        "shared with other work. Reproduce (about 9 minutes at `--budget-s 300`, 3 at the default 70 s,",
+        "which skips 200 hosts one at a time; needs the bench extra for the chart,",
         f"`pip install -e '.[bench]'`): `{command}`.",
         END,
     ])
