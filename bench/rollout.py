@@ -36,6 +36,7 @@ import structlog
 
 from bot.bootstrap import build
 from bot.config import Settings, WinRMSettings
+from bot.winrm.lean_http import LeanAdapter
 from commands.model import RestartRequest
 from commands.rungs import Rung
 from policies.files import load_inventory, parse_policy
@@ -60,21 +61,26 @@ rungs = ["none", "appdomain", "apppool"]
 
 class RequestCounter:
     """Counts every HTTP request this process sends, by port (one simulated host per port). Wraps the
-    transport adapter, so the NTLM handshake's resends (made on the adapter) count too."""
+    transport adapters (requests' own and bot.winrm.lean_http's), so the NTLM handshake's legs count
+    too."""
 
     def __init__(self) -> None:
         self.by_port: Counter[int] = Counter()
         self._lock = threading.Lock()
-        original = requests.adapters.HTTPAdapter.send
+        for adapter_class in (requests.adapters.HTTPAdapter, LeanAdapter):
+            self._wrap(adapter_class)
+
+    def _wrap(self, adapter_class: Any) -> None:
+        original = adapter_class.send
         counter = self
 
-        def send(adapter: requests.adapters.HTTPAdapter, request: Any, *args: Any, **kwargs: Any) -> Any:
+        def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
             port = urlsplit(request.url).port or 80
             with counter._lock:
                 counter.by_port[port] += 1
             return original(adapter, request, *args, **kwargs)
 
-        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+        adapter_class.send = send
 
     def total(self, ports: set[int]) -> int:
         with self._lock:
