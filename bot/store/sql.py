@@ -114,8 +114,11 @@ class SqlStore:
             check_locks_free(unit.conn, wanted)
             request_id = new_request_id()
             insert_request(unit.conn, request_id, new, state, now)
-            for host, pool in sorted(wanted):  # one order everywhere: no lock-order deadlocks
-                unit.conn.execute(insert(request_locks).values(host=host, pool=pool, request_id=request_id, since=now))
+            # one statement for every lock (a 200-host site in one round trip), in one order
+            # everywhere: no lock-order deadlocks
+            rows = [dict(host=host, pool=pool, request_id=request_id, since=now) for host, pool in sorted(wanted)]
+            if rows:
+                unit.conn.execute(insert(request_locks), rows)
             row = request_row(unit.conn, request_id)
             details = rules.requested_details(new, wanted.values())
             write_audit(unit, row, AuditAction.REQUESTED, new.requester, None, state, now, details)

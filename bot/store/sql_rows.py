@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, tuple_, update
 
 from bot.app.errors import LockHeld, UnknownRequest
 from bot.app.records import Approval, AuditAction, AuditEvent, LockKey, NewRequest, Request, RequestState
@@ -67,7 +67,7 @@ def check_locks_free(conn: Connection, wanted: Mapping[tuple[str, str], LockKey]
             requests.c.state,
         )
         .join(requests, requests.c.id == request_locks.c.request_id)
-        .where(or_(*(and_(request_locks.c.host == h, request_locks.c.pool == p) for h, p in wanted)))
+        .where(tuple_(request_locks.c.host, request_locks.c.pool).in_(list(wanted)))  # one IN, any number of hosts
         .order_by(request_locks.c.host, request_locks.c.pool)
     ).all()
     for row in held:
