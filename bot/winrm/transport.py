@@ -3,9 +3,11 @@ answers are checked to be SOAP before pywinrm parses them. Also the checks made 
 traffic: no transport that would send a password in clear, no transport whose library is missing.
 
 How the deadline reaches the sockets: pywinrm builds its `requests.Session` lazily and sends
-every HTTP request (the NTLM encryption set-up included) through `Transport._send_message_request`;
-`WatchedTransport` mounts a `WatchedAdapter` there first, whose urllib3 connections register each
-socket they open with the session's `SocketWatch` (bot.winrm.deadline).
+every HTTP request through `Transport._send_message_request` (the NTLM set-up through
+`setup_encryption`); `WatchedTransport` mounts an adapter there first whose connections register
+each socket they open with the session's `SocketWatch` (bot.winrm.deadline): `LeanAdapter`, one
+http.client connection (bot.winrm.lean_http), for plain http with NTLM or Basic and no proxy, else
+`WatchedAdapter`, requests' own over urllib3.
 """
 
 from __future__ import annotations
