@@ -128,12 +128,12 @@ class HostileEndpoint:
 
     def _serve(self) -> None:
         while not self._stop.is_set():
-            readable, _, _ = select.select([self._listener], [], [], 0.05)
-            if not readable:
-                continue
-            try:
+            try:  # stop() closes the listener under this loop: either call may then fail, and that ends it
+                readable, _, _ = select.select([self._listener], [], [], 0.05)
+                if not readable:
+                    continue
                 client, _ = self._listener.accept()
-            except OSError:
+            except (OSError, ValueError):
                 return
             threading.Thread(target=self._connection, args=(client,), name="hostile-conn", daemon=True).start()
 
