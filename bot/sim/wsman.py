@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.sim.operations import Cancelled, ScriptOutcome, script_operation
+from bot.sim.threads import DaemonThreads
 from bot.sim.wsman_wire import (
     _ENCODED,
     _SHELL,
@@ -118,6 +119,8 @@ class _Shell:
     noprofile: bool
     commands: dict[str, _Command] = field(default_factory=dict)
 
+
+_COMMANDS = DaemonThreads("sim-command")  # every host's commands: threads reused across hosts and waves
 
 ScriptRunner = Callable[[str, threading.Event, str], ScriptOutcome]  # (stdin script, cancel, bootstrap)
 
@@ -375,7 +378,7 @@ class WsmanEndpoint:
             finally:
                 cmd.done.set()
 
-        threading.Thread(target=work, name=f"sim-{self.machine}-command", daemon=True).start()
+        _COMMANDS.run(work)
 
     def _shell(self, root: ET.Element) -> _Shell | None:
         with self.lock:
