@@ -48,6 +48,10 @@ class WsmanHandler(BaseHTTPRequestHandler):
             if not complete:
                 self._answer(401, [("WWW-Authenticate", f"{scheme} {answer}")], b"")
                 return
+            if body and endpoint.authenticate_alone:
+                self._ntlm = NtlmConnection()  # the context is not kept: the client must start again
+                self._answer(*UNAUTHORIZED)
+                return
         encrypted = self._ntlm.established
         if encrypted and self.headers.get("Content-Type", "").startswith("multipart/encrypted"):
             try:

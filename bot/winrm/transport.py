@@ -26,6 +26,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from winrm import transport as winrm_transport
 from winrm.encryption import Encryption
+from winrm.exceptions import InvalidCredentialsError
 from winrm.protocol import Protocol
 
 from bot.app.errors import ConfigError, InsecureTransport
@@ -200,6 +201,10 @@ class WatchedAdapter(HTTPAdapter):
         return manager
 
 
+# Endpoints whose NTLM takes AUTHENTICATE only on an empty POST (learnt once, for the process).
+_AUTHENTICATE_ALONE: set[str] = set()
+
+
 class WatchedTransport(winrm_transport.Transport):
     """pywinrm's Transport, plus the watched adapter, the check that a 200 is SOAP, and NTLM with
     message encryption set up in two requests (bot.winrm.negotiate) instead of pywinrm's four."""
@@ -216,6 +221,8 @@ class WatchedTransport(winrm_transport.Transport):
             session.trust_env = False
         return session
 
+    _authenticate_with_first = False  # the next message carries AUTHENTICATE (bot.winrm.negotiate)
+
     def setup_encryption(self, session: requests.Session) -> None:
         if self.auth_method != "ntlm":
             super().setup_encryption(session)
@@ -225,6 +232,10 @@ class WatchedTransport(winrm_transport.Transport):
         self._watch_sockets(session)
         auth.start(session, self.endpoint, lambda request: session.send(request, timeout=self.read_timeout_sec))
         self.encryption = Encryption(session, self.auth_method)
+        if self.endpoint in _AUTHENTICATE_ALONE:  # pywinrm's way: AUTHENTICATE on an empty POST
+            self._send_message_request(session, session.prepare_request(requests.Request("POST", self.endpoint)))
+        else:
+            self._authenticate_with_first = True
 
     def _send_message_request(
         self, session: requests.Session, prepared_request: requests.PreparedRequest
@@ -247,7 +258,24 @@ class WatchedTransport(winrm_transport.Transport):
                 and self.auth_method in ("ntlm", "basic", "plaintext"))
 
     def send_message(self, message: str | bytes) -> bytes:
-        body = super().send_message(message)
+        try:
+            body = super().send_message(message)
+        except InvalidCredentialsError:
+            if not self._authenticate_with_first:
+                raise
+            # Refused with AUTHENTICATE riding on it: a wrong password, or a server that completes NTLM
+            # only on an empty body (OMI does). Once more the way pywinrm does it; nothing ran on the
+            # host. If that works, later sessions to this endpoint go that way at once.
+            self._authenticate_with_first = False
+            self.close_session()
+            self.encryption = None
+            _AUTHENTICATE_ALONE.add(self.endpoint)
+            try:
+                body = super().send_message(message)
+            except Exception:
+                _AUTHENTICATE_ALONE.discard(self.endpoint)  # the password (or the network), not the server
+                raise
+        self._authenticate_with_first = False
         problem = describe_body(body)
         if problem is not None:
             raise NotWsman(200, *problem)
