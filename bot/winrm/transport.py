@@ -253,20 +253,21 @@ class WatchedTransport(winrm_transport.Transport):
 
     def _lean(self) -> bool:
         """Plain http, no proxy, an auth that only sets headers: one http.client connection will do
-        (bot.winrm.lean_http), at a third of the CPU per request."""
+        (bot.winrm.lean_http), for less CPU per request."""
         return (self.endpoint.lower().startswith("http://") and self.proxy is None
                 and self.auth_method in ("ntlm", "basic", "plaintext"))
 
     def send_message(self, message: str | bytes) -> bytes:
+        self.build_session()  # the handshake, if this session has none yet, before the message
+        first, self._authenticate_with_first = self._authenticate_with_first, False
         try:
             body = super().send_message(message)
         except InvalidCredentialsError:
-            if not self._authenticate_with_first:
+            if not first:
                 raise
             # Refused with AUTHENTICATE riding on it: a wrong password, or a server that completes NTLM
             # only on an empty body (OMI does). Once more the way pywinrm does it; nothing ran on the
             # host. If that works, later sessions to this endpoint go that way at once.
-            self._authenticate_with_first = False
             self.close_session()
             self.encryption = None
             _AUTHENTICATE_ALONE.add(self.endpoint)
@@ -275,7 +276,6 @@ class WatchedTransport(winrm_transport.Transport):
             except Exception:
                 _AUTHENTICATE_ALONE.discard(self.endpoint)  # the password (or the network), not the server
                 raise
-        self._authenticate_with_first = False
         problem = describe_body(body)
         if problem is not None:
             raise NotWsman(200, *problem)
