@@ -1,9 +1,9 @@
 """Daemon threads that are reused: a simulated farm runs each WinRM command on a thread of its own
 (a real server runs it in a process of its own), fifty at once in a wave of fifty hosts. Starting
 a thread waits until it runs, which under a busy interpreter costs the starter far more than the
-thread's work (measured: a 200-host rollout in waves of 50 finished about 0.08 s sooner with reuse). ThreadPoolExecutor
-reuses threads too, but its threads are not daemons: one command left hanging on purpose would
-keep the process from exiting."""
+thread's work (measured: a 200-host rollout in waves of 50 finished about 0.08 s sooner with
+reuse). ThreadPoolExecutor reuses threads too, but its threads are not daemons: one command left
+hanging on purpose would keep the process from exiting."""
 
 from __future__ import annotations
 

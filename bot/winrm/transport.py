@@ -245,9 +245,10 @@ class WatchedTransport(winrm_transport.Transport):
 
     def _watch_sockets(self, session: requests.Session) -> None:
         if not isinstance(session.get_adapter(self.endpoint), WatchedAdapter | LeanAdapter):
-            adapter: HTTPAdapter | LeanAdapter = WatchedAdapter(self.watch)
-            if self._lean():
-                adapter = LeanAdapter(self.watch)
+            if self._lean():  # plain http only: never mounted where TLS is expected
+                session.mount("http://", LeanAdapter(self.watch))
+                return
+            adapter = WatchedAdapter(self.watch)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
 
