@@ -2,7 +2,7 @@
 the configured deadline: the misbehaving host should cost its deadline (not the 30 s read timeout,
 not forever) and the healthy host should answer as usual.
 
-Everything is real: the simulated farm on 127.0.0.1, `bot.sim.hostile` in front of web01, pywinrm
+Everything is real: the simulated farm on 127.0.0.1, `tests/hostile_endpoint.py` in front of web01, pywinrm
 over HTTP, the executor with its per-operation deadlines.
 
     .venv/bin/python bench/winrm_deadlines.py [--status-deadline 3] [--restart-deadline 6] [--runs 3]
@@ -15,7 +15,9 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import structlog
 from docs_section import DOCS, write_section  # bench/ is on sys.path when run as a script
@@ -23,12 +25,15 @@ from docs_section import DOCS, write_section  # bench/ is on sys.path when run a
 from bot.app.errors import ExecutionError
 from bot.app.results import OperationParams
 from bot.sim.farm import Farm
-from bot.sim.hostile import HostileEndpoint
 from bot.sim.timing import SimTiming
 from bot.winrm.deadline import Deadlines
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.transport import Timeouts
 from policies.inventory import Host, Inventory, Site
+
+# the misbehaving endpoint is test equipment, kept under tests/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from hostile_endpoint import HostileEndpoint
 
 START, END = "<!-- winrm-deadlines:start -->", "<!-- winrm-deadlines:end -->"
 CASES = [
@@ -102,7 +107,7 @@ def main() -> None:
             "## A misbehaving host against its deadline",
             "",
             "`bench/winrm_deadlines.py`: a two-host `status` and a two-host apppool restart, web01 behind",
-            "`bot.sim.hostile` misbehaving as named, web02 healthy, per-read timeout 30 s, clean-up budget 1 s.",
+            "`hostile_endpoint` misbehaving as named, web02 healthy, per-read timeout 30 s, clean-up budget 1 s.",
             "Each host call ends by its own deadline, whatever web01 does; web02 answers as usual (its result is",
             "in the last column). Before the deadline existed, a `status` against a silent host took 61 s (a 30 s",
             "read timeout, retried) and a dripping host never ended.",

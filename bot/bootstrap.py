@@ -41,7 +41,7 @@ def build(
         store = open_store(settings.db_url, settings.workdir)
         reap_dead_local_runs(store)
     if hooks is None:
-        from bot.hooks import ProcessAndHttpHooks
+        from bot.drain.hooks import ProcessAndHttpHooks
 
         hooks = ProcessAndHttpHooks()
     return Service(

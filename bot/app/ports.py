@@ -31,7 +31,7 @@ class Notifier(Protocol):
 
 
 class DrainHooks(Protocol):
-    """Runs one of a site's drain hooks (bot.hooks): a command or an HTTP call, bounded by the
+    """Runs one of a site's drain hooks (bot.drain.hooks): a command or an HTTP call, bounded by the
     hook's timeout. `values` fill its placeholders ({host}, {address}, {site}, {pool}, {phase}).
     Raises DrainFailed saying what failed; returns when it succeeded."""
 

@@ -35,7 +35,7 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
     import uvicorn
 
     from bot.mcp.http import serve_app
-    from bot.serving import build_serving
+    from bot.slack.serving import build_serving
 
     # MCP over HTTP at /mcp for the [mcp.clients] of the config (none: not served); its tools reach the
     # service built below, through the late-bound lambda

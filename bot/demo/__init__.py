@@ -22,11 +22,11 @@ from typing import TextIO
 from bot.bootstrap import build
 from bot.config import Settings, WinRMSettings
 from bot.demo.console import Console, ConsoleNotifier
-from bot.http import create_app
-from bot.loopback_http import serve_on_loopback
+from bot.http.asgi import create_app
+from bot.http.loopback import serve_on_loopback
+from bot.http.webhook import DeployWebhook
 from bot.sim.process import SimProcess
 from bot.store import open_store
-from bot.webhook import DeployWebhook
 from policies.files import load_policy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

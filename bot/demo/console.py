@@ -21,7 +21,7 @@ from bot.app.events import EventKind, RecordingNotifier, RequestEvent
 from bot.app.service import Service
 from bot.app.views import View
 from bot.cli.render import text as render_text
-from bot.webhook import sign
+from bot.http.webhook import sign
 
 
 class ConsoleNotifier(RecordingNotifier):

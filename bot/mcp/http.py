@@ -1,4 +1,4 @@
-"""MCP over streamable HTTP as an ASGI app, for the one ASGI app of `aspreset serve` (bot/http.py).
+"""MCP over streamable HTTP as an ASGI app, for the one ASGI app of `aspreset serve` (bot/http/asgi.py).
 
 Every request needs `Authorization: Bearer TOKEN` with a token from `[mcp.clients.NAME]`; the SDK's
 bearer middleware answers 401 to a missing or unknown one before any tool runs, and the tools act

@@ -23,10 +23,10 @@ from fake_slack import FakeSlack  # noqa: E402
 from slack_http import SIGNING_SECRET, WEBHOOK_SECRET, SlackSender  # noqa: E402
 
 from bot.config import Settings, SlackSettings, WinRMSettings  # noqa: E402
-from bot.loopback_http import serve_on_loopback  # noqa: E402
-from bot.serving import Serving, build_serving  # noqa: E402
+from bot.http.loopback import serve_on_loopback  # noqa: E402
 from bot.sim.farm import Farm  # noqa: E402
 from bot.sim.timing import SimTiming  # noqa: E402
+from bot.slack.serving import Serving, build_serving  # noqa: E402
 from bot.winrm.executor import WinRMExecutor  # noqa: E402
 from policies.files import load_inventory, load_policy  # noqa: E402
 

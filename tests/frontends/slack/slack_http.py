@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.webhook import sign
+from bot.http.webhook import sign
 
 SIGNING_SECRET = "test-signing-secret"
 WEBHOOK_SECRET = "test-webhook-secret"

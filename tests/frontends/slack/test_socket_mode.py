@@ -13,7 +13,7 @@ from slack_http import ALICE, BOB
 from slack_messages import approval_message, buttons
 
 from bot.config import Settings, SlackSettings, WinRMSettings
-from bot.serving import build_serving
+from bot.slack.serving import build_serving
 from bot.winrm.executor import WinRMExecutor
 from policies.files import load_policy
 

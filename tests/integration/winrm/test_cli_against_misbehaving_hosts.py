@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hostile_endpoint import HostileEndpoint
 from sqlalchemy import create_engine, func, select
 
 from bot.cli import main
 from bot.sim.cli import inventory_toml
 from bot.sim.farm import Farm
-from bot.sim.hostile import HostileEndpoint
 from bot.sim.timing import SimTiming
 from bot.sim.wsman import WsmanFaultSpec
 from bot.store import SqlStore

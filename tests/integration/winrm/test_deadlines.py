@@ -9,10 +9,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hostile_endpoint import HostileEndpoint, self_signed_certificate
 
 from bot.app.errors import TimedOut
 from bot.app.results import StatusResult
-from bot.sim.hostile import HostileEndpoint, self_signed_certificate
 from bot.winrm.deadline import Deadlines
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.transport import Timeouts

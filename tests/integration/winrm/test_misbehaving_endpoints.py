@@ -8,10 +8,10 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from hostile_endpoint import HostileEndpoint, self_signed_certificate
 
 from bot.app.errors import AuthenticationFailed, ExecutionError, HostUnreachable, ProtocolError
 from bot.app.results import StatusResult
-from bot.sim.hostile import HostileEndpoint, self_signed_certificate
 from bot.sim.wsman import WsmanFaultSpec
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.fault_codes import ACCESS_DENIED, MAX_OPERATIONS, MAX_SHELLS

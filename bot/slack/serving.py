@@ -20,14 +20,14 @@ from bot.app.ports import Clock, Executor, Store
 from bot.app.service import Service
 from bot.bootstrap import build, reap_dead_local_runs
 from bot.config import Settings
-from bot.http import create_app
+from bot.http.asgi import create_app
+from bot.http.webhook import DeployWebhook
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
 from bot.store import open_store
-from bot.webhook import DeployWebhook
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from bot.webhook import DeployWebhook
+from bot.http.webhook import DeployWebhook
 
 if TYPE_CHECKING:
     from slack_bolt import App
