@@ -44,7 +44,7 @@ from policies.files import load_inventory, load_policy
 START, END = "<!-- mcp-calls:start -->", "<!-- mcp-calls:end -->"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PLAN = {"site": "shop-web", "changed_files": ["App_Config/connectionStrings.config"]}
-RESTART = {**PLAN, "reason": "config"}
+RESTART = {**PLAN, "reason": "config", "note": "benchmark"}
 TOKEN = "bench-token-" + "x" * 24
 
 

@@ -118,6 +118,11 @@ def _without_values(words: list[str]) -> list[str]:
     return kept
 
 
+def server_wide_action(text: str) -> ServerWideRequest | None:
+    """The server-wide action anywhere in `text` (a free-text note, say), if it names one."""
+    return _server_wide(normalise_quotes(text).split())
+
+
 def _server_wide(words: list[str]) -> ServerWideRequest | None:
     joined = " ".join(words)
     for pattern, what in _SERVER_WIDE:

@@ -1,49 +1,29 @@
 """The tools' bodies: arguments -> a core command -> the core's dispatcher -> a view. Synchronous;
-the server runs them in a worker thread. Reading one request or a list has no chat command, so
-those two call the service's read use cases under the same error handling as `dispatch`."""
+the server runs them in a worker thread. Reading one request or a list, and cancelling one, have no
+chat command, so those call the service's use cases (the server turns their errors into views)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from bot.app.dispatch import dispatch
-from bot.app.errors import AspresetError
-from bot.app.incidents import error_view, incident_view
+from bot.app.errors import NotAllowed
 from bot.app.service import Service
 from bot.app.views import RequestListView, View
+from bot.mcp.notes import NoteRefused, check_note
 from commands.model import ListSites, Reason, RestartRequest, Status
 from commands.rungs import Rung
 from policies.identity import Principal
 
-WhereApproved = Callable[[Service, str, str], str]
-T = TypeVar("T")
-
-
-def approve_with_cli(service: Service, site: str, request_id: str) -> str:
-    """Where a person approves when no chat front end posts the request."""
-    return f"a person approves it on the bot's machine with `aspreset approve {request_id} --as PERSON`"
-
-
-def approve_in_slack(service: Service, site: str, request_id: str) -> str:
-    """Where a person approves when the Slack front end posts approval requests to the site's channel."""
-    entry = service.inventory.sites.get(site)
-    if entry is None or not entry.channel:
-        return approve_with_cli(service, site, request_id)
-    return (f"the approval request was posted in the site's Slack channel <#{entry.channel}>; "
-            "a person approves it there")
-
 
 def restart_request(
-    site: str, changed: list[str] | None, reason: str | None, scope: str | None, plan_only: bool
+    site: str, changed: list[str] | None, reason: str | None, note: str | None, scope: str | None, plan_only: bool
 ) -> RestartRequest:
-    known = {r.value: r for r in Reason}
-    chosen = known.get(reason.strip().lower()) if reason else None
+    """The core's command; raises NoteRefused for a note that is not one line or asks for more."""
+    check_note(note)
     return RestartRequest(
         site=site,
         scope=Rung(scope) if scope else None,
-        reason=chosen,
-        note=reason if reason and chosen is None else None,
+        reason=Reason(reason) if reason else None,
+        note=note,
         changed=tuple(changed or ()),
         plan_only=plan_only,
     )
@@ -59,33 +39,45 @@ def site_status(service: Service, principal: Principal, site: str) -> View:
 
 def plan_restart(
     service: Service, principal: Principal, site: str, changed: list[str] | None, reason: str | None,
-    scope: str | None,
+    note: str | None, scope: str | None,
 ) -> View:
-    command = restart_request(site, changed, reason, scope, plan_only=True)
-    return dispatch(command, principal, service, principal.id)
+    return _restart(service, principal, restart_request(site, changed, reason, note, scope, plan_only=True))
 
 
 def request_restart(
-    service: Service, principal: Principal, site: str, reason: str, changed: list[str] | None, scope: str | None
+    service: Service, principal: Principal, site: str, reason: str | None, note: str, changed: list[str] | None,
+    scope: str | None,
 ) -> View:
-    command = restart_request(site, changed, reason, scope, plan_only=False)
+    return _restart(service, principal, restart_request(site, changed, reason, note, scope, plan_only=False))
+
+
+def _restart(service: Service, principal: Principal, command: RestartRequest) -> View:
     return dispatch(command, principal, service, principal.id)
 
 
+def refused_note(service: Service, refused: NoteRefused) -> View | None:
+    """A note asking for a server-wide action answers as the server-wide request itself: refused,
+    with the narrow alternative. None for a note refused for its form."""
+    if refused.server_wide is None:
+        return None
+    return service.refuse_server_wide(refused.server_wide)
+
+
 def get_request(service: Service, principal: Principal, request_id: str) -> View:
-    return _guarded(lambda: service.get_request(request_id), "get_request", principal)
+    return service.get_request(request_id)
 
 
 def list_requests(
     service: Service, principal: Principal, site: str | None, state: str | None, limit: int = 50
-) -> View | RequestListView:
-    return _guarded(lambda: service.list_requests(state=state, site=site, limit=limit), "list_requests", principal)
+) -> RequestListView:
+    return service.list_requests(state=state, site=site, limit=limit)
 
 
-def _guarded(read: Callable[[], T], what: str, principal: Principal) -> T | View:
-    try:
-        return read()
-    except AspresetError as error:
-        return error_view(error)
-    except Exception as error:  # the last resort, as in dispatch
-        return incident_view(error, command=what, principal=principal.id)
+def cancel_request(service: Service, principal: Principal, request_id: str) -> View:
+    """The assistant's own request, still waiting (or approved and not started), is cancelled;
+    anyone else's is not its to cancel."""
+    request = service.store.get(request_id)
+    if request.requester != principal.id:
+        raise NotAllowed(f"{request_id} was asked for by {service.display(request.requester)}, not by you; "
+                         "you can cancel only your own requests")
+    return service.deny(request_id, principal, None)

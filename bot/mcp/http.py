@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 from bot.app.service import Service
 from bot.config import McpSettings, Settings
 from bot.mcp.auth import BearerTokens, authenticated_principal, client_digests
-from bot.mcp.calls import WhereApproved, approve_in_slack, approve_with_cli
+from bot.mcp.guidance import WhereApproved, at_the_terminal, in_slack
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource
 
@@ -45,7 +45,7 @@ def mcp_http_app(
     settings: McpSettings,
     env: Mapping[str, str],
     *,
-    where_approved: WhereApproved = approve_with_cli,
+    where_approved: WhereApproved = at_the_terminal,
 ) -> McpHttpApp:
     """The MCP endpoint for the configured clients. Bad client configuration (a token variable
     unset, two clients with one token) raises ConfigError here, before anything serves."""
@@ -61,7 +61,7 @@ def serve_app(settings: Settings, service: Callable[[], Service]) -> McpHttpApp 
     the app); the Slack front end of `aspreset serve` posts approval requests to the site's channel."""
     if not settings.mcp.clients:
         return None
-    return mcp_http_app(ServiceSource(service), settings.mcp, settings.env, where_approved=approve_in_slack)
+    return mcp_http_app(ServiceSource(service), settings.mcp, settings.env, where_approved=in_slack)
 
 
 @asynccontextmanager

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from bot.mcp.notes import ONE_LINE_PATTERN
 from commands.limits import MAX_CHANGED_FILES, MAX_NAME, MAX_PATH, MAX_REASON, MAX_REQUEST_ID, NAME_PATTERN
 
 RUNG_COSTS = """\
@@ -46,26 +47,42 @@ ChangedFiles = Annotated[
     ),
 ]
 
+ReasonChoice = Literal["hung", "locked-file", "gac", "memory", "native-module", "config"]
+
 Reason = Annotated[
-    str | None,
+    ReasonChoice | None,
     Field(
-        max_length=MAX_REASON,
         description=(
-            "Why a restart is needed: one of hung (worker, needs a person's approval), locked-file, gac, memory, "
-            "native-module (apppool), config (appdomain), or a short note in words for the audit trail."
+            "Why a restart is needed, when it is one of these: hung (the pool's worker is stuck: kills it, always "
+            "after a person approves), locked-file, gac, memory, native-module (recycle the app pool), config "
+            "(restart the app). Leave it out when changed_files says it, and say anything else in note."
         ),
     ),
 ]
 
-RequiredReason = Annotated[
+Note = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=MAX_REASON,
+        pattern=ONE_LINE_PATTERN,
+        description=(
+            "Why, in a short sentence on one line, for the audit trail and the person who may approve it, e.g. "
+            "'deploy 2024.06.1 changed the connection string'. It never widens the restart."
+        ),
+    ),
+]
+
+RequiredNote = Annotated[
     str,
     Field(
         min_length=1,
         max_length=MAX_REASON,
+        pattern=ONE_LINE_PATTERN,
         description=(
-            "Why this restart is needed; recorded in the audit trail and shown to approvers. One of hung "
-            "(worker, needs a person's approval), locked-file, gac, memory, native-module (apppool), "
-            "config (appdomain), or a short note in words."
+            "Why this restart is needed, in a short sentence on one line; recorded in the audit trail and shown "
+            "to the person who may approve it, e.g. 'deploy 2024.06.1 changed the connection string'. It never "
+            "widens the restart: give reason or changed_files for that."
         ),
     ),
 ]

@@ -1,10 +1,11 @@
-"""The MCP server: six tools, thin over the core. The same policy decides for an assistant as for a
+"""The MCP server: seven tools, thin over the core. The same policy decides for an assistant as for a
 person; there is no tool that approves or denies, and nothing a client confirms counts as an
 approval. Each call runs the (blocking) core in a worker thread, shielded from cancellation, so a
 restart that has started finishes and is recorded even if the client hangs up."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Annotated
 
@@ -20,18 +21,22 @@ from bot.app.incidents import error_view, incident_view
 from bot.app.service import Service
 from bot.app.views import ErrorView, PlanView, RequestListView, RequestView, SiteListView, StatusView, View
 from bot.mcp import calls, replies
+from bot.mcp.arguments import AssistantServer
+from bot.mcp.guidance import WhereApproved, at_the_terminal, for_assistant
 from bot.mcp.inputs import (
     RUNG_COSTS,
     ChangedFiles,
+    Note,
     OptionalSite,
     Reason,
     RequestId,
-    RequiredReason,
+    RequiredNote,
     Scope,
     Site,
     State,
 )
-from bot.mcp.replies import RequestsResult
+from bot.mcp.notes import NoteRefused
+from bot.mcp.replies import Output, RequestsResult
 from bot.mcp.services import PrincipalSource, ServiceSource
 from commands.limits import LimitExceeded
 from policies.identity import Principal
@@ -41,17 +46,19 @@ aspreset restarts ASP.NET apps on IIS as narrowly as the job needs, never with I
 Before asking for a restart, call plan_restart with the files the deploy changed (or the reason):
 it shows the narrowest rung, the hosts, which other apps share the pool, and whether the team's
 policy allows it, needs a person's approval, or refuses it. Then call request_restart with the
-same arguments and a reason. You cannot approve anything: a request that needs approval waits
-until a person approves it (in the site's Slack channel or with `aspreset approve`); follow it
-with get_request. A refusal names the narrower restart that would do the job.
+same arguments and a note saying why. You cannot approve anything: a request that needs approval
+waits until a person approves it; follow it with get_request, and cancel_request withdraws your
+own request while it waits. A refusal names the narrower restart that would do the job.
 {RUNG_COSTS}"""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-# Reading status runs a read-only script on every host over WinRM: it changes nothing.
+# Reads the hosts over WinRM (status; a worker plan reads the pool's health): changes nothing there.
 READS_HOSTS = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 # A restart drops in-memory sessions and caches (a worker kill drops requests in flight): destructive,
 # and each call records a new request, so not idempotent.
 RESTARTS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
+# Withdraws the assistant's own waiting request: nothing runs, nothing on a host changes.
+CANCELS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 Body = Callable[[Service, Principal], View | RequestListView]
 
@@ -59,57 +66,68 @@ Body = Callable[[Service, Principal], View | RequestListView]
 class Tools:
     """Runs one tool body against the core, failing closed when the core cannot be had."""
 
-    def __init__(self, source: ServiceSource, principal: PrincipalSource, where_approved: calls.WhereApproved) -> None:
+    def __init__(self, source: ServiceSource, principal: PrincipalSource, where_approved: WhereApproved) -> None:
         self.source = source
         self.principal = principal
         self.where_approved = where_approved
 
-    async def run(self, tool: str, body: Body, *, request_outcome: bool = False) -> CallToolResult:
+    async def run(self, tool: str, output: Output, body: Body, *, request_outcome: bool = False) -> CallToolResult:
         try:
             principal = self.principal()  # read here: the HTTP caller's identity lives in this task's context
         except AspresetError as error:
-            return replies.result(error_view(error))
+            return replies.result(error_view(error), output)
         # to_thread never abandons its thread, and the shield keeps the reply's bookkeeping from being
         # cancelled too: a restart that started is finished and recorded whatever the client does.
         with anyio.CancelScope(shield=True):
-            answer = await anyio.to_thread.run_sync(self._call, tool, body, principal, request_outcome)
+            answer = await anyio.to_thread.run_sync(self._call, tool, output, body, principal, request_outcome)
         return answer
 
-    def _call(self, tool: str, body: Body, principal: Principal, request_outcome: bool) -> CallToolResult:
+    def _call(
+        self, tool: str, output: Output, body: Body, principal: Principal, request_outcome: bool
+    ) -> CallToolResult:
         try:
             service = self.source.get()
         except AspresetError as error:
             return replies.unavailable(error)
         except Exception as error:
-            return replies.result(incident_view(error, command=tool, principal=principal.id))
+            return replies.result(incident_view(error, command=tool, principal=principal.id), output)
+        view = self.view(tool, body, service, principal)
+        if isinstance(view, RequestView):
+            view = for_assistant(view, self.where_approved(service, view.site))
+        elif isinstance(view, RequestListView):
+            where = self.where_approved
+            view = RequestListView([for_assistant(r, where(service, r.site)) for r in view.root])
+        return replies.result(view, output, request_outcome=request_outcome)
+
+    @staticmethod
+    def view(tool: str, body: Body, service: Service, principal: Principal) -> View | RequestListView:
         try:
-            view = body(service, principal)  # dispatch turns the core's errors into an ErrorView
+            return body(service, principal)  # dispatch turns the core's errors into an ErrorView
+        except NoteRefused as refused:
+            return calls.refused_note(service, refused) or ErrorView(code="bad_input", message=refused.message)
         except LimitExceeded as error:  # building the command: the same limits as chat and the CLI
-            view = ErrorView(code="bad_input", message=error.message)
+            return ErrorView(code="bad_input", message=error.message)
         except AspresetError as error:
-            view = error_view(error)
+            return error_view(error)
         except Exception as error:
-            view = incident_view(error, command=tool, principal=principal.id)
-        if isinstance(view, RequestView) and view.waiting:
-            view = view.model_copy(update={"next_step": self.where_approved(service, view.site, view.id)})
-        return replies.result(view, request_outcome=request_outcome)
+            return incident_view(error, command=tool, principal=principal.id)
 
 
 def build_server(
     source: ServiceSource,
     principal: PrincipalSource,
     *,
-    where_approved: calls.WhereApproved = calls.approve_with_cli,
+    where_approved: WhereApproved = at_the_terminal,
     token_verifier: TokenVerifier | None = None,
 ) -> MCPServer:
     """The server with its tools. `token_verifier` (HTTP) makes the SDK require a bearer token;
-    `where_approved` says where a person approves a waiting request (the CLI, or Slack when the
-    Slack front end posts approval requests)."""
+    `where_approved` says where a person approves a waiting request (at the bot's terminal, or in
+    Slack when the Slack front end posts approval requests)."""
     auth = None
     if token_verifier is not None:
         # Static bearer tokens, no OAuth server: the issuer is never advertised (no resource URL).
         auth = AuthSettings(issuer_url="https://aspreset.invalid/static-tokens", resource_server_url=None)
-    server: MCPServer = MCPServer(
+    server: MCPServer = AssistantServer(
         "aspreset",
         title="aspreset: narrow ASP.NET restarts on IIS",
         instructions=INSTRUCTIONS,
@@ -120,55 +138,76 @@ def build_server(
     )
     tools = Tools(source, principal, where_approved)
 
-    @server.tool(title="List sites", annotations=READ_ONLY)
+    @server.tool(title="List sites", annotations=READ_ONLY, description=doc("""
+        The sites aspreset knows: environment, IIS site and app, app pool, hosts."""))
     async def list_sites() -> Annotated[CallToolResult, SiteListView]:
-        """The sites aspreset knows: environment, IIS site and app, app pool, hosts."""
-        return await tools.run("list_sites", calls.list_sites)
+        return await tools.run("list_sites", SiteListView, calls.list_sites)
 
-    @server.tool(title="Site status", annotations=READS_HOSTS)
+    @server.tool(title="Site status", annotations=READS_HOSTS, description=doc("""
+        Per host: app pool state, worker process IDs, AppDomain id, app_offline.htm. Reads the hosts;
+        changes nothing."""))
     async def site_status(site: Site) -> Annotated[CallToolResult, StatusView]:
-        """Per host: app pool state, worker process IDs, AppDomain id, app_offline.htm. Changes nothing."""
-        return await tools.run("site_status", lambda service, who: calls.site_status(service, who, site))
+        return await tools.run("site_status", StatusView, lambda service, who: calls.site_status(service, who, site))
 
-    @server.tool(title="Plan a restart", annotations=READ_ONLY)
-    async def plan_restart(
-        site: Site, changed_files: ChangedFiles = None, reason: Reason = None, scope: Scope = None
-    ) -> Annotated[CallToolResult, PlanView]:
-        """Work out the narrowest restart for a change or a reason, and what the team's policy says about
+    @server.tool(title="Plan a restart", annotations=READS_HOSTS, description=doc("""
+        Work out the narrowest restart for a change or a reason, and what the team's policy says about
         it (allow, needs a person's approval, or refuse with the narrower alternative). Records and runs
-        nothing. Call this first, with the files the deploy changed."""
+        nothing (a worker plan reads the pool's health on the hosts). Call this first, with the files the
+        deploy changed."""))
+    async def plan_restart(
+        site: Site, changed_files: ChangedFiles = None, reason: Reason = None, note: Note = None, scope: Scope = None
+    ) -> Annotated[CallToolResult, PlanView]:
         return await tools.run(
-            "plan_restart", lambda service, who: calls.plan_restart(service, who, site, changed_files, reason, scope)
+            "plan_restart", PlanView,
+            lambda service, who: calls.plan_restart(service, who, site, changed_files, reason, note, scope),
         )
 
-    @server.tool(title="Request a restart", annotations=RESTARTS)
-    async def request_restart(
-        site: Site, reason: RequiredReason, changed_files: ChangedFiles = None, scope: Scope = None
-    ) -> Annotated[CallToolResult, RequestView]:
-        """Ask for the restart plan_restart showed. When the policy allows it, it runs now on every host of
+    @server.tool(title="Request a restart", annotations=RESTARTS, description=doc("""
+        Ask for the restart plan_restart showed. When the policy allows it, it runs now on every host of
         the site and the answer has the per-host result (worker PIDs before and after, AppDomain ids,
         warm-up). When it needs approval, it waits for a person; you cannot approve it, and nothing you or
-        the user confirm here counts. A refusal is an error naming the narrower restart that would do."""
+        the user confirm here counts. A refusal is an error naming the narrower restart that would do."""))
+    async def request_restart(
+        site: Site, note: RequiredNote, reason: Reason = None, changed_files: ChangedFiles = None,
+        scope: Scope = None,
+    ) -> Annotated[CallToolResult, RequestView]:
         return await tools.run(
-            "request_restart",
-            lambda service, who: calls.request_restart(service, who, site, reason, changed_files, scope),
+            "request_restart", RequestView,
+            lambda service, who: calls.request_restart(service, who, site, reason, note, changed_files, scope),
             request_outcome=True,
         )
 
-    @server.tool(title="Get a request", annotations=READ_ONLY)
+    @server.tool(title="Get a request", annotations=READ_ONLY, description=doc("""
+        One request: its state (awaiting_approval, running, succeeded, ...), who asked and approved, the
+        plan, and once it ran, each host's result with worker PIDs before and after."""))
     async def get_request(request_id: RequestId) -> Annotated[CallToolResult, RequestView]:
-        """One request: its state (awaiting_approval, running, succeeded, ...), who asked and approved, the
-        plan, and once it ran, each host's result with worker PIDs before and after."""
-        return await tools.run("get_request", lambda service, who: calls.get_request(service, who, request_id))
+        return await tools.run(
+            "get_request", RequestView, lambda service, who: calls.get_request(service, who, request_id)
+        )
 
-    @server.tool(title="List requests", annotations=READ_ONLY)
+    @server.tool(title="List requests", annotations=READ_ONLY, description=doc("""
+        Recent requests (at most 50), newest first, optionally for one site or in one state."""))
     async def list_requests(
         site: OptionalSite = None, state: State = None
     ) -> Annotated[CallToolResult, RequestsResult]:
-        """Recent requests (at most 50), newest first, optionally for one site or in one state."""
-        return await tools.run("list_requests", lambda service, who: calls.list_requests(service, who, site, state))
+        return await tools.run(
+            "list_requests", RequestsResult, lambda service, who: calls.list_requests(service, who, site, state)
+        )
+
+    @server.tool(title="Cancel a request", annotations=CANCELS, description=doc("""
+        Withdraw one of your own requests while it waits for approval (or is approved and not started).
+        Nothing runs. A request someone else asked for is not yours to cancel."""))
+    async def cancel_request(request_id: RequestId) -> Annotated[CallToolResult, RequestView]:
+        return await tools.run(
+            "cancel_request", RequestView, lambda service, who: calls.cancel_request(service, who, request_id)
+        )
 
     return server
+
+
+def doc(text: str) -> str:
+    """A description as the model reads it: no source indentation, one paragraph."""
+    return " ".join(inspect.cleandoc(text).split())
 
 
 def _version() -> str:

@@ -18,7 +18,8 @@ CALLS = [
     ("list_sites", {}),
     ("site_status", {"site": "shop-web"}),
     ("plan_restart", {"site": "shop-web", "changed_files": ["App_Config/connectionStrings.config"]}),
-    ("request_restart", {"site": "shop-web", "reason": "config", "scope": "appdomain"}),
+    ("request_restart", {"site": "shop-web", "note": "config changed", "scope": "appdomain"}),
+    ("cancel_request", {"request_id": "r-abc123"}),
     ("get_request", {"request_id": "r-abc123"}),
     ("list_requests", {}),
 ]
@@ -38,13 +39,13 @@ def serve(tmp_path, farm_inventory, *, policy_text: str | None = None, db: str |
 async def test_a_broken_policy_file_makes_every_tool_fail_closed_naming_the_file(tmp_path, farm_inventory, demo_farm):
     server = serve(tmp_path, farm_inventory, policy_text='[[rules]]\nname = "x"\neffect = "alow"\n')
     async with Client(server) as client:
-        assert len((await client.list_tools()).tools) == 6
+        assert len((await client.list_tools()).tools) == 7
         for name, arguments in CALLS:
             result = await client.call_tool(name, arguments)
             assert result.is_error, name
             text = result.content[0].text
             assert text.startswith("aspreset did nothing") and "policy.toml" in text and "rules.0.effect" in text
-            assert result.structured_content["code"] == "bad_input"
+            assert text.endswith("[bad_input]") and result.structured_content is None
     assert all(host.received == [] for host in demo_farm.hosts.values())
 
 
@@ -54,7 +55,7 @@ async def test_a_database_that_does_not_answer_makes_every_tool_fail_closed(tmp_
         for name, arguments in CALLS:
             result = await client.call_tool(name, arguments)
             assert result.is_error, name
-            assert result.structured_content["code"] == "store_unavailable", result.content[0].text
+            assert result.content[0].text.endswith("[store_unavailable]") and result.structured_content is None
             assert "127.0.0.1:1" in result.content[0].text
     assert all(host.received == [] for host in demo_farm.hosts.values())
 

@@ -41,7 +41,7 @@ async def test_a_call_cancelled_mid_restart_still_finishes_the_restart_and_recor
         demo_farm.host(host).inject_latency(0.2)  # the run is still going when the call is cancelled
     server = build_server(ServiceSource.of(service), fixed(assistant("assistant")))
     async with Client(server) as client, anyio.create_task_group() as group:
-        group.start_soon(client.call_tool, "request_restart", {"site": "shop-web", "reason": "memory"})
+        group.start_soon(client.call_tool, "request_restart", {"site": "shop-web", "reason": "memory", "note": "leaks"})
         assert await anyio.to_thread.run_sync(heard.started.wait, 30)
         group.cancel_scope.cancel()
     assert heard.request_id is not None

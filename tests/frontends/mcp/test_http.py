@@ -54,10 +54,11 @@ def client(url: str, token: str | None, mode: str = "auto") -> Client:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])  # legacy: the initialize handshake older clients speak
 async def test_over_http_the_bearer_token_acts_as_its_principal_and_runs_the_allowed_restart(url, demo_farm, mode):
     async with client(url, TOKEN, mode) as mcp:
-        assert len((await mcp.list_tools()).tools) == 6
+        assert len((await mcp.list_tools()).tools) == 7
         done = await mcp.call_tool(
             "request_restart",
-            {"site": "shop-web", "reason": "config", "changed_files": ["App_Config/connectionStrings.config"]},
+            {"site": "shop-web", "reason": "config", "note": "new connection string",
+             "changed_files": ["App_Config/connectionStrings.config"]},
         )
         assert not done.is_error, done.content[0].text
         got = (await mcp.call_tool("get_request", {"request_id": done.structured_content["id"]})).structured_content
@@ -67,7 +68,7 @@ async def test_over_http_the_bearer_token_acts_as_its_principal_and_runs_the_all
 
 async def test_over_http_a_worker_kill_waits_for_a_person(url, service, demo_farm):
     async with client(url, TOKEN) as mcp:
-        waiting = await mcp.call_tool("request_restart", {"site": "shop-web", "reason": "hung"})
+        waiting = await mcp.call_tool("request_restart", {"site": "shop-web", "reason": "hung", "note": "it hangs"})
         assert waiting.content[0].text.startswith("waiting for approval: request r-")
         request_id = waiting.structured_content["id"]
         service.approve(request_id, service.principal("bob"))
@@ -77,7 +78,7 @@ async def test_over_http_a_worker_kill_waits_for_a_person(url, service, demo_far
 
 async def test_over_http_another_clients_token_acts_as_that_client_under_its_own_rules(url, demo_farm):
     async with client(url, OTHER_TOKEN) as mcp:
-        refused = await mcp.call_tool("request_restart", {"site": "shop-web", "reason": "config"})
+        refused = await mcp.call_tool("request_restart", {"site": "shop-web", "reason": "config", "note": "new"})
     assert refused.is_error and refused.structured_content["requester"] == "mcp:helper"
     assert "no rule lets mcp:helper" in refused.content[0].text
     assert all(host.received == [] for host in demo_farm.hosts.values())
@@ -87,7 +88,7 @@ async def test_over_http_another_clients_token_acts_as_that_client_under_its_own
 async def test_over_http_no_token_or_an_unknown_one_gets_401_and_runs_nothing(url, token, demo_farm):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": "request_restart", "arguments": {"site": "shop-web", "reason": "hung"}}}
+            "params": {"name": "request_restart", "arguments": {"site": "shop-web", "reason": "hung", "note": "x"}}}
     async with httpx2.AsyncClient(headers=headers) as http:
         response = await http.post(url, json=call, headers={"Accept": "application/json, text/event-stream"})
     assert response.status_code == 401

@@ -37,13 +37,13 @@ async def test_over_stdio_an_assistant_plans_runs_the_appdomain_restart_and_read
     async with Client(aspreset_mcp(tmp_path, farm_inventory, db_url), mode=mode) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert names == {"list_sites", "site_status", "plan_restart", "request_restart", "get_request",
-                         "list_requests"}
+                         "list_requests", "cancel_request"}
         changed = ["App_Config/connectionStrings.config"]
         plan = await client.call_tool("plan_restart", {"site": "shop-web", "changed_files": changed})
         assert plan.structured_content["rung"] == "appdomain"
         assert plan.structured_content["decision"]["outcome"] == "allow"
 
-        arguments = {"site": "shop-web", "reason": "config", "changed_files": changed}
+        arguments = {"site": "shop-web", "reason": "config", "note": "new connection string", "changed_files": changed}
         done = await client.call_tool("request_restart", arguments)
         assert not done.is_error, done.content[0].text
         request_id = done.structured_content["id"]
@@ -60,7 +60,7 @@ async def test_over_stdio_a_worker_kill_waits_until_a_person_approves_it(
 ):
     before = demo_farm.host("web01").pids("ShopPool")
     async with Client(aspreset_mcp(tmp_path, farm_inventory, db_url, "--principal", "assistant")) as client:
-        waiting = await client.call_tool("request_restart", {"site": "shop-web", "reason": "hung"})
+        waiting = await client.call_tool("request_restart", {"site": "shop-web", "reason": "hung", "note": "it hangs"})
         match = re.match(r"waiting for approval: request (r-\w+)", waiting.content[0].text)
         assert match, waiting.content[0].text
         request_id = match.group(1)

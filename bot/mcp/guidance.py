@@ -1,0 +1,75 @@
+"""What an assistant reads about what happens next. The core's views say it for people (`/recycle
+approve r-...`, `aspreset status shop-web`); an assistant with a shell could run those commands, so
+its answers name no command and no way to approve: only that a person must approve, and where, and
+which tool follows the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.app.service import Service
+from bot.app.views import RequestView
+
+WhereApproved = Callable[[Service, str], str]
+"""(service, site) -> where a person approves a waiting request of that site, in words."""
+
+
+def at_the_terminal(service: Service, site: str) -> str:
+    """Where a person approves when no chat front end posts the request (stdio)."""
+    return "a person must approve it at the bot's terminal"
+
+
+def in_slack(service: Service, site: str) -> str:
+    """Where a person approves when the Slack front end posts approval requests to the site's channel.
+    The channel is named by its site: a raw channel id means nothing to a model or its user."""
+    entry = service.inventory.sites.get(site)
+    if entry is None or not getattr(entry, "channel", None):
+        return at_the_terminal(service, site)
+    return f"the approval request was posted in {site}'s Slack channel; a person must approve it there"
+
+
+def next_step(view: RequestView, where_approved: str) -> str | None:
+    """The next step for an assistant, in words and tool names only."""
+    state = view.state
+    if state == "awaiting_approval":
+        return where_approved
+    if state == "approved":
+        return "it is approved and starts when the bot picks it up; follow it with get_request"
+    if state == "running":
+        return "it is running; follow it with get_request until it ends"
+    if state in ("failed", "partially_failed"):
+        untouched = f" ({', '.join(view.untouched)} were not restarted)" if view.untouched else ""
+        return (f"see each host's error{untouched}; site_status shows where the hosts stand now. A person "
+                "decides whether to resume the rollout")
+    if state == "interrupted":
+        return ("the bot stopped while this ran: check site_status before asking again; it is never re-run "
+                "by itself")
+    return None
+
+
+def for_assistant(view: RequestView, where_approved: str) -> RequestView:
+    """The view with the people's commands (next step, resume and retry commands) replaced."""
+    return view.model_copy(update={"next_step": next_step(view, where_approved), "resume": None, "retry": None})
+
+
+REFUSAL_SUGGESTION = (
+    "Ask for the narrow restart instead: plan_restart with the files that changed restarts one app (appdomain); "
+    "reason gac, memory or locked-file recycles its pool (apppool); reason hung kills only its pool's worker "
+    "(worker, after a person approves)."
+)
+
+# The people's words in the core's messages, and the same thing in an assistant's words.
+_CLI_WORDS = (
+    ("`aspreset requests` lists them", "list_requests lists them"),
+    ("`requests` lists them", "list_requests lists them"),
+    ("Try `/recycle help`.", ""),
+    ("--changed", "changed_files"),
+    ("--reason", "note"),
+)
+
+
+def in_assistant_words(message: str) -> str:
+    """A core message without CLI commands or options: the tool's own argument and tool names."""
+    for cli, tool in _CLI_WORDS:
+        message = message.replace(cli, tool)
+    return message.strip()
