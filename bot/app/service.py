@@ -39,7 +39,7 @@ class Service:
         owner: str | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one."""
-        self.policy = policy
+        self._policy = policy
         self.inventory = inventory
         self.executor = executor
         self.store = store
@@ -53,6 +53,15 @@ class Service:
             hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
         )
         self.queries = Queries(policy, inventory, executor=executor, store=store, clock=clock)
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        """A new policy (e.g. re-read from its file) holds for every use case from the next call on."""
+        self._policy = self.requests.policy = self.queries.policy = self.notifications.policy = policy
 
     def principal(self, name: str, channel: str | None = None) -> Principal:
         """A principal from an alias in [people] or an immutable ID (U..., mcp:NAME, cli:NAME)."""
