@@ -1,83 +1,49 @@
-"""The tools' bodies: arguments -> a core command -> the core's dispatcher -> a view. Synchronous;
-the server runs them in a worker thread. Reading one request or a list, and cancelling one, have no
-chat command, so those call the service's use cases (the server turns their errors into views)."""
+"""The tools' commands: a tool's arguments -> a core Command, which the server hands to the core's
+dispatcher. Building happens inside `dispatch`, so an input over the limits is answered like any
+other bad input. A note that asks for a server-wide action makes the command that action is (a
+ServerWideRequest, which the core refuses with the narrow alternative)."""
 
 from __future__ import annotations
 
-from bot.app.dispatch import dispatch
-from bot.app.errors import NotAllowed
-from bot.app.service import Service
-from bot.app.views import RequestListView, View
-from bot.mcp.notes import NoteRefused, check_note
-from commands.model import ListSites, Reason, RestartRequest, Status
-from commands.rungs import Rung
-from policies.identity import Principal
+from collections.abc import Callable
+from dataclasses import replace
+
+from bot.mcp.notes import check_note
+from commands.model import Cancel, Command, ListRequests, ListSites, RestartRequest, ShowRequest, Status
+
+Make = Callable[[], Command]
 
 
-def restart_request(
-    site: str, changed: list[str] | None, reason: str | None, note: str | None, scope: str | None, plan_only: bool
-) -> RestartRequest:
-    """The core's command; raises NoteRefused for a note that is not one line or asks for more."""
-    check_note(note)
-    return RestartRequest(
-        site=site,
-        scope=Rung(scope) if scope else None,
-        reason=Reason(reason) if reason else None,
-        note=note,
-        changed=tuple(changed or ()),
-        plan_only=plan_only,
-    )
+def list_sites() -> Make:
+    return ListSites
 
 
-def list_sites(service: Service, principal: Principal) -> View:
-    return dispatch(ListSites(), principal, service, principal.id)
+def site_status(site: str) -> Make:
+    return lambda: Status(site=site)
 
 
-def site_status(service: Service, principal: Principal, site: str) -> View:
-    return dispatch(Status(site=site), principal, service, principal.id)
+def restart(
+    site: str, changed: list[str] | None, reason: str | None, note: str | None, scope: str | None, *, plan_only: bool
+) -> Make:
+    """`reason` is one of the known reasons (the input schema's enum); `note` the free text."""
+    def make() -> Command:
+        server_wide = check_note(note)
+        if server_wide is not None:
+            return server_wide
+        command = RestartRequest.from_arguments(site, scope=scope, reason=reason, changed=changed,
+                                                plan_only=plan_only)
+        return replace(command, note=note)
+
+    return make
 
 
-def plan_restart(
-    service: Service, principal: Principal, site: str, changed: list[str] | None, reason: str | None,
-    note: str | None, scope: str | None,
-) -> View:
-    return _restart(service, principal, restart_request(site, changed, reason, note, scope, plan_only=True))
+def get_request(request_id: str) -> Make:
+    return lambda: ShowRequest(request_id)
 
 
-def request_restart(
-    service: Service, principal: Principal, site: str, reason: str | None, note: str, changed: list[str] | None,
-    scope: str | None,
-) -> View:
-    return _restart(service, principal, restart_request(site, changed, reason, note, scope, plan_only=False))
+def list_requests(site: str | None, state: str | None, limit: int = 50) -> Make:
+    return lambda: ListRequests(state=state, site=site, limit=limit)
 
 
-def _restart(service: Service, principal: Principal, command: RestartRequest) -> View:
-    return dispatch(command, principal, service, principal.id)
-
-
-def refused_note(service: Service, refused: NoteRefused) -> View | None:
-    """A note asking for a server-wide action answers as the server-wide request itself: refused,
-    with the narrow alternative. None for a note refused for its form."""
-    if refused.server_wide is None:
-        return None
-    return service.refuse_server_wide(refused.server_wide)
-
-
-def get_request(service: Service, principal: Principal, request_id: str) -> View:
-    return service.get_request(request_id)
-
-
-def list_requests(
-    service: Service, principal: Principal, site: str | None, state: str | None, limit: int = 50
-) -> RequestListView:
-    return service.list_requests(state=state, site=site, limit=limit)
-
-
-def cancel_request(service: Service, principal: Principal, request_id: str) -> View:
-    """The assistant's own request, still waiting (or approved and not started), is cancelled;
-    anyone else's is not its to cancel."""
-    request = service.store.get(request_id)
-    if request.requester != principal.id:
-        raise NotAllowed(f"{request_id} was asked for by {service.display(request.requester)}, not by you; "
-                         "you can cancel only your own requests")
-    return service.deny(request_id, principal, None)
+def cancel_request(request_id: str) -> Make:
+    return lambda: Cancel(request_id)

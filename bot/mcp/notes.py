@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from commands.limits import LimitExceeded
 from commands.model import ServerWideRequest
 from commands.parser import server_wide_action
 
@@ -25,24 +26,17 @@ _PROSE = (
 )
 
 
-class NoteRefused(ValueError):
-    def __init__(self, message: str, server_wide: ServerWideRequest | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.server_wide = server_wide
-
-
-def check_note(note: str | None) -> None:
-    """Raise NoteRefused for a note that is not one line, or that asks for a server-wide action."""
+def check_note(note: str | None) -> ServerWideRequest | None:
+    """The server-wide action a note asks for, if any (the caller answers it as that request:
+    refused); LimitExceeded for a note that is not one line."""
     if note is None:
-        return
+        return None
     if not re.fullmatch(ONE_LINE_PATTERN, note):
-        raise NoteRefused("note must be one line of text: newlines and control characters are not allowed")
+        raise LimitExceeded("note must be one line of text: newlines and control characters are not allowed")
     found = server_wide_action(note)
-    if found is None:
-        for pattern, what in _PROSE:
-            if pattern.search(note):
-                found = ServerWideRequest(text=note, what=what)
-                break
     if found is not None:
-        raise NoteRefused(f"the note asks for {found.what}", found)
+        return found
+    for pattern, what in _PROSE:
+        if pattern.search(note):
+            return ServerWideRequest(text=note, what=what)
+    return None

@@ -31,7 +31,7 @@ class RequestsResult(BaseModel):
 Output = type[BaseModel]
 
 
-def result(view: View | RequestListView, output: Output, *, request_outcome: bool = False) -> CallToolResult:
+def result(view: View, output: Output, *, request_outcome: bool = False) -> CallToolResult:
     """`output`: the tool's declared output model. `request_outcome`: the view answers "did the
     restart I asked for happen?" (request_restart), so a refused or failed request is an error;
     reading a request back never is."""
@@ -58,7 +58,7 @@ def unavailable(problem: AspresetError) -> CallToolResult:
     return error(f"{message} [{view.code}]")
 
 
-def _in_assistant_words(view: View | RequestListView) -> View | RequestListView:
+def _in_assistant_words(view: View) -> View:
     if isinstance(view, ErrorView):
         return view.model_copy(update={"message": in_assistant_words(view.message)})
     if isinstance(view, RefusalView):

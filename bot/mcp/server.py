@@ -6,7 +6,6 @@ restart that has started finishes and is recorded even if the client hangs up.""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from typing import Annotated
 
 import anyio
@@ -16,10 +15,10 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
+from bot.app.dispatch import dispatch
 from bot.app.errors import AspresetError
-from bot.app.incidents import error_view, incident_view
-from bot.app.service import Service
-from bot.app.views import ErrorView, PlanView, RequestListView, RequestView, SiteListView, StatusView, View
+from bot.app.incidents import reply_for
+from bot.app.views import PlanView, RequestListView, RequestView, SiteListView, StatusView
 from bot.mcp import calls, replies
 from bot.mcp.arguments import AssistantServer
 from bot.mcp.guidance import WhereApproved, at_the_terminal, for_assistant
@@ -35,10 +34,8 @@ from bot.mcp.inputs import (
     Site,
     State,
 )
-from bot.mcp.notes import NoteRefused
 from bot.mcp.replies import Output, RequestsResult
 from bot.mcp.services import PrincipalSource, ServiceSource
-from commands.limits import LimitExceeded
 from policies.identity import Principal
 
 INSTRUCTIONS = f"""\
@@ -60,57 +57,42 @@ RESTARTS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempote
 # Withdraws the assistant's own waiting request: nothing runs, nothing on a host changes.
 CANCELS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
-Body = Callable[[Service, Principal], View | RequestListView]
-
-
 class Tools:
-    """Runs one tool body against the core, failing closed when the core cannot be had."""
+    """Runs one tool's command through the core's dispatcher, failing closed when the core cannot be had."""
 
     def __init__(self, source: ServiceSource, principal: PrincipalSource, where_approved: WhereApproved) -> None:
         self.source = source
         self.principal = principal
         self.where_approved = where_approved
 
-    async def run(self, tool: str, output: Output, body: Body, *, request_outcome: bool = False) -> CallToolResult:
+    async def run(self, tool: str, output: Output, make: calls.Make, *, request_outcome: bool = False
+                  ) -> CallToolResult:
         try:
             principal = self.principal()  # read here: the HTTP caller's identity lives in this task's context
         except AspresetError as error:
-            return replies.result(error_view(error), output)
+            return replies.result(reply_for(error), output)
         # to_thread never abandons its thread, and the shield keeps the reply's bookkeeping from being
         # cancelled too: a restart that started is finished and recorded whatever the client does.
         with anyio.CancelScope(shield=True):
-            answer = await anyio.to_thread.run_sync(self._call, tool, output, body, principal, request_outcome)
+            answer = await anyio.to_thread.run_sync(self._call, tool, output, make, principal, request_outcome)
         return answer
 
     def _call(
-        self, tool: str, output: Output, body: Body, principal: Principal, request_outcome: bool
+        self, tool: str, output: Output, make: calls.Make, principal: Principal, request_outcome: bool
     ) -> CallToolResult:
         try:
             service = self.source.get()
         except AspresetError as error:
             return replies.unavailable(error)
         except Exception as error:
-            return replies.result(incident_view(error, command=tool, principal=principal.id), output)
-        view = self.view(tool, body, service, principal)
+            return replies.result(reply_for(error, command=tool, principal=principal.id), output)
+        view = dispatch(make, principal, service, principal.id)
         if isinstance(view, RequestView):
             view = for_assistant(view, self.where_approved(service, view.site))
         elif isinstance(view, RequestListView):
             where = self.where_approved
             view = RequestListView([for_assistant(r, where(service, r.site)) for r in view.root])
         return replies.result(view, output, request_outcome=request_outcome)
-
-    @staticmethod
-    def view(tool: str, body: Body, service: Service, principal: Principal) -> View | RequestListView:
-        try:
-            return body(service, principal)  # dispatch turns the core's errors into an ErrorView
-        except NoteRefused as refused:
-            return calls.refused_note(service, refused) or ErrorView(code="bad_input", message=refused.message)
-        except LimitExceeded as error:  # building the command: the same limits as chat and the CLI
-            return ErrorView(code="bad_input", message=error.message)
-        except AspresetError as error:
-            return error_view(error)
-        except Exception as error:
-            return incident_view(error, command=tool, principal=principal.id)
 
 
 def build_server(
@@ -141,13 +123,13 @@ def build_server(
     @server.tool(title="List sites", annotations=READ_ONLY, description=doc("""
         The sites aspreset knows: environment, IIS site and app, app pool, hosts."""))
     async def list_sites() -> Annotated[CallToolResult, SiteListView]:
-        return await tools.run("list_sites", SiteListView, calls.list_sites)
+        return await tools.run("list_sites", SiteListView, calls.list_sites())
 
     @server.tool(title="Site status", annotations=READS_HOSTS, description=doc("""
         Per host: app pool state, worker process IDs, AppDomain id, app_offline.htm. Reads the hosts;
         changes nothing."""))
     async def site_status(site: Site) -> Annotated[CallToolResult, StatusView]:
-        return await tools.run("site_status", StatusView, lambda service, who: calls.site_status(service, who, site))
+        return await tools.run("site_status", StatusView, calls.site_status(site))
 
     @server.tool(title="Plan a restart", annotations=READS_HOSTS, description=doc("""
         Work out the narrowest restart for a change or a reason, and what the team's policy says about
@@ -159,7 +141,7 @@ def build_server(
     ) -> Annotated[CallToolResult, PlanView]:
         return await tools.run(
             "plan_restart", PlanView,
-            lambda service, who: calls.plan_restart(service, who, site, changed_files, reason, note, scope),
+            calls.restart(site, changed_files, reason, note, scope, plan_only=True),
         )
 
     @server.tool(title="Request a restart", annotations=RESTARTS, description=doc("""
@@ -173,7 +155,7 @@ def build_server(
     ) -> Annotated[CallToolResult, RequestView]:
         return await tools.run(
             "request_restart", RequestView,
-            lambda service, who: calls.request_restart(service, who, site, reason, note, changed_files, scope),
+            calls.restart(site, changed_files, reason, note, scope, plan_only=False),
             request_outcome=True,
         )
 
@@ -182,7 +164,7 @@ def build_server(
         plan, and once it ran, each host's result with worker PIDs before and after."""))
     async def get_request(request_id: RequestId) -> Annotated[CallToolResult, RequestView]:
         return await tools.run(
-            "get_request", RequestView, lambda service, who: calls.get_request(service, who, request_id)
+            "get_request", RequestView, calls.get_request(request_id)
         )
 
     @server.tool(title="List requests", annotations=READ_ONLY, description=doc("""
@@ -191,7 +173,7 @@ def build_server(
         site: OptionalSite = None, state: State = None
     ) -> Annotated[CallToolResult, RequestsResult]:
         return await tools.run(
-            "list_requests", RequestsResult, lambda service, who: calls.list_requests(service, who, site, state)
+            "list_requests", RequestsResult, calls.list_requests(site, state)
         )
 
     @server.tool(title="Cancel a request", annotations=CANCELS, description=doc("""
@@ -199,7 +181,7 @@ def build_server(
         Nothing runs. A request someone else asked for is not yours to cancel."""))
     async def cancel_request(request_id: RequestId) -> Annotated[CallToolResult, RequestView]:
         return await tools.run(
-            "cancel_request", RequestView, lambda service, who: calls.cancel_request(service, who, request_id)
+            "cancel_request", RequestView, calls.cancel_request(request_id)
         )
 
     return server
