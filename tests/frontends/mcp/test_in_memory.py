@@ -219,7 +219,7 @@ async def test_an_assistant_cannot_cancel_someone_elses_request(server, service)
     theirs = service.request(RestartRequest(site="shop-web", reason=Reason.HUNG), service.principal("alice"), "cli")
     async with Client(server) as client:
         refused = await client.call_tool("cancel_request", {"request_id": theirs.id})
-    assert refused.is_error and "only your own requests" in refused.content[0].text
+    assert refused.is_error and "only its requester can cancel it" in refused.content[0].text
     assert service.store.get(theirs.id).state == RequestState.AWAITING_APPROVAL
 
 
