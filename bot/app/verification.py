@@ -134,7 +134,22 @@ def judge(rung: Rung, pool: str, result: RestartResult) -> Verdict:
         found = _judge_core(result) if core else _judge_appdomain(result)
     else:
         found = _judge_workers(rung, result)
+        if not found.error_code:
+            found = _judge_answer_from_new_worker(result, found)
     return Verdict(found.error_code, found.error, warm.evidence + found.evidence, warm.notes + found.notes)
+
+
+def _judge_answer_from_new_worker(result: RestartResult, found: Verdict) -> Verdict:
+    """An answer sent while an old worker still ran may be the old worker's: during an overlapped
+    recycle HTTP.sys hands requests to it until the new one is ready (docs/iis-behaviour.md)."""
+    last = result.warmups[-1] if result.warmups else None
+    old = _keys((result.before or Observation()).workers)
+    if last is None or last.workers_seen is None or not old & _keys(last.workers_seen):
+        return found
+    shown = ", ".join(str(pid) for pid, _ in sorted(old & _keys(last.workers_seen)))
+    return Verdict("not_verified", f"the last warm-up was sent while old worker process(es) {shown} still ran, so the "
+                   "old worker may have answered it (an overlapped recycle hands requests to the old worker until the "
+                   "new one is ready): nothing shows the new worker answers", found.evidence, found.notes)
 
 
 def stopped_text(pool: str, rung: Rung) -> str:

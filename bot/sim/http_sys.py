@@ -73,8 +73,14 @@ def serve(
                 return HttpAnswer(503, OFFLINE_PAGE, server=_iis_server(iis))
             if worker is None or not worker.alive(now):
                 worker = next((w for w in reversed(pool.alive(now)) if not w.retiring), None)
+            overlap = iis.old_worker_serves_overlap and not pool.disallow_overlapping_rotation
+            if overlap and (worker is None or worker.ready_at > now):
+                old = next((w for w in pool.alive(now) if w.retiring and not w.hung), None)
+                if old is not None:  # overlap: the old worker, still warm, answers until the new one is ready
+                    return HttpAnswer(200, f"pid={old.pid} appdomain=(old worker)", server=_iis_server(iis))
+            if worker is None:
                 in_gap = pool.disallow_overlapping_rotation and any(w.retiring for w in pool.alive(now))
-                if worker is None and not in_gap:
+                if not in_gap:
                     worker = iis.spawn(pool, now)
             ready_in = iis.timing.poll_s
             if worker is not None and worker.ready_at <= now and not worker.hung:  # a hung one never answers

@@ -221,9 +221,15 @@ def warmup_request(t: Target, p: OperationParams) -> tuple[str, str]:
     return f"{scheme}://{address}:{port}{path}", header
 
 
-def warm_up(ctx: OpContext, t: Target, p: OperationParams, deadline: float) -> WarmupAnswer:
+def warm_up(ctx: OpContext, t: Target, p: OperationParams, deadline: float, seen: Observation | None = None,
+            ) -> WarmupAnswer:
+    """Invoke-Warmup: one GET, with when it was sent and the workers of the last look before it."""
     url, host = warmup_request(t, p)
-    return ctx.http_get(url, host, max(0.1, deadline - time.monotonic()))
+    at_ms = ctx.ms()
+    answer = ctx.http_get(url, host, max(0.1, deadline - time.monotonic()))
+    answer.at_ms = at_ms
+    answer.workers_seen = list(seen.workers) if seen is not None else None
+    return answer
 
 
 def _binding(site: IisSite, scheme: str) -> Binding | None:

@@ -340,11 +340,15 @@ function Get-WarmupRequest($Target) {
     @{ Url = '{0}://{1}:{2}{3}' -f $scheme, $address, $port, $path; Host = $hostHeader }
 }
 
-function Invoke-Warmup($Target) {
+function Invoke-Warmup($Target, $Seen) {
     # One GET: no redirect followed (a 301/302 is the app answering), TLS 1.2+, bounded by the deadline.
+    # $Seen is the last look before it ($null: none); its workers are kept with the answer.
     $request = Get-WarmupRequest $Target
+    $seenWorkers = $null
+    if ($null -ne $Seen) { $seenWorkers = @($Seen.workers) }
     $answer = [ordered]@{ url = $request.Url; host_header = $request.Host; status = $null; server = ''; location = ''
-                          ms = 0; failure = ''; offline_page = $false }
+                          ms = 0; failure = ''; offline_page = $false; at_ms = [int]$clock.ElapsedMilliseconds
+                          workers_seen = $seenWorkers }
     $watch = [Diagnostics.Stopwatch]::StartNew()
     [Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
     $web = [Net.WebRequest]::Create($request.Url)
@@ -385,10 +389,16 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
     # the pool state: a Stopped pool ends the wait at once. Old workers are waited for up to $DrainUntilMs
     # (shutdownTimeLimit plus a margin), the rest up to the operation's deadline. Decides nothing else.
     # The condition blocks run in this scope and see the caller's variables: names here start with "wait".
+    # An answer counts only if it was sent when no old worker was left: during an overlapped recycle
+    # HTTP.sys hands requests to the old worker until the new one is ready (docs/iis-behaviour.md).
     $waitAnswer = $null
-    $waitSeen = $null
+    $waitSeen = $result.acted
+    $waitFresh = $false
     while ($clock.ElapsedMilliseconds -le [Math]::Max($deadlineMs, $DrainUntilMs) + 1000) {
-        if ($null -eq $waitAnswer -or $null -eq $waitAnswer.status -or -not (& $IsDone $waitSeen)) { $waitAnswer = Invoke-Warmup $WaitTarget }
+        if ($null -eq $waitAnswer -or $null -eq $waitAnswer.status -or -not $waitFresh -or -not (& $IsDone $waitSeen)) {
+            $waitFresh = $null -ne $waitSeen -and (& $AreOldGone $waitSeen)
+            $waitAnswer = Invoke-Warmup $WaitTarget $waitSeen
+        }
         $waitSeen = Get-Observation $WaitTarget $WaitDomains
         $result.after = $waitSeen
         $waitNowMs = $clock.ElapsedMilliseconds
@@ -396,9 +406,11 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
         if ($waitSeen.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
         # HTTP.sys itself said no binding or no registration matches: asking again cannot help.
         if (@(400, 404) -contains $waitAnswer.status -and $waitAnswer.server -like 'Microsoft-HTTPAPI*') { $result.wait_ended = 'not_routed'; return }
-        if ($null -ne $waitAnswer.status -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
+        if ($null -ne $waitAnswer.status -and $waitFresh -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
         if (-not $waitOldGone -and $DrainUntilMs -gt 0 -and $waitNowMs -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
-        if ($waitNowMs -ge $deadlineMs -and ($waitOldGone -or $waitNowMs -ge $DrainUntilMs)) { $result.wait_ended = 'deadline'; return }
+        # Old workers gone only now, past the deadline: one more warm-up, which the new worker answers.
+        $waitOneMore = $waitOldGone -and -not $waitFresh -and $null -ne $waitAnswer.status
+        if ($waitNowMs -ge $deadlineMs -and ($waitOldGone -or $waitNowMs -ge $DrainUntilMs) -and -not $waitOneMore) { $result.wait_ended = 'deadline'; return }
         Start-Sleep -Milliseconds $P.poll_ms
     }
     $result.wait_ended = 'deadline'
