@@ -19,7 +19,8 @@ def answer(status: int = 200, server: str = "Microsoft-IIS/10.0", seen: list[Wor
 
 
 def recycled(*warmups: WarmupAnswer) -> RestartResult:
-    return RestartResult(ok=True, op="apppool", method="recycle", before=Observation(pool_state="Started", workers=[OLD]),
+    return RestartResult(ok=True, op="apppool", method="recycle",
+                         before=Observation(pool_state="Started", workers=[OLD]),
                          after=Observation(pool_state="Started", workers=[NEW]), warmups=list(warmups),
                          wait_ended="condition")
 
