@@ -8,7 +8,8 @@ The rules hold on a real server, not only on a friendly one:
   same worker after the warm-up, or the `Application Restarts` counter growing; an Id that changed
   is extra evidence, never required (on a real server the Id shown is often the app's path);
 - a warm-up answered by HTTP.sys itself (`Server: Microsoft-HTTPAPI/2.0`: 400 no binding matched,
-  503 pool stopped or queue full, 404 nothing registered) is not the app answering; a redirect is;
+  503 pool stopped or queue full, 404 nothing registered) is not the app answering, nor is a redirect
+  (a native module may answer it before ASP.NET runs);
 - a pool that is Stopped after the operation fails it with `pool_stopped` and what to do.
 """
 
@@ -181,10 +182,17 @@ def _judge_warmup(answer: WarmupAnswer | None, after: Observation | None) -> Ver
     if answer.status >= 500:
         return Verdict("warmup_failed", f"the application answered the warm-up {where} with HTTP {answer.status}: "
                        "it started but fails; check its logs")
-    notes: tuple[str, ...] = ()
     if 300 <= answer.status < 400:
-        notes = (f"the app answered with a redirect to {answer.location or '?'} (not followed)",)
-    return Verdict(evidence=("app_answered",), notes=notes)
+        # URL Rewrite, httpRedirect and HSTS answer before ASP.NET runs: a redirect does not show the app
+        # answered, and it may still be cold (docs/iis-behaviour.md).
+        return Verdict(notes=(redirect_note(answer),))
+    return Verdict(evidence=("app_answered",))
+
+
+def redirect_note(answer: WarmupAnswer) -> str:
+    return (f"the warm-up got a redirect (HTTP {answer.status}) to {answer.location or '?'}, which IIS may answer "
+            "itself before the application runs (URL Rewrite, httpRedirect, HSTS), so it does not show the app "
+            "answered and the app may still be cold; give the site a warmup_path or warmup_url the app itself answers")
 
 
 def _http_sys_meaning(answer: WarmupAnswer) -> str:
@@ -217,9 +225,12 @@ def _judge_appdomain(result: RestartResult) -> Verdict:
         if after.appdomains and ids_before and not ids_before & {e.id for e in after.appdomains}:
             evidence.append("id_changed")
         if not after.appdomains:
-            return Verdict("appdomain_not_restarted", "no AppDomain of the application is loaded after the warm-up: "
-                           "the app did not come back (check the warm-up URL and the application's logs)",
-                           tuple(evidence))
+            last = result.warmups[-1] if result.warmups else None
+            why = "the app did not come back (check the warm-up URL and the application's logs)"
+            if last is not None and last.status is not None and 300 <= last.status < 400:
+                why = redirect_note(last)
+            return Verdict("appdomain_not_restarted", f"no AppDomain of the application is loaded after the warm-up: "
+                           f"{why}", tuple(evidence))
     if before.app_restarts is not None and after.app_restarts is not None and after.app_restarts > before.app_restarts:
         evidence.append("restart_counter_grew")
     if _keys(before.workers) != _keys(after.workers):
@@ -320,6 +331,9 @@ def _verify_none(result: StatusResult, answer: WarmupAnswer | None) -> Verdict:
     warm = _judge_warmup(answer, result.observed)
     if warm.error_code:
         return warm
+    if "app_answered" not in warm.evidence:  # the only evidence the none rung has
+        return Verdict("not_verified", warm.notes[0] if warm.notes else "nothing shows the app answers", (),
+                       warm.notes)
     if not result.workers:
         return Verdict("worker_not_started", "no worker process serves the pool after the warm-up")
     return warm

@@ -84,6 +84,9 @@ def serve(
                     worker = iis.spawn(pool, now)
             ready_in = iis.timing.poll_s
             if worker is not None and worker.ready_at <= now and not worker.hung:  # a hung one never answers
+                native = native_redirect(iis, site, app, path)
+                if native:  # answered in the worker by a native module: ASP.NET never runs
+                    return HttpAnswer(301, "Moved Permanently", server=_iis_server(iis), location=native)
                 _load_app(iis, site, app, worker, now)
                 if app.ready_at <= now:
                     if app.redirect_to:
@@ -100,6 +103,16 @@ def serve(
         # fifty hosts compiling at once would otherwise spend the simulator's CPU on looking.
         if pause.wait(max(0.001, min(max(iis.timing.poll_s, ready_in / 4), ready_in))) and stop is not None:
             return HttpAnswer(503, "server stopping")
+
+
+def native_redirect(iis: IisServer, site: IisSite, app: App, path: str) -> str:
+    """The Location a native module answers `path` with, or "": the site's own redirects, and IIS's
+    courtesy redirect of an application's path without its trailing slash (DefaultDocumentModule)."""
+    if path in site.native_redirects:
+        return site.native_redirects[path]
+    if iis.courtesy_redirects and app.path != "/" and path == app.path.rstrip("/"):
+        return path + "/"
+    return ""
 
 
 def _load_app(iis: IisServer, site: IisSite, app: App, worker: Worker, now: float) -> None:

@@ -87,6 +87,9 @@ class IisServer:
         # During an overlapped recycle HTTP.sys hands requests to the old worker until the new one is
         # ready (docs/iis-behaviour.md); False lets a request wait for the new worker instead.
         self.old_worker_serves_overlap = True
+        # A request for an application's path without its trailing slash is answered 301 to the path
+        # with it by a native module, before ASP.NET runs (docs/iis-behaviour.md).
+        self.courtesy_redirects = True
         self.sites: dict[str, IisSite] = {}
         self.pools: dict[str, Pool] = {}
         self.lock = threading.RLock()

@@ -79,8 +79,9 @@ class Run:
         while True:
             if answer is None or answer.status is None or not fresh or not done(seen or Observation()):
                 fresh = seen is not None and (old_gone is None or old_gone(seen))
-                answer = warm_up(self.ctx, t, self.p, self.deadline, seen)
-                self.result.warmups.append(answer)
+                answers = warm_up(self.ctx, t, self.p, self.deadline, seen)
+                self.result.warmups.extend(answers)
+                answer = answers[-1]
             after = seen = self.look(t, domains=domains)
             self.result.after = after
             now = time.monotonic()
