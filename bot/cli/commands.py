@@ -17,6 +17,7 @@ from bot.app.errors import AspresetError, ConfigError
 from bot.app.incidents import incident_view
 from bot.app.service import Service
 from bot.app.views import AuditView, ErrorView, RequestListView, View
+from bot.cli import checks
 from bot.cli import mcp as mcp_cli
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_error, exit_code_for_view
 from bot.cli.render import text as render_text
@@ -25,7 +26,6 @@ from bot.logs import configure as configure_logs
 from commands.limits import LimitExceeded
 from commands.model import Approve, Deny, Reason, RestartRequest, Status
 from commands.rungs import Rung
-from policies.files import FileError, load_inventory, load_policy
 from policies.identity import Principal
 
 Handler = Callable[[argparse.Namespace], int]
@@ -165,34 +165,6 @@ def _show(args: argparse.Namespace, view: View | RequestListView | AuditView) ->
     return exit_code_for_view(view)
 
 
-def cmd_policy_check(args: argparse.Namespace) -> int:
-    try:
-        policy = load_policy(args.file)
-        inventory = load_inventory(args.inventory) if args.inventory else None
-    except FileError as error:
-        raise ConfigError(str(error)) from None
-    problems: list[str] = []
-    if inventory is not None:
-        environments = {site.environment for site in inventory.sites.values()}
-        for env in sorted(set(policy.environments) - environments):
-            problems.append(f"environments.{env}: no site in {args.inventory} has this environment")
-    empty = [name for name, members in policy.groups.items() if not members]
-    summary = {
-        "file": args.file,
-        "valid": not problems,
-        "rules": [rule.name for rule in policy.rules],
-        "people": sorted(policy.people),
-        "empty_groups": empty,
-        "problems": problems,
-    }
-    lines = [f"{args.file}: {'valid' if not problems else 'INVALID'}, {len(policy.rules)} rules, "
-             f"{len(policy.people)} people"]
-    lines += [f"  note: group {name!r} is empty; rules that need its approval refuse" for name in empty]
-    lines += [f"  problem: {p}" for p in problems]
-    _emit(args, summary, "\n".join(lines))
-    return EXIT_BAD_INPUT if problems else EXIT_DONE
-
-
 def cmd_sim(args: argparse.Namespace) -> int:
     from bot.sim.cli import run
     from bot.sim.timing import timing_from_arguments
@@ -273,6 +245,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"aspreset: {message}\n")
 
 
+class _Version(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import version
+
+        try:
+            settings = load_settings()
+            found = f"config: {settings.config_path or 'none found'}\ndatabase: {settings.database_shown}"
+        except AspresetError as error:
+            found = f"config: {error}"
+        print(f"aspreset {version('aspreset')}\n{found}")
+        parser.exit(EXIT_DONE)
+
+
 def _common(parser: argparse.ArgumentParser, *, json_flag: bool = True, db: bool = True) -> None:
     parser.add_argument("--config", help="aspreset.toml (default: $ASPRESET_CONFIG, then ./aspreset.toml)")
     parser.add_argument("--policy", help="policy TOML file (overrides the config file)")
@@ -302,6 +287,8 @@ def _parser() -> argparse.ArgumentParser:
     from bot.sim.timing import add_timing_arguments
 
     parser = _Parser(prog="aspreset", description="Restart ASP.NET on IIS as narrowly as the job needs.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the version, the config file found and the database it uses, and exit")
     sub = parser.add_subparsers(title="commands", parser_class=_Parser)
 
     def add(name: str, handler: Handler, help_text: str, **common: bool) -> argparse.ArgumentParser:
@@ -343,11 +330,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("policy", help="policy file tools")
     policy_sub = p.add_subparsers(title="policy commands", parser_class=_Parser)
-    check = policy_sub.add_parser("check", help="validate a policy file")
-    check.add_argument("file")
-    check.add_argument("--inventory")
-    check.add_argument("--json", action="store_true")
-    check.set_defaults(handler=cmd_policy_check)
+    check = policy_sub.add_parser("check", help="validate a policy file (and an inventory's fit with it)")
+    checks.add_policy_check_arguments(check)
+    check.set_defaults(handler=checks.cmd_policy_check)
+
+    p = sub.add_parser("config", help="configuration tools")
+    config_sub = p.add_subparsers(title="config commands", parser_class=_Parser)
+    check = config_sub.add_parser(
+        "check", help="check the config file, policy, inventory, credentials' presence and the database, talking "
+        "to no host"
+    )
+    _common(check)
+    check.set_defaults(handler=checks.cmd_config_check)
 
     p = sub.add_parser("inventory", help="inventory tools")
     inventory_sub = p.add_subparsers(title="inventory commands", parser_class=_Parser)
