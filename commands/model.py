@@ -39,7 +39,7 @@ class RestartRequest:
         check_name("site", self.site)
         if self.host is not None:
             check_name("host", self.host)
-        check_reason(self.note)
+        check_reason(self.note, "--note")
         check_changed(self.changed)
 
 

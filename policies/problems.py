@@ -112,7 +112,9 @@ def _sentence(
               "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
     if kind in bounds:
         key, words = bounds[kind]
-        return f"must be {words} {ctx.get(key)}, got {shown}"
+        bound = ctx.get(key)
+        return f"must be {words} {bound:g}, got {shown}" if isinstance(bound, float) else \
+            f"must be {words} {bound}, got {shown}"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
     if kind == "too_long":

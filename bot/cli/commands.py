@@ -25,6 +25,7 @@ from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
 from commands.limits import LimitExceeded
 from commands.model import Approve, Deny, Reason, RestartRequest, Status
+from commands.reasons import REASON_NAMES, UnknownReason, parse_reason
 from commands.rungs import Rung
 from policies.identity import Principal
 
@@ -91,13 +92,11 @@ def _principal(args: argparse.Namespace, service: Service) -> Principal:
 
 
 def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartRequest:
-    known = {r.value: r for r in Reason}
-    reason = known.get(args.reason.lower()) if args.reason else None
     return RestartRequest(
         site=args.site,
         scope=Rung(args.scope) if args.scope else None,
-        reason=reason,
-        note=args.reason if args.reason and reason is None else None,
+        reason=args.reason,
+        note=args.note,
         changed=tuple(args.changed or ()),
         host=args.host,
         from_host=args.from_host,
@@ -272,11 +271,22 @@ def _as(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_", metavar="PERSON", help="act as this [people] alias or Slack user ID")
 
 
+def _known_reason(text: str) -> Reason:
+    try:
+        return parse_reason(text)
+    except UnknownReason as unknown:
+        raise argparse.ArgumentTypeError(str(unknown)) from None
+
+
 def _restart_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("site")
-    parser.add_argument("--scope", choices=[r.value for r in Rung])
-    parser.add_argument("--reason", help="hung, locked-file, gac, memory, config, native-module, or a note")
-    parser.add_argument("--changed", nargs="+", metavar="PATH", help="files the deploy changed")
+    parser.add_argument("site", help="a site of the inventory (`aspreset say sites` lists them)")
+    parser.add_argument("--scope", choices=[r.value for r in Rung],
+                        help="the rung to use instead of the narrowest one the change or reason needs")
+    parser.add_argument("--reason", type=_known_reason, metavar="REASON",
+                        help=f"why, as one of the known reasons: {', '.join(REASON_NAMES)}")
+    parser.add_argument("--note", help="free text about why, kept with the request and the audit trail")
+    parser.add_argument("--changed", action="append", metavar="PATH",
+                        help="a file the deploy changed; repeat the flag for each file")
     parser.add_argument("--host", help="only this host of the site")
     parser.add_argument("--from", dest="from_host", metavar="HOST",
                         help="resume a rollout: this host and the ones after it in the site's order")
