@@ -61,7 +61,6 @@ def build(
         host_concurrency=settings.winrm.max_parallel,
         command_timeout_s=settings.winrm.command_timeout_s,
         owner=settings.owner or process_owner(),
-        cli_user=settings.cli_user,
     )
 
 

@@ -14,20 +14,19 @@ from typing import Any
 
 from bot.app.dispatch import dispatch, handle_text
 from bot.app.errors import AspresetError, ConfigError
-from bot.app.incidents import incident_view
+from bot.app.incidents import reply_for
 from bot.app.service import Service
-from bot.app.views import AuditView, ErrorView, RequestListView, View
+from bot.app.views import ErrorView, View
 from bot.cli import checks
 from bot.cli import mcp as mcp_cli
-from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_error, exit_code_for_view
+from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_view
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
-from commands.limits import LimitExceeded
-from commands.model import Approve, Deny, Reason, RestartRequest, Status
+from commands.model import Approve, Audit, Command, Deny, ListRequests, Reason, RestartRequest, Status
 from commands.reasons import REASON_NAMES, UnknownReason, parse_reason
 from commands.rungs import Rung
-from policies.identity import Principal
+from policies.identity import Principal, UnknownPerson, principal_named
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -41,16 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return int(args.handler(args))
-    except AspresetError as error:
-        print(f"aspreset: {error}", file=sys.stderr)
-        return exit_code_for_error(error)
-    except LimitExceeded as error:  # the same limits as chat (commands.limits)
-        print(f"aspreset: {error.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # the last resort: a sentence with an incident id, never a traceback
-        view = incident_view(error, command=getattr(args, "handler", main).__name__)
+    except Exception as error:  # the last resort: a sentence (with an incident id if unexpected)
+        view = reply_for(error, command=args.handler.__name__)
         print(f"aspreset: {view.message}", file=sys.stderr)
         return exit_code_for_view(view)
 
@@ -76,32 +69,38 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _full_service(args: argparse.Namespace, progress: bool = False) -> Service:
+def _service(settings: Settings, args: argparse.Namespace, progress: bool = False) -> Service:
     from bot.bootstrap import build
     from bot.cli.progress import ProgressBar
 
     bar = ProgressBar(enabled=False if getattr(args, "json", False) else None) if progress else None
-    return build(_settings(args), notifier=bar)
+    return build(settings, notifier=bar)
 
 
-def _principal(args: argparse.Namespace, service: Service) -> Principal:
-    name = getattr(args, "as_", None) or service.cli_user
-    if name:
-        return service.principal(name)
-    return Principal(id=f"cli:{getpass.getuser()}")
+def _principal(args: argparse.Namespace, settings: Settings, service: Service) -> Principal:
+    """Whom the command acts as: --as, else the config's `cli_user`, else the login name."""
+    name = getattr(args, "as_", None) or settings.cli_user
+    if not name:
+        return Principal(id=f"cli:{getpass.getuser()}")
+    try:
+        return principal_named(name, service.policy)
+    except UnknownPerson as error:
+        raise ConfigError(str(error)) from None
 
 
-def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartRequest:
-    return RestartRequest(
-        site=args.site,
-        scope=Rung(args.scope) if args.scope else None,
-        reason=args.reason,
-        note=args.note,
-        changed=tuple(args.changed or ()),
-        host=args.host,
-        from_host=args.from_host,
-        dry_run=getattr(args, "dry_run", False),
-        plan_only=plan_only,
+def _run(args: argparse.Namespace, command: Callable[[], Command], *, progress: bool = False,
+         origin: str | None = None) -> int:
+    """Build the service, dispatch the command as the acting principal, show the view it returns."""
+    settings = _settings(args)
+    service = _service(settings, args, progress)
+    return _show(args, dispatch(command, _principal(args, settings, service), service, origin or _origin()))
+
+
+def _restart_request(args: argparse.Namespace, plan_only: bool) -> Callable[[], Command]:
+    reason: Reason | None = args.reason  # already one of the known reasons (_known_reason)
+    return lambda: RestartRequest.from_arguments(
+        args.site, scope=args.scope, reason=reason.value if reason else None, note=args.note, changed=args.changed,
+        host=args.host, from_host=args.from_host, dry_run=getattr(args, "dry_run", False), plan_only=plan_only,
     )
 
 
@@ -109,51 +108,46 @@ def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartReques
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, dispatch(_restart_request(args, plan_only=True), _principal(args, service), service, _origin()))
+    return _run(args, _restart_request(args, plan_only=True))
 
 
 def cmd_recycle(args: argparse.Namespace) -> int:
-    service = _full_service(args, progress=True)
-    return _show(args, dispatch(_restart_request(args, False), _principal(args, service), service, _origin()))
+    return _run(args, _restart_request(args, plan_only=False), progress=True)
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    service = _full_service(args, progress=True)
-    return _show(args, dispatch(Approve(args.request_id), _principal(args, service), service, _origin()))
+    return _run(args, lambda: Approve(args.request_id), progress=True)
 
 
 def cmd_deny(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, dispatch(Deny(args.request_id, args.reason), _principal(args, service), service, _origin()))
+    return _run(args, lambda: Deny(args.request_id, args.reason))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, dispatch(Status(args.site), _principal(args, service), service, _origin()))
+    return _run(args, lambda: Status(args.site))
 
 
 def cmd_requests(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, service.list_requests(state=args.state, site=args.site, limit=args.limit))
+    return _run(args, lambda: ListRequests(state=args.state, site=args.site, limit=args.limit))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    service = _full_service(args)
     since = _parse_time(args.since) if args.since else None
-    return _show(args, service.audit(site=args.site, since=since, request_id=args.request))
+    return _run(args, lambda: Audit(site=args.site, since=since, request_id=args.request))
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, handle_text(args.text, _principal(args, service), service, f"console:{getpass.getuser()}"))
+    settings = _settings(args)
+    service = _service(settings, args)
+    principal = _principal(args, settings, service)
+    return _show(args, handle_text(args.text, principal, service, f"console:{getpass.getuser()}"))
 
 
 def _origin() -> str:
     return f"cli:{getpass.getuser()}"  # who typed it, beside whom they act as
 
 
-def _show(args: argparse.Namespace, view: View | RequestListView | AuditView) -> int:
+def _show(args: argparse.Namespace, view: View) -> int:
     """Print a view as text, or as its own JSON dump with --json; the exit code follows from it."""
     if getattr(args, "json", False):
         _print(view.model_dump_json(indent=2))

@@ -4,13 +4,17 @@ and the short note about a request. Rendered from the core's views alone."""
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from bot.app.views import (
+    AuditView,
     DecisionView,
     ErrorView,
     HelpView,
     HostStatusView,
     PlanView,
     RefusalView,
+    RequestListView,
     RequestView,
     SiteListView,
     StatusView,
@@ -23,19 +27,29 @@ VERDICT = {"allow": ":white_check_mark: allowed", "needs_approval": ":hourglass:
 
 
 def render_reply(view: View) -> Rendered:
-    if isinstance(view, PlanView):
-        return _plan(view)
-    if isinstance(view, RequestView):
-        return _request(view)
-    if isinstance(view, StatusView):
-        return _status(view)
-    if isinstance(view, SiteListView):
-        return _sites(view)
-    if isinstance(view, RefusalView):
-        return _refusal(view)
-    if isinstance(view, HelpView):
-        return Rendered("aspreset help", [section(view.text)])
-    return _error(view)
+    match view:
+        case PlanView():
+            return _plan(view)
+        case RequestView():
+            return _request(view)
+        case StatusView():
+            return _status(view)
+        case SiteListView():
+            return _sites(view)
+        case RefusalView():
+            return _refusal(view)
+        case HelpView():
+            return Rendered("aspreset help", [section(view.text)])
+        case ErrorView():
+            return _error(view)
+        case RequestListView():
+            lines = [_request(request).text for request in view.root]
+            return Rendered("requests", [section("\n".join(lines) or "No requests.")])
+        case AuditView():
+            lines = [f"{e.at:%Y-%m-%d %H:%M} `{e.request_id}` {e.actor_display}: {e.action}" for e in view.root]
+            return Rendered("audit", [section("\n".join(lines) or "No audit events.")])
+        case _:
+            assert_never(view)
 
 
 def decision_lines(decision: DecisionView) -> list[str]:
