@@ -6,7 +6,6 @@ ServerWideRequest, which the core refuses with the narrow alternative)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from bot.mcp.notes import check_note
 from commands.model import Cancel, Command, ListRequests, ListSites, RestartRequest, ShowRequest, Status
@@ -30,9 +29,8 @@ def restart(
         server_wide = check_note(note)
         if server_wide is not None:
             return server_wide
-        command = RestartRequest.from_arguments(site, scope=scope, reason=reason, changed=changed,
-                                                plan_only=plan_only)
-        return replace(command, note=note)
+        return RestartRequest.from_arguments(site, scope=scope, reason=reason, note=note, changed=changed,
+                                             plan_only=plan_only)
 
     return make
 

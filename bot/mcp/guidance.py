@@ -64,7 +64,8 @@ _CLI_WORDS = (
     ("`requests` lists them", "list_requests lists them"),
     ("Try `/recycle help`.", ""),
     ("--changed", "changed_files"),
-    ("--reason", "note"),
+    ("--reason", "reason"),
+    ("--note", "note"),
 )
 
 

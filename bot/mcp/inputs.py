@@ -9,6 +9,7 @@ from pydantic import Field
 
 from bot.mcp.notes import ONE_LINE_PATTERN
 from commands.limits import MAX_CHANGED_FILES, MAX_NAME, MAX_PATH, MAX_REASON, MAX_REQUEST_ID, NAME_PATTERN
+from commands.reasons import REASON_MEANINGS
 
 RUNG_COSTS = """\
 Rungs, narrowest first, and what each costs the site's users:
@@ -53,9 +54,9 @@ Reason = Annotated[
     ReasonChoice | None,
     Field(
         description=(
-            "Why a restart is needed, when it is one of these: hung (the pool's worker is stuck: kills it, always "
-            "after a person approves), locked-file, gac, memory, native-module (recycle the app pool), config "
-            "(restart the app). Leave it out when changed_files says it, and say anything else in note."
+            "Why a restart is needed, when it is one of these: "
+            + "; ".join(f"{reason.value}: {meaning}" for reason, meaning in REASON_MEANINGS.items())
+            + ". Leave it out when changed_files says it, and say anything else in note."
         ),
     ),
 ]
