@@ -2,7 +2,11 @@
 
 An MCP client (Claude Desktop, VS Code, ...) starts this command and speaks MCP on its stdin and
 stdout; logs go to stderr. The process always starts: if the policy, inventory or store cannot be
-read, it says so on stderr and every tool fails closed until they can (docs/mcp.md)."""
+read, it says so on stderr and every tool fails closed until they can (docs/mcp.md).
+
+Each restart runs in a runner of its own (`--run-one`, started by the server in a new session), so
+the client stopping this process (it closes stdin, then signals the process group) never stops a
+restart half-way; the runner records it to the end (bot/mcp/runner.py)."""
 
 from __future__ import annotations
 
@@ -24,23 +28,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--principal", default=DEFAULT_PRINCIPAL, metavar="NAME",
         help=f"act as mcp:NAME, whom the policy's rules name (default: {DEFAULT_PRINCIPAL})",
     )
+    parser.add_argument(
+        "--answer-after", type=_seconds, default=None, metavar="SECONDS",
+        help="answer a restart still running after this long with its state so far; it goes on (default: 25)",
+    )
+    parser.add_argument("--run-one", action="store_true", help=argparse.SUPPRESS)  # the runner, see above
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     from bot.app.errors import AspresetError
     from bot.bootstrap import build
+    from bot.mcp.follow import ANSWER_AFTER_S, RunnerCommand
     from bot.mcp.server import build_server
     from bot.mcp.services import ServiceSource, assistant, fixed
 
+    if args.run_one:
+        return _run_one(args)
     principal = assistant(args.principal)  # a bad name is bad input: exit 2 before serving
-    source = ServiceSource(
-        lambda: build(load_settings(config=args.config, policy=args.policy, inventory=args.inventory, db=args.db))
-    )
+    source = ServiceSource(lambda: build(_settings(args)))
     try:
         source.get()
     except AspresetError as error:
         print(f"aspreset mcp: every tool fails closed until this is fixed: {error}", file=sys.stderr, flush=True)
-    server = build_server(source, fixed(principal))
+    runner = RunnerCommand(argv=_runner_argv(args), answer_after_s=args.answer_after or ANSWER_AFTER_S)
+    server = build_server(source, fixed(principal), runner=runner)
     log.info("mcp_stdio_serving", principal=principal.id)
     server.run("stdio")
     return 0
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    return load_settings(config=args.config, policy=args.policy, inventory=args.inventory, db=args.db)
+
+
+def _runner_argv(args: argparse.Namespace) -> list[str]:
+    """This command again, as the runner, with the same files (the environment is inherited)."""
+    argv = [sys.executable, "-m", "bot.cli", "mcp", "--run-one"]
+    for option in ("config", "policy", "inventory", "db"):
+        value = getattr(args, option, None)
+        if value:
+            argv += [f"--{option}", value]
+    return argv
+
+
+def _run_one(args: argparse.Namespace) -> int:
+    from bot.bootstrap import build
+    from bot.mcp.runner import run_one
+
+    return run_one(lambda lines: build(_settings(args), notifier=lines))
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"--answer-after {text}: give seconds between 1 and 3600")
+    return value

@@ -6,21 +6,24 @@ restart that has started finishes and is recorded even if the client hangs up.""
 from __future__ import annotations
 
 import inspect
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
+import structlog
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
 from bot.app.dispatch import dispatch
 from bot.app.errors import AspresetError
 from bot.app.incidents import reply_for
-from bot.app.views import PlanView, RequestListView, RequestView, SiteListView, StatusView
+from bot.app.service import Service
+from bot.app.views import PlanView, RequestListView, RequestView, SiteListView, StatusView, View
 from bot.mcp import calls, replies
 from bot.mcp.arguments import AssistantServer
+from bot.mcp.follow import Progress, RunnerCommand, run_restart
 from bot.mcp.guidance import WhereApproved, at_the_terminal, for_assistant
 from bot.mcp.inputs import (
     RUNG_COSTS,
@@ -37,6 +40,8 @@ from bot.mcp.inputs import (
 from bot.mcp.replies import Output, RequestsResult
 from bot.mcp.services import PrincipalSource, ServiceSource
 from policies.identity import Principal
+
+log = structlog.get_logger("aspreset.mcp")
 
 INSTRUCTIONS = f"""\
 aspreset restarts ASP.NET apps on IIS as narrowly as the job needs, never with IISRESET.
@@ -58,12 +63,17 @@ RESTARTS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempote
 CANCELS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 class Tools:
-    """Runs one tool's command through the core's dispatcher, failing closed when the core cannot be had."""
+    """Runs one tool's command through the core's dispatcher, failing closed when the core cannot be
+    had. With a `runner` (stdio), a restart runs in a runner process of its own (bot/mcp/follow.py)."""
 
-    def __init__(self, source: ServiceSource, principal: PrincipalSource, where_approved: WhereApproved) -> None:
+    def __init__(
+        self, source: ServiceSource, principal: PrincipalSource, where_approved: WhereApproved,
+        runner: RunnerCommand | None = None,
+    ) -> None:
         self.source = source
         self.principal = principal
         self.where_approved = where_approved
+        self.runner = runner
 
     async def run(self, tool: str, output: Output, make: calls.Make, *, request_outcome: bool = False
                   ) -> CallToolResult:
@@ -77,16 +87,40 @@ class Tools:
             answer = await anyio.to_thread.run_sync(self._call, tool, output, make, principal, request_outcome)
         return answer
 
+    async def restart(self, arguments: dict[str, Any], ctx: Context[Any, Any]) -> CallToolResult:
+        """request_restart: in this process, or through a runner that outlives it."""
+        a = arguments
+        make = calls.restart(a["site"], a["changed_files"], a["reason"], a["note"], a["scope"], plan_only=False)
+        if self.runner is None:
+            return await self.run("request_restart", RequestView, make, request_outcome=True)
+        try:
+            principal = self.principal()
+        except AspresetError as error:
+            return replies.result(reply_for(error), RequestView)
+        got = await anyio.to_thread.run_sync(self._service, "request_restart", RequestView, principal)
+        if isinstance(got, CallToolResult):
+            return got
+        view = await run_restart(self.runner, principal, arguments, _progress_to(ctx))
+        return self._answer(got, view, RequestView, request_outcome=True)
+
     def _call(
         self, tool: str, output: Output, make: calls.Make, principal: Principal, request_outcome: bool
     ) -> CallToolResult:
+        got = self._service(tool, output, principal)
+        if isinstance(got, CallToolResult):
+            return got
+        view = dispatch(make, principal, got, principal.id)
+        return self._answer(got, view, output, request_outcome)
+
+    def _service(self, tool: str, output: Output, principal: Principal) -> Service | CallToolResult:
         try:
-            service = self.source.get()
+            return self.source.get()
         except AspresetError as error:
             return replies.unavailable(error)
         except Exception as error:
             return replies.result(reply_for(error, command=tool, principal=principal.id), output)
-        view = dispatch(make, principal, service, principal.id)
+
+    def _answer(self, service: Service, view: View, output: Output, request_outcome: bool) -> CallToolResult:
         if isinstance(view, RequestView):
             view = for_assistant(view, self.where_approved(service, view.site))
         elif isinstance(view, RequestListView):
@@ -95,16 +129,31 @@ class Tools:
         return replies.result(view, output, request_outcome=request_outcome)
 
 
+def _progress_to(ctx: Context[Any, Any]) -> Progress:
+    """MCP progress for the call (a no-op when the client sent no progressToken). A client that has
+    gone cannot hear it, and that never stops the request."""
+
+    async def report(progress: float, total: float | None, message: str | None) -> None:
+        try:
+            await ctx.report_progress(progress, total, message)
+        except Exception:
+            log.info("mcp_progress_not_sent", progress=progress)
+
+    return report
+
+
 def build_server(
     source: ServiceSource,
     principal: PrincipalSource,
     *,
     where_approved: WhereApproved = at_the_terminal,
     token_verifier: TokenVerifier | None = None,
+    runner: RunnerCommand | None = None,
 ) -> MCPServer:
     """The server with its tools. `token_verifier` (HTTP) makes the SDK require a bearer token;
     `where_approved` says where a person approves a waiting request (at the bot's terminal, or in
-    Slack when the Slack front end posts approval requests)."""
+    Slack when the Slack front end posts approval requests); `runner` (stdio) runs each restart in a
+    process of its own that outlives the server."""
     auth = None
     if token_verifier is not None:
         # Static bearer tokens, no OAuth server: the issuer is never advertised (no resource URL).
@@ -118,7 +167,7 @@ def build_server(
         auth=auth,
         log_level="WARNING",
     )
-    tools = Tools(source, principal, where_approved)
+    tools = Tools(source, principal, where_approved, runner)
 
     @server.tool(title="List sites", annotations=READ_ONLY, description=doc("""
         The sites aspreset knows: environment, IIS site and app, app pool, hosts."""))
@@ -150,14 +199,11 @@ def build_server(
         warm-up). When it needs approval, it waits for a person; you cannot approve it, and nothing you or
         the user confirm here counts. A refusal is an error naming the narrower restart that would do."""))
     async def request_restart(
-        site: Site, note: RequiredNote, reason: Reason = None, changed_files: ChangedFiles = None,
-        scope: Scope = None,
+        ctx: Context[Any, Any], site: Site, note: RequiredNote, reason: Reason = None,
+        changed_files: ChangedFiles = None, scope: Scope = None,
     ) -> Annotated[CallToolResult, RequestView]:
-        return await tools.run(
-            "request_restart", RequestView,
-            calls.restart(site, changed_files, reason, note, scope, plan_only=False),
-            request_outcome=True,
-        )
+        arguments = {"site": site, "note": note, "reason": reason, "changed_files": changed_files, "scope": scope}
+        return await tools.restart(arguments, ctx)
 
     @server.tool(title="Get a request", annotations=READ_ONLY, description=doc("""
         One request: its state (awaiting_approval, running, succeeded, ...), who asked and approved, the

@@ -19,6 +19,7 @@ from bot.app.views import (
 )
 
 FAILED_STATES = ("failed", "partially_failed", "interrupted")
+FOLLOWED_STATES = (*FAILED_STATES, "running", "approved")
 
 
 def text(view: View | RequestListView) -> str:
@@ -109,7 +110,7 @@ def request(view: RequestView) -> str:
     if view.error:
         lines.append(f"  error: {view.error}")
     lines += [host(h) for h in view.hosts]
-    if view.state in FAILED_STATES and view.next_step:
+    if view.state in FOLLOWED_STATES and view.next_step:
         lines.append(f"  next: {view.next_step}")
     return "\n".join(lines)
 
