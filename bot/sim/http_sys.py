@@ -119,14 +119,14 @@ def _load_app(iis: IisServer, site: IisSite, app: App, worker: Worker, now: floa
     """The first request of an app in a worker: a new AppDomain (CLR) or dotnet.exe child (ANCM out
     of process), which then takes the cold start to answer."""
     pool = iis.pool_of(app)
-    if pool.managed_runtime:
-        if app.appdomain is None or app.appdomain.worker_pid not in pool.pids(now):
-            iis.new_appdomain(site, app, worker)
-            app.ready_at = now + iis.timing.cold_start_s
-    elif app.hosting_model == OUT_OF_PROCESS:
+    if app.hosting_model == OUT_OF_PROCESS:
         if app.child is None or app.child_of not in pool.pids(now):
             iis.start_child(app, worker, now)
-    elif app.ready_at < worker.ready_at:  # in process: the app starts with its worker
+    elif app.aspnet_core:
+        if app.ready_at < worker.ready_at:  # in process: the app starts with its worker
+            app.ready_at = now + iis.timing.cold_start_s
+    elif pool.managed_runtime and (app.appdomain is None or app.appdomain.worker_pid not in pool.pids(now)):
+        iis.new_appdomain(site, app, worker)
         app.ready_at = now + iis.timing.cold_start_s
 
 

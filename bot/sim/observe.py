@@ -116,7 +116,8 @@ def settings(iis: IisServer, t: Target) -> PoolSettings:
     return PoolSettings(
         start_mode=pool.start_mode,
         managed_runtime=pool.managed_runtime,
-        hosting_model=t.app.hosting_model if not pool.managed_runtime else "",
+        hosting_model=t.app.hosting_model,
+        aspnet_core=t.app.aspnet_core,
         max_processes=pool.max_processes,
         shutdown_time_limit_s=pool.shutdown_time_limit_s,
         disallow_overlapping_rotation=pool.disallow_overlapping_rotation,
@@ -149,6 +150,14 @@ def appdomains(ctx: OpContext, t: Target, p: OperationParams) -> list[AppDomainE
         return [] if domain is None else [AppDomainEntry(id=domain.id, worker_pid=domain.worker_pid)]
 
 
+def app_processes(iis: IisServer, t: Target) -> list[WorkerProcess]:
+    """Get-Children: the processes under the pool's workers that are the app's own, by the image name
+    of ANCM's processPath; never conhost.exe, the console host Windows attaches beside them."""
+    image = t.app.process_name.lower()
+    return sorted((WorkerProcess(pid=w.pid, started_at=w.started_at) for name, w in iis.child_processes(t.pool)
+                   if name.lower() != "conhost.exe" and name.lower() == image), key=lambda w: w.pid)
+
+
 def observe(ctx: OpContext, t: Target, p: OperationParams, *, domains: bool = False, children: bool = False,
             ) -> Observation:
     iis = ctx.iis
@@ -156,7 +165,7 @@ def observe(ctx: OpContext, t: Target, p: OperationParams, *, domains: bool = Fa
         at_ms=ctx.ms(),
         pool_state=iis.state(t.pool),
         workers=workers(iis, t.pool),
-        children=[WorkerProcess(pid=c.pid, started_at=c.started_at) for c in iis.children(t.app)] if children else [],
+        children=app_processes(iis, t) if children else [],
         appdomains=appdomains(ctx, t, p) if domains else None,
         app_restarts=iis.app_restarts if iis.aspnet else None,
         app_offline=t.app.app_offline,

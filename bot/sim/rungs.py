@@ -30,6 +30,8 @@ APPDOMAIN_METHODS = ("wmi-unload", "touch-web-config", "bin-marker")
 FALLBACKS = ("mwa-unload", "touch-web-config", "refuse")
 # How long after acting the scripts look for the old entry or process to go (a request in flight can keep it).
 GONE_WAIT_S = 10.0
+NO_ASPNET = ("the application runs no ASP.NET: its pool has no managed runtime and no ASP.NET Core module handler "
+             "serves it (static files, PHP...), so there is no AppDomain to restart; use --scope apppool")
 
 
 def drain_margin_s(limit_s: float) -> float:
@@ -65,8 +67,8 @@ class Run:
         return t
 
     def look(self, t: Target, *, domains: bool = False) -> Observation:
-        core_child = not t.pool.managed_runtime and t.app.hosting_model == OUT_OF_PROCESS
-        return observe(self.ctx, t, self.p, domains=domains and bool(t.pool.managed_runtime), children=core_child)
+        core_child = t.app.hosting_model == OUT_OF_PROCESS
+        return observe(self.ctx, t, self.p, domains=domains and not t.app.aspnet_core, children=core_child)
 
     def warm_up_until(self, t: Target, done: Callable[[Observation], bool], *, domains: bool = False,
                       drain_until: float | None = None, old_gone: Callable[[Observation], bool] | None = None) -> None:
@@ -128,12 +130,14 @@ def _operation(steps: Callable[[Run], None], default_method: str) -> Operation:
 def _appdomain(run: Run) -> None:
     ctx, p = run.ctx, run.p
     t = run.prepare(domains=True)
-    core = not t.pool.managed_runtime
+    core = t.app.aspnet_core
+    if not core and not t.pool.managed_runtime:
+        raise Stop("bad_parameters", NO_ASPNET)
     method = p.method or ("touch-web-config" if core else "wmi-unload")
     if method not in APPDOMAIN_METHODS:
         raise Stop("bad_parameters", "method must be wmi-unload, touch-web-config or bin-marker")
     if core and method != "touch-web-config":
-        raise Stop("bad_parameters", "ASP.NET Core (pool without managed runtime) has no AppDomain: use "
+        raise Stop("bad_parameters", "ASP.NET Core (an ANCM handler serves the app) has no AppDomain: use "
                    "touch-web-config, which makes ANCM restart the app")
     if method == "wmi-unload" and not ctx.iis.wmi_provider:
         method = _fallback(p)

@@ -10,6 +10,7 @@ from typing import Any
 from bot.app.results import RestartResult
 from bot.app.verification import Verdict, host_outcome, judge
 from bot.sim.farm import Farm
+from bot.sim.iis import OUT_OF_PROCESS
 from bot.sim.timing import SimTiming
 from bot.winrm.deadline import Deadlines
 from bot.winrm.executor import WinRMExecutor
@@ -105,3 +106,40 @@ def test_a_redirect_to_another_host_is_not_followed_and_never_counts_as_the_app_
     assert none_plan.rung == Rung.NONE
     outcome = host_outcome(none_plan, "web01", none, 0)
     assert outcome.error_code == "not_verified" and "redirect" in (outcome.error or "")
+
+
+# ---- ASP.NET Core: told by its ANCM handler, its process by processPath ------------------------------
+
+
+def test_an_out_of_process_core_app_hosted_as_its_own_exe_is_found_and_its_console_host_is_not(
+    farm, executor, call
+):
+    app = farm.host("web03").iis.app("CoreApi")
+    app.hosting_model = OUT_OF_PROCESS
+    assert app.process_name == "MyApp.exe"  # since .NET Core 3.0 ANCM runs the app's own executable
+    executor.run(*call("core-api", "web03", "status", warm_up=True))  # the first request starts it
+
+    r = _restart(executor.run(*call("core-api", "web03", "appdomain")))
+
+    verdict = _verdict(r, "CorePool")
+    assert verdict.error_code is None and "dotnet_child_restarted" in verdict.evidence
+    assert r.before and r.after and len(r.before.children) == 1 and len(r.after.children) == 1  # no conhost.exe
+    assert app.child is not None and r.after.children[0].pid == app.child.pid
+
+
+def test_a_core_app_in_a_v4_pool_is_restarted_as_core_and_a_static_site_in_a_no_managed_code_pool_is_refused(
+    farm, executor, call
+):
+    iis = farm.host("web03").iis
+    iis.pool("CorePool").managed_runtime = "v4.0"  # the runtime version does not say what the app is
+
+    core = _restart(executor.run(*call("core-api", "web03", "appdomain", timeout_s=2)))
+
+    assert core.method == "touch-web-config" and core.settings and core.settings.aspnet_core
+    assert _verdict(core, "CorePool").error_code is None
+
+    iis.pool("SharedPool").managed_runtime = ""  # static files: no managed runtime and no ANCM handler
+    static = _restart(executor.run(*call("intranet", "web03", "appdomain")))
+
+    assert static.error_code == "bad_parameters" and static.actions == []
+    assert "--scope apppool" in (static.error or "")
