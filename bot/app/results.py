@@ -186,6 +186,8 @@ class RestartResult(Model):
     warmups: list[WarmupAnswer] = Field(default_factory=list)
     after: Observation | None = None
     wait_ended: str = ""  # condition | deadline | shutdown_time_limit | pool_stopped | not_routed
+    # Looks after the act that failed ("<error code>: <text>"); the wait went on and looked again.
+    look_errors: list[str] = Field(default_factory=list)
     duration_ms: int = 0
 
 

@@ -126,6 +126,11 @@ def judge(rung: Rung, pool: str, result: RestartResult) -> Verdict:
     if not result.ok:
         return Verdict(result.error_code or "internal", result.error or "the operation failed on the host")
     after = result.after or result.acted
+    if after is None and result.actions and result.look_errors:
+        done = ", ".join(sorted({a.step for a in result.actions}))
+        return Verdict("not_verified", f"the host did its step ({done}), but every look at the state after it "
+                       f"failed ({len(result.look_errors)} tries; the last: {result.look_errors[-1]}), so nothing "
+                       "shows how it ended: run `aspreset status` for the site before repeating")
     if result.wait_ended == "pool_stopped" or (after is not None and after.pool_state == "Stopped"):
         return Verdict("pool_stopped", stopped_text(pool, rung))
     warm = _judge_warmup(result.warmups[-1] if result.warmups else None, after)
@@ -138,7 +143,11 @@ def judge(rung: Rung, pool: str, result: RestartResult) -> Verdict:
         found = _judge_workers(rung, result)
         if not found.error_code:
             found = _judge_answer_from_new_worker(result, found)
-    return Verdict(found.error_code, found.error, warm.evidence + found.evidence, warm.notes + found.notes)
+    retried: tuple[str, ...] = ()
+    if result.look_errors:
+        retried = (f"{len(result.look_errors)} look(s) at the state after the act failed and were repeated "
+                   f"(the last: {result.look_errors[-1]})",)
+    return Verdict(found.error_code, found.error, warm.evidence + found.evidence, warm.notes + found.notes + retried)
 
 
 def _judge_answer_from_new_worker(result: RestartResult, found: Verdict) -> Verdict:

@@ -30,12 +30,15 @@ class HttpAnswer:
 
 
 def route(iis: IisServer, port: int, host_header: str | None, path: str) -> tuple[IisSite, App] | None:
-    """The site whose binding matches port and Host header (an exact host name first, then a binding
-    without one), and its application with the longest prefix of `path`."""
+    """The site whose binding matches port and Host header (an exact host name first, then an IIS 10
+    wildcard host name `*.example.com`, then a binding without one), and its application with the
+    longest prefix of `path`."""
     name = (host_header or "").rsplit(":", 1)[0].strip("[]").lower()
     exact = [s for s in iis.sites.values() if any(b.port == port and b.host.lower() == name for b in s.bindings)]
-    wildcard = [s for s in iis.sites.values() if any(b.port == port and not b.host for b in s.bindings)]
-    sites = exact or wildcard
+    under = [s for s in iis.sites.values() if any(b.port == port and b.host.startswith("*.")
+                                                  and name.endswith(b.host[1:].lower()) for b in s.bindings)]
+    anyname = [s for s in iis.sites.values() if any(b.port == port and not b.host for b in s.bindings)]
+    sites = exact or under or anyname
     if not sites:
         return None
     site = sites[0]

@@ -91,6 +91,10 @@ class IisServer:
         # A request for an application's path without its trailing slash is answered 301 to the path
         # with it by a native module, before ASP.NET runs (docs/iis-behaviour.md).
         self.courtesy_redirects = True
+        # Reads of the runtime state that fail, as a busy WAS or a WMI call past its bound does: after
+        # `reads_before_failure` more good ones, the next `failing_reads` fail.
+        self.reads_before_failure = 0
+        self.failing_reads = 0
         self.sites: dict[str, IisSite] = {}
         self.pools: dict[str, Pool] = {}
         self.lock = threading.RLock()
@@ -193,6 +197,17 @@ class IisServer:
                 if app.console_host is not None:
                     found.append(("conhost.exe", app.console_host))
             return found
+
+    def read_fails(self) -> bool:
+        """Whether this read of the runtime state fails (see `failing_reads`)."""
+        with self.lock:
+            if self.reads_before_failure > 0:
+                self.reads_before_failure -= 1
+                return False
+            if self.failing_reads > 0:
+                self.failing_reads -= 1
+                return True
+            return False
 
     # ---- acting -------------------------------------------------------------------------------
 

@@ -161,6 +161,9 @@ def app_processes(iis: IisServer, t: Target) -> list[WorkerProcess]:
 def observe(ctx: OpContext, t: Target, p: OperationParams, *, domains: bool = False, children: bool = False,
             ) -> Observation:
     iis = ctx.iis
+    if iis.read_fails():
+        raise Stop("internal", "System.Runtime.InteropServices.COMException: the WAS service is busy "
+                   "(simulated failing read)")
     return Observation(
         at_ms=ctx.ms(),
         pool_state=iis.state(t.pool),
@@ -223,6 +226,8 @@ def warmup_request(t: Target, p: OperationParams) -> tuple[str, str]:
         port = binding.port if binding else 80
         path = p.warmup_path if p.warmup_path != "/" else t.app.path.rstrip("/") + "/"
         host = binding.host if binding else ""
+    if host.startswith("*"):  # a wildcard host name is no Host header: any name under it routes there
+        host = WILDCARD_NAME + host.lstrip("*")
     address = url_host(binding.ip if binding is not None and binding.ip not in ("*", "") else "127.0.0.1")
     header = host or address
     if (scheme, port) not in (("http", 80), ("https", 443)):  # RFC 7230: the port unless the default
@@ -252,6 +257,7 @@ def _get(ctx: OpContext, url: str, host: str, deadline: float, seen: Observation
 
 
 REDIRECTS = (301, 302, 303, 307, 308)
+WILDCARD_NAME = "aspreset-warmup"
 
 
 def same_host_redirect(url: str, host_header: str, answer: WarmupAnswer, site: IisSite) -> tuple[str, str] | None:

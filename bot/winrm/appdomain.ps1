@@ -24,6 +24,7 @@ $result = [ordered]@{
     warmups = @()
     after = $null
     wait_ended = ''
+    look_errors = @()
     duration_ms = 0
 }
 
@@ -121,8 +122,8 @@ function Invoke-Operation {
         if ($target.IsCore) { return @($Seen.workers).Count -gt 0 -and (& $gone $Seen) }
         @($Seen.appdomains).Count -gt 0
     }
-    Wait-Gone { & $gone (Get-Observation $target $true) }
-    $result.acted = Get-Observation $target $true
+    Wait-Gone { $look = Get-LookAfterAct $target $true; $null -ne $look -and (& $gone $look) }
+    $result.acted = Get-LookAfterAct $target $true
     Wait-Outcome $target $true $back { param($Seen) $true } 0
 }
 

@@ -227,9 +227,13 @@ function Get-PoolState([string]$Pool) {
 }
 
 function ConvertTo-Process([int]$Id) {
-    # (PID, start time): Windows reuses PIDs. A process that exited meanwhile is left out.
-    try { $process = [Diagnostics.Process]::GetProcessById($Id) } catch { return }
-    [ordered]@{ pid = $Id; started_at = $process.StartTime.ToUniversalTime().ToString('o') }
+    # (PID, start time): Windows reuses PIDs. A process that exited meanwhile is left out, also when it
+    # exits between being found and its start time being read (StartTime then throws).
+    try {
+        $process = [Diagnostics.Process]::GetProcessById($Id)
+        $started = $process.StartTime.ToUniversalTime().ToString('o')
+    } catch { return }
+    [ordered]@{ pid = $Id; started_at = $started }
 }
 
 function Get-Workers([string]$Pool) {
@@ -305,6 +309,17 @@ function Get-Observation($Target, [bool]$Domains) {
     }
 }
 
+function Get-LookAfterAct($Target, [bool]$Domains) {
+    # A look after the act: one that fails (WAS busy, a WMI call past its bound, a share gone) is
+    # recorded in look_errors and answers $null, and the caller looks again: the operation is not
+    # ended without its after-state by one failed read.
+    try { Get-Observation $Target $Domains } catch {
+        $code = Get-ErrorCode $_.Exception
+        $result.look_errors += , ('{0}: {1}' -f $code, (Get-ErrorText $code $_.Exception))
+        $null
+    }
+}
+
 function Wait-PoolSettled([string]$Pool) {
     $state = Get-PoolState $Pool
     while (@('Starting', 'Stopping') -contains $state) {
@@ -356,9 +371,15 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
             $waitFresh = $null -ne $waitSeen -and (& $AreOldGone $waitSeen)
             $waitAnswer = Invoke-Warmup $WaitTarget $waitSeen
         }
-        $waitSeen = Get-Observation $WaitTarget $WaitDomains
-        $result.after = $waitSeen
+        $waitLook = Get-LookAfterAct $WaitTarget $WaitDomains
         $waitNowMs = $clock.ElapsedMilliseconds
+        if ($null -eq $waitLook) {
+            if ($waitNowMs -ge $deadlineMs) { $result.wait_ended = 'deadline'; return }  # nothing readable: no drain to watch
+            Start-Sleep -Milliseconds $P.poll_ms
+            continue
+        }
+        $waitSeen = $waitLook
+        $result.after = $waitSeen
         $waitOldGone = & $AreOldGone $waitSeen
         if ($waitSeen.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
         # HTTP.sys itself said no binding or no registration matches: asking again cannot help.

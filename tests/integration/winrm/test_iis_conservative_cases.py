@@ -143,3 +143,44 @@ def test_a_core_app_in_a_v4_pool_is_restarted_as_core_and_a_static_site_in_a_no_
 
     assert static.error_code == "bad_parameters" and static.actions == []
     assert "--scope apppool" in (static.error or "")
+
+
+# ---- after the act: nothing ends the operation without its after-state -----------------------------
+
+
+def test_a_failed_read_after_the_recycle_is_recorded_and_read_again_not_the_end_of_the_operation(
+    farm, executor, call
+):
+    iis = farm.host("web01").iis
+    iis.reads_before_failure, iis.failing_reads = 1, 2  # the look before acting succeeds, the next two fail
+
+    r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
+
+    verdict = _verdict(r)
+    assert r.ok and r.after is not None and len(r.look_errors) == 2 and "busy" in r.look_errors[0]
+    assert verdict.error_code is None and "new_worker" in verdict.evidence
+    assert any("failed and were repeated" in note for note in verdict.notes)
+
+
+def test_when_no_read_after_the_act_succeeds_the_step_done_is_reported_and_nothing_is_claimed(farm, executor, call):
+    iis = farm.host("web01").iis
+    iis.reads_before_failure, iis.failing_reads = 1, 10_000
+
+    r = _restart(executor.run(*call("shop-web", "web01", "apppool", timeout_s=0.5)))
+
+    verdict = _verdict(r)
+    assert r.ok and [a.step for a in r.actions] == ["recycle"] and r.after is None and r.look_errors
+    assert verdict.error_code == "not_verified" and "recycle" in (verdict.error or "")
+
+
+def test_a_site_bound_only_to_a_wildcard_host_name_is_warmed_up_with_a_name_under_it(farm, executor, call):
+    from bot.sim.iis import Binding
+
+    site = farm.host("web01").iis.sites["Shop"]
+    port = site.bindings[0].port
+    site.bindings = [Binding("http", "*", port, "*.shop.sim")]  # IIS 10: any name under shop.sim
+
+    r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
+
+    assert r.warmups[-1].host_header == f"aspreset-warmup.shop.sim:{port}" and r.warmups[-1].status == 200
+    assert _verdict(r).error_code is None

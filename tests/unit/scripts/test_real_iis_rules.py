@@ -50,7 +50,7 @@ def test_process_comparisons_use_pid_and_start_time(prelude, ps_tree):
 
 def test_every_wait_reads_the_pool_state_and_ends_on_stopped(prelude, ps_tree):
     wait = ps_tree.text(ps_tree.function_definitions(prelude.root)["wait-outcome"])
-    assert wait.index("Get-Observation") < wait.index("'pool_stopped'")
+    assert wait.index("Get-LookAfterAct") < wait.index("'pool_stopped'")
 
 
 def test_the_drain_is_bounded_by_shutdown_time_limit_not_by_the_request_timeout(ps_tree):
@@ -73,3 +73,12 @@ def test_an_out_of_process_apps_process_is_found_whatever_its_name_but_never_con
     assert "'dotnet.exe'" not in children  # since .NET Core 3.0 the app runs as MyApp.exe
     assert "$Process.Name -eq 'conhost.exe'" in children
     assert "$Target.CoreImage" in children and "$Target.CoreDll" in children
+
+
+def test_an_ipv6_binding_address_is_bracketed_and_a_wildcard_host_name_becomes_a_name_under_it(prelude, ps_tree):
+    library = ps_tree.function_definitions(prelude.root)
+    request = ps_tree.text(library["get-warmuprequest"])
+    assert "$address = Get-UrlHost $address" in request
+    assert request.index("$address = Get-UrlHost $address") < request.index("$hostHeader = $address")
+    assert "if ($hostHeader.StartsWith('*')) { $hostHeader = 'aspreset-warmup' + $hostHeader.TrimStart('*') }" in request
+    assert '"[$Address]"' in ps_tree.text(library["get-urlhost"])
