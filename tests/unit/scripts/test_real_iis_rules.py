@@ -80,5 +80,6 @@ def test_an_ipv6_binding_address_is_bracketed_and_a_wildcard_host_name_becomes_a
     request = ps_tree.text(library["get-warmuprequest"])
     assert "$address = Get-UrlHost $address" in request
     assert request.index("$address = Get-UrlHost $address") < request.index("$hostHeader = $address")
-    assert "if ($hostHeader.StartsWith('*')) { $hostHeader = 'aspreset-warmup' + $hostHeader.TrimStart('*') }" in request
+    wildcard = "if ($hostHeader.StartsWith('*')) { $hostHeader = 'aspreset-warmup' + $hostHeader.TrimStart('*') }"
+    assert wildcard in request
     assert '"[$Address]"' in ps_tree.text(library["get-urlhost"])
