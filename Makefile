@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit demo bench clean
+.PHONY: test lint typecheck unit demo bench clean inspector
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,7 +18,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy commands policies bot
 
-test: lint typecheck
+# The MCP Inspector (npm, pinned in its package-lock.json): a client no one here wrote, which
+# tests/frontends/mcp/test_inspector.py drives `aspreset mcp` with. Without npm the test says so and skips.
+INSPECTOR_DIR := tests/frontends/mcp/inspector
+INSPECTOR_STAMP := $(INSPECTOR_DIR)/node_modules/.installed
+
+$(INSPECTOR_STAMP): $(INSPECTOR_DIR)/package.json $(INSPECTOR_DIR)/package-lock.json
+	if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(INSPECTOR_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the MCP Inspector test will be skipped"; fi
+
+inspector: $(INSPECTOR_STAMP)
+
+test: lint typecheck inspector
 	$(BIN)/pytest
 
 demo: $(STAMP)

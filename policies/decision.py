@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commands.rungs import Rung
@@ -68,10 +68,13 @@ def decide(
     now: datetime,
     recent_worker_kills: int = 0,
     pool_health: Sequence[PoolHealth] = (),
+    recent_requests: Sequence[datetime] = (),
 ) -> Decision:
     """`now` must be timezone-aware. `recent_worker_kills` is the number of worker kills of this
     pool in the last hour (the store counts them; the decision stays pure); `pool_health` what the
-    hosts said about the pool's rapid-fail protection (read for the worker rung only)."""
+    hosts said about the pool's rapid-fail protection (read for the worker rung only);
+    `recent_requests` when this principal's recorded requests of this site were made, within the
+    policy's requests window (for its rate limit)."""
     src = policy.source
     narrow = plan.narrowest if plan.narrowest < plan.rung else None
 
@@ -92,6 +95,9 @@ def decide(
     blocked = time_guards(plan, policy, now, recent_worker_kills, pool_health)
     if blocked is not None:
         return blocked
+    limited = rate_limit(plan, principal, policy, now, recent_requests)
+    if limited is not None:
+        return limited
 
     rule = _first_rule(plan, plan.rung, principal, policy)
     who = person_of(principal.id, policy) or principal.id
@@ -115,6 +121,26 @@ def decide(
     if effect == "allow":
         return Allow(rule.name, tuple(reasons))
     return _needs_approval(rule, approvers, approvals, expiry, reasons, plan, principal, policy)
+
+
+def rate_limit(
+    plan: Plan, principal: Principal, policy: Policy, now: datetime, recent_requests: Sequence[datetime]
+) -> Refuse | None:
+    """At most N requests of one site by one principal within the window (any rung), so that an
+    assistant in a loop cannot restart a site over and over. Says when the next one is possible."""
+    field, cap = policy.limits.requests_cap(principal.is_assistant)
+    if cap is None:
+        return None
+    window = timedelta(minutes=policy.limits.requests_window_minutes)
+    inside = sorted(at for at in recent_requests if at > now - window)
+    if len(inside) < cap:
+        return None
+    frees = inside[len(inside) - cap] + window
+    who = person_of(principal.id, policy) or principal.id
+    why = (f"{who} asked for {len(inside)} restarts of {plan.site} in the last "
+           f"{policy.limits.requests_window_minutes} minutes ({field} = {cap}); the next one can be asked for "
+           f"at {frees.astimezone(UTC):%H:%M:%S} UTC")
+    return Refuse(field, (why,), policy.source, None)
 
 
 def time_guards(

@@ -13,11 +13,14 @@ from policies.policy import ID_PATTERN, Policy
 @dataclass(frozen=True)
 class Principal:
     """The one who asks or approves: a Slack user (U...), an MCP client (mcp:NAME) or a CLI user
-    (cli:NAME). `groups` are the Slack user groups (S...) they belong to, `channel` where they asked."""
+    (cli:NAME). `groups` are the Slack user groups (S...) they belong to, `channel` where they asked.
+    `verified`: a front end checked that this is that person (a signed Slack request; at the CLI, the
+    operating-system user the policy maps to them, on a terminal); `--as` alone is not a check."""
 
     id: str
     groups: frozenset[str] = field(default_factory=frozenset)
     channel: str | None = None
+    verified: bool = False
 
     @property
     def is_assistant(self) -> bool:

@@ -24,6 +24,7 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 # Immutable Slack IDs (users U/W, user groups S, channels C/G) and MCP/CLI principals.
 ID_PATTERN = re.compile(r"^(?:[UW][A-Z0-9]{2,}|S[A-Z0-9]{2,}|[CG][A-Z0-9]{2,}|mcp:[\w.-]+|cli:[\w.-]+)$")
 _ALIAS = re.compile(r"^[a-z][a-z0-9_.-]{0,40}$")
+_OS_USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]{0,63}$")
 
 
 class Strict(BaseModel):
@@ -100,6 +101,17 @@ class Environment(Strict):
 
 class Limits(Strict):
     worker_kills_per_pool_per_hour: int = Field(default=3, ge=0, le=100)
+    # Restart requests one principal may make of one site (any rung) within requests_window_minutes;
+    # refused beyond that, saying when the next one is possible. None: no limit.
+    requests_per_site: int | None = Field(default=None, ge=1, le=1000)
+    assistant_requests_per_site: int | None = Field(default=3, ge=1, le=1000)
+    requests_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
+
+    def requests_cap(self, assistant: bool) -> tuple[str, int | None]:
+        """The field that limits this kind of principal, and its cap."""
+        if assistant:
+            return "limits.assistant_requests_per_site", self.assistant_requests_per_site
+        return "limits.requests_per_site", self.requests_per_site
 
 
 class Approval(Strict):
@@ -110,6 +122,11 @@ class Approval(Strict):
 
 class Policy(Strict):
     people: dict[str, str] = Field(default_factory=dict, description="readable alias -> Slack user ID")
+    os_users: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="alias -> the operating-system users who are that person at the bot's terminal; written "
+        'as [people.ALIAS] id = "U..." os_users = ["NAME"]',
+    )
     groups: dict[str, list[str]] = Field(default_factory=dict)
     links: dict[str, str] = Field(
         default_factory=dict, description="MCP/CLI principal -> the person (alias) it acts for"
@@ -138,6 +155,41 @@ class Policy(Strict):
         copy._source = source
         return copy
 
+    @model_validator(mode="before")
+    @classmethod
+    def _people_tables(cls, data: object) -> object:
+        """`[people.bob] id = "U02BOB"` with `os_users = ["bob"]` is bob's ID and his OS users."""
+        if not isinstance(data, dict) or not isinstance(data.get("people"), dict):
+            return data
+        people: dict[str, object] = {}
+        os_users: dict[str, object] = dict(data.get("os_users") or {})
+        for alias, entry in data["people"].items():
+            if isinstance(entry, dict):
+                unknown = set(entry) - {"id", "os_users"}
+                if unknown or "id" not in entry:
+                    raise ValueError(f"people.{alias}: a table takes id = \"U...\" and os_users = [...]"
+                                     + (f", not {', '.join(sorted(unknown))}" if unknown else ""))
+                people[alias] = entry["id"]
+                if "os_users" in entry:
+                    os_users[alias] = entry["os_users"]
+            else:
+                people[alias] = entry
+        return {**data, "people": people, "os_users": os_users}
+
+    @field_validator("os_users")
+    @classmethod
+    def _os_user_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        owner: dict[str, str] = {}
+        for alias, names in value.items():
+            for name in names:
+                if not _OS_USER.fullmatch(name):
+                    raise ValueError(f"people.{alias}.os_users: {name!r} is not an operating-system user name")
+                if name in owner and owner[name] != alias:
+                    raise ValueError(f"people.{alias}.os_users: {name!r} is already {owner[name]}'s; one OS user "
+                                     "is one person")
+                owner[name] = alias
+        return value
+
     @field_validator("people")
     @classmethod
     def _people_are_user_ids(cls, value: dict[str, str]) -> dict[str, str]:
@@ -165,6 +217,9 @@ class Policy(Strict):
                         f"groups.{name}: member {member!r} is neither a [people] alias nor a Slack ID "
                         "(U... user, S... user group)"
                     )
+        for alias in self.os_users:
+            if alias not in self.people:
+                raise ValueError(f"os_users: {alias!r} is not an alias in [people]")
         for principal, person in self.links.items():
             if not re.fullmatch(r"(mcp|cli):[\w.-]+", principal):
                 raise ValueError(f"links: {principal!r} must be an MCP or CLI principal like 'mcp:claude'")
@@ -182,6 +237,10 @@ class Policy(Strict):
             if not self.is_known_name(name):
                 raise ValueError(f"approval.wider_than_needed_approvers: {name!r} is not a known name or ID")
         return self
+
+    def os_user_person(self, os_user: str) -> str | None:
+        """The [people] alias an operating-system user is, if the policy says so."""
+        return next((alias for alias, names in self.os_users.items() if os_user in names), None)
 
     def is_known_name(self, name: str) -> bool:
         return name == "*" or name in self.people or name in self.groups or bool(ID_PATTERN.fullmatch(name))

@@ -84,11 +84,21 @@ class Requests:
         except PlanError as error:
             raise ConfigError(str(error)) from None
         kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
-        decision = decide(the_plan, principal, self.policy, self.clock(), recent_worker_kills=kills,
-                          pool_health=self._pool_health(the_plan))
+        now = self.clock()
+        decision = decide(the_plan, principal, self.policy, now, recent_worker_kills=kills,
+                          pool_health=self._pool_health(the_plan),
+                          recent_requests=self._recent_requests(the_plan, principal, now))
         log.info("planned", site=the_plan.site, rung=the_plan.rung.value, outcome=decision.outcome,
                  requester=principal.id)
         return Planned(the_plan, decision)
+
+    def _recent_requests(self, the_plan: Plan, principal: Principal, now: datetime) -> list[datetime]:
+        """This principal's requests of this site within the policy's window, when a cap applies."""
+        limits = self.policy.limits
+        if limits.requests_cap(principal.is_assistant)[1] is None:
+            return []
+        since = now - timedelta(minutes=limits.requests_window_minutes)
+        return self.store.request_times(principal.id, the_plan.site, since)
 
     def refuse_server_wide(self, request: ServerWideRequest) -> RefusalView:
         log.info("server_wide_refused", what=request.what)
@@ -181,6 +191,12 @@ class Requests:
         req = store.get(request_id)
         if principal.is_assistant:
             raise NotAllowed("an assistant can request a restart but never approve one; a person must approve")
+        if req.requester.startswith("mcp:") and not principal.verified:
+            # an assistant with a shell could name any approver: only a front end that checks who the
+            # person is (Slack's signed requests; the CLI's terminal check) counts for its requests
+            raise NotAllowed(f"{req.id} was asked for by an assistant ({req.requester}): it is approved only "
+                             "in Slack, or at the bot's terminal by the approver in person (aspreset approve, "
+                             "as the approver's own operating-system user)")
         if req.state == RequestState.APPROVED and (
             self._may_approve(req, principal) or same_person(principal.id, req.requester, self.policy)
         ):

@@ -116,7 +116,15 @@ def cmd_recycle(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    return _run(args, lambda: Approve(args.request_id), progress=True)
+    from bot.cli.approval import confirmed_in_person, os_user
+
+    settings = _settings(args)
+    service = _service(settings, args, True)
+    # an assistant's request: the approver in person, on this terminal (the prompt goes to stderr so
+    # that --json stays JSON)
+    principal = confirmed_in_person(service, _principal(args, settings, service), Approve(args.request_id).request_id,
+                                    stdin=sys.stdin, stdout=sys.stderr, user=os_user())
+    return _show(args, dispatch(lambda: Approve(args.request_id), principal, service, _origin()))
 
 
 def cmd_deny(args: argparse.Namespace) -> int:

@@ -273,6 +273,14 @@ class MemoryStore:
             found = found[-limit:] if limit > 0 else []
         return [replace(e, details=json_copy(e.details)) for e in found]
 
+    def request_times(self, requester: str, site: str, since: datetime) -> builtins.list[datetime]:
+        """When `requester`'s recorded (not refused) requests of `site` were made, at or after `since`."""
+        since = _utc(since)
+        with self._lock:
+            return sorted(r.created_at for r in self._requests.values()
+                          if r.requester == requester and r.site == site and r.created_at >= since
+                          and r.state is not RequestState.REFUSED)
+
     def count_worker_kills(self, host: str, pool: str, since: datetime) -> int:
         """Requests of rung `worker` on (host, pool) that reached running at or after `since`."""
         since = _utc(since)

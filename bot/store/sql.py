@@ -11,6 +11,7 @@ details each event records and the id format are shared with the in-memory store
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -368,6 +369,21 @@ class SqlStore:
             else:
                 rows = list(unit.conn.execute(query.order_by(audit_events.c.id)).all())
             return [to_event(row) for row in rows]
+
+        return self._run(work, write=False)
+
+    def request_times(self, requester: str, site: str, since: datetime) -> builtins.list[datetime]:
+        """When `requester`'s recorded (not refused) requests of `site` were made, at or after `since`."""
+        check_aware(since)
+
+        def work(unit: Unit) -> builtins.list[datetime]:
+            rows = unit.conn.execute(
+                select(requests.c.created_at).where(
+                    requests.c.site == site, requests.c.requester == requester, requests.c.created_at >= since,
+                    requests.c.state != RequestState.REFUSED.value,
+                ).order_by(requests.c.created_at)
+            ).all()
+            return [row.created_at for row in rows]
 
         return self._run(work, write=False)
 

@@ -4,6 +4,7 @@ assistant sees, the plan it gets, the restart it runs, and the guardrails it can
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from mcp import Client
@@ -110,7 +111,7 @@ async def test_a_worker_kill_waits_for_a_person_and_get_request_then_shows_the_r
         still = await client.call_tool("get_request", {"request_id": request_id})
         assert still.structured_content["state"] == "awaiting_approval"
 
-        service.approve(request_id, service.principal("bob"))  # a person, through the service
+        service.approve(request_id, replace(service.principal("bob"), verified=True))  # bob, as Slack vouches for him
 
         done = await client.call_tool("get_request", {"request_id": request_id})
     got = done.structured_content

@@ -14,9 +14,27 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
+from bot.bootstrap import build
+from bot.config import Settings, WinRMSettings
+from bot.mcp.server import build_server
+from bot.mcp.services import ServiceSource, assistant, fixed
+from policies.files import load_policy
+from tests.frontends.mcp.conftest import POLICY
 from tests.frontends.mcp.test_fail_closed import serve
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def server(farm_inventory, db_url, tmp_path):  # type: ignore[no-untyped-def]
+    """The demo policy with room for the many requests of shop-web below (its rate limit is 3)."""
+    policy = load_policy(POLICY)
+    roomy = policy.model_copy(update={"limits": policy.limits.model_copy(update={"assistant_requests_per_site": 50})})
+    settings = Settings.of(roomy, farm_inventory, workdir=tmp_path, db_url=db_url,
+                           winrm=WinRMSettings(command_timeout_s=20), owner="mcp-test")
+    service = build(settings)
+    yield build_server(ServiceSource.of(service), fixed(assistant("assistant")))
+    service.store.close()
 
 CONFIG_CHANGE = ["App_Config/connectionStrings.config"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import replace
 
 import pytest
 from mcp import Client
@@ -68,7 +69,7 @@ async def test_over_stdio_a_worker_kill_waits_until_a_person_approves_it(
         assert again.structured_content["state"] == "awaiting_approval"
         assert demo_farm.host("web01").pids("ShopPool") == before
 
-        service.approve(request_id, service.principal("bob"))
+        service.approve(request_id, replace(service.principal("bob"), verified=True))  # bob, as Slack vouches for him
 
         got = (await client.call_tool("get_request", {"request_id": request_id})).structured_content
     assert got["state"] == "succeeded"
