@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from bot.app.ports import Clock, Executor, Store
 from bot.app.service import Service
-from bot.bootstrap import build, reap_dead_local_runs
+from bot.bootstrap import Runtime, build
 from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
@@ -27,7 +27,6 @@ from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
-from bot.store import open_store
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -39,23 +38,19 @@ log = structlog.get_logger("aspreset.serve")
 class Serving:
     asgi: Starlette
     bolt: App
-    service: Service
+    runtime: Runtime
     notifier: SlackNotifier
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
     socket_mode: SocketModeHandler | None = None
-    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def service(self) -> Service:
+        return self.runtime.service
 
     def close(self) -> None:
-        """Finish the work in flight (a restart that has started is finished), send the last
-        message updates, then let go of Slack and the store."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.socket_mode is not None:
-            self.socket_mode.close()  # type: ignore[no-untyped-call]
-        self.work.shutdown(wait=True)
-        self.notifier.close()
-        self.service.store.close()
+        """Stop taking Slack's events, finish the work in flight (a restart that has started is
+        finished), send the last message updates, then let go of the hosts and the store. Once."""
+        self.runtime.close()
 
 
 def build_serving(
@@ -73,23 +68,27 @@ def build_serving(
     client = web_client(slack)
     inventory = settings.inventory()
     notifier = SlackNotifier(client, lambda site: inventory.sites[site].channel if site in inventory.sites else None)
-    interrupted: list[str] = []
-    if store is None:  # opened here (not in build) to hear which runs a dead process of this machine left
-        store = open_store(settings.db_url, settings.workdir)
-        interrupted = reap_dead_local_runs(store)
-    service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock)
-    for request_id in interrupted:  # the channel hears it; the old message's ts died with that process
-        notifier.show(request_id, service.get_request(request_id), follow_up=False)
-    work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
-    front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
-    bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
-    webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
-                            lambda channel, assessment: post_notice(client, channel, assessment))
-    serving = Serving(asgi=Starlette(), bolt=bolt, service=service, notifier=notifier, work=work)
-    serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
-                              mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
-    if socket_mode:
-        serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
+    runtime = build(settings, executor=executor, store=store, notifier=notifier, clock=clock)
+    try:
+        service = runtime.service
+        for request_id in runtime.interrupted:  # the channel hears it; the old message's ts died with that process
+            notifier.show(request_id, service.get_request(request_id), follow_up=False)
+        runtime.on_close(notifier.close)  # after the work below: its last message updates go out
+        work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
+        runtime.on_close(lambda: work.shutdown(wait=True))
+        front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
+        bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
+        webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
+                                lambda channel, assessment: post_notice(client, channel, assessment))
+        serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work)
+        serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
+                                  mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
+        if socket_mode:
+            handler = serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
+            runtime.on_close(handler.close)  # first: no new events while the work in flight finishes
+    except BaseException:
+        runtime.close()
+        raise
     return serving
 
 
