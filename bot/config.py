@@ -51,7 +51,8 @@ class WinRMSettings(BaseModel):
             raise ValueError(
                 f"restart_deadline_s = {self.restart_deadline_s:g} must be at least command_timeout_s "
                 f"({self.command_timeout_s:g}) + cleanup_budget_s ({self.cleanup_budget_s:g}) + "
-                f"{RESTART_MARGIN_S:g} s, so a restart script can report its own timeout before the bot gives up "
+                f"{RESTART_MARGIN_S:g} s, so a restart script (or the none rung's warm-up) can report its own timeout "
+                "before the bot gives up "
                 f"on the host: raise restart_deadline_s to {floor:g} or more, or lower command_timeout_s"
             )
         shortest = min(self.status_deadline_s, self.discover_deadline_s, self.restart_deadline_s)
