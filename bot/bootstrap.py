@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Self
 
 import structlog
 
+from bot.app.errors import ConfigError
 from bot.app.events import SilentNotifier
 from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
 from bot.config import Settings
+from policies.consistency import environments_fit
 from policies.inventory import Inventory
 from policies.policy import Policy
 
@@ -81,6 +83,8 @@ def build(
     Requests that a dead process on this machine left `running` are marked interrupted first (never
     re-run), which frees their locks. If anything fails, what was opened is closed again."""
     policy, inventory = settings.policy(), settings.inventory()  # bad files fail before anything opens
+    check_environments(policy, inventory, settings)
+    warn_on_split_database(settings)
     stack = ExitStack()
     try:
         interrupted: list[str] = []
@@ -125,6 +129,29 @@ def _own_executor(settings: Settings, stack: ExitStack) -> WinRMExecutor:
     executor = executor_for(settings)
     stack.callback(executor.close)  # deletes the kept remote shells, then closes the sessions
     return executor
+
+
+def check_environments(policy: Policy, inventory: Inventory, settings: Settings) -> list[str]:
+    """Raises ConfigError when a site names an environment the policy does not define; returns the
+    warnings (a policy environment no site uses), each logged once here."""
+    fit = environments_fit(policy, inventory, str(settings.inventory_path or "the inventory"))
+    if fit.errors:
+        raise ConfigError("; ".join(fit.errors))
+    for warning in fit.warnings:
+        log.info("policy_environment_unused", detail=warning)
+    return fit.warnings
+
+
+def warn_on_split_database(settings: Settings) -> str | None:
+    """Says once (a warning on stderr) when this config file was used with another database before."""
+    from bot.store.choice import note_database
+
+    if settings.config_path is None or settings.db_url is None:
+        return None
+    warning = note_database(settings.config_path, settings.db_url, settings.db_source, settings.env)
+    if warning:
+        log.warning("database_split", detail=warning)
+    return warning
 
 
 def executor_for(settings: Settings) -> WinRMExecutor:

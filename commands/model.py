@@ -48,16 +48,19 @@ class RestartRequest:
         from_host: str | None = None,
         dry_run: bool = False,
         plan_only: bool = False,
+        note: str | None = None,
     ) -> RestartRequest:
         """From a front end's named arguments (CLI options, MCP tool arguments): `reason` is one of
-        the known reasons (any case), else kept as a note."""
+        the known reasons (any case), else kept as a note beside `note` (commands/reasons.py checks
+        a reason strictly, for front ends that refuse anything else)."""
         known = {r.value: r for r in Reason}
         chosen = known.get(reason.strip().lower()) if reason else None
+        notes = [text for text in (reason if reason and chosen is None else None, note) if text]
         return cls(
             site=site,
             scope=Rung(scope) if scope else None,
             reason=chosen,
-            note=reason if reason and chosen is None else None,
+            note="; ".join(notes) or None,
             changed=tuple(changed or ()),
             host=host,
             from_host=from_host,
@@ -70,7 +73,7 @@ class RestartRequest:
         check_name("site", self.site)
         if self.host is not None:
             check_name("host", self.host)
-        check_reason(self.note)
+        check_reason(self.note, "--note")
         check_changed(self.changed)
 
 

@@ -13,18 +13,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.app.dispatch import dispatch, handle_text
-from bot.app.errors import ConfigError
+from bot.app.errors import AspresetError, ConfigError
 from bot.app.incidents import reply_for
 from bot.app.service import Service
 from bot.app.views import ErrorView, View
+from bot.cli import checks
 from bot.cli import mcp as mcp_cli
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_view
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
-from commands.model import Approve, Audit, Command, Deny, ListRequests, RestartRequest, Status
+from commands.model import Approve, Audit, Command, Deny, ListRequests, Reason, RestartRequest, Status
+from commands.reasons import REASON_NAMES, UnknownReason, parse_reason
 from commands.rungs import Rung
-from policies.files import FileError, load_inventory, load_policy
 from policies.identity import Principal, UnknownPerson, principal_named
 
 if TYPE_CHECKING:
@@ -101,9 +102,10 @@ def _run(args: argparse.Namespace, command: Callable[[], Command], *, progress: 
 
 
 def _restart_request(args: argparse.Namespace, plan_only: bool) -> Callable[[], Command]:
+    reason: Reason | None = args.reason  # already one of the known reasons (_known_reason)
     return lambda: RestartRequest.from_arguments(
-        args.site, scope=args.scope, reason=args.reason, changed=args.changed, host=args.host,
-        from_host=args.from_host, dry_run=getattr(args, "dry_run", False), plan_only=plan_only,
+        args.site, scope=args.scope, reason=reason.value if reason else None, note=args.note, changed=args.changed,
+        host=args.host, from_host=args.from_host, dry_run=getattr(args, "dry_run", False), plan_only=plan_only,
     )
 
 
@@ -160,34 +162,6 @@ def _show(args: argparse.Namespace, view: View) -> int:
     else:
         _print(render_text(view))
     return exit_code_for_view(view)
-
-
-def cmd_policy_check(args: argparse.Namespace) -> int:
-    try:
-        policy = load_policy(args.file)
-        inventory = load_inventory(args.inventory) if args.inventory else None
-    except FileError as error:
-        raise ConfigError(str(error)) from None
-    problems: list[str] = []
-    if inventory is not None:
-        environments = {site.environment for site in inventory.sites.values()}
-        for env in sorted(set(policy.environments) - environments):
-            problems.append(f"environments.{env}: no site in {args.inventory} has this environment")
-    empty = [name for name, members in policy.groups.items() if not members]
-    summary = {
-        "file": args.file,
-        "valid": not problems,
-        "rules": [rule.name for rule in policy.rules],
-        "people": sorted(policy.people),
-        "empty_groups": empty,
-        "problems": problems,
-    }
-    lines = [f"{args.file}: {'valid' if not problems else 'INVALID'}, {len(policy.rules)} rules, "
-             f"{len(policy.people)} people"]
-    lines += [f"  note: group {name!r} is empty; rules that need its approval refuse" for name in empty]
-    lines += [f"  problem: {p}" for p in problems]
-    _emit(args, summary, "\n".join(lines))
-    return EXIT_BAD_INPUT if problems else EXIT_DONE
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -272,6 +246,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"aspreset: {message}\n")
 
 
+class _Version(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import version
+
+        try:
+            settings = load_settings()
+            found = f"config: {settings.config_path or 'none found'}\ndatabase: {settings.database_shown}"
+        except AspresetError as error:
+            found = f"config: {error}"
+        print(f"aspreset {version('aspreset')}\n{found}")
+        parser.exit(EXIT_DONE)
+
+
 def _common(parser: argparse.ArgumentParser, *, json_flag: bool = True, db: bool = True) -> None:
     parser.add_argument("--config", help="aspreset.toml (default: $ASPRESET_CONFIG, then ./aspreset.toml)")
     parser.add_argument("--policy", help="policy TOML file (overrides the config file)")
@@ -286,11 +273,22 @@ def _as(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_", metavar="PERSON", help="act as this [people] alias or Slack user ID")
 
 
+def _known_reason(text: str) -> Reason:
+    try:
+        return parse_reason(text)
+    except UnknownReason as unknown:
+        raise argparse.ArgumentTypeError(str(unknown)) from None
+
+
 def _restart_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("site")
-    parser.add_argument("--scope", choices=[r.value for r in Rung])
-    parser.add_argument("--reason", help="hung, locked-file, gac, memory, config, native-module, or a note")
-    parser.add_argument("--changed", nargs="+", metavar="PATH", help="files the deploy changed")
+    parser.add_argument("site", help="a site of the inventory (`aspreset say sites` lists them)")
+    parser.add_argument("--scope", choices=[r.value for r in Rung],
+                        help="the rung to use instead of the narrowest one the change or reason needs")
+    parser.add_argument("--reason", type=_known_reason, metavar="REASON",
+                        help=f"why, as one of the known reasons: {', '.join(REASON_NAMES)}")
+    parser.add_argument("--note", help="free text about why, kept with the request and the audit trail")
+    parser.add_argument("--changed", action="append", metavar="PATH",
+                        help="a file the deploy changed; repeat the flag for each file")
     parser.add_argument("--host", help="only this host of the site")
     parser.add_argument("--from", dest="from_host", metavar="HOST",
                         help="resume a rollout: this host and the ones after it in the site's order")
@@ -301,6 +299,8 @@ def _parser() -> argparse.ArgumentParser:
     from bot.sim.timing import add_timing_arguments
 
     parser = _Parser(prog="aspreset", description="Restart ASP.NET on IIS as narrowly as the job needs.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the version, the config file found and the database it uses, and exit")
     sub = parser.add_subparsers(title="commands", parser_class=_Parser)
 
     def add(name: str, handler: Handler, help_text: str, **common: bool) -> argparse.ArgumentParser:
@@ -342,11 +342,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("policy", help="policy file tools")
     policy_sub = p.add_subparsers(title="policy commands", parser_class=_Parser)
-    check = policy_sub.add_parser("check", help="validate a policy file")
-    check.add_argument("file")
-    check.add_argument("--inventory")
-    check.add_argument("--json", action="store_true")
-    check.set_defaults(handler=cmd_policy_check)
+    check = policy_sub.add_parser("check", help="validate a policy file (and an inventory's fit with it)")
+    checks.add_policy_check_arguments(check)
+    check.set_defaults(handler=checks.cmd_policy_check)
+
+    p = sub.add_parser("config", help="configuration tools")
+    config_sub = p.add_subparsers(title="config commands", parser_class=_Parser)
+    check = config_sub.add_parser(
+        "check", help="check the config file, policy, inventory, credentials' presence and the database, talking "
+        "to no host"
+    )
+    _common(check)
+    check.set_defaults(handler=checks.cmd_config_check)
 
     p = sub.add_parser("inventory", help="inventory tools")
     inventory_sub = p.add_subparsers(title="inventory commands", parser_class=_Parser)
