@@ -76,10 +76,12 @@ def build(
     executor: Executor | None = None,
     store: Store | None = None,
     notifier: Notifier | None = None,
+    notifier_for: Callable[[Store], Notifier] | None = None,
     clock: Clock | None = None,
     hooks: DrainHooks | None = None,
 ) -> Runtime:
-    """The service with every port filled: the given ones, else the real adapters from `settings`.
+    """The service with every port filled: the given ones, else the real adapters from `settings`
+    (`notifier_for` makes the Notifier from the store, for one that keeps its state there).
     Requests that a dead process on this machine left `running` are marked interrupted first (never
     re-run), which frees their locks. If anything fails, what was opened is closed again."""
     policy, inventory = settings.policy(), settings.inventory()  # bad files fail before anything opens
@@ -105,7 +107,7 @@ def build(
             inventory,
             executor=executor,
             store=store,
-            notifier=notifier or SilentNotifier(),
+            notifier=notifier or (notifier_for(store) if notifier_for else SilentNotifier()),
             clock=clock or utc_now,
             hooks=hooks,
             host_concurrency=settings.winrm.max_parallel,

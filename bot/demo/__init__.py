@@ -26,6 +26,7 @@ from bot.http.asgi import create_app
 from bot.http.loopback import serve_on_loopback
 from bot.http.webhook import DeployWebhook
 from bot.sim.process import SimProcess
+from bot.store.shared import MemoryShared
 from policies.files import load_policy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -60,7 +61,7 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
         runtime = stack.enter_context(build(settings, notifier=notifier))  # SQLite in workdir, WinRM to the farm
         console = Console(runtime.service, notifier, out)
         webhook = DeployWebhook(console.webhook_secret, lambda: console.service.inventory,
-                                lambda: console.service.policy, console.post_notice)
+                                lambda: console.service.policy, console.post_notice, MemoryShared())
         console.webhook_url = stack.enter_context(serve_on_loopback(create_app(bolt=None, webhook=webhook)))
         print(f"Deploy webhook: POST {console.webhook_url}/hooks/deploy (HMAC-signed)", file=out)
         yield DemoWorld(console, sim, settings, runtime)

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from bot.app.ports import Clock, Executor, Store
 from bot.app.service import Service
-from bot.bootstrap import Runtime, build
+from bot.bootstrap import Runtime, build, process_owner
 from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
@@ -27,6 +27,9 @@ from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
+from bot.slack.sweeper import EVERY_S, ExpirySweeper
+from bot.store import SqlStore
+from bot.store.shared import MemoryShared, Shared, SqlShared
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -41,6 +44,7 @@ class Serving:
     runtime: Runtime
     notifier: SlackNotifier
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
+    sweeper: ExpirySweeper | None = None
     socket_mode: SocketModeHandler | None = None
 
     @property
@@ -48,8 +52,9 @@ class Serving:
         return self.runtime.service
 
     def close(self) -> None:
-        """Stop taking Slack's events, finish the work in flight (a restart that has started is
-        finished), send the last message updates, then let go of the hosts and the store. Once."""
+        """Stop sweeping and taking Slack's events, finish the work in flight (a restart that has
+        started is finished), send the last message updates, then let go of the hosts and the
+        store (bootstrap's Runtime: last opened first). Once."""
         self.runtime.close()
 
 
@@ -63,29 +68,41 @@ def build_serving(
     mcp: ASGIApp | None = None,
     mcp_lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     work_threads: int = 8,
+    sweep_every_s: float = EVERY_S,
 ) -> Serving:
     slack = settings.slack
     client = web_client(slack)
     inventory = settings.inventory()
-    notifier = SlackNotifier(client, lambda site: inventory.sites[site].channel if site in inventory.sites else None)
-    runtime = build(settings, executor=executor, store=store, notifier=notifier, clock=clock)
+    made: list[tuple[Shared, SlackNotifier]] = []
+
+    def slack_notifier(store: Store) -> SlackNotifier:
+        """Each request's message is kept in the store, so every replica updates the same one."""
+        shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
+        made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
+                                           if site in inventory.sites else None, shared=shared)))
+        return made[-1][1]
+
+    runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock)
     try:
-        service = runtime.service
-        for request_id in runtime.interrupted:  # the channel hears it; the old message's ts died with that process
-            notifier.show(request_id, service.get_request(request_id), follow_up=False)
+        (shared, notifier), service = made[0], runtime.service
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
+        for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
+            notifier.show(request_id, service.get_request(request_id), follow_up=False)
         work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
         runtime.on_close(lambda: work.shutdown(wait=True))
         front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
         bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
         webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
-                                lambda channel, assessment: post_notice(client, channel, assessment))
+                                lambda channel, assessment: post_notice(client, channel, assessment), shared)
         serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work)
         serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
                                   mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
         if socket_mode:
             handler = serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
-            runtime.on_close(handler.close)  # first: no new events while the work in flight finishes
+            runtime.on_close(handler.close)  # before the work shuts down: no new events meanwhile
+        sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(), every_s=sweep_every_s)
+        serving.sweeper = sweeper.start()
+        runtime.on_close(sweeper.stop)  # first of all
     except BaseException:
         runtime.close()
         raise
