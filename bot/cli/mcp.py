@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     from bot.app.errors import AspresetError
-    from bot.bootstrap import build
+    from bot.app.service import Service
+    from bot.bootstrap import Runtime, build
     from bot.mcp.follow import ANSWER_AFTER_S, RunnerCommand
     from bot.mcp.server import build_server
     from bot.mcp.services import ServiceSource, assistant, fixed
@@ -45,15 +46,25 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     if args.run_one:
         return _run_one(args)
     principal = assistant(args.principal)  # a bad name is bad input: exit 2 before serving
-    source = ServiceSource(lambda: build(_settings(args)))
+    built: list[Runtime] = []  # the one build that succeeded (a failed one closed what it opened)
+
+    def service() -> Service:
+        built.append(build(_settings(args)))
+        return built[-1].service
+
+    source = ServiceSource(service)
     try:
-        source.get()
-    except AspresetError as error:
-        print(f"aspreset mcp: every tool fails closed until this is fixed: {error}", file=sys.stderr, flush=True)
-    runner = RunnerCommand(argv=_runner_argv(args), answer_after_s=args.answer_after or ANSWER_AFTER_S)
-    server = build_server(source, fixed(principal), runner=runner)
-    log.info("mcp_stdio_serving", principal=principal.id)
-    server.run("stdio")
+        try:
+            source.get()
+        except AspresetError as error:
+            print(f"aspreset mcp: every tool fails closed until this is fixed: {error}", file=sys.stderr, flush=True)
+        runner = RunnerCommand(argv=_runner_argv(args), answer_after_s=args.answer_after or ANSWER_AFTER_S)
+        server = build_server(source, fixed(principal), runner=runner)
+        log.info("mcp_stdio_serving", principal=principal.id)
+        server.run("stdio")
+    finally:
+        for runtime in built:
+            runtime.close()
     return 0
 
 
@@ -72,10 +83,21 @@ def _runner_argv(args: argparse.Namespace) -> list[str]:
 
 
 def _run_one(args: argparse.Namespace) -> int:
-    from bot.bootstrap import build
-    from bot.mcp.runner import run_one
+    from bot.app.service import Service
+    from bot.bootstrap import Runtime, build
+    from bot.mcp.runner import EventLines, run_one
 
-    return run_one(lambda lines: build(_settings(args), notifier=lines))
+    built: list[Runtime] = []
+
+    def service(lines: EventLines) -> Service:
+        built.append(build(_settings(args), notifier=lines))
+        return built[-1].service
+
+    try:
+        return run_one(service)
+    finally:
+        for runtime in built:
+            runtime.close()
 
 
 def _seconds(text: str) -> float:

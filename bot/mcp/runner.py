@@ -76,10 +76,7 @@ def run_one(build: Callable[[EventLines], Service], stdin: TextIO = sys.stdin, s
         lines.write({"result": reply_for(error, command="request_restart", principal=principal.id).model_dump(
             mode="json")})
         return 1
-    try:
-        view = dispatch(make, principal, service, principal.id)
-    finally:
-        service.store.close()
+    view = dispatch(make, principal, service, principal.id)
     lines.write({"result": view.model_dump(mode="json")})
     lines.close()
     return 0

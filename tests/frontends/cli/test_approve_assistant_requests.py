@@ -44,19 +44,19 @@ def setup(tmp_path, farm_inventory):  # type: ignore[no-untyped-def]
     farm = tmp_path / "farm.toml"
     farm.write_text(inventory_toml(farm_inventory))
 
-    def service(policy: Path):  # type: ignore[no-untyped-def]
+    def core(policy: Path):  # type: ignore[no-untyped-def]
+        """The core on that policy, as a Runtime that closes what it opened."""
         return build(Settings.of(load_policy(policy), farm_inventory, workdir=tmp_path, db_url=db,
                                  winrm=WinRMSettings(command_timeout_s=20), owner="cli-test"))
 
     def cli(policy: Path, *args: str) -> list[str]:
         return ["-m", "bot.cli", *args, "--policy", str(policy), "--inventory", str(farm), "--db", db]
 
-    first = service(policy_where_bob_is(tmp_path, ME))
-    waiting = first.request(RestartRequest(site="shop-web", reason=Reason.HUNG, note="it hangs"),
-                            Principal(id="mcp:assistant"), "mcp:assistant")
-    first.close()
+    with core(policy_where_bob_is(tmp_path, ME)) as first:
+        waiting = first.service.request(RestartRequest(site="shop-web", reason=Reason.HUNG, note="it hangs"),
+                                        Principal(id="mcp:assistant"), "mcp:assistant")
     assert waiting.state == "awaiting_approval"
-    return waiting.id, service, cli
+    return waiting.id, core, cli
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -66,15 +66,14 @@ def run(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_approving_as_bob_from_another_os_user_is_refused_with_the_reason(setup, tmp_path, demo_farm):
-    request_id, service, cli = setup
+    request_id, core, cli = setup
     policy = policy_where_bob_is(tmp_path, "bob-elsewhere")
     done = run(cli(policy, "approve", request_id, "--as", "bob"))
     assert done.returncode == 3, done.stderr
     assert f"you are {ME} and the policy maps {ME} to nobody" in done.stderr
     assert "[people.bob] os_users" in done.stderr
-    after = service(policy)
-    assert after.store.get(request_id).state == RequestState.AWAITING_APPROVAL
-    after.close()
+    with core(policy) as after:
+        assert after.service.store.get(request_id).state == RequestState.AWAITING_APPROVAL
 
 
 def test_approving_as_bob_without_a_terminal_is_refused_even_as_bobs_os_user(setup, tmp_path, demo_farm):
@@ -95,7 +94,7 @@ def test_chat_text_through_the_cli_cannot_approve_an_assistants_request(setup, t
 
 
 def test_bob_at_a_terminal_as_his_own_os_user_sees_the_plan_types_the_id_and_it_runs(setup, tmp_path, demo_farm):
-    request_id, service, cli = setup
+    request_id, core, cli = setup
     policy = policy_where_bob_is(tmp_path, ME)
     before = demo_farm.host("web01").processes("ShopPool")
     env = {**os.environ, "ASPRESET_CONFIG": "", "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -107,14 +106,13 @@ def test_bob_at_a_terminal_as_his_own_os_user_sees_the_plan_types_the_id_and_it_
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
-    after = service(policy)
-    assert after.store.get(request_id).state == RequestState.SUCCEEDED
-    after.close()
+    with core(policy) as after:
+        assert after.service.store.get(request_id).state == RequestState.SUCCEEDED
     assert demo_farm.host("web01").processes("ShopPool") != before
 
 
 def test_typing_anything_but_the_id_approves_nothing(setup, tmp_path):
-    request_id, service, cli = setup
+    request_id, core, cli = setup
     policy = policy_where_bob_is(tmp_path, ME)
     env = {**os.environ, "ASPRESET_CONFIG": "", "PYTHONPATH": os.pathsep.join(sys.path)}
     child = pexpect.spawn(sys.executable, cli(policy, "approve", request_id, "--as", "bob"), env=env,
@@ -124,30 +122,27 @@ def test_typing_anything_but_the_id_approves_nothing(setup, tmp_path):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 3
-    after = service(policy)
-    assert after.store.get(request_id).state == RequestState.AWAITING_APPROVAL
-    after.close()
+    with core(policy) as after:
+        assert after.service.store.get(request_id).state == RequestState.AWAITING_APPROVAL
 
 
 def test_the_core_refuses_an_unverified_approver_for_an_assistants_request(setup, tmp_path):
-    request_id, service, _ = setup
-    core = service(policy_where_bob_is(tmp_path, ME))
-    with pytest.raises(NotAllowed, match="asked for by an assistant"):
-        core.approve(request_id, core.principal("bob"))  # `--as bob`: a name, not a check
-    assert core.store.get(request_id).state == RequestState.AWAITING_APPROVAL
-    core.close()
+    request_id, core, _ = setup
+    with core(policy_where_bob_is(tmp_path, ME)) as runtime:
+        service = runtime.service
+        with pytest.raises(NotAllowed, match="asked for by an assistant"):
+            service.approve(request_id, service.principal("bob"))  # `--as bob`: a name, not a check
+        assert service.store.get(request_id).state == RequestState.AWAITING_APPROVAL
 
 
 def test_a_persons_own_request_is_approved_at_the_cli_as_before(setup, tmp_path, demo_farm):
-    _, service, cli = setup
+    _, core, cli = setup
     policy = policy_where_bob_is(tmp_path, "bob-elsewhere")
-    core = service(policy)
-    theirs = core.request(RestartRequest(site="intranet", reason=Reason.HUNG, note="it hangs"),
-                          core.principal("alice"), "cli:alice")
-    core.close()
+    with core(policy) as runtime:
+        theirs = runtime.service.request(RestartRequest(site="intranet", reason=Reason.HUNG, note="it hangs"),
+                                         runtime.service.principal("alice"), "cli:alice")
     assert theirs.state == "awaiting_approval"
     done = run(cli(policy, "approve", theirs.id, "--as", "bob"))  # no terminal, another OS user: as before
     assert done.returncode == 0, done.stderr
-    after = service(policy)
-    assert after.store.get(theirs.id).state == RequestState.SUCCEEDED
-    after.close()
+    with core(policy) as after:
+        assert after.service.store.get(theirs.id).state == RequestState.SUCCEEDED

@@ -32,9 +32,8 @@ def server(farm_inventory, db_url, tmp_path):  # type: ignore[no-untyped-def]
     roomy = policy.model_copy(update={"limits": policy.limits.model_copy(update={"assistant_requests_per_site": 50})})
     settings = Settings.of(roomy, farm_inventory, workdir=tmp_path, db_url=db_url,
                            winrm=WinRMSettings(command_timeout_s=20), owner="mcp-test")
-    service = build(settings)
-    yield build_server(ServiceSource.of(service), fixed(assistant("assistant")))
-    service.store.close()
+    with build(settings) as runtime:
+        yield build_server(ServiceSource.of(runtime.service), fixed(assistant("assistant")))
 
 CONFIG_CHANGE = ["App_Config/connectionStrings.config"]
 
