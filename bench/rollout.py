@@ -118,12 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         # per-host time: one host alone, on a session of its own (the handshake included, as in a rollout)
         single: list[float] = []
         for name in site.hosts[-args.single:]:
-            service = build(settings)
+            alone = executor_for(settings)
+            service = build(settings, executor=alone)
             start = time.perf_counter()
             view = service.request(RestartRequest(site=SITE, scope=rung, host=name), REQUESTER, "bench")
             single.append(time.perf_counter() - start)
             assert view.state == "succeeded", view.model_dump_json()
             service.store.close()
+            alone.close()
 
         executor = counting_executor(settings)
         service = build(settings, executor=executor)
@@ -141,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             assert view.plan is not None and len(view.plan.waves) == math.ceil(hosts / args.max_parallel)
         cpu = cpu_s() - cpu_before
         service.store.close()
+        executor.close()  # the hosts' kept shells deleted
 
     per_host = statistics.median(single)
     ideal = math.ceil(hosts / args.max_parallel) * per_host

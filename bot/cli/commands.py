@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.dispatch import dispatch, handle_text
 from bot.app.errors import AspresetError, ConfigError
@@ -28,6 +29,9 @@ from commands.rungs import Rung
 from policies.files import FileError, load_inventory, load_policy
 from policies.identity import Principal
 
+if TYPE_CHECKING:
+    from bot.winrm.executor import WinRMExecutor
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -39,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
-        return int(args.handler(args))
+        with contextlib.ExitStack() as args.opened:  # closed on the way out, whatever happens
+            return int(args.handler(args))
     except AspresetError as error:
         print(f"aspreset: {error}", file=sys.stderr)
         return exit_code_for_error(error)
@@ -75,12 +80,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def _executor(args: argparse.Namespace, settings: Settings) -> WinRMExecutor:
+    """This command's WinRM executor, closed when the command ends: the shells it kept on the hosts
+    are deleted (each counts against the host's MaxShellsPerUser until WinRM drops it two hours on)."""
+    from bot.bootstrap import executor_for
+
+    executor = executor_for(settings)
+    args.opened.callback(executor.close)
+    return executor
+
+
 def _full_service(args: argparse.Namespace, progress: bool = False) -> Service:
     from bot.bootstrap import build
     from bot.cli.progress import ProgressBar
 
     bar = ProgressBar(enabled=False if getattr(args, "json", False) else None) if progress else None
-    return build(_settings(args), notifier=bar)
+    settings = _settings(args)
+    return build(settings, notifier=bar, executor=_executor(args, settings))
 
 
 def _principal(args: argparse.Namespace, service: Service) -> Principal:
@@ -206,7 +222,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from bot.bootstrap import executor_for
     from bot.doctor import run_doctor
 
     settings = _settings(args)
@@ -216,17 +231,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if not args.target:
             raise ConfigError("--exercise SITE needs the HOST to run on: aspreset doctor HOST --exercise SITE")
         exercised = run_exercise(settings.inventory(), settings.policy(), args.target, args.exercise,
-                                 executor_for(settings))
+                                 _executor(args, settings))
         _emit(args, exercised.to_json(), exercised.text())
         return EXIT_DONE if exercised.ok else EXIT_FAILED
-    report = run_doctor(settings.inventory(), args.target, executor_for(settings))
+    report = run_doctor(settings.inventory(), args.target, _executor(args, settings))
     _emit(args, report.to_json(), report.text())
     return EXIT_DONE if report.ok else EXIT_FAILED
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
     from bot.app.results import DiscoverResult, OperationParams
-    from bot.bootstrap import executor_for
     from bot.winrm.discovery import inventory_toml
 
     settings = _settings(args)
@@ -234,7 +248,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     host = inventory.hosts.get(args.host)
     if host is None:
         raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; add a [hosts.{args.host}] table")
-    result = executor_for(settings).run(args.host, host, OperationParams(op="discover"))
+    result = _executor(args, settings).run(args.host, host, OperationParams(op="discover"))
     assert isinstance(result, DiscoverResult)
     if args.json:
         print(result.model_dump_json(indent=2))

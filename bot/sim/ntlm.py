@@ -55,28 +55,38 @@ def nt_hash(password: str) -> bytes:
 
 def md4(data: bytes) -> bytes:
     """MD4 (RFC 1320)."""
-
-    def rotl(x: int, n: int) -> int:
-        x &= 0xFFFFFFFF
-        return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
-
     length = len(data)
     data += b"\x80" + b"\x00" * ((55 - length) % 64) + struct.pack("<Q", length * 8)
     state = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476]
-    rounds = (
-        (lambda x, y, z: (x & y) | (~x & z), 0, (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), (3, 7, 11, 19)),
-        (lambda x, y, z: (x & y) | (x & z) | (y & z), 0x5A827999,
-         (0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), (3, 5, 9, 13)),
-        (lambda x, y, z: x ^ y ^ z, 0x6ED9EBA1, (0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15), (3, 9, 11, 15)),
-    )
     for offset in range(0, len(data), 64):
         words = struct.unpack("<16I", data[offset : offset + 64])
         a, b, c, d = state
-        for function, constant, order, shifts in rounds:
+        for round_, (constant, order, shifts) in enumerate(_MD4_ROUNDS):
             for i, k in enumerate(order):
-                a, b, c, d = d, rotl(a + function(b, c, d) + words[k] + constant, shifts[i % 4]), b, c
+                mixed = _md4_mix(round_, b, c, d)
+                a, b, c, d = d, _rotl(a + mixed + words[k] + constant, shifts[i % 4]), b, c
         state = [(s + v) & 0xFFFFFFFF for s, v in zip(state, (a, b, c, d), strict=True)]
     return struct.pack("<4I", *state)
+
+
+_MD4_ROUNDS = (
+    (0, (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), (3, 7, 11, 19)),
+    (0x5A827999, (0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), (3, 5, 9, 13)),
+    (0x6ED9EBA1, (0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15), (3, 9, 11, 15)),
+)
+
+
+def _md4_mix(round_: int, x: int, y: int, z: int) -> int:
+    if round_ == 0:
+        return (x & y) | (~x & z)
+    if round_ == 1:
+        return (x & y) | (x & z) | (y & z)
+    return x ^ y ^ z
+
+
+def _rotl(x: int, n: int) -> int:
+    x &= 0xFFFFFFFF
+    return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
 
 
 class NtlmConnection:
