@@ -182,18 +182,18 @@ class WatchedAdapter(HTTPAdapter):
 
     def __init__(self, watch: SocketWatch) -> None:
         self.watch = watch
+        self._http_pool = _watched_pool(watch)
         self._contexts = {True: _watched_context(watch, verify=True), False: _watched_context(watch, verify=False)}
-        super().__init__(pool_connections=1, pool_maxsize=1)
+        super().__init__(pool_connections=1, pool_maxsize=1)  # one session, one thread at a time
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            **self.poolmanager.pool_classes_by_scheme, "http": _watched_pool(self.watch)}
+        self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme, "http": self._http_pool}
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if not proxy.lower().startswith("socks"):  # a SOCKS manager's pools are its own
-            manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "http": _watched_pool(self.watch)}
+            manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "http": self._http_pool}
         return manager
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
