@@ -32,13 +32,13 @@ from mcp.client.streamable_http import streamable_http_client
 from bot.app.service import Service
 from bot.bootstrap import build
 from bot.config import McpClient, McpSettings, Settings
-from bot.mcp.calls import restart_request
 from bot.mcp.http import mcp_http_app
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource, assistant, fixed
 from bot.sim.cli import inventory_toml
 from bot.sim.farm import Farm
 from bot.sim.timing import SimTiming
+from commands.model import RestartRequest
 from policies.files import load_inventory, load_policy
 
 START, END = "<!-- mcp-calls:start -->", "<!-- mcp-calls:end -->"
@@ -75,7 +75,7 @@ async def _through(client: Client, plans: int, restarts: int) -> tuple[list[floa
 
 def _direct(service: Service, plans: int, restarts: int) -> tuple[list[float], list[float]]:
     who = assistant("assistant")
-    command = restart_request("shop-web", PLAN["changed_files"], "config", None, plan_only=False)
+    command = RestartRequest.from_arguments("shop-web", reason="config", changed=PLAN["changed_files"])
     plan_samples, restart_samples = [], []
     for _ in range(plans):
         started = time.perf_counter()

@@ -10,11 +10,15 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from bot.app.errors import ConfigError
 from bot.app.events import SilentNotifier
 from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
 from bot.config import Settings
+from policies.consistency import environments_fit
+from policies.inventory import Inventory
+from policies.policy import Policy
 
 if TYPE_CHECKING:
     from bot.winrm.executor import WinRMExecutor
@@ -35,6 +39,8 @@ def build(
     Requests that a dead process on this machine left `running` are marked interrupted first (never
     re-run), which frees their locks."""
     policy, inventory = settings.policy(), settings.inventory()  # bad files fail before anything opens
+    check_environments(policy, inventory, settings)
+    warn_on_split_database(settings)
     if store is None:
         from bot.store import open_store
 
@@ -55,8 +61,30 @@ def build(
         host_concurrency=settings.winrm.max_parallel,
         command_timeout_s=settings.winrm.command_timeout_s,
         owner=settings.owner or process_owner(),
-        cli_user=settings.cli_user,
     )
+
+
+def check_environments(policy: Policy, inventory: Inventory, settings: Settings) -> list[str]:
+    """Raises ConfigError when a site names an environment the policy does not define; returns the
+    warnings (a policy environment no site uses), each logged once here."""
+    fit = environments_fit(policy, inventory, str(settings.inventory_path or "the inventory"))
+    if fit.errors:
+        raise ConfigError("; ".join(fit.errors))
+    for warning in fit.warnings:
+        log.info("policy_environment_unused", detail=warning)
+    return fit.warnings
+
+
+def warn_on_split_database(settings: Settings) -> str | None:
+    """Says once (a warning on stderr) when this config file was used with another database before."""
+    from bot.store.choice import note_database
+
+    if settings.config_path is None or settings.db_url is None:
+        return None
+    warning = note_database(settings.config_path, settings.db_url, settings.db_source, settings.env)
+    if warning:
+        log.warning("database_split", detail=warning)
+    return warning
 
 
 def executor_for(settings: Settings) -> WinRMExecutor:

@@ -7,6 +7,7 @@ directory. Paths in it are relative to the file. Command-line options override i
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,10 @@ from bot.app.results import MAX_SCRIPT_TIMEOUT_S
 from policies.files import FileError, default_policy, load_inventory, load_policy
 from policies.inventory import Inventory
 from policies.policy import Policy
+from policies.problems import toml_problem, validation_problems
 
 CONFIG_NAME = "aspreset.toml"
+DB_DIR, DB_NAME = ".aspreset", "aspreset.db"
 RESTART_MARGIN_S = 5.0  # a restart deadline's room beyond its script's timeout and the clean-up (transport)
 
 
@@ -51,7 +54,8 @@ class WinRMSettings(BaseModel):
             raise ValueError(
                 f"restart_deadline_s = {self.restart_deadline_s:g} must be at least command_timeout_s "
                 f"({self.command_timeout_s:g}) + cleanup_budget_s ({self.cleanup_budget_s:g}) + "
-                f"{RESTART_MARGIN_S:g} s, so a restart script can report its own timeout before the bot gives up "
+                f"{RESTART_MARGIN_S:g} s, so a restart script (or the none rung's warm-up) can report its own timeout "
+                "before the bot gives up "
                 f"on the host: raise restart_deadline_s to {floor:g} or more, or lower command_timeout_s"
             )
         shortest = min(self.status_deadline_s, self.discover_deadline_s, self.restart_deadline_s)
@@ -136,6 +140,7 @@ class Settings:
     winrm: WinRMSettings
     workdir: Path
     config_path: Path | None = None
+    db_source: str = "the working directory's .aspreset/"  # where db_url came from, for people to read
     env: dict[str, str] = field(default_factory=dict, repr=False)
     owner: str | None = None  # who runs requests (default: this host/pid)
     mcp: McpSettings = field(default_factory=McpSettings)
@@ -161,6 +166,12 @@ class Settings:
         return cls(policy_path=None, inventory_path=None, db_url=db_url, cli_user=cli_user,
                    winrm=winrm or WinRMSettings(), workdir=workdir, owner=owner,
                    slack=slack or SlackSettings(), loaded_policy=policy, loaded_inventory=inventory)
+
+    @property
+    def database_shown(self) -> str:
+        """Where the database is, for people to read: the URL without its password, and its source."""
+        url = re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", self.db_url or "")
+        return f"{url or '.aspreset/aspreset.db under the working directory'} ({self.db_source})"
 
     def policy(self) -> Policy:
         if self.loaded_policy is not None:
@@ -203,10 +214,12 @@ def load_settings(
     def resolve(value: str | None) -> Path | None:
         return None if value is None else (base / value)
 
+    db_url, db_source = _database(db, env, file.db, config_path)
     return Settings(
         policy_path=Path(policy) if policy else resolve(file.policy),
         inventory_path=Path(inventory) if inventory else resolve(file.inventory),
-        db_url=db or env.get("ASPRESET_DB") or file.db,
+        db_url=db_url,
+        db_source=db_source,
         cli_user=env.get("ASPRESET_USER") or file.cli_user,
         winrm=file.winrm,
         mcp=file.mcp,
@@ -215,6 +228,32 @@ def load_settings(
         env=env,
         slack=_slack_settings(env, file.slack),
     )
+
+
+def _database(option: str | None, env: dict[str, str], configured: str | None,
+              config_path: Path | None) -> tuple[str, str]:
+    """The database URL and where it came from. Unset, every front end of one config file finds the
+    same SQLite file: beside the config file, else in the user's state directory (XDG_STATE_HOME,
+    default ~/.local/state), never under whatever directory the front end was started from."""
+    if option:
+        return option, "--db"
+    if env.get("ASPRESET_DB"):
+        return env["ASPRESET_DB"], "ASPRESET_DB"
+    if configured:
+        return configured, f"db in {config_path}"
+    if config_path is not None:
+        return _sqlite(config_path.resolve().parent / DB_DIR / DB_NAME), f"the default beside {config_path}"
+    return _sqlite(state_directory(env).resolve() / DB_NAME), "the default per-user state directory"
+
+
+def state_directory(env: dict[str, str]) -> Path:
+    """aspreset's per-user state: $XDG_STATE_HOME/aspreset, default ~/.local/state/aspreset."""
+    state = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(state) / "aspreset"
+
+
+def _sqlite(path: Path) -> str:
+    return f"sqlite:///{path}"
 
 
 def _slack_settings(env: dict[str, str], file: SlackSettings) -> SlackSettings:
@@ -243,13 +282,15 @@ def _find_config(explicit: str | None, env: dict[str, str], cwd: Path) -> Path |
 
 def _read_config(path: Path) -> ConfigFile:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return ConfigFile.model_validate(data)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise ConfigError(f"{path}: cannot be read ({why or 'the system refused'})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        raise ConfigError(f"{path}: {toml_problem(error)}") from None
+    try:
+        return ConfigFile.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in error.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: " + "; ".join(validation_problems(error, ConfigFile, text))) from None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 OVERVIEW = """\
 *aspreset* restarts as little as the job needs; IISRESET is never one of the options.
-  /recycle SITE [--changed PATH ...] [--reason WHY] [--scope RUNG] [--host HOST | --from HOST] [--dry-run]
+  /recycle SITE [--changed PATH ...] [--reason REASON] [--note TEXT] [--scope RUNG] [--host HOST | --from HOST]
+    [--dry-run]
   /recycle plan SITE ...      show what would run and whether it needs approval
   /recycle status SITE        worker PIDs, pool state and AppDomain per host
   /recycle approve ID         approve someone else's request
@@ -20,6 +21,8 @@ TOPICS = {
   --changed App_Config/x.config  restart the app's AppDomain (appdomain)
   --reason gac|locked-file|memory|native-module   recycle the app pool (apppool)
   --reason hung                  kill the pool's worker process and warm up (worker; always approved by a second person)
+  --reason config                restart the app's AppDomain (appdomain)
+  --note "checkout hangs"        free text kept with the request (a note, not a reason)
   --scope RUNG                   ask for a rung yourself; wider than needed goes to policy""",
     "rungs": """\
 none       the deploy already restarted the app: warm up and verify

@@ -40,6 +40,8 @@ def check_name(kind: str, value: str) -> None:
 def check_reason(value: str | None, what: str = "--reason") -> None:
     if value is not None and len(value) > MAX_REASON:
         raise LimitExceeded(f"{what} is {len(value)} characters long; at most {MAX_REASON} are kept, so shorten it")
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise LimitExceeded(f"{what} {value[:40]!r} contains a newline or control character: give it on one line")
 
 
 def check_changed(paths: tuple[str, ...]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from commands.limits import check_changed, check_name, check_reason, check_request_id
@@ -34,12 +36,44 @@ class RestartRequest:
     dry_run: bool = False
     plan_only: bool = False
 
+    @classmethod
+    def from_arguments(
+        cls,
+        site: str,
+        *,
+        scope: str | None = None,
+        reason: str | None = None,
+        changed: Sequence[str] | None = None,
+        host: str | None = None,
+        from_host: str | None = None,
+        dry_run: bool = False,
+        plan_only: bool = False,
+        note: str | None = None,
+    ) -> RestartRequest:
+        """From a front end's named arguments (CLI options, MCP tool arguments): `reason` is one of
+        the known reasons (any case), else kept as a note beside `note` (commands/reasons.py checks
+        a reason strictly, for front ends that refuse anything else)."""
+        known = {r.value: r for r in Reason}
+        chosen = known.get(reason.strip().lower()) if reason else None
+        notes = [text for text in (reason if reason and chosen is None else None, note) if text]
+        return cls(
+            site=site,
+            scope=Rung(scope) if scope else None,
+            reason=chosen,
+            note="; ".join(notes) or None,
+            changed=tuple(changed or ()),
+            host=host,
+            from_host=from_host,
+            dry_run=dry_run,
+            plan_only=plan_only,
+        )
+
     def __post_init__(self) -> None:
         """The limits of commands.limits, whichever front end made this request."""
         check_name("site", self.site)
         if self.host is not None:
             check_name("host", self.host)
-        check_reason(self.note)
+        check_reason(self.note, "--note")
         check_changed(self.changed)
 
 
@@ -70,6 +104,38 @@ class Deny:
 
 
 @dataclass(frozen=True)
+class Cancel:
+    """The requester withdraws their own request before it runs."""
+
+    request_id: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+
+
+@dataclass(frozen=True)
+class ShowRequest:
+    request_id: str
+
+    def __post_init__(self) -> None:
+        check_request_id(self.request_id)
+
+
+@dataclass(frozen=True)
+class ListRequests:
+    state: str | None = None  # a request state's value; the core names the valid ones
+    site: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class Audit:
+    site: str | None = None
+    since: datetime | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ListSites:
     pass
 
@@ -89,4 +155,7 @@ class ServerWideRequest:
     alternative: Rung = Rung.APPDOMAIN
 
 
-Command = RestartRequest | Status | Approve | Deny | ListSites | Help | ServerWideRequest
+Command = (
+    RestartRequest | Status | Approve | Deny | Cancel | ListSites | ShowRequest | ListRequests | Audit | Help
+    | ServerWideRequest
+)

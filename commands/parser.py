@@ -26,11 +26,12 @@ from commands.model import (
     ServerWideRequest,
     Status,
 )
+from commands.reasons import UnknownReason, parse_reason
 from commands.rungs import Rung
 
 SLASH_COMMANDS = ("/recycle", "/aspreset")
 VERBS = ("recycle", "plan", "status", "approve", "deny", "sites", "help")
-RESTART_OPTIONS = ("--scope", "--reason", "--changed", "--host", "--from", "--dry-run")
+RESTART_OPTIONS = ("--scope", "--reason", "--note", "--changed", "--host", "--from", "--dry-run")
 DENY_OPTIONS = ("--reason",)
 
 
@@ -97,7 +98,7 @@ def split_words(text: str) -> list[str]:
 
 
 def _without_values(words: list[str]) -> list[str]:
-    """The words a command is made of, without the free text of --reason and the paths of
+    """The words a command is made of, without the free text of --reason/--note and the paths of
     --changed (a changed machine.config is the planner's to refuse, the same in every front end)."""
     kept: list[str] = []
     skip_one = in_changed = False
@@ -108,10 +109,10 @@ def _without_values(words: list[str]) -> list[str]:
         if in_changed and not word.startswith("--"):
             continue
         in_changed = False
-        if word in ("--reason", "--changed"):
-            skip_one, in_changed = word == "--reason", word == "--changed"
+        if word in ("--reason", "--note", "--changed"):
+            skip_one, in_changed = word != "--changed", word == "--changed"
             continue
-        if word.startswith(("--reason=", "--changed=")):
+        if word.startswith(("--reason=", "--note=", "--changed=")):
             in_changed = word.startswith("--changed=")
             continue
         kept.append(word)
@@ -191,11 +192,9 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
         if name == "--scope":
             scope = _rung(value)
         elif name == "--reason":
-            known = {r.value: r for r in Reason}
-            if value.lower() in known:
-                reason = known[value.lower()]
-            else:
-                note = value
+            reason, note = _reason_or_note(value, note)
+        elif name == "--note":
+            note = value if note is None else f"{note}; {value}"
         elif name == "--host":
             host = value
         elif name == "--from":
@@ -218,6 +217,17 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
         dry_run=dry_run,
         plan_only=verb == "plan",
     )
+
+
+def _reason_or_note(value: str, note: str | None) -> tuple[Reason | None, str | None]:
+    """A known reason; a one-word near miss (`hnug`) is a typo to correct; other text, as chat has
+    always taken it, is a note (`--note` says it explicitly)."""
+    try:
+        return parse_reason(value), note
+    except UnknownReason as unknown:
+        if unknown.closest and " " not in value.strip():
+            raise ParseError(str(unknown), suggestions=(unknown.closest,)) from None
+    return None, value if note is None else f"{value}; {note}"
 
 
 def _rung(value: str) -> Rung:

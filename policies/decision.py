@@ -127,7 +127,7 @@ def time_guards(
         ends = _freeze_active(freeze, plan, now)
         if ends is not None:
             why = f"change freeze {freeze.name!r} is in force until {ends}"
-            return Refuse(f"freezes[{index}] ({freeze.name})", (why,), policy.source, None)
+            return Refuse(f"freezes[{index + 1}] ({freeze.name})", (why,), policy.source, None)
     cap = policy.limits.worker_kills_per_pool_per_hour
     if plan.rung == Rung.WORKER and recent_worker_kills >= cap:
         why = (

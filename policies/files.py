@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from policies.inventory import Inventory
 from policies.policy import Policy
+from policies.problems import toml_problem, validation_problems
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -64,21 +65,8 @@ def _parse(text: str, source: str, model: type[Model]) -> Model:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise FileError(source, [f"not valid TOML: {error}"]) from None
+        raise FileError(source, [toml_problem(error)]) from None
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise FileError(source, [_describe(item) for item in error.errors()]) from None
-
-
-def _describe(item: object) -> str:
-    assert isinstance(item, dict)
-    loc = ".".join(str(part) for part in item.get("loc", ()) if part is not None)
-    message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
-    if item.get("type") == "extra_forbidden":
-        message = "unknown field (see docs/policy.md for the fields this file takes)"
-    elif item.get("type") == "missing":
-        message = "required field is missing"
-    elif item.get("type") == "enum":
-        message = f"{message} (got {item.get('input')!r})"
-    return f"{loc}: {message}" if loc else message
+        raise FileError(source, validation_problems(error, model, text)) from None

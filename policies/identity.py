@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from policies.policy import Policy
+from policies.policy import ID_PATTERN, Policy
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,22 @@ class Principal:
     @property
     def is_assistant(self) -> bool:
         return self.id.startswith("mcp:")
+
+
+class UnknownPerson(ValueError):
+    """A name that is neither a [people] alias nor a person's immutable ID."""
+
+
+def principal_named(name: str, policy: Policy, channel: str | None = None) -> Principal:
+    """A principal from an alias in [people] or an immutable ID (U..., mcp:NAME, cli:NAME)."""
+    if name in policy.people:
+        return Principal(id=policy.people[name], channel=channel)
+    if ID_PATTERN.fullmatch(name) and not name.startswith(("S", "C", "G")):
+        return Principal(id=name, channel=channel)
+    known = ", ".join(sorted(policy.people)) or "none"
+    raise UnknownPerson(
+        f"unknown person {name!r}: use a [people] alias from {policy.source} ({known}) or an ID like U01ABCDEF"
+    )
 
 
 def person_of(principal_id: str, policy: Policy) -> str | None:

@@ -175,8 +175,8 @@ class Policy(Strict):
                 for name in getattr(rule, field):
                     if not self.is_known_name(name):
                         raise ValueError(
-                            f"rules[{index}] ({rule.name}).{field}: {name!r} is not '*', a [people] alias, "
-                            "a [groups] name, or an ID (U..., S..., C..., mcp:NAME)"
+                            f"rules[{index + 1}].{field}: {name!r} is not '*', a [people] alias, "
+                            f"a [groups] name, or an ID (U..., S..., C..., mcp:NAME) (rule {rule.name!r})"
                         )
         for name in self.approval.wider_than_needed_approvers:
             if not self.is_known_name(name):

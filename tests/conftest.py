@@ -27,3 +27,7 @@ def _own_working_directory(tmp_path_factory: pytest.TempPathFactory, monkeypatch
     """Each test runs in an empty directory, so a default store (.aspreset/ under the working
     directory) never lands in the checkout or leaks from one test into another."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    # with no config file the default database is in the per-user state directory: one per test
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    for name in ("ASPRESET_CONFIG", "ASPRESET_DB", "ASPRESET_USER"):
+        monkeypatch.delenv(name, raising=False)

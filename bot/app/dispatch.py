@@ -1,17 +1,59 @@
-"""Parsed command -> use case -> view: the one dispatcher under every front end (CLI `say`, the chat
+"""Parsed command -> use case -> view: the one dispatcher under every front end (the CLI, the chat
 console, Slack, MCP). Front ends turn their medium into a Command (or chat text) and render the
-view they get back; none of them repeats this table."""
+view they get back; `HANDLERS` is the one table from command type to use case, and `dispatch` is
+where the last-resort guard (`incidents.reply_for`) turns any error into the view a person sees."""
 
 from __future__ import annotations
 
-from bot.app.errors import AspresetError
-from bot.app.incidents import error_view, incident_view
+from collections.abc import Callable
+from typing import Any
+
+from bot.app.incidents import reply_for
 from bot.app.service import Service
 from bot.app.views import ErrorView, HelpView, View
 from commands.help import help_text
-from commands.model import Approve, Command, Deny, Help, ListSites, RestartRequest, ServerWideRequest, Status
+from commands.model import (
+    Approve,
+    Audit,
+    Cancel,
+    Command,
+    Deny,
+    Help,
+    ListRequests,
+    ListSites,
+    RestartRequest,
+    ServerWideRequest,
+    ShowRequest,
+    Status,
+)
 from commands.parser import ParseError, parse
 from policies.identity import Principal
+
+Handler = Callable[[Any, Principal, Service, str], View]
+
+
+def _restart(command: RestartRequest, principal: Principal, service: Service, origin: str) -> View:
+    if command.plan_only or command.dry_run:
+        return service.requests.plan(command, principal)
+    return service.requests.request(command, principal, origin)
+
+
+HANDLERS: dict[type, Handler] = {
+    RestartRequest: _restart,
+    ServerWideRequest: lambda command, _who, service, _origin: service.requests.refuse_server_wide(command),
+    Approve: lambda command, who, service, _origin: service.requests.approve(command.request_id, who),
+    Deny: lambda command, who, service, _origin: service.requests.deny(command.request_id, who, command.reason),
+    Cancel: lambda command, who, service, _origin: service.requests.cancel(command.request_id, who),
+    Status: lambda command, _who, service, _origin: service.queries.status(command.site),
+    ListSites: lambda _command, _who, service, _origin: service.queries.sites(),
+    ShowRequest: lambda command, _who, service, _origin: service.queries.get_request(command.request_id),
+    ListRequests: lambda command, _who, service, _origin: service.queries.list_requests(
+        command.state, command.site, command.limit),
+    Audit: lambda command, _who, service, _origin: service.queries.audit(
+        command.site, command.since, command.request_id),
+    Help: lambda command, _who, _service, _origin: HelpView(topic=command.topic, text=help_text(command.topic)),
+}
+"""Every Command type has exactly one entry (a test holds the table to `commands.model.Command`)."""
 
 
 def handle_text(text: str, principal: Principal, service: Service, origin: str) -> View:
@@ -20,34 +62,18 @@ def handle_text(text: str, principal: Principal, service: Service, origin: str) 
         command = parse(text)
     except ParseError as error:
         return ErrorView(code="bad_input", message=f"{error.message}. Try `/recycle help`.")
+    except Exception as error:
+        return reply_for(error, command="parse", principal=principal.id)
     return dispatch(command, principal, service, origin)
 
 
-def dispatch(command: Command, principal: Principal, service: Service, origin: str) -> View:
-    """Run the command's use case. Known errors become an ErrorView with their stable code; an
-    unexpected one becomes an incident (logged in full, shown as one sentence)."""
+def dispatch(command: Command | Callable[[], Command], principal: Principal, service: Service, origin: str) -> View:
+    """Run the command's use case. `command` may also be a function that builds it from a front end's
+    arguments, so that an input over the limits is answered here, like any other bad input."""
+    name = type(command).__name__
     try:
-        return _run(command, principal, service, origin)
-    except AspresetError as error:
-        return error_view(error)
+        built = command() if callable(command) else command
+        name = type(built).__name__
+        return HANDLERS[type(built)](built, principal, service, origin)
     except Exception as error:  # the last resort: never a traceback to the person
-        return incident_view(error, command=type(command).__name__, principal=principal.id)
-
-
-def _run(command: Command, principal: Principal, service: Service, origin: str) -> View:
-    if isinstance(command, ServerWideRequest):
-        return service.refuse_server_wide(command)
-    if isinstance(command, Help):
-        return HelpView(topic=command.topic, text=help_text(command.topic))
-    if isinstance(command, ListSites):
-        return service.sites()
-    if isinstance(command, Status):
-        return service.status(command.site)
-    if isinstance(command, Approve):
-        return service.approve(command.request_id, principal)
-    if isinstance(command, Deny):
-        return service.deny(command.request_id, principal, command.reason)
-    assert isinstance(command, RestartRequest)
-    if command.plan_only or command.dry_run:
-        return service.plan(command, principal)
-    return service.request(command, principal, origin)
+        return reply_for(error, command=name, principal=principal.id)

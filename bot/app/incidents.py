@@ -1,5 +1,6 @@
-"""The last-resort handler every edge shares: an unexpected exception is logged in full with a short
-incident id, and the person sees one sentence with that id, never a traceback."""
+"""The last-resort guard every edge shares (`reply_for`): a known error becomes an ErrorView with its
+stable code; an unexpected exception is logged in full with a short incident id, and the person
+sees one sentence with that id, never a traceback."""
 
 from __future__ import annotations
 
@@ -9,10 +10,20 @@ import structlog
 
 from bot.app.errors import AspresetError
 from bot.app.views import ErrorView
+from commands.limits import LimitExceeded
 
 log = structlog.get_logger("aspreset.incident")
 
 INTERNAL_SENTENCE = "internal error (incident {incident}); nothing further was run"
+
+
+def reply_for(error: Exception, **context: object) -> ErrorView:
+    """What the person sees for any exception that reached an edge."""
+    if isinstance(error, AspresetError):
+        return error_view(error)
+    if isinstance(error, LimitExceeded):  # the same limits whichever front end built the command
+        return ErrorView(code="bad_input", message=error.message)
+    return incident_view(error, **context)
 
 
 def error_view(error: AspresetError) -> ErrorView:

@@ -117,6 +117,11 @@ class WarmupAnswer(Model):
     ms: int = 0
     failure: str = ""  # timeout | refused | tls | ... when there was no HTTP answer
     offline_page: bool = False  # the body is the app_offline.htm page
+    at_ms: int = 0  # when it was sent, since the script started
+    # The pool's workers at the last look before it was sent (None: no look before it, as for the
+    # none rung): during an overlapped recycle HTTP.sys hands requests to the old worker until the
+    # new one is ready, so an answer sent while an old worker ran may be the old worker's.
+    workers_seen: list[WorkerProcess] | None = None
 
 
 class PoolSettings(Model):

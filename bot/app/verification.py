@@ -8,7 +8,8 @@ The rules hold on a real server, not only on a friendly one:
   same worker after the warm-up, or the `Application Restarts` counter growing; an Id that changed
   is extra evidence, never required (on a real server the Id shown is often the app's path);
 - a warm-up answered by HTTP.sys itself (`Server: Microsoft-HTTPAPI/2.0`: 400 no binding matched,
-  503 pool stopped or queue full, 404 nothing registered) is not the app answering; a redirect is;
+  503 pool stopped or queue full, 404 nothing registered) is not the app answering, nor is a redirect
+  (a native module may answer it before ASP.NET runs);
 - a pool that is Stopped after the operation fails it with `pool_stopped` and what to do.
 """
 
@@ -134,7 +135,22 @@ def judge(rung: Rung, pool: str, result: RestartResult) -> Verdict:
         found = _judge_core(result) if core else _judge_appdomain(result)
     else:
         found = _judge_workers(rung, result)
+        if not found.error_code:
+            found = _judge_answer_from_new_worker(result, found)
     return Verdict(found.error_code, found.error, warm.evidence + found.evidence, warm.notes + found.notes)
+
+
+def _judge_answer_from_new_worker(result: RestartResult, found: Verdict) -> Verdict:
+    """An answer sent while an old worker still ran may be the old worker's: during an overlapped
+    recycle HTTP.sys hands requests to it until the new one is ready (docs/iis-behaviour.md)."""
+    last = result.warmups[-1] if result.warmups else None
+    old = _keys((result.before or Observation()).workers)
+    if last is None or last.workers_seen is None or not old & _keys(last.workers_seen):
+        return found
+    shown = ", ".join(str(pid) for pid, _ in sorted(old & _keys(last.workers_seen)))
+    return Verdict("not_verified", f"the last warm-up was sent while old worker process(es) {shown} still ran, so the "
+                   "old worker may have answered it (an overlapped recycle hands requests to the old worker until the "
+                   "new one is ready): nothing shows the new worker answers", found.evidence, found.notes)
 
 
 def stopped_text(pool: str, rung: Rung) -> str:
@@ -166,10 +182,17 @@ def _judge_warmup(answer: WarmupAnswer | None, after: Observation | None) -> Ver
     if answer.status >= 500:
         return Verdict("warmup_failed", f"the application answered the warm-up {where} with HTTP {answer.status}: "
                        "it started but fails; check its logs")
-    notes: tuple[str, ...] = ()
     if 300 <= answer.status < 400:
-        notes = (f"the app answered with a redirect to {answer.location or '?'} (not followed)",)
-    return Verdict(evidence=("app_answered",), notes=notes)
+        # URL Rewrite, httpRedirect and HSTS answer before ASP.NET runs: a redirect does not show the app
+        # answered, and it may still be cold (docs/iis-behaviour.md).
+        return Verdict(notes=(redirect_note(answer),))
+    return Verdict(evidence=("app_answered",))
+
+
+def redirect_note(answer: WarmupAnswer) -> str:
+    return (f"the warm-up got a redirect (HTTP {answer.status}) to {answer.location or '?'}, which IIS may answer "
+            "itself before the application runs (URL Rewrite, httpRedirect, HSTS), so it does not show the app "
+            "answered and the app may still be cold; give the site a warmup_path or warmup_url the app itself answers")
 
 
 def _http_sys_meaning(answer: WarmupAnswer) -> str:
@@ -202,9 +225,12 @@ def _judge_appdomain(result: RestartResult) -> Verdict:
         if after.appdomains and ids_before and not ids_before & {e.id for e in after.appdomains}:
             evidence.append("id_changed")
         if not after.appdomains:
-            return Verdict("appdomain_not_restarted", "no AppDomain of the application is loaded after the warm-up: "
-                           "the app did not come back (check the warm-up URL and the application's logs)",
-                           tuple(evidence))
+            last = result.warmups[-1] if result.warmups else None
+            why = "the app did not come back (check the warm-up URL and the application's logs)"
+            if last is not None and last.status is not None and 300 <= last.status < 400:
+                why = redirect_note(last)
+            return Verdict("appdomain_not_restarted", f"no AppDomain of the application is loaded after the warm-up: "
+                           f"{why}", tuple(evidence))
     if before.app_restarts is not None and after.app_restarts is not None and after.app_restarts > before.app_restarts:
         evidence.append("restart_counter_grew")
     if _keys(before.workers) != _keys(after.workers):
@@ -305,6 +331,9 @@ def _verify_none(result: StatusResult, answer: WarmupAnswer | None) -> Verdict:
     warm = _judge_warmup(answer, result.observed)
     if warm.error_code:
         return warm
+    if "app_answered" not in warm.evidence:  # the only evidence the none rung has
+        return Verdict("not_verified", warm.notes[0] if warm.notes else "nothing shows the app answers", (),
+                       warm.notes)
     if not result.workers:
         return Verdict("worker_not_started", "no worker process serves the pool after the warm-up")
     return warm

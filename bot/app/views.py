@@ -214,11 +214,18 @@ class AuditEventView(Model):
 
 
 class RequestListView(RootModel[list[RequestView]]):
-    pass
+    @property
+    def kind(self) -> Literal["requests"]:  # not a field: the dump stays a JSON list
+        return "requests"
 
 
 class AuditView(RootModel[list[AuditEventView]]):
-    pass
+    @property
+    def kind(self) -> Literal["audit"]:
+        return "audit"
 
 
-View = PlanView | RequestView | StatusView | SiteListView | RefusalView | HelpView | ErrorView
+View = (
+    PlanView | RequestView | StatusView | SiteListView | RefusalView | HelpView | ErrorView
+    | RequestListView | AuditView
+)

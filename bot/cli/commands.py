@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 from bot.app.dispatch import dispatch, handle_text
 from bot.app.errors import AspresetError, ConfigError
-from bot.app.incidents import incident_view
+from bot.app.incidents import reply_for
 from bot.app.service import Service
-from bot.app.views import AuditView, ErrorView, RequestListView, View
+from bot.app.views import ErrorView, View
+from bot.cli import checks
 from bot.cli import mcp as mcp_cli
-from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_error, exit_code_for_view
+from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_view
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
-from commands.limits import LimitExceeded
-from commands.model import Approve, Deny, Reason, RestartRequest, Status
+from commands.model import Approve, Audit, Command, Deny, ListRequests, Reason, RestartRequest, Status
+from commands.reasons import REASON_NAMES, UnknownReason, parse_reason
 from commands.rungs import Rung
-from policies.files import FileError, load_inventory, load_policy
-from policies.identity import Principal
+from policies.identity import Principal, UnknownPerson, principal_named
 
 if TYPE_CHECKING:
     from bot.winrm.executor import WinRMExecutor
@@ -45,16 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as args.opened:  # closed on the way out, whatever happens
             return int(args.handler(args))
-    except AspresetError as error:
-        print(f"aspreset: {error}", file=sys.stderr)
-        return exit_code_for_error(error)
-    except LimitExceeded as error:  # the same limits as chat (commands.limits)
-        print(f"aspreset: {error.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # the last resort: a sentence with an incident id, never a traceback
-        view = incident_view(error, command=getattr(args, "handler", main).__name__)
+    except Exception as error:  # the last resort: a sentence (with an incident id if unexpected)
+        view = reply_for(error, command=args.handler.__name__)
         print(f"aspreset: {view.message}", file=sys.stderr)
         return exit_code_for_view(view)
 
@@ -90,35 +84,38 @@ def _executor(args: argparse.Namespace, settings: Settings) -> WinRMExecutor:
     return executor
 
 
-def _full_service(args: argparse.Namespace, progress: bool = False) -> Service:
+def _service(settings: Settings, args: argparse.Namespace, progress: bool = False) -> Service:
     from bot.bootstrap import build
     from bot.cli.progress import ProgressBar
 
     bar = ProgressBar(enabled=False if getattr(args, "json", False) else None) if progress else None
-    settings = _settings(args)
     return build(settings, notifier=bar, executor=_executor(args, settings))
 
 
-def _principal(args: argparse.Namespace, service: Service) -> Principal:
-    name = getattr(args, "as_", None) or service.cli_user
-    if name:
-        return service.principal(name)
-    return Principal(id=f"cli:{getpass.getuser()}")
+def _principal(args: argparse.Namespace, settings: Settings, service: Service) -> Principal:
+    """Whom the command acts as: --as, else the config's `cli_user`, else the login name."""
+    name = getattr(args, "as_", None) or settings.cli_user
+    if not name:
+        return Principal(id=f"cli:{getpass.getuser()}")
+    try:
+        return principal_named(name, service.policy)
+    except UnknownPerson as error:
+        raise ConfigError(str(error)) from None
 
 
-def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartRequest:
-    known = {r.value: r for r in Reason}
-    reason = known.get(args.reason.lower()) if args.reason else None
-    return RestartRequest(
-        site=args.site,
-        scope=Rung(args.scope) if args.scope else None,
-        reason=reason,
-        note=args.reason if args.reason and reason is None else None,
-        changed=tuple(args.changed or ()),
-        host=args.host,
-        from_host=args.from_host,
-        dry_run=getattr(args, "dry_run", False),
-        plan_only=plan_only,
+def _run(args: argparse.Namespace, command: Callable[[], Command], *, progress: bool = False,
+         origin: str | None = None) -> int:
+    """Build the service, dispatch the command as the acting principal, show the view it returns."""
+    settings = _settings(args)
+    service = _service(settings, args, progress)
+    return _show(args, dispatch(command, _principal(args, settings, service), service, origin or _origin()))
+
+
+def _restart_request(args: argparse.Namespace, plan_only: bool) -> Callable[[], Command]:
+    reason: Reason | None = args.reason  # already one of the known reasons (_known_reason)
+    return lambda: RestartRequest.from_arguments(
+        args.site, scope=args.scope, reason=reason.value if reason else None, note=args.note, changed=args.changed,
+        host=args.host, from_host=args.from_host, dry_run=getattr(args, "dry_run", False), plan_only=plan_only,
     )
 
 
@@ -126,51 +123,46 @@ def _restart_request(args: argparse.Namespace, plan_only: bool) -> RestartReques
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, dispatch(_restart_request(args, plan_only=True), _principal(args, service), service, _origin()))
+    return _run(args, _restart_request(args, plan_only=True))
 
 
 def cmd_recycle(args: argparse.Namespace) -> int:
-    service = _full_service(args, progress=True)
-    return _show(args, dispatch(_restart_request(args, False), _principal(args, service), service, _origin()))
+    return _run(args, _restart_request(args, plan_only=False), progress=True)
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    service = _full_service(args, progress=True)
-    return _show(args, dispatch(Approve(args.request_id), _principal(args, service), service, _origin()))
+    return _run(args, lambda: Approve(args.request_id), progress=True)
 
 
 def cmd_deny(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, dispatch(Deny(args.request_id, args.reason), _principal(args, service), service, _origin()))
+    return _run(args, lambda: Deny(args.request_id, args.reason))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, dispatch(Status(args.site), _principal(args, service), service, _origin()))
+    return _run(args, lambda: Status(args.site))
 
 
 def cmd_requests(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, service.list_requests(state=args.state, site=args.site, limit=args.limit))
+    return _run(args, lambda: ListRequests(state=args.state, site=args.site, limit=args.limit))
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    service = _full_service(args)
     since = _parse_time(args.since) if args.since else None
-    return _show(args, service.audit(site=args.site, since=since, request_id=args.request))
+    return _run(args, lambda: Audit(site=args.site, since=since, request_id=args.request))
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    service = _full_service(args)
-    return _show(args, handle_text(args.text, _principal(args, service), service, f"console:{getpass.getuser()}"))
+    settings = _settings(args)
+    service = _service(settings, args)
+    principal = _principal(args, settings, service)
+    return _show(args, handle_text(args.text, principal, service, f"console:{getpass.getuser()}"))
 
 
 def _origin() -> str:
     return f"cli:{getpass.getuser()}"  # who typed it, beside whom they act as
 
 
-def _show(args: argparse.Namespace, view: View | RequestListView | AuditView) -> int:
+def _show(args: argparse.Namespace, view: View) -> int:
     """Print a view as text, or as its own JSON dump with --json; the exit code follows from it."""
     if getattr(args, "json", False):
         _print(view.model_dump_json(indent=2))
@@ -179,34 +171,6 @@ def _show(args: argparse.Namespace, view: View | RequestListView | AuditView) ->
     else:
         _print(render_text(view))
     return exit_code_for_view(view)
-
-
-def cmd_policy_check(args: argparse.Namespace) -> int:
-    try:
-        policy = load_policy(args.file)
-        inventory = load_inventory(args.inventory) if args.inventory else None
-    except FileError as error:
-        raise ConfigError(str(error)) from None
-    problems: list[str] = []
-    if inventory is not None:
-        environments = {site.environment for site in inventory.sites.values()}
-        for env in sorted(set(policy.environments) - environments):
-            problems.append(f"environments.{env}: no site in {args.inventory} has this environment")
-    empty = [name for name, members in policy.groups.items() if not members]
-    summary = {
-        "file": args.file,
-        "valid": not problems,
-        "rules": [rule.name for rule in policy.rules],
-        "people": sorted(policy.people),
-        "empty_groups": empty,
-        "problems": problems,
-    }
-    lines = [f"{args.file}: {'valid' if not problems else 'INVALID'}, {len(policy.rules)} rules, "
-             f"{len(policy.people)} people"]
-    lines += [f"  note: group {name!r} is empty; rules that need its approval refuse" for name in empty]
-    lines += [f"  problem: {p}" for p in problems]
-    _emit(args, summary, "\n".join(lines))
-    return EXIT_BAD_INPUT if problems else EXIT_DONE
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -287,6 +251,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"aspreset: {message}\n")
 
 
+class _Version(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import version
+
+        try:
+            settings = load_settings()
+            found = f"config: {settings.config_path or 'none found'}\ndatabase: {settings.database_shown}"
+        except AspresetError as error:
+            found = f"config: {error}"
+        print(f"aspreset {version('aspreset')}\n{found}")
+        parser.exit(EXIT_DONE)
+
+
 def _common(parser: argparse.ArgumentParser, *, json_flag: bool = True, db: bool = True) -> None:
     parser.add_argument("--config", help="aspreset.toml (default: $ASPRESET_CONFIG, then ./aspreset.toml)")
     parser.add_argument("--policy", help="policy TOML file (overrides the config file)")
@@ -301,11 +278,22 @@ def _as(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_", metavar="PERSON", help="act as this [people] alias or Slack user ID")
 
 
+def _known_reason(text: str) -> Reason:
+    try:
+        return parse_reason(text)
+    except UnknownReason as unknown:
+        raise argparse.ArgumentTypeError(str(unknown)) from None
+
+
 def _restart_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("site")
-    parser.add_argument("--scope", choices=[r.value for r in Rung])
-    parser.add_argument("--reason", help="hung, locked-file, gac, memory, config, native-module, or a note")
-    parser.add_argument("--changed", nargs="+", metavar="PATH", help="files the deploy changed")
+    parser.add_argument("site", help="a site of the inventory (`aspreset say sites` lists them)")
+    parser.add_argument("--scope", choices=[r.value for r in Rung],
+                        help="the rung to use instead of the narrowest one the change or reason needs")
+    parser.add_argument("--reason", type=_known_reason, metavar="REASON",
+                        help=f"why, as one of the known reasons: {', '.join(REASON_NAMES)}")
+    parser.add_argument("--note", help="free text about why, kept with the request and the audit trail")
+    parser.add_argument("--changed", action="append", metavar="PATH",
+                        help="a file the deploy changed; repeat the flag for each file")
     parser.add_argument("--host", help="only this host of the site")
     parser.add_argument("--from", dest="from_host", metavar="HOST",
                         help="resume a rollout: this host and the ones after it in the site's order")
@@ -316,6 +304,8 @@ def _parser() -> argparse.ArgumentParser:
     from bot.sim.timing import add_timing_arguments
 
     parser = _Parser(prog="aspreset", description="Restart ASP.NET on IIS as narrowly as the job needs.")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the version, the config file found and the database it uses, and exit")
     sub = parser.add_subparsers(title="commands", parser_class=_Parser)
 
     def add(name: str, handler: Handler, help_text: str, **common: bool) -> argparse.ArgumentParser:
@@ -357,11 +347,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("policy", help="policy file tools")
     policy_sub = p.add_subparsers(title="policy commands", parser_class=_Parser)
-    check = policy_sub.add_parser("check", help="validate a policy file")
-    check.add_argument("file")
-    check.add_argument("--inventory")
-    check.add_argument("--json", action="store_true")
-    check.set_defaults(handler=cmd_policy_check)
+    check = policy_sub.add_parser("check", help="validate a policy file (and an inventory's fit with it)")
+    checks.add_policy_check_arguments(check)
+    check.set_defaults(handler=checks.cmd_policy_check)
+
+    p = sub.add_parser("config", help="configuration tools")
+    config_sub = p.add_subparsers(title="config commands", parser_class=_Parser)
+    check = config_sub.add_parser(
+        "check", help="check the config file, policy, inventory, credentials' presence and the database, talking "
+        "to no host"
+    )
+    _common(check)
+    check.set_defaults(handler=checks.cmd_config_check)
 
     p = sub.add_parser("inventory", help="inventory tools")
     inventory_sub = p.add_subparsers(title="inventory commands", parser_class=_Parser)

@@ -26,7 +26,7 @@ class RequestsResult(BaseModel):
     requests: list[RequestView]
 
 
-def result(view: View | RequestListView, *, request_outcome: bool = False) -> CallToolResult:
+def result(view: View, *, request_outcome: bool = False) -> CallToolResult:
     """`request_outcome`: the view answers "did the restart I asked for happen?" (request_restart),
     so a refused or failed request is an error; reading a request back never is."""
     if isinstance(view, RequestListView):

@@ -5,7 +5,6 @@ restart that has started finishes and is recorded even if the client hangs up.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 import anyio
@@ -15,10 +14,10 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
+from bot.app.dispatch import dispatch
 from bot.app.errors import AspresetError
-from bot.app.incidents import error_view, incident_view
-from bot.app.service import Service
-from bot.app.views import ErrorView, PlanView, RequestListView, RequestView, SiteListView, StatusView, View
+from bot.app.incidents import reply_for
+from bot.app.views import PlanView, RequestView, SiteListView, StatusView
 from bot.mcp import calls, replies
 from bot.mcp.inputs import (
     RUNG_COSTS,
@@ -33,7 +32,6 @@ from bot.mcp.inputs import (
 )
 from bot.mcp.replies import RequestsResult
 from bot.mcp.services import PrincipalSource, ServiceSource
-from commands.limits import LimitExceeded
 from policies.identity import Principal
 
 INSTRUCTIONS = f"""\
@@ -53,43 +51,33 @@ READS_HOSTS = ToolAnnotations(read_only_hint=True, destructive_hint=False, idemp
 # and each call records a new request, so not idempotent.
 RESTARTS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 
-Body = Callable[[Service, Principal], View | RequestListView]
-
-
 class Tools:
-    """Runs one tool body against the core, failing closed when the core cannot be had."""
+    """Runs one tool's command through the core's dispatcher, failing closed when the core cannot be had."""
 
     def __init__(self, source: ServiceSource, principal: PrincipalSource, where_approved: calls.WhereApproved) -> None:
         self.source = source
         self.principal = principal
         self.where_approved = where_approved
 
-    async def run(self, tool: str, body: Body, *, request_outcome: bool = False) -> CallToolResult:
+    async def run(self, tool: str, make: calls.Make, *, request_outcome: bool = False) -> CallToolResult:
         try:
             principal = self.principal()  # read here: the HTTP caller's identity lives in this task's context
         except AspresetError as error:
-            return replies.result(error_view(error))
+            return replies.result(reply_for(error))
         # to_thread never abandons its thread, and the shield keeps the reply's bookkeeping from being
         # cancelled too: a restart that started is finished and recorded whatever the client does.
         with anyio.CancelScope(shield=True):
-            answer = await anyio.to_thread.run_sync(self._call, tool, body, principal, request_outcome)
+            answer = await anyio.to_thread.run_sync(self._call, tool, make, principal, request_outcome)
         return answer
 
-    def _call(self, tool: str, body: Body, principal: Principal, request_outcome: bool) -> CallToolResult:
+    def _call(self, tool: str, make: calls.Make, principal: Principal, request_outcome: bool) -> CallToolResult:
         try:
             service = self.source.get()
         except AspresetError as error:
             return replies.unavailable(error)
         except Exception as error:
-            return replies.result(incident_view(error, command=tool, principal=principal.id))
-        try:
-            view = body(service, principal)  # dispatch turns the core's errors into an ErrorView
-        except LimitExceeded as error:  # building the command: the same limits as chat and the CLI
-            view = ErrorView(code="bad_input", message=error.message)
-        except AspresetError as error:
-            view = error_view(error)
-        except Exception as error:
-            view = incident_view(error, command=tool, principal=principal.id)
+            return replies.result(reply_for(error, command=tool, principal=principal.id))
+        view = dispatch(make, principal, service, principal.id)
         if isinstance(view, RequestView) and view.waiting:
             view = view.model_copy(update={"next_step": self.where_approved(service, view.site, view.id)})
         return replies.result(view, request_outcome=request_outcome)
@@ -123,12 +111,12 @@ def build_server(
     @server.tool(title="List sites", annotations=READ_ONLY)
     async def list_sites() -> Annotated[CallToolResult, SiteListView]:
         """The sites aspreset knows: environment, IIS site and app, app pool, hosts."""
-        return await tools.run("list_sites", calls.list_sites)
+        return await tools.run("list_sites", calls.list_sites())
 
     @server.tool(title="Site status", annotations=READS_HOSTS)
     async def site_status(site: Site) -> Annotated[CallToolResult, StatusView]:
         """Per host: app pool state, worker process IDs, AppDomain id, app_offline.htm. Changes nothing."""
-        return await tools.run("site_status", lambda service, who: calls.site_status(service, who, site))
+        return await tools.run("site_status", calls.site_status(site))
 
     @server.tool(title="Plan a restart", annotations=READ_ONLY)
     async def plan_restart(
@@ -137,9 +125,7 @@ def build_server(
         """Work out the narrowest restart for a change or a reason, and what the team's policy says about
         it (allow, needs a person's approval, or refuse with the narrower alternative). Records and runs
         nothing. Call this first, with the files the deploy changed."""
-        return await tools.run(
-            "plan_restart", lambda service, who: calls.plan_restart(service, who, site, changed_files, reason, scope)
-        )
+        return await tools.run("plan_restart", calls.plan_restart(site, changed_files, reason, scope))
 
     @server.tool(title="Request a restart", annotations=RESTARTS)
     async def request_restart(
@@ -151,7 +137,7 @@ def build_server(
         the user confirm here counts. A refusal is an error naming the narrower restart that would do."""
         return await tools.run(
             "request_restart",
-            lambda service, who: calls.request_restart(service, who, site, reason, changed_files, scope),
+            calls.request_restart(site, reason, changed_files, scope),
             request_outcome=True,
         )
 
@@ -159,14 +145,14 @@ def build_server(
     async def get_request(request_id: RequestId) -> Annotated[CallToolResult, RequestView]:
         """One request: its state (awaiting_approval, running, succeeded, ...), who asked and approved, the
         plan, and once it ran, each host's result with worker PIDs before and after."""
-        return await tools.run("get_request", lambda service, who: calls.get_request(service, who, request_id))
+        return await tools.run("get_request", calls.get_request(request_id))
 
     @server.tool(title="List requests", annotations=READ_ONLY)
     async def list_requests(
         site: OptionalSite = None, state: State = None
     ) -> Annotated[CallToolResult, RequestsResult]:
         """Recent requests (at most 50), newest first, optionally for one site or in one state."""
-        return await tools.run("list_requests", lambda service, who: calls.list_requests(service, who, site, state))
+        return await tools.run("list_requests", calls.list_requests(site, state))
 
     return server
 

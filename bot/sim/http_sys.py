@@ -73,11 +73,20 @@ def serve(
                 return HttpAnswer(503, OFFLINE_PAGE, server=_iis_server(iis))
             if worker is None or not worker.alive(now):
                 worker = next((w for w in reversed(pool.alive(now)) if not w.retiring), None)
+            overlap = iis.old_worker_serves_overlap and not pool.disallow_overlapping_rotation
+            if overlap and (worker is None or worker.ready_at > now):
+                old = next((w for w in pool.alive(now) if w.retiring and not w.hung), None)
+                if old is not None:  # overlap: the old worker, still warm, answers until the new one is ready
+                    return HttpAnswer(200, f"pid={old.pid} appdomain=(old worker)", server=_iis_server(iis))
+            if worker is None:
                 in_gap = pool.disallow_overlapping_rotation and any(w.retiring for w in pool.alive(now))
-                if worker is None and not in_gap:
+                if not in_gap:
                     worker = iis.spawn(pool, now)
             ready_in = iis.timing.poll_s
             if worker is not None and worker.ready_at <= now and not worker.hung:  # a hung one never answers
+                native = native_redirect(iis, site, app, path)
+                if native:  # answered in the worker by a native module: ASP.NET never runs
+                    return HttpAnswer(301, "Moved Permanently", server=_iis_server(iis), location=native)
                 _load_app(iis, site, app, worker, now)
                 if app.ready_at <= now:
                     if app.redirect_to:
@@ -94,6 +103,16 @@ def serve(
         # fifty hosts compiling at once would otherwise spend the simulator's CPU on looking.
         if pause.wait(max(0.001, min(max(iis.timing.poll_s, ready_in / 4), ready_in))) and stop is not None:
             return HttpAnswer(503, "server stopping")
+
+
+def native_redirect(iis: IisServer, site: IisSite, app: App, path: str) -> str:
+    """The Location a native module answers `path` with, or "": the site's own redirects, and IIS's
+    courtesy redirect of an application's path without its trailing slash (DefaultDocumentModule)."""
+    if path in site.native_redirects:
+        return site.native_redirects[path]
+    if iis.courtesy_redirects and app.path != "/" and path == app.path.rstrip("/"):
+        return path + "/"
+    return ""
 
 
 def _load_app(iis: IisServer, site: IisSite, app: App, worker: Worker, now: float) -> None:

@@ -84,6 +84,12 @@ class IisServer:
         self.http_port = 80  # the port the sites' bindings name (the simulated web server's)
         self.account = "SIM\\aspreset-lab"  # what the WinRM network logon runs as
         self.app_restarts = 0  # ASP.NET `Application Restarts`, machine-wide since W3SVC started
+        # During an overlapped recycle HTTP.sys hands requests to the old worker until the new one is
+        # ready (docs/iis-behaviour.md); False lets a request wait for the new worker instead.
+        self.old_worker_serves_overlap = True
+        # A request for an application's path without its trailing slash is answered 301 to the path
+        # with it by a native module, before ASP.NET runs (docs/iis-behaviour.md).
+        self.courtesy_redirects = True
         self.sites: dict[str, IisSite] = {}
         self.pools: dict[str, Pool] = {}
         self.lock = threading.RLock()
@@ -189,11 +195,16 @@ class IisServer:
             self.tick()
             now = time.monotonic()
             drain = min(self.timing.drain_s, pool.shutdown_time_limit_s)
+            replaced = 0
             for worker in pool.alive(now):
                 if worker.retiring:
                     continue
                 worker.retiring = True
                 worker.exits_at = now + (pool.shutdown_time_limit_s if worker.hung else drain)
+                replaced += 1
+            if not pool.disallow_overlapping_rotation:
+                for _ in range(replaced):  # overlapped rotation: WAS starts the replacement at once
+                    self.spawn(pool, now)
             self._forget_appdomains(pool)
             self.tick()
 

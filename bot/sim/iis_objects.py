@@ -35,7 +35,7 @@ class App:
     child: Worker | None = None  # out of process: the dotnet.exe child of the worker
     child_of: int | None = None  # the worker PID the child runs under
     content_denied: bool = False  # content on a UNC share the network logon cannot reach
-    redirect_to: str | None = None  # the app answers every request with a 301 to this URL
+    redirect_to: str | None = None  # the app itself (ASP.NET) answers every request with a 301 to this URL
     ready_at: float = 0.0  # cold start: the first request after a (re)start waits until then
 
 
@@ -57,6 +57,9 @@ class IisSite:
     bindings: list[Binding]
     state: str = STARTED
     apps: dict[str, App] = field(default_factory=dict)
+    # Paths a native module answers with a redirect before ASP.NET runs (URL Rewrite, httpRedirect,
+    # HSTS redirectHttpToHttps): path -> Location. No AppDomain starts for such a request.
+    native_redirects: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -214,24 +214,68 @@ def warmup_request(t: Target, p: OperationParams) -> tuple[str, str]:
         port = binding.port if binding else 80
         path = p.warmup_path if p.warmup_path != "/" else t.app.path.rstrip("/") + "/"
         host = binding.host if binding else ""
-    address = binding.ip if binding is not None and binding.ip not in ("*", "") else "127.0.0.1"
+    address = url_host(binding.ip if binding is not None and binding.ip not in ("*", "") else "127.0.0.1")
     header = host or address
     if (scheme, port) not in (("http", 80), ("https", 443)):  # RFC 7230: the port unless the default
         header = f"{header}:{port}"
     return f"{scheme}://{address}:{port}{path}", header
 
 
-def warm_up(ctx: OpContext, t: Target, p: OperationParams, deadline: float) -> WarmupAnswer:
+def warm_up(ctx: OpContext, t: Target, p: OperationParams, deadline: float, seen: Observation | None = None,
+            ) -> list[WarmupAnswer]:
+    """Invoke-Warmup: one GET, and one more when it is redirected to the same host (a native module
+    answers some paths before ASP.NET runs); each with when it was sent and the workers of the last
+    look before it. The last answer is the one that counts."""
     url, host = warmup_request(t, p)
-    return ctx.http_get(url, host, max(0.1, deadline - time.monotonic()))
+    answers = [_get(ctx, url, host, deadline, seen)]
+    follow = same_host_redirect(url, host, answers[0], t.site)
+    if follow is not None:
+        answers.append(_get(ctx, *follow, deadline, seen))
+    return answers
+
+
+def _get(ctx: OpContext, url: str, host: str, deadline: float, seen: Observation | None) -> WarmupAnswer:
+    at_ms = ctx.ms()
+    answer = ctx.http_get(url, host, max(0.1, deadline - time.monotonic()))
+    answer.at_ms = at_ms
+    answer.workers_seen = list(seen.workers) if seen is not None else None
+    return answer
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def same_host_redirect(url: str, host_header: str, answer: WarmupAnswer, site: IisSite) -> tuple[str, str] | None:
+    """(URL to connect to, Host header) of a redirect to the host the request named, on the same
+    address, when the site has a binding for its scheme and port; None for no redirect, one to
+    another host (it leaves this server) or to a port the site does not listen on."""
+    if answer.status not in REDIRECTS or not answer.location:
+        return None
+    sent = urllib.parse.urlsplit(url)
+    target = urllib.parse.urlsplit(urllib.parse.urljoin(f"{sent.scheme}://{host_header}{sent.path}", answer.location))
+    named = urllib.parse.urlsplit(f"{sent.scheme}://{host_header}/").hostname or ""
+    if target.scheme not in ("http", "https") or (target.hostname or "") != named:
+        return None
+    port = target.port or (443 if target.scheme == "https" else 80)
+    if not any(b.protocol == target.scheme and b.port == port for b in site.bindings):
+        return None
+    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+    return f"{target.scheme}://{url_host(sent.hostname or '127.0.0.1')}:{port}{path}", target.netloc
+
+
+def url_host(address: str) -> str:
+    """An address as it stands in a URL: an IPv6 literal in brackets."""
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
 def _binding(site: IisSite, scheme: str) -> Binding | None:
-    http = [b for b in site.bindings if b.protocol in ("http", "https")]
-    wanted = [b for b in http if not scheme or b.protocol == scheme]
-    plain = [b for b in wanted if b.protocol == "http"]
-    found = plain or wanted or http
-    return found[0] if found else None
+    """The binding to warm up through: of the URL's scheme if it names one; an https binding with a
+    host name first (an http one may be redirected to https by a native module, and a host name lets
+    the certificate match), then http with a host name, then http, then https."""
+    web = [b for b in site.bindings if b.protocol in ("http", "https")]
+    wanted = [b for b in web if not scheme or b.protocol == scheme] or web
+    ranked = sorted(wanted, key=lambda b: (not b.host, b.protocol != "https" if b.host else b.protocol != "http"))
+    return ranked[0] if ranked else None
 
 
 def _is_address(name: str) -> bool:

@@ -32,7 +32,7 @@ def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
                    f"{iis.iis_major_version}")
     t = resolve(iis, p)
     if p.warm_up:
-        result.warmups.append(warm_up(ctx, t, p, ctx.started + p.timeout_s))
+        result.warmups.extend(warm_up(ctx, t, p, ctx.started + p.timeout_s))
     core_child = not t.pool.managed_runtime and t.app.hosting_model == OUT_OF_PROCESS
     seen = observe(ctx, t, p, domains=bool(t.pool.managed_runtime), children=core_child)
     result.settings = settings(iis, t)

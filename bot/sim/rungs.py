@@ -74,11 +74,15 @@ class Run:
         the pool state and a Stopped pool ends the wait at once. The old workers are waited for up
         to `drain_until`, the rest up to the operation's deadline."""
         answer: WarmupAnswer | None = None
+        seen = self.result.acted
+        fresh = False  # the answer was sent when no old worker was left (overlap: the old one answers)
         while True:
-            if answer is None or answer.status is None or not done(self.result.after or Observation()):
-                answer = warm_up(self.ctx, t, self.p, self.deadline)
-                self.result.warmups.append(answer)
-            after = self.look(t, domains=domains)
+            if answer is None or answer.status is None or not fresh or not done(seen or Observation()):
+                fresh = seen is not None and (old_gone is None or old_gone(seen))
+                answers = warm_up(self.ctx, t, self.p, self.deadline, seen)
+                self.result.warmups.extend(answers)
+                answer = answers[-1]
+            after = seen = self.look(t, domains=domains)
             self.result.after = after
             now = time.monotonic()
             if after.pool_state == STOPPED:
@@ -87,7 +91,7 @@ class Run:
             if answer.status in (400, 404) and answer.server == HTTP_API:  # no binding: asking again cannot help
                 self.result.wait_ended = "not_routed"
                 return
-            served = answer.status is not None and done(after)
+            served = answer.status is not None and fresh and done(after)
             gone = old_gone is None or old_gone(after)
             if served and gone:
                 self.result.wait_ended = "condition"
@@ -95,7 +99,8 @@ class Run:
             if not gone and drain_until is not None and now >= drain_until:
                 self.result.wait_ended = "shutdown_time_limit"
                 return
-            if now >= self.deadline and (gone or drain_until is None or now >= drain_until):
+            one_more = gone and not fresh and answer.status is not None  # old gone only now: ask the new one
+            if now >= self.deadline and (gone or drain_until is None or now >= drain_until) and not one_more:
                 self.result.wait_ended = "deadline"
                 return
             if self.ctx.cancel.wait(min(self.p.poll_ms / 1000, self.ctx.iis.timing.poll_s)):

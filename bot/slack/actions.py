@@ -14,11 +14,14 @@ from slack_bolt import Ack, App, Respond
 
 from bot.app.deploy import follow_up_request
 from bot.app.views import RequestView
+from bot.slack.asking import Asking
 from bot.slack.blocks import APPROVE, DENY, DEPLOY_RUN, state_text
 from bot.slack.context import SlackOrigin, working_for
 from bot.slack.deploy_notice import read_button_value
 from bot.slack.frontend import SlackFrontEnd
+from bot.slack.mrkdwn import code
 from bot.slack.replies import render_reply
+from bot.store.errors import UnknownRequest
 from commands.model import Approve, Deny
 
 log = structlog.get_logger("aspreset.slack.actions")
@@ -30,6 +33,10 @@ def register(app: App, front: SlackFrontEnd) -> None:
     def on_decision(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         user, channel, message_ts = _where(body)
         request_id = str(action.get("value") or "")
+        mismatch = _not_this_message(front, request_id, action, channel, message_ts)
+        if mismatch:  # nothing is bound, approved or updated
+            _tell(respond, mismatch)
+            return
         if channel and message_ts:
             front.notifier.bind(request_id, channel, message_ts)
         command = Approve(request_id) if action["action_id"] == APPROVE else Deny(request_id, None)
@@ -43,10 +50,10 @@ def register(app: App, front: SlackFrontEnd) -> None:
         if not origin.heard:  # the click changed nothing: someone (or this click, sent twice) got there first
             front.notifier.show(request_id, view)  # the message shows the truth (e.g. expired: no buttons)
             if view.state == "expired":
-                _tell(respond, f"`{request_id}` expired before this click: nothing was run. "
-                               f"Ask again with `/recycle {view.site} ...`")
+                _tell(respond, f"{code(request_id)} expired before this click: nothing was run. "
+                               f"Ask again with {code(f'/recycle {view.site} ...')}")
             else:
-                _tell(respond, f"`{request_id}` was already handled: it is {state_text(view.state)}. "
+                _tell(respond, f"{code(request_id)} was already handled: it is {state_text(view.state)}. "
                                "Nothing more was run.")
 
     def on_deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -56,17 +63,32 @@ def register(app: App, front: SlackFrontEnd) -> None:
         except (ValueError, KeyError, TypeError):
             _tell(respond, "This button is not one of aspreset's deploy notices; nothing was run.")
             return
-        origin = SlackOrigin(channel=channel, user=user, thread_ts=message_ts)  # the restart goes in the thread
-        with working_for(origin):
+        asking = Asking(respond, channel, user, thread_ts=message_ts)  # the restart goes in the notice's thread
+        with working_for(asking.origin):
             view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
                                   f"slack:{channel}")
-        if not isinstance(view, RequestView) or view.state == "refused":
-            rendered = render_reply(view)
-            _tell(respond, rendered.text, rendered.blocks)
+        asking.finish(view)
 
     app.action(APPROVE)(ack=ack_now, lazy=[on_decision])
     app.action(DENY)(ack=ack_now, lazy=[on_decision])
     app.action(DEPLOY_RUN)(ack=ack_now, lazy=[on_deploy_run])
+
+
+def _not_this_message(front: SlackFrontEnd, request_id: str, action: dict[str, Any], channel: str | None,
+                      message_ts: str | None) -> str | None:
+    """Why this click cannot be about `request_id`, or None: no such request, or the button is on
+    another request's message (its block says which request it belongs to)."""
+    try:
+        front.service.store.get(request_id)
+    except UnknownRequest:
+        return f"There is no request {code(request_id)} here; nothing was changed. `/recycle requests` lists yours."
+    block = str(action.get("block_id") or "")
+    known = front.notifier.message_of(request_id)
+    on_other = block.startswith("approval:") and block != f"approval:{request_id}"
+    if on_other or (known is not None and known[1] is not None and (channel, message_ts) != known):
+        return (f"This button is not on {code(request_id)}'s message; nothing was changed. "
+                f"Use the buttons on that request's own message.")
+    return None
 
 
 def _where(body: dict[str, Any]) -> tuple[str, str | None, str | None]:

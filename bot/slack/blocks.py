@@ -2,18 +2,24 @@
 calling back into the service): the plan (rung, why, hosts, blast radius), the approval with
 Approve/Deny buttons naming who may approve and when it expires, progress and the result per host
 (rung, method, PIDs before and after, AppDomain evidence, warm-up, duration), who asked and who
-approved, and the next step when something failed."""
+approved, and the next step when something failed.
+
+Every text that came from outside the bot (reasons, paths, host errors, names) is escaped
+(bot/slack/mrkdwn.py); long text continues in further sections, and a message keeps to Slack's 50
+blocks with "…and N more lines" and the rest for the thread (`Rendered.overflow`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.app.views import HostResultView, PlanView, RequestView
+from bot.slack.mrkdwn import MAX_BLOCKS, SECTION_LIMIT, chunks, code, escape
 
 APPROVE, DENY, DEPLOY_RUN = "aspreset.approve", "aspreset.deny", "aspreset.deploy_run"
-MAX_TEXT = 2900  # a section's text may hold 3000 characters
+MAX_BUTTON_TEXT = 75
 
 STATE_MARK = {
     "awaiting_approval": ":hourglass_flowing_sand:",
@@ -40,19 +46,58 @@ STATE_WORDS = {
 class Rendered:
     text: str  # the notification and screen-reader text
     blocks: list[dict[str, Any]]
+    overflow: list[str] = field(default_factory=list)  # what did not fit in 50 blocks: for the thread
+
+
+def sections(text: str) -> list[dict[str, Any]]:
+    """One section, or as many as the text needs (a section holds 3000 characters)."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in chunks(text)]
 
 
 def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_TEXT]}}
+    """A section for text known to be short; `fit` splits it if it is not."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
 def context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_TEXT]}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def fit(text: str, blocks: list[dict[str, Any]]) -> Rendered:
+    """Within Slack's limits, cutting nothing silently: a section or context over 3000 characters
+    continues in further ones; past 50 blocks the message ends with "…and N more lines" (before its
+    last block, which says what to do next) and those lines are kept in `overflow`."""
+    out: list[dict[str, Any]] = []
+    for block in blocks:
+        if block["type"] == "section" and len(block["text"]["text"]) > SECTION_LIMIT:
+            out += sections(block["text"]["text"])
+        elif block["type"] == "context" and len(block["elements"][0]["text"]) > SECTION_LIMIT:
+            out += [context(piece) for piece in chunks(block["elements"][0]["text"])]
+        else:
+            out.append(block)
+    if len(out) <= MAX_BLOCKS:
+        return Rendered(text, out)
+    head, last = out[:-1], out[-1]
+    buttons = [b for b in head[MAX_BLOCKS - 2:] if b["type"] == "actions"]  # buttons never go
+    room = MAX_BLOCKS - 2 - len(buttons)
+    kept = head[:room] + buttons
+    dropped = [b for b in head[room:] if b["type"] != "actions"]
+    overflow = [_text_of(b) for b in dropped]
+    lines = sum(t.count("\n") + 1 for t in overflow)
+    more = context(f"…and {lines} more line{'s' if lines != 1 else ''}, in the thread")
+    return Rendered(text, [*kept, more, last], overflow)
+
+
+def _text_of(block: dict[str, Any]) -> str:
+    if block["type"] == "section":
+        return str(block["text"]["text"])
+    return "\n".join(str(e.get("text", "")) for e in block.get("elements", []) if isinstance(e.get("text"), str))
 
 
 def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id,
-                           "value": value}
+    label = text if len(text) <= MAX_BUTTON_TEXT else text[:MAX_BUTTON_TEXT - 1] + "…"
+    out: dict[str, Any] = {"type": "button", "text": {"type": "plain_text", "text": label},
+                           "action_id": action_id, "value": value}
     if style:
         out["style"] = style
     return out
@@ -64,7 +109,7 @@ def mention(principal_id: str) -> str:
         return f"<@{principal_id}>"
     if principal_id.startswith("S"):
         return f"<!subteam^{principal_id}>"
-    return f"`{principal_id}`"
+    return code(principal_id)
 
 
 def when(at: datetime | None, words: str = "{date_short_pretty} at {time}") -> str:
@@ -85,51 +130,47 @@ def pids(values: list[int]) -> str:
 def render_host(host: HostResultView) -> str:
     mark = ":white_check_mark:" if host.outcome == "succeeded" else (
         ":heavy_minus_sign:" if host.outcome == "skipped" else ":x:")
-    parts = [f"{mark} *{host.host}* {host.outcome}", f"{host.rung} ({host.method})",
+    parts = [f"{mark} *{escape(host.host)}* {escape(host.outcome)}", f"{escape(host.rung)} ({escape(host.method)})",
              f"PIDs {pids(host.pids_before)} → {pids(host.pids_after)}"]
     if host.appdomain_before or host.appdomain_after:
-        parts.append(f"AppDomain {host.appdomain_before or '-'} → {host.appdomain_after or '-'}")
+        parts.append(f"AppDomain {escape(host.appdomain_before or '-')} → {escape(host.appdomain_after or '-')}")
     evidence = (host.model_extra or {}).get("evidence")
     if evidence:
-        parts.append(f"evidence: {', '.join(map(str, evidence)) if isinstance(evidence, list) else evidence}")
+        shown = ", ".join(map(str, evidence)) if isinstance(evidence, list) else str(evidence)
+        parts.append(f"evidence: {escape(shown)}")
     if host.warmup_status is not None or host.warmup_ms is not None:
         status = host.warmup_status if host.warmup_status is not None else "no answer"
         parts.append(f"warm-up {status} in {host.warmup_ms if host.warmup_ms is not None else '?'} ms")
     parts.append(f"{host.duration_ms} ms" if host.duration_ms < 1000 else f"{host.duration_ms / 1000:.1f} s")
     line = " · ".join(parts)
     if host.error:
-        line += f"\n      {host.error}" + (f" [{host.error_code}]" if host.error_code else "")
+        line += f"\n      {escape(host.error)}" + (f" [{escape(host.error_code)}]" if host.error_code else "")
     return line
 
 
 def host_sections(hosts: list[HostResultView]) -> list[str]:
     """One line per host, as many sections as a big farm needs (a section holds 3000 characters)."""
-    out: list[str] = []
-    for line in (render_host(h) for h in hosts):
-        if out and len(out[-1]) + len(line) + 1 <= MAX_TEXT:
-            out[-1] += "\n" + line
-        else:
-            out.append(line)
-    return out
+    return chunks("\n".join(render_host(h) for h in hosts)) if hosts else []
 
 
 def render_plan_lines(plan: PlanView) -> list[str]:
-    lines = ["*Why:* " + "; ".join(plan.why) if plan.why else "*Why:* the rung was asked for"]
-    lines.append(f"*Hosts:* {', '.join(plan.hosts)} · pool `{plan.pool}` · {plan.environment}")
+    lines = ["*Why:* " + escape("; ".join(plan.why)) if plan.why else "*Why:* the rung was asked for"]
+    lines.append(f"*Hosts:* {escape(', '.join(plan.hosts))} · pool {code(plan.pool)} · {escape(plan.environment)}")
     shared = [s for s in plan.blast_radius if s != plan.site]
-    lines.append(f"*Blast radius:* {', '.join(plan.blast_radius)}" + (" (shared pool)" if shared else ""))
+    lines.append(f"*Blast radius:* {escape(', '.join(plan.blast_radius))}" + (" (shared pool)" if shared else ""))
     if plan.wider_than_needed:
-        lines.append(f":warning: {plan.wider_than_needed}")
-    lines += [f":warning: {w}" for w in plan.warnings]
+        lines.append(f":warning: {escape(plan.wider_than_needed)}")
+    lines += [f":warning: {escape(w)}" for w in plan.warnings]
     return lines
 
 
 def render_request(view: RequestView) -> Rendered:
     """The request's one channel message, for every state it goes through."""
     state = view.state
-    method = f" ({view.plan.method})" if view.plan else ""
-    head = f"{STATE_MARK.get(state, '')} *{view.site}*: {view.rung}{method} restart `{view.id}` · {state_text(state)}"
-    asked = f"Asked by {mention(view.requester)}" + (f": {view.reason}" if view.reason else "")
+    method = f" ({escape(view.plan.method)})" if view.plan else ""
+    head = (f"{STATE_MARK.get(state, '')} *{escape(view.site)}*: {escape(view.rung)}{method} restart "
+            f"{code(view.id)} · {state_text(state)}")
+    asked = f"Asked by {mention(view.requester)}" + (f": {escape(view.reason)}" if view.reason else "")
     blocks: list[dict[str, Any]] = [section(head), context(f"{asked} · {when(view.created_at)}")]
     if view.plan is not None:
         blocks.append(section("\n".join(render_plan_lines(view.plan))))
@@ -145,23 +186,26 @@ def render_request(view: RequestView) -> Rendered:
         blocks.append(context("Approved by " + "; ".join(a.removeprefix("approved by ") for a in approvals)))
     if state == "expired":
         blocks.append(context(f"Expired {when(view.expires_at)} without approval: nothing was run. "
-                              f"Ask again with `/recycle {view.site} ...`"))
+                              f"Ask again with {code(f'/recycle {view.site} ...')}"))
     if state == "denied":
-        blocks.append(context(f"Denied: {view.deny_reason or 'no reason given'}"))
+        blocks.append(context(f"Denied: {escape(view.deny_reason or 'no reason given')}"))
     blocks += [section(text) for text in host_sections(view.hosts)]
     if not view.hosts and state == "running":
-        blocks.append(context(f"Running on {', '.join(view.targets)}…"))
+        blocks.append(context(f"Running on {escape(', '.join(view.targets))}…"))
     if view.error:
-        blocks.append(section(f":x: {view.error}"))
+        blocks.append(section(f":x: {escape(view.error)}"))
     if view.next_step and state != "awaiting_approval":  # while waiting, the buttons are the next step
-        blocks.append(context(f"Next: {view.next_step}"))
-    return Rendered(text=summary(view), blocks=blocks)
+        blocks.append(context(f"Next: {escape(view.next_step)}"))
+    return fit(summary(view), blocks)
 
 
 def summary(view: RequestView) -> str:
-    text = f"{view.site}: {view.rung} restart {view.id} is {state_text(view.state)}"
-    for host in view.hosts:
-        text += f"; {host.host} PIDs {pids(host.pids_before)} -> {pids(host.pids_after)}"
+    """The notification text: short (a phone shows a line or two), the hosts' PIDs only for a few."""
+    text = f"{escape(view.site)}: {escape(view.rung)} restart {escape(view.id)} is {state_text(view.state)}"
+    for host in view.hosts[:10]:
+        text += f"; {escape(host.host)} PIDs {pids(host.pids_before)} -> {pids(host.pids_after)}"
+    if len(view.hosts) > 10:
+        text += f"; …and {len(view.hosts) - 10} more hosts"
     return text
 
 
@@ -170,10 +214,18 @@ def follow_up_text(view: RequestView) -> str | None:
     if view.state in ("awaiting_approval", "approved", "running"):
         return None
     by = ", ".join(mention(a.approver) for a in view.approvals)
-    text = f"{mention(view.requester)} `{view.id}` {state_text(view.state)}" + (f" (approved by {by})" if by else "")
-    if view.hosts:
-        text += ": " + "; ".join(f"{h.host} {h.outcome}, PIDs {pids(h.pids_before)} → {pids(h.pids_after)}"
-                                 for h in view.hosts)
+    text = f"{mention(view.requester)} {code(view.id)} {state_text(view.state)}"
+    text += f" (approved by {by})" if by else ""
+    if 0 < len(view.hosts) <= 10:
+        text += ": " + "; ".join(f"{escape(h.host)} {escape(h.outcome)}, PIDs {pids(h.pids_before)} → "
+                                 f"{pids(h.pids_after)}" for h in view.hosts)
+    elif view.hosts:  # a big farm: the counts, and which hosts did not succeed (the message has each host)
+        outcomes = Counter(h.outcome for h in view.hosts)
+        text += ": " + ", ".join(f"{n} {escape(outcome)}" for outcome, n in sorted(outcomes.items()))
+        failed = [h.host for h in view.hosts if h.outcome == "failed"]
+        if failed:
+            more = f" …and {len(failed) - 20} more" if len(failed) > 20 else ""
+            text += f" (failed: {escape(', '.join(failed[:20]))}{more})"
     if view.next_step and view.state != "succeeded":
-        text += f". Next: {view.next_step}"
+        text += f". Next: {escape(view.next_step)}"
     return text

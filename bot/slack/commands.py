@@ -1,7 +1,9 @@
 """The slash command listener: `/recycle TEXT` (and `/aspreset TEXT`). It acks at once, inside the
-3 s Slack allows, and does the work after the ack on Bolt's listener executor (a lazy listener):
-parse and dispatch through the core, then answer the asker ephemerally. The request's own channel
-message comes from the Notifier, which hears the request's events on this same thread."""
+3 s Slack allows, with a short "Planning shop-web…" so the asker sees something, and does the work
+after the ack on Bolt's listener executor (a lazy listener): parse and dispatch through the core,
+then answer the asker ephemerally (bot/slack/asking.py: where the request's message is as soon as
+it is posted, or why there is none). The request's own channel message comes from the Notifier,
+which hears the request's events on this same thread."""
 
 from __future__ import annotations
 
@@ -11,40 +13,48 @@ from typing import Any
 import structlog
 from slack_bolt import Ack, App, Respond
 
-from bot.app.views import HelpView, RequestView
-from bot.slack.context import SlackOrigin, working_for
+from bot.app.views import HelpView
+from bot.slack.asking import Asking
+from bot.slack.context import working_for
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.help import personal_help
-from bot.slack.replies import render_reply
+from bot.slack.mrkdwn import escape, unescape
 
 log = structlog.get_logger("aspreset.slack.commands")
 
 SLASH = re.compile(r"^/(recycle|aspreset)$")
+READ_ONLY = {"plan": "Planning", "status": "Looking at"}
+
+
+def ack_text(text: str, sites: set[str]) -> str | None:
+    """What the asker sees at once: the site they named, when it is one (nothing for help, sites...)."""
+    words = unescape(text).split()
+    if len(words) >= 2 and words[0] in READ_ONLY and words[1] in sites:
+        return f"{READ_ONLY[words[0]]} {escape(words[1])}…"
+    if words and words[0] in sites:
+        return f"Planning {escape(words[0])}…"
+    if words and words[0] in ("approve", "deny", "cancel"):
+        return "Working on it…"
+    return None
 
 
 def register(app: App, front: SlackFrontEnd) -> None:
-    def ack_now(ack: Ack) -> None:
-        ack()
+    def ack_now(ack: Ack, command: dict[str, Any]) -> None:
+        text = ack_text(str(command.get("text") or ""), set(front.service.inventory.sites))
+        ack(text=text) if text else ack()
 
     def run(command: dict[str, Any], respond: Respond) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])
-        text = f"{command.get('command', '/recycle')} {command.get('text', '')}".strip()
-        origin = SlackOrigin(channel=channel, user=user)
+        # Slack escaped &, < and > in the text; the core holds what the person typed
+        text = f"{command.get('command', '/recycle')} {unescape(str(command.get('text') or ''))}".strip()
+        asking = Asking(respond, channel, user)
         principal = front.principal(user, channel)
-        with working_for(origin):
+        with working_for(asking.origin):
             view = front.handle_text(text, principal, origin=f"slack:{channel}")
-        if isinstance(view, RequestView) and _posted_here(front, view, channel):
-            return  # the channel message the asker is looking at says it all
         if isinstance(view, HelpView):
             service = front.service
             view = view.model_copy(update={"text": personal_help(view, principal, service.policy, service.inventory,
                                                                  service.clock())})
-        rendered = render_reply(view)
-        respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
+        asking.finish(view)
 
     app.command(SLASH)(ack=ack_now, lazy=[run])
-
-
-def _posted_here(front: SlackFrontEnd, view: RequestView, channel: str) -> bool:
-    where = front.notifier.message_of(view.id)
-    return where is not None and where[0] == channel and view.state != "refused"

@@ -11,7 +11,8 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.app.deploy import DeployAssessment
-from bot.slack.blocks import DEPLOY_RUN, Rendered, button, context, section
+from bot.slack.blocks import DEPLOY_RUN, Rendered, button, context, fit, section
+from bot.slack.mrkdwn import code, escape, link, web_url
 from commands.rungs import Rung
 
 BUTTON_VALUE_MAX = 2000  # Slack's limit on a button's value
@@ -48,30 +49,32 @@ def read_button_value(value: str) -> tuple[str, tuple[str, ...], str | None]:
 
 def render_notice(assessment: DeployAssessment) -> Rendered:
     notice, plan = assessment.notice, assessment.plan
-    by = f" by {notice.deployed_by}" if notice.deployed_by else ""
-    link = f" (<{notice.pipeline_url}|pipeline>)" if notice.pipeline_url else ""
-    head = f":package: *{notice.site}* {notice.version} deployed to {plan.environment}{by}{link}"
-    files = "\n".join(f"• `{p}`" for p in assessment.shown_files)
+    by = f" by {escape(notice.deployed_by)}" if notice.deployed_by else ""
+    url = web_url(notice.pipeline_url)  # an http(s) URL, or nothing
+    pipeline = f" ({link(url, 'pipeline')})" if url else ""
+    head = (f":package: *{escape(notice.site)}* {escape(notice.version)} deployed to "
+            f"{escape(plan.environment)}{by}{pipeline}")
+    files = "\n".join(f"• {code(p)}" for p in assessment.shown_files)
     if assessment.more_files:
         files += f"\n• … and {assessment.more_files} more"
     if assessment.restarted_by_itself:
         follows = (":recycle: *ASP.NET restarted the app by itself* for these changes; nothing needs "
                    "restarting. Warm it up and verify to see the new AppDomain and the worker PIDs.")
     else:
-        follows = (f":wrench: *Still needed: {plan.rung.value}* ({plan.method}) on {', '.join(plan.hosts)}: "
-                   "ASP.NET does not pick these changes up by itself.")
-    why = "\n".join(f"– {line}" for line in plan.why)
+        follows = (f":wrench: *Still needed: {plan.rung.value}* ({escape(plan.method)}) on "
+                   f"{escape(', '.join(plan.hosts))}: ASP.NET does not pick these changes up by itself.")
+    why = "\n".join(f"– {escape(line)}" for line in plan.why)
     blocks = [section(head), section(f"*Changed:*\n{files}"), section(f"{follows}\n{why}")]
     if plan.warnings:
-        blocks.append(context(" ".join(f":warning: {w}" for w in plan.warnings)))
+        blocks.append(context(" ".join(f":warning: {escape(w)}" for w in plan.warnings)))
     label = RUNG_WORDS.get(plan.rung, f"Run {plan.rung.value}")
     blocks.append({"type": "actions", "block_id": f"deploy:{notice.site}", "elements": [
         button(label, DEPLOY_RUN, button_value(assessment), None if assessment.restarted_by_itself else "primary")]})
     blocks.append(context("The button runs under the same policy as `/recycle`: approval where it says so."))
-    text = (f"{notice.site} {notice.version} deployed: "
+    text = (f"{escape(notice.site)} {escape(notice.version)} deployed: "
             + ("ASP.NET restarted the app by itself" if assessment.restarted_by_itself
                else f"{plan.rung.value} restart still needed"))
-    return Rendered(text=text, blocks=blocks)
+    return fit(text, blocks)
 
 
 def post_notice(client: WebClient, channel: str, assessment: DeployAssessment) -> str:

@@ -1,13 +1,11 @@
 """What the Slack listeners share: the service, the Notifier, and the calls into the core's
-dispatcher. The dispatcher turns known errors into an ErrorView and unexpected ones into an
-incident; the guard here covers what happens around it (a bug in this edge), the same way."""
+dispatcher (which turns known errors into an ErrorView and unexpected ones into an incident)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bot.app.dispatch import dispatch, handle_text
-from bot.app.incidents import incident_view
 from bot.app.service import Service
 from bot.app.views import View
 from bot.slack.groups import UserGroups
@@ -28,13 +26,7 @@ class SlackFrontEnd:
         return Principal(id=user, groups=groups, channel=channel)
 
     def handle_text(self, text: str, principal: Principal, origin: str) -> View:
-        try:
-            return handle_text(text, principal, self.service, origin)
-        except Exception as error:
-            return incident_view(error, edge="slack", principal=principal.id)
+        return handle_text(text, principal, self.service, origin)
 
     def dispatch(self, command: Command, principal: Principal, origin: str) -> View:
-        try:
-            return dispatch(command, principal, self.service, origin)
-        except Exception as error:
-            return incident_view(error, edge="slack", command=type(command).__name__, principal=principal.id)
+        return dispatch(command, principal, self.service, origin)

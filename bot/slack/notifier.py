@@ -2,7 +2,13 @@
 up and then updated in place with chat.update, never a flood of messages. A sender thread does
 the Web API calls, so `notify` never blocks the restart; it keeps only the newest rendering of
 each message (a burst of host events becomes one update) and honours Retry-After per channel
-when Slack answers 429. Follow-ups (the outcome, for the requester) go in the message's thread."""
+when Slack answers 429. Follow-ups (the outcome, for the requester) go in the message's thread.
+
+When Slack refuses the first post (the bot is not in the site's channel, the channel is gone or
+archived), the message goes to the channel the request was typed in instead, if that is another
+one; either way the listener that made the request is told (`SlackOrigin.on_posted`) so the asker
+hears where the message is, or that there is none and how to fix it. Nothing is posted silently
+into the void: a message that could not be posted is not tried again on every event."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
@@ -20,6 +27,7 @@ from bot.app.events import EventKind, RequestEvent
 from bot.app.views import RequestView
 from bot.slack import context
 from bot.slack.blocks import Rendered, follow_up_text, render_request
+from bot.slack.context import PostOutcome, SlackOrigin
 
 log = structlog.get_logger("aspreset.slack.notifier")
 
@@ -29,6 +37,7 @@ _FOLLOW_UP = frozenset({EventKind.FINISHED, EventKind.DENIED, EventKind.CANCELLE
 KEEP_ENDED = 500
 _ENDED = frozenset({"succeeded", "failed", "partially_failed", "denied", "cancelled", "expired", "refused",
                     "interrupted"})
+CHANNEL_REFUSALS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
 @dataclass
@@ -39,6 +48,11 @@ class _Message:
     pending: Rendered | None = None
     follow_ups: list[str] = field(default_factory=list)
     ended: bool = False  # the request reached a final state: forget it once everything is sent
+    failed: str | None = None  # Slack refused the first post: nothing more is sent for it
+    fallback: str | None = None  # where it goes if the site's channel refuses it (where it was asked)
+    refused_by: tuple[str, str] | None = None
+    origin: SlackOrigin | None = None  # who to tell once it is posted (or refused)
+    first_view: RequestView | None = None
 
     @property
     def idle(self) -> bool:
@@ -62,6 +76,7 @@ class SlackNotifier:
         self._cond = threading.Condition()
         self._busy = 0  # messages being sent right now
         self._closed = False
+        self._replies = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-replies")
         self._thread = threading.Thread(target=self._send_loop, name="slack-notifier", daemon=True)
         self._thread.start()
 
@@ -91,9 +106,11 @@ class SlackNotifier:
         rendered = render_request(view)
         with self._cond:
             message = self._messages.get(request_id) or self._new_message(request_id, view)
-            if message is None:
+            if message is None or message.failed:
                 return
             message.pending = rendered
+            if view.state in _ENDED and not message.ended:
+                message.follow_ups += rendered.overflow  # what did not fit in 50 blocks, once, in the thread
             message.ended = view.state in _ENDED
             if follow_up:
                 text = follow_up_text(view)
@@ -118,6 +135,7 @@ class SlackNotifier:
             self._closed = True
             self._cond.notify_all()
         self._thread.join(timeout)
+        self._replies.shutdown(wait=True)
 
     def message_of(self, request_id: str) -> tuple[str, str | None] | None:
         with self._cond:
@@ -143,7 +161,11 @@ class SlackNotifier:
             log.warning("no_channel", request_id=request_id, site=view.site)
             return None
         thread = origin.thread_ts if origin and origin.channel == channel else None
-        message = _Message(channel=channel, thread_ts=thread)
+        fallback = origin.channel if origin and origin.channel and origin.channel != channel else None
+        if origin is not None and origin.on_posted is not None:
+            origin.posting.append(request_id)
+        message = _Message(channel=channel, thread_ts=thread, fallback=fallback,
+                           origin=origin if origin and origin.on_posted else None, first_view=view)
         self._messages[request_id] = message
         return message
 
@@ -194,6 +216,7 @@ class SlackNotifier:
                                                        text=rendered.text, blocks=rendered.blocks)
                 with self._cond:
                     message.ts = str(answer["ts"])
+                self._tell_origin(message, PostOutcome(message.channel, message.ts, refused_by=message.refused_by))
             elif rendered is not None:
                 self._client.chat_update(channel=message.channel, ts=str(message.ts), text=rendered.text,
                                          blocks=rendered.blocks)
@@ -210,7 +233,48 @@ class SlackNotifier:
                     if follow_up is not None:
                         message.follow_ups.insert(0, follow_up)
                 return
-            log.warning("slack_call_failed", request_id=request_id, channel=message.channel,
-                        error=error.response.get("error"))
+            code = str(error.response.get("error") or f"http_{status}")
+            log.warning("slack_call_failed", request_id=request_id, channel=message.channel, error=code)
+            if rendered is not None and message.ts is None:
+                self._post_refused(message, rendered, code)
         except Exception as error:  # Slack unreachable: the restart goes on, the log says why
             log.warning("slack_unreachable", request_id=request_id, error=type(error).__name__)
+            if rendered is not None and message.ts is None:
+                self._post_refused(message, rendered, "slack_unreachable")
+
+    def _post_refused(self, message: _Message, rendered: Rendered, code: str) -> None:
+        """The first post failed: try where the request was asked, else give up on this message
+        and tell the asker."""
+        with self._cond:
+            if code in CHANNEL_REFUSALS and message.fallback:
+                message.refused_by = (message.channel, code)
+                message.channel, message.fallback, message.thread_ts = message.fallback, None, None
+                if message.pending is None:
+                    message.pending = rendered
+                return
+            message.failed = code
+            message.pending, message.follow_ups = None, []
+        self._tell_origin(message, PostOutcome(message.channel, None, code, refused_by=message.refused_by))
+
+    def _tell_origin(self, message: _Message, outcome: PostOutcome) -> None:
+        origin, view = message.origin, message.first_view
+        message.origin = None  # once
+        if origin is None or origin.on_posted is None or view is None:
+            return
+        tell = origin.on_posted
+
+        def with_permalink() -> None:
+            found = outcome
+            if outcome.ts is not None:
+                try:
+                    answer = self._client.chat_getPermalink(channel=outcome.channel, message_ts=outcome.ts)
+                    found = PostOutcome(outcome.channel, outcome.ts, permalink=str(answer["permalink"]),
+                                        refused_by=outcome.refused_by)
+                except Exception as error:  # the reply names the channel instead
+                    log.info("slack_permalink_failed", channel=outcome.channel, error=type(error).__name__)
+            try:
+                tell(view, found)
+            except Exception:
+                log.exception("slack_reply_failed", request_id=view.id)
+
+        self._replies.submit(with_permalink)

@@ -4,105 +4,126 @@ and the short note about a request. Rendered from the core's views alone."""
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from bot.app.views import (
+    AuditView,
     DecisionView,
     ErrorView,
     HelpView,
     HostStatusView,
     PlanView,
     RefusalView,
+    RequestListView,
     RequestView,
     SiteListView,
     StatusView,
     View,
 )
-from bot.slack.blocks import Rendered, context, mention, render_plan_lines, section, state_text
+from bot.slack.blocks import Rendered, context, fit, mention, render_plan_lines, section, state_text
+from bot.slack.mrkdwn import code, escape
 
 VERDICT = {"allow": ":white_check_mark: allowed", "needs_approval": ":hourglass: needs approval",
            "refuse": ":no_entry: refused"}
 
 
 def render_reply(view: View) -> Rendered:
-    if isinstance(view, PlanView):
-        return _plan(view)
-    if isinstance(view, RequestView):
-        return _request(view)
-    if isinstance(view, StatusView):
-        return _status(view)
-    if isinstance(view, SiteListView):
-        return _sites(view)
-    if isinstance(view, RefusalView):
-        return _refusal(view)
-    if isinstance(view, HelpView):
-        return Rendered("aspreset help", [section(view.text)])
-    return _error(view)
+    match view:
+        case PlanView():
+            return _plan(view)
+        case RequestView():
+            return _request(view)
+        case StatusView():
+            return _status(view)
+        case SiteListView():
+            return _sites(view)
+        case RefusalView():
+            return _refusal(view)
+        case HelpView():
+            return fit("aspreset help", [section(escape(view.text))])
+        case ErrorView():
+            return _error(view)
+        case RequestListView():
+            lines = [_request(request).text for request in view.root]
+            return fit("requests", [section("\n".join(lines) or "No requests.")])
+        case AuditView():
+            lines = [f"{e.at:%Y-%m-%d %H:%M} {code(e.request_id)} {escape(e.actor_display)}: {escape(e.action)}"
+                     for e in view.root]
+            return fit("audit", [section("\n".join(lines) or "No audit events.")])
+        case _:
+            assert_never(view)
 
 
 def decision_lines(decision: DecisionView) -> list[str]:
-    verdict = VERDICT.get(decision.outcome, decision.outcome) + (f" ({decision.rule})" if decision.rule else "")
+    verdict = VERDICT.get(decision.outcome, escape(decision.outcome))
+    verdict += f" ({escape(decision.rule)})" if decision.rule else ""
     if decision.outcome == "needs_approval":
         verdict += " from " + (", ".join(mention(a) for a in decision.approvers) or "nobody")
-    lines = [verdict, *(f"– {r}" for r in decision.reasons)]
+    lines = [verdict, *(f"– {escape(r)}" for r in decision.reasons)]
     if decision.alternative:
-        lines.append(f"Narrower, and does the job: *{decision.alternative}*")
+        lines.append(f"Narrower, and does the job: *{escape(decision.alternative)}*")
     return lines
 
 
 def _plan(view: PlanView) -> Rendered:
-    head = f"*Plan for {view.site}*: *{view.rung}* ({view.method}) · nothing was run"
+    head = f"*Plan for {escape(view.site)}*: *{escape(view.rung)}* ({escape(view.method)}) · nothing was run"
     blocks = [section(head), section("\n".join(render_plan_lines(view))),
               section("\n".join(decision_lines(view.decision)))]
-    return Rendered(f"{view.site}: {view.rung} ({view.decision.outcome})", blocks)
+    return fit(f"{escape(view.site)}: {escape(view.rung)} ({view.decision.outcome})", blocks)
 
 
 def _refusal(view: RefusalView) -> Rendered:
-    lines = [f":no_entry: *Refused: {view.what}*", *decision_lines(view.decision)[1:], view.suggestion]
-    return Rendered(f"Refused: {view.what}", [section("\n".join(lines))])
+    lines = [f":no_entry: *Refused: {escape(view.what)}*", *decision_lines(view.decision)[1:],
+             escape(view.suggestion)]
+    return fit(f"Refused: {escape(view.what)}", [section("\n".join(lines))])
 
 
 def _error(view: ErrorView) -> Rendered:
-    blocks = [section(f":warning: {view.message}")]
+    blocks = [section(f":warning: {escape(view.message)}")]
     if view.incident:
-        blocks.append(context(f"incident `{view.incident}`: the bot's log has the details"))
-    return Rendered(view.message, blocks)
+        blocks.append(context(f"incident {code(view.incident)}: the bot's log has the details"))
+    return fit(escape(view.message), blocks)
 
 
 def _request(view: RequestView) -> Rendered:
     """For the asker beside the channel message, or instead of one when it was refused."""
     if view.state == "refused":
         decision = view.decision or (view.plan.decision if view.plan else None)
-        lines = [f":no_entry: *{view.site}: {view.rung} refused*"]
+        lines = [f":no_entry: *{escape(view.site)}: {escape(view.rung)} refused*"]
         if decision is not None:
             lines += decision_lines(decision)[1:]
             if decision.alternative:
-                lines.append(f"Try `/recycle {view.site} --scope {decision.alternative}`")
-        return Rendered(f"{view.site}: {view.rung} refused", [section("\n".join(lines))])
-    text = f"`{view.id}` {view.site}: {view.rung} restart is {state_text(view.state)}"
+                lines.append(f"Try {code(f'/recycle {view.site} --scope {decision.alternative}')}")
+        return fit(f"{escape(view.site)}: {escape(view.rung)} refused", [section("\n".join(lines))])
+    text = f"{code(view.id)} {escape(view.site)}: {escape(view.rung)} restart is {state_text(view.state)}"
     if view.message:
-        text += f". {view.message}"
+        text += f". {escape(view.message)}"
     if view.plan is not None and view.plan.channel:
-        text += f" (its message is in <#{view.plan.channel}>)"
-    return Rendered(text, [section(text)])
+        text += f" (its message is in <#{escape(view.plan.channel)}>)"
+    return fit(text, [section(text)])
 
 
 def _status(view: StatusView) -> Rendered:
-    lines = [f"*{view.site}* (read-only)"] + [_status_line(h) for h in view.hosts]
-    return Rendered(f"{view.site} status", [section("\n".join(lines))])
+    lines = [f"*{escape(view.site)}* (read-only)"] + [_status_line(h) for h in view.hosts]
+    return fit(f"{escape(view.site)} status", [section("\n".join(lines))])
 
 
 def _status_line(host: HostStatusView) -> str:
     if not host.ok:
-        return f":x: *{host.host}* {host.error or 'no answer'}" + (f" [{host.error_code}]" if host.error_code else "")
-    workers = ", ".join(str(w.get("pid")) for w in host.workers) or "none running"
-    line = f":large_green_circle: *{host.host}* pool {host.pool_state or '?'} · {host.worker_process_name} {workers}"
+        code_part = f" [{escape(host.error_code)}]" if host.error_code else ""
+        return f":x: *{escape(host.host)}* {escape(host.error or 'no answer')}{code_part}"
+    workers = escape(", ".join(str(w.get("pid")) for w in host.workers) or "none running")
+    line = (f":large_green_circle: *{escape(host.host)}* pool {escape(host.pool_state or '?')} · "
+            f"{escape(host.worker_process_name)} {workers}")
     if host.appdomain_id:
-        line += f" · AppDomain {host.appdomain_id}"
+        line += f" · AppDomain {escape(host.appdomain_id)}"
     if host.app_offline:
         line += " · app_offline.htm present"
     return line
 
 
 def _sites(view: SiteListView) -> Rendered:
-    lines = [f"• *{s.name}* ({s.environment}): {s.iis_site}{s.app}, pool `{s.pool}` on {', '.join(s.hosts)}"
-             + (f" · <#{s.channel}>" if s.channel else "") for s in view.sites]
-    return Rendered("sites", [section("\n".join(lines) or "No sites in the inventory.")])
+    lines = [f"• *{escape(s.name)}* ({escape(s.environment)}): {escape(s.iis_site + s.app)}, pool {code(s.pool)} "
+             f"on {escape(', '.join(s.hosts))}" + (f" · <#{escape(s.channel)}>" if s.channel else "")
+             for s in view.sites]
+    return fit("sites", [section("\n".join(lines) or "No sites in the inventory.")])

@@ -62,11 +62,13 @@ DEFAULT_DB = Path(".aspreset") / "aspreset.db"
 
 def open_store(url: str | None, workdir: Path) -> SqlStore:
     """The store the bot uses: `url` if given (sqlite:///PATH or postgresql+psycopg://...), else the
-    SQLite file `.aspreset/aspreset.db` under `workdir`. Migrates the schema to head."""
+    SQLite file `.aspreset/aspreset.db` under `workdir` (settings normally give the URL: bot/config.py
+    finds one database per config file). Creates a SQLite file's folder; migrates the schema to head."""
     if not url:
-        path = (workdir / DEFAULT_DB).resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{path}"
+        url = f"sqlite:///{(workdir / DEFAULT_DB).resolve()}"
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # SQLite makes the file, not its folder
     return SqlStore(url)
 
 

@@ -41,9 +41,11 @@ class Deadlines:
         if min(self.status_s, self.discover_s, self.restart_s, self.cleanup_s) <= 0:
             raise ValueError("deadlines must be positive")
 
-    def for_op(self, op: str) -> tuple[float, str]:
-        """(seconds, the [winrm] setting that sets them)."""
-        if op == "status":
+    def for_op(self, op: str, *, warm_up: bool = False) -> tuple[float, str]:
+        """(seconds, the [winrm] setting that sets them). A status with a warm-up (the none rung)
+        waits for a cold start as a restart does, so it gets the restart's deadline, which the
+        config check keeps above the script's own timeout (`command_timeout_s`)."""
+        if op == "status" and not warm_up:
             return self.status_s, "status_deadline_s"
         if op == "discover":
             return self.discover_s, "discover_deadline_s"

@@ -314,68 +314,6 @@ function Add-Action([string]$Step, [string]$What) {
     $result.actions += , [ordered]@{ step = $Step; target = $What; at_ms = [int]$clock.ElapsedMilliseconds }
 }
 
-function Get-WarmupRequest($Target) {
-    # To this host (127.0.0.1 or the bound IP) on the binding's port, with the URL's host name as Host
-    # header, or the binding's when the URL names an address: HTTP.sys routes by it (DOMAIN.md section 9).
-    $bindings = @($Target.Site.Bindings | Where-Object { @('http', 'https') -contains $_.Protocol -and $_.EndPoint })
-    $scheme = ''
-    if ($P.warmup_url) { $scheme = ([Uri][string]$P.warmup_url).Scheme }
-    $binding = @($bindings | Where-Object { -not $scheme -or $_.Protocol -eq $scheme } | Sort-Object { $_.Protocol -ne 'http' }) + $bindings | Select-Object -First 1
-    $port = 80
-    $hostHeader = ''
-    if ($binding) { $scheme = if ($scheme) { $scheme } else { [string]$binding.Protocol }; $port = $binding.EndPoint.Port; $hostHeader = [string]$binding.Host }
-    if (-not $scheme) { $scheme = 'http' }
-    $path = if ([string]$P.warmup_path -ne '/') { [string]$P.warmup_path } else { $Target.AppPath.TrimEnd('/') + '/' }
-    if ($P.warmup_url) {
-        $uri = [Uri][string]$P.warmup_url
-        $port = $uri.Port
-        $path = $uri.PathAndQuery
-        if ($uri.HostNameType -eq [UriHostNameType]::Dns -and $uri.Host -ne 'localhost') { $hostHeader = $uri.Host }
-    }
-    $address = '127.0.0.1'
-    if ($binding -and -not (@('0.0.0.0', '::') -contains $binding.EndPoint.Address.ToString())) { $address = $binding.EndPoint.Address.ToString() }
-    if (-not $hostHeader) { $hostHeader = $address }
-    # RFC 7230: the Host header carries the port unless it is the scheme's default.
-    if (($scheme -eq 'http' -and $port -ne 80) -or ($scheme -eq 'https' -and $port -ne 443)) { $hostHeader = "${hostHeader}:$port" }
-    @{ Url = '{0}://{1}:{2}{3}' -f $scheme, $address, $port, $path; Host = $hostHeader }
-}
-
-function Invoke-Warmup($Target) {
-    # One GET: no redirect followed (a 301/302 is the app answering), TLS 1.2+, bounded by the deadline.
-    $request = Get-WarmupRequest $Target
-    $answer = [ordered]@{ url = $request.Url; host_header = $request.Host; status = $null; server = ''; location = ''
-                          ms = 0; failure = ''; offline_page = $false }
-    $watch = [Diagnostics.Stopwatch]::StartNew()
-    [Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
-    $web = [Net.WebRequest]::Create($request.Url)
-    $web.Host = $request.Host
-    $web.AllowAutoRedirect = $false
-    $web.Timeout = [int][Math]::Max(1000, $deadlineMs - $clock.ElapsedMilliseconds)
-    $web.ReadWriteTimeout = $web.Timeout
-    $response = $null
-    try { $response = $web.GetResponse() } catch {
-        # An HTTP error status is a WebException with the response (wrapped by PowerShell in a
-        # MethodInvocationException); no response at all says why by its Status (Timeout, ConnectFailure...).
-        for ($webError = $_.Exception; $webError -and -not ($webError -is [Net.WebException]); $webError = $webError.InnerException) { }
-        if ($null -eq $webError) { throw }
-        $response = $webError.Response
-        if ($null -eq $response) { $answer.failure = [string]$webError.Status }
-    }
-    if ($null -ne $response) {
-        $answer.status = [int]$response.StatusCode
-        $answer.server = [string]$response.Headers['Server']
-        $answer.location = [string]$response.Headers['Location']
-        $reader = New-Object IO.StreamReader $response.GetResponseStream()
-        $body = $reader.ReadToEnd()
-        $response.Close()
-        $offline = [IO.Path]::Combine($Target.Physical, 'app_offline.htm')
-        if ([IO.File]::Exists($offline)) { $answer.offline_page = $body.Contains([IO.File]::ReadAllText($offline).Trim()) }
-    }
-    $answer.ms = [int]$watch.ElapsedMilliseconds
-    $result.warmups += , $answer
-    $answer
-}
-
 function Get-ProcessKeys($Processes) {
     @($Processes | ForEach-Object { '{0}@{1}' -f $_.pid, $_.started_at })
 }
@@ -385,10 +323,16 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
     # the pool state: a Stopped pool ends the wait at once. Old workers are waited for up to $DrainUntilMs
     # (shutdownTimeLimit plus a margin), the rest up to the operation's deadline. Decides nothing else.
     # The condition blocks run in this scope and see the caller's variables: names here start with "wait".
+    # An answer counts only if it was sent when no old worker was left: during an overlapped recycle
+    # HTTP.sys hands requests to the old worker until the new one is ready (docs/iis-behaviour.md).
     $waitAnswer = $null
-    $waitSeen = $null
+    $waitSeen = $result.acted
+    $waitFresh = $false
     while ($clock.ElapsedMilliseconds -le [Math]::Max($deadlineMs, $DrainUntilMs) + 1000) {
-        if ($null -eq $waitAnswer -or $null -eq $waitAnswer.status -or -not (& $IsDone $waitSeen)) { $waitAnswer = Invoke-Warmup $WaitTarget }
+        if ($null -eq $waitAnswer -or $null -eq $waitAnswer.status -or -not $waitFresh -or -not (& $IsDone $waitSeen)) {
+            $waitFresh = $null -ne $waitSeen -and (& $AreOldGone $waitSeen)
+            $waitAnswer = Invoke-Warmup $WaitTarget $waitSeen
+        }
         $waitSeen = Get-Observation $WaitTarget $WaitDomains
         $result.after = $waitSeen
         $waitNowMs = $clock.ElapsedMilliseconds
@@ -396,9 +340,11 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
         if ($waitSeen.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
         # HTTP.sys itself said no binding or no registration matches: asking again cannot help.
         if (@(400, 404) -contains $waitAnswer.status -and $waitAnswer.server -like 'Microsoft-HTTPAPI*') { $result.wait_ended = 'not_routed'; return }
-        if ($null -ne $waitAnswer.status -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
+        if ($null -ne $waitAnswer.status -and $waitFresh -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
         if (-not $waitOldGone -and $DrainUntilMs -gt 0 -and $waitNowMs -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
-        if ($waitNowMs -ge $deadlineMs -and ($waitOldGone -or $waitNowMs -ge $DrainUntilMs)) { $result.wait_ended = 'deadline'; return }
+        # Old workers gone only now, past the deadline: one more warm-up, which the new worker answers.
+        $waitOneMore = $waitOldGone -and -not $waitFresh -and $null -ne $waitAnswer.status
+        if ($waitNowMs -ge $deadlineMs -and ($waitOldGone -or $waitNowMs -ge $DrainUntilMs) -and -not $waitOneMore) { $result.wait_ended = 'deadline'; return }
         Start-Sleep -Milliseconds $P.poll_ms
     }
     $result.wait_ended = 'deadline'

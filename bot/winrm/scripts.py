@@ -8,10 +8,11 @@ this order, as one script block:
 
 1. one line that assigns the parameters as a base64 JSON literal (base64's alphabet cannot break out
    of a single-quoted PowerShell string);
-2. the prelude (`prelude.ps1`): it sets `$ErrorActionPreference = 'Stop'` and the other preferences
-   before anything else runs, then defines the helpers the operations share (parameter decoding,
-   error codes, the one ASCII-escaped JSON output, IIS version, pool, worker and AppDomain readers,
-   bounded waits, warm-up). It prints nothing and carries no operation marker;
+2. the prelude (`prelude.ps1`, then `warmup.ps1`): it sets `$ErrorActionPreference = 'Stop'` and the
+   other preferences before anything else runs, then defines the helpers the operations share
+   (parameter decoding, error codes, the one ASCII-escaped JSON output, IIS version, pool, worker and
+   AppDomain readers, bounded waits; the warm-up request in `warmup.ps1`). It prints nothing and
+   carries no operation marker;
 3. the operation's own .ps1 file: its marker line `# aspreset-operation: <op>`, its `$result` literal
    and its steps.
 
@@ -32,6 +33,7 @@ from bot.app.results import POWERSHELL_NEEDED, Operation, OperationParams
 MARKER_PREFIX = "# aspreset-operation: "
 PARAMS_VARIABLE = "$AspresetParams"
 PRELUDE = "prelude"
+PRELUDE_FILES = (PRELUDE, "warmup")  # sent in this order, as one prelude
 
 # The first thing that runs on a host checks the PowerShell version, before the scripts (which need
 # 3.0: [ordered], ConvertTo-Json, Get-CimInstance) are even parsed, and answers in JSON without
@@ -91,8 +93,9 @@ def script_source(op: Operation) -> str:
 
 @cache
 def prelude_source() -> str:
-    """The .ps1 text of the prelude every operation's script is sent with, as shipped in the package."""
-    return _packaged(PRELUDE)
+    """The .ps1 text of the prelude every operation's script is sent with, as shipped in the package:
+    its files one after the other."""
+    return "".join(_packaged(name) for name in PRELUDE_FILES)
 
 
 def params_line(params: OperationParams) -> str:

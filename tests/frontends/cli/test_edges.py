@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.service import Service
+from bot.app.queries import Queries
 from bot.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -32,10 +32,10 @@ def test_output_into_a_pipe_whose_reader_left_ends_quietly_with_the_commands_own
 
 
 def test_an_unexpected_error_shows_an_incident_id_and_says_nothing_further_ran(capsys, monkeypatch, tmp_path):
-    def explode(self: Service, *args: object, **kwargs: object) -> None:
+    def explode(self: Queries, *args: object, **kwargs: object) -> None:
         raise RuntimeError("the store's driver broke in an unforeseen way")
 
-    monkeypatch.setattr(Service, "list_requests", explode)  # nothing else reaches an unforeseen bug
+    monkeypatch.setattr(Queries, "list_requests", explode)  # nothing else reaches an unforeseen bug
     code = main(["requests", *FILES, "--db", f"sqlite:///{tmp_path / 'a.db'}"])
     out, err = capsys.readouterr()
     assert code == 1 and out == ""

@@ -24,11 +24,14 @@ CALLS = [
 ]
 
 
+ENVIRONMENTS = "[environments.prod]\n[environments.staging]\n"
+
+
 def serve(tmp_path, farm_inventory, *, policy_text: str | None = None, db: str | None = None):
     farm_file = tmp_path / "farm.toml"
     farm_file.write_text(inventory_toml(farm_inventory))
     policy = tmp_path / "policy.toml"
-    policy.write_text(policy_text or "")
+    policy.write_text(policy_text or ENVIRONMENTS)
     db = db or f"sqlite:///{tmp_path / 'a.db'}"
     source = ServiceSource(lambda: build(load_settings(policy=str(policy), inventory=str(farm_file), db=db,
                                                        environ={}, cwd=tmp_path)))
@@ -43,7 +46,7 @@ async def test_a_broken_policy_file_makes_every_tool_fail_closed_naming_the_file
             result = await client.call_tool(name, arguments)
             assert result.is_error, name
             text = result.content[0].text
-            assert text.startswith("aspreset did nothing") and "policy.toml" in text and "rules.0.effect" in text
+            assert text.startswith("aspreset did nothing") and "policy.toml" in text and "rules[1].effect" in text
             assert result.structured_content["code"] == "bad_input"
     assert all(host.received == [] for host in demo_farm.hosts.values())
 
@@ -63,5 +66,5 @@ async def test_the_tools_work_once_the_policy_file_is_fixed(tmp_path, farm_inven
     server = serve(tmp_path, farm_inventory, policy_text='[[rules]]\nname = "x"\neffect = "alow"\n')
     async with Client(server) as client:
         assert (await client.call_tool("list_sites", {})).is_error
-        (tmp_path / "policy.toml").write_text("")
+        (tmp_path / "policy.toml").write_text(ENVIRONMENTS)
         assert not (await client.call_tool("list_sites", {})).is_error

@@ -1,8 +1,19 @@
 """A local fake of Slack's Web API, in the manner of bolt-python's tests/mock_web_api_server: a real
 HTTP server on 127.0.0.1 (ephemeral port) that answers the methods the bot calls and records every
 call with its parsed body. The app's WebClient is pointed at `base_url`. Tests wait on the record
-with a deadline (`wait_for`), never by sleeping. `rate_limit(method, times, retry_after)` answers
-429 with Retry-After, as Slack does past a method's rate tier."""
+with a deadline (`wait_for`), never by sleeping.
+
+It answers as Slack's Web API documents (docs/slack-api-behaviour.md has the sources):
+- `rate_limit(method, times, retry_after)`: HTTP 429 with `Retry-After`, as past a method's tier;
+- a channel set with `channel_state(channel, error)` answers chat.postMessage and chat.update with
+  that error (`not_in_channel`, `channel_not_found`, `is_archived`), HTTP 200 and `ok: false`;
+- messages over Block Kit's limits are refused with `invalid_blocks` (more than 50 blocks, a
+  section's text over 3000 characters, a context with more than 10 elements, a button's text over
+  75 or value over 2000, a block_id over 255) and text over 40,000 characters with `msg_too_long`;
+  a message with neither text nor blocks with `no_text`;
+- chat.update of a ts it never posted in that channel answers `message_not_found`;
+- chat.getPermalink answers a permalink for a posted message; views.open needs a trigger_id that
+  Slack handed out (3 s) and a modal within the view limits."""
 
 from __future__ import annotations
 
@@ -17,6 +28,43 @@ from typing import Any
 from urllib.parse import parse_qs
 
 BOT_USER = "U0BOT"
+MAX_BLOCKS = 50  # in a message; 100 in a modal or Home tab
+MAX_VIEW_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_BLOCK_ID = 255
+MAX_MESSAGE_TEXT = 40_000
+MAX_VIEW_TITLE = 24
+CHANNEL_ERRORS = ("not_in_channel", "channel_not_found", "is_archived")
+
+
+def block_errors(blocks: list[dict[str, Any]], max_blocks: int = MAX_BLOCKS) -> list[str]:
+    """What Slack would say is wrong with these blocks (its `response_metadata.messages`)."""
+    errors = [f"no more than {max_blocks} items allowed [json-pointer:/blocks]"] if len(blocks) > max_blocks else []
+    for i, block in enumerate(blocks):
+        where = f"[json-pointer:/blocks/{i}"
+        if len(str(block.get("block_id", ""))) > MAX_BLOCK_ID:
+            errors.append(f"must be less than {MAX_BLOCK_ID + 1} characters {where}/block_id]")
+        if block.get("type") == "section":
+            text = str((block.get("text") or {}).get("text", ""))
+            if not text and not block.get("fields"):
+                errors.append(f"must provide text or fields {where}/text]")
+            if len(text) > MAX_SECTION_TEXT:
+                errors.append(f"must be less than {MAX_SECTION_TEXT + 1} characters {where}/text/text]")
+        if block.get("type") == "context":
+            elements = block.get("elements") or []
+            if not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
+                errors.append(f"must have 1 to {MAX_CONTEXT_ELEMENTS} items {where}/elements]")
+            errors += [f"must be less than {MAX_SECTION_TEXT + 1} characters {where}/elements/{j}/text]"
+                       for j, e in enumerate(elements) if len(str(e.get("text", ""))) > MAX_SECTION_TEXT]
+        for j, element in enumerate(block.get("elements") or [] if block.get("type") == "actions" else []):
+            if len(str((element.get("text") or {}).get("text", ""))) > MAX_BUTTON_TEXT:
+                errors.append(f"must be less than {MAX_BUTTON_TEXT + 1} characters {where}/elements/{j}/text/text]")
+            if len(str(element.get("value", ""))) > MAX_BUTTON_VALUE:
+                errors.append(f"must be less than {MAX_BUTTON_VALUE + 1} characters {where}/elements/{j}/value]")
+    return errors
 
 
 @dataclass(frozen=True)
@@ -27,6 +75,11 @@ class Call:
     at: float  # time.monotonic() when it arrived
     status: int = 200
     answer: dict[str, Any] = field(default_factory=dict)  # what the fake answered (e.g. the message's ts)
+
+    @property
+    def accepted(self) -> bool:
+        """Slack took it (not a 429, not `ok: false`)."""
+        return self.status == 200 and self.answer.get("ok", True) is not False
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -52,6 +105,9 @@ class FakeSlack:
     user_groups: dict[str, list[str]] = field(default_factory=dict)  # S... -> user ids, for usergroups.list
     calls: list[Call] = field(default_factory=list)
     _cond: threading.Condition = field(default_factory=threading.Condition)
+    channels: dict[str, str] = field(default_factory=dict)  # channel -> the error Slack answers for it
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, ts) -> body
+    views: list[dict[str, Any]] = field(default_factory=list)  # modals opened (views.open)
     _limits: dict[str, _Limit] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
@@ -97,16 +153,33 @@ class FakeSlack:
         with self._cond:
             self._limits[method] = _Limit(times, retry_after)
 
+    def channel_state(self, channel: str, error: str | None) -> None:
+        """From now on Slack answers posts to `channel` with `error` (None: it works again)."""
+        assert error is None or error in CHANNEL_ERRORS, error
+        with self._cond:
+            if error is None:
+                self.channels.pop(channel, None)
+            else:
+                self.channels[channel] = error
+
+    def refused(self, method: str | None = None) -> list[Call]:
+        """Calls Slack answered with ok: false (HTTP 200) or 429."""
+        with self._cond:
+            return [c for c in self.calls if (method is None or c.method == method)
+                    and (c.status != 200 or c.answer.get("ok") is False)]
+
     def of(self, method: str) -> list[Call]:
         with self._cond:
-            return [c for c in self.calls if c.method == method and c.status == 200]
+            return [c for c in self.calls if c.method == method and c.accepted]
 
-    def wait_for(self, predicate: Callable[[list[Call]], Any], timeout: float = 20.0, what: str = "") -> Any:
-        """Wait until predicate(calls) is truthy; return its value. Fails with what was seen."""
+    def wait_for(self, predicate: Callable[[list[Call]], Any], timeout: float = 20.0, what: str = "",
+                 *, refused_too: bool = False) -> Any:
+        """Wait until predicate(calls Slack took; with refused_too, every call) is truthy; return its
+        value. Fails with what was seen."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                value = predicate([c for c in self.calls if c.status == 200])
+                value = predicate([c for c in self.calls if refused_too or c.accepted])
                 if value:
                     return value
                 left = deadline - time.monotonic()
@@ -160,15 +233,67 @@ class FakeSlack:
         if method == "usergroups.list":
             return {"ok": True, "usergroups": [{"id": g, "handle": g.lower(), "users": users}
                                                for g, users in self.user_groups.items()]}
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            refused = self._refuse_message(body)
+            if refused is not None:
+                return refused
+        channel = str(body.get("channel") or "")
         if method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
-            return {"ok": True, "channel": body.get("channel"), "ts": ts,
+            self.messages[(channel, ts)] = body
+            return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"text": body.get("text", ""), "ts": ts}}
         if method == "chat.update":
-            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": body.get("text", "")}
+            if (channel, str(body.get("ts"))) not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[(channel, str(body.get("ts")))] = body
+            return {"ok": True, "channel": channel, "ts": body.get("ts"), "text": body.get("text", "")}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "chat.getPermalink":
+            ts = str(body.get("message_ts") or "")
+            if channel in self.channels and self.channels[channel] != "is_archived":
+                return {"ok": False, "error": "channel_not_found"}
+            if (channel, ts) not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            return {"ok": True, "channel": channel,
+                    "permalink": f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}"}
+        if method == "views.open":
+            return self._open_view(body)
         return {"ok": True}
+
+    def _refuse_message(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        channel = str(body.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel in self.channels:
+            return {"ok": False, "error": self.channels[channel]}
+        raw = body.get("blocks") or []
+        blocks = json.loads(raw) if isinstance(raw, str) else list(raw)
+        text = str(body.get("text") or "")
+        if not text and not blocks:
+            return {"ok": False, "error": "no_text"}
+        if len(text) > MAX_MESSAGE_TEXT:
+            return {"ok": False, "error": "msg_too_long"}
+        errors = block_errors(blocks)
+        if errors:
+            return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": errors}}
+        return None
+
+    def _open_view(self, body: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(body.get("trigger_id") or "")
+        if not trigger.startswith("t."):  # what SlackSender hands out with each command and click
+            return {"ok": False, "error": "invalid_trigger_id"}
+        raw = body.get("view") or {}
+        view = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        title = str((view.get("title") or {}).get("text", ""))
+        errors = block_errors(view.get("blocks") or [], MAX_VIEW_BLOCKS)
+        if view.get("type") != "modal" or not title or len(title) > MAX_VIEW_TITLE:
+            errors.append("the view needs type modal and a title of 1 to 24 characters")
+        if errors:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": errors}}
+        self.views.append(view)
+        return {"ok": True, "view": {**view, "id": f"V{len(self.views):08d}"}}
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, answer: dict[str, Any],

@@ -77,21 +77,29 @@ class SlackSender:
         body = self.command_body(user, text, channel)
         return post(self.url, body, self.headers(body, **signing))
 
-    def click_body(self, user: str, action_id: str, value: str, channel: str, message_ts: str) -> bytes:
+    def click_body(self, user: str, action_id: str, value: str, channel: str, message_ts: str,
+                   block_id: str | None = None) -> bytes:
         payload = {
             "type": "block_actions", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
             "api_app_id": "A0ASPRESET", "token": "legacy-unused", "trigger_id": f"t.{next(_trigger)}",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
             "channel": {"id": channel}, "message": {"ts": message_ts, "type": "message"},
             "response_url": self.response_url,
-            "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value,
+            "actions": [{"type": "button", "action_id": action_id, "block_id": block_id or _block_of(action_id, value),
+                         "value": value,
                          "action_ts": f"{time.time():.6f}"}],
         }
         return urlencode({"payload": json.dumps(payload)}).encode()
 
-    def click(self, user: str, action_id: str, value: str, channel: str, message_ts: str, **signing: Any) -> Reply:
-        body = self.click_body(user, action_id, value, channel, message_ts)
+    def click(self, user: str, action_id: str, value: str, channel: str, message_ts: str,
+              block_id: str | None = None, **signing: Any) -> Reply:
+        body = self.click_body(user, action_id, value, channel, message_ts, block_id)
         return post(self.url, body, self.headers(body, **signing))
+
+
+def _block_of(action_id: str, value: str) -> str:
+    """The block a button sits in, as the bot builds it (Slack sends it back with the click)."""
+    return f"approval:{value}" if action_id in ("aspreset.approve", "aspreset.deny") else "deploy:button"
 
 
 def deploy_hook(base_url: str, secret: str, notice: dict[str, Any] | bytes, *, timestamp: int | None = None,

@@ -175,7 +175,7 @@ def test_status_against_a_silent_host_honours_the_short_status_deadline(capsys, 
 @pytest.mark.parametrize(
     ("setting", "said"),
     [
-        ("command_timeout_s = 1000", "winrm.command_timeout_s: Input should be less than or equal to 900"),
+        ("command_timeout_s = 1000", "winrm.command_timeout_s: must be at most 900, got 1000"),
         ("restart_deadline_s = 100", "restart_deadline_s = 100 must be at least command_timeout_s (180)"),
         ("cleanup_budget_s = 40", "cleanup_budget_s = 40 must be at most half the shortest deadline (30 s)"),
     ],

@@ -124,7 +124,9 @@ def test_2_a_stopped_pool_is_http_sys_answering_503_not_the_app(farm):
     assert (answer.status, answer.server) == (503, "Microsoft-HTTPAPI/2.0")
 
 
-def test_2_a_redirect_to_https_is_the_app_answering_and_is_not_followed(farm, executor, call):
+def test_2_a_redirect_to_https_the_site_does_not_listen_on_is_not_followed_nor_taken_as_the_app_answering(
+    farm, executor, call
+):
     farm.host("web01").iis.app("Shop").redirect_to = "https://shop-1.sim/"
 
     r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
@@ -132,6 +134,7 @@ def test_2_a_redirect_to_https_is_the_app_answering_and_is_not_followed(farm, ex
     verdict = _verdict(r)
     assert r.warmups[-1].status == 301 and r.warmups[-1].location == "https://shop-1.sim/"
     assert verdict.error_code is None and any("redirect" in note for note in verdict.notes)
+    assert "app_answered" not in verdict.evidence and "new_worker" in verdict.evidence
 
 
 # ---- 4. pool state in every wait -----------------------------------------------------------------

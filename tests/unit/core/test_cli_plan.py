@@ -74,9 +74,9 @@ def test_a_broken_policy_file_is_refused_with_exit_2_naming_the_file_and_field(c
     code, _, err = run(capsys, "plan", "shop-web", "--policy", str(broken), "--inventory",
                        str(EXAMPLES / "inventory.toml"))
     assert code == 2
-    assert str(broken) in err and "rules.0.effect" in err
+    assert str(broken) in err and "rules[1].effect" in err
     code, _, err = run(capsys, "policy", "check", str(broken))
-    assert code == 2 and "rules.0.effect" in err
+    assert code == 2 and "rules[1].effect" in err
 
 
 def test_policy_check_accepts_the_example_policy(capsys):

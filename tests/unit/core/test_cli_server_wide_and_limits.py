@@ -47,13 +47,13 @@ def test_chat_refuses_the_same_change_the_same_way(capsys, files):
     assert any("machine.config is a server-wide change" in line for line in data["why"])
 
 
-def test_the_cli_refuses_the_reason_length_chat_refuses(capsys, files):
-    long_reason = "x" * (MAX_REASON + 1)
+def test_the_cli_refuses_the_note_length_chat_refuses(capsys, files):
+    long_note = "x" * (MAX_REASON + 1)
 
-    cli_code, _, cli_err = run(capsys, "recycle", "shop-web", "--reason", long_reason, "--as", "alice", *files)
-    chat_code, chat_out, chat_err = run(capsys, "say", f'/recycle shop-web --reason "{long_reason}"', "--as", "alice",
+    cli_code, _, cli_err = run(capsys, "recycle", "shop-web", "--note", long_note, "--as", "alice", *files)
+    chat_code, chat_out, chat_err = run(capsys, "say", f'/recycle shop-web --note "{long_note}"', "--as", "alice",
                                  *files)
 
     assert cli_code == chat_code == 2
-    sentence = f"--reason is {MAX_REASON + 1} characters long; at most {MAX_REASON} are kept"
+    sentence = f"--note is {MAX_REASON + 1} characters long; at most {MAX_REASON} are kept"
     assert sentence in cli_err and sentence in chat_out + chat_err

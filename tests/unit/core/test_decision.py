@@ -188,7 +188,7 @@ def test_the_default_policy_refuses_worker_kills_until_leads_are_configured(exam
 
 
 def test_a_rule_that_allows_worker_kills_without_approval_is_refused_at_load():
-    with pytest.raises(FileError, match=r"rules\.0: killing a worker process always needs a second person"):
+    with pytest.raises(FileError, match=r"rules\[1\]: killing a worker process always needs a second person"):
         parse_policy(BASE + '[[rules]]\nname = "x"\neffect = "allow"\nrungs = ["worker"]\n', "p.toml")
 
 

@@ -146,7 +146,7 @@ def test_one_server_listed_twice_in_a_site_is_refused_naming_the_file_and_field(
     with pytest.raises(FileError) as caught:
         parse_inventory(_TWICE.format(second=second, address=address), "inventory.toml")
     message = str(caught.value)
-    assert message.startswith("inventory.toml: sites.shop.hosts lists 'web01' and")
+    assert message.startswith("inventory.toml: line 10: sites.shop.hosts lists 'web01' and")
     assert why in message and "list each server once" in message
 
 

@@ -28,11 +28,11 @@ from tree_sitter import Language, Node, Parser
 
 import bot.winrm
 from bot.app.results import Operation, OperationParams
-from bot.winrm.scripts import PRELUDE, stdin_payload
+from bot.winrm.scripts import PRELUDE, PRELUDE_FILES, prelude_source, stdin_payload
 
 SCRIPTS_DIR = Path(bot.winrm.__file__).resolve().parent
 OPERATIONS: tuple[str, ...] = get_args(Operation)
-SENT_FILES: tuple[str, ...] = (PRELUDE, *OPERATIONS)
+SENT_FILES: tuple[str, ...] = (*PRELUDE_FILES, *OPERATIONS)
 PRELUDE_FILE = f"{PRELUDE}.ps1"
 RESULT_VARIABLE = "$result"
 
@@ -52,9 +52,10 @@ def parse(source: str) -> Node:
 
 
 def load_script(name: str) -> Script:
-    """One .ps1 file: an operation's (by its name) or the prelude (PRELUDE)."""
+    """One .ps1 file: an operation's or a prelude file's (by its name); PRELUDE is the whole prelude,
+    its files one after the other as they travel (its line numbers are those of prelude.ps1 first)."""
     path = SCRIPTS_DIR / f"{name}.ps1"
-    source = path.read_text(encoding="utf-8")
+    source = prelude_source() if name == PRELUDE else path.read_text(encoding="utf-8")
     return Script(name, path, source, parse(source))
 
 

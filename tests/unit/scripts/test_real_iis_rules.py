@@ -16,13 +16,23 @@ def test_every_cim_call_has_an_operation_timeout(sent_file, ps_tree):
             )
 
 
-def test_the_warm_up_sets_the_host_header_follows_no_redirect_and_is_bounded(prelude, ps_tree):
-    warmup = ps_tree.text(ps_tree.function_definitions(prelude.root)["invoke-warmup"])
-    assert "$web.Host = $request.Host" in warmup
-    assert "$web.AllowAutoRedirect = $false" in warmup
-    assert "$web.Timeout = " in warmup and "Tls12" in warmup
+def test_the_warm_up_sets_the_host_header_uses_no_proxy_follows_no_redirect_itself_and_is_bounded(prelude, ps_tree):
+    send = ps_tree.text(ps_tree.function_definitions(prelude.root)["send-warmup"])
+    assert "$web.Host = $Request.Host" in send
+    assert "$web.Proxy = $null" in send
+    assert "$web.AllowAutoRedirect = $false" in send
+    assert "$web.Timeout = " in send and "Tls12" in send
     request = ps_tree.text(ps_tree.function_definitions(prelude.root)["get-warmuprequest"])
     assert "'127.0.0.1'" in request and "localhost" in request  # never resolved by DNS on the server
+
+
+def test_a_redirect_is_followed_once_and_only_to_the_host_the_request_named(prelude, ps_tree):
+    library = ps_tree.function_definitions(prelude.root)
+    warmup = ps_tree.text(library["invoke-warmup"])
+    assert [name for name, _ in ps_tree.commands(library["invoke-warmup"])].count("send-warmup") == 2
+    assert "if ($follow) { $answer = Send-Warmup $follow" in warmup
+    follow = ps_tree.text(library["get-samehostredirect"])
+    assert "$target.Host -ne $named.Host" in follow and "$sent.Host" in follow  # same host, same address
 
 
 def test_a_worker_is_stopped_only_when_its_pid_and_start_time_are_the_ones_observed(ps_tree):

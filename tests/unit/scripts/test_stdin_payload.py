@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.app.results import Operation, OperationParams
 from bot.sim.operations import script_operation, script_params
-from bot.winrm.scripts import PRELUDE, encode_params, prelude_source, script_source, stdin_payload
+from bot.winrm.scripts import PRELUDE, PRELUDE_FILES, encode_params, prelude_source, script_source, stdin_payload
 
 PARAMS_LINE = re.compile(r"^\$AspresetParams = '[A-Za-z0-9+/=]*'$")
 HOSTILE = [
@@ -57,7 +57,8 @@ def test_hostile_text_travels_only_as_base64_and_the_script_follows_unchanged(op
 
 
 def test_the_script_that_follows_is_the_prelude_then_the_operations_file_as_on_disk(ps_tree):
-    prelude = (ps_tree.SCRIPTS_DIR / f"{PRELUDE}.ps1").read_text(encoding="utf-8")
+    prelude = "".join((ps_tree.SCRIPTS_DIR / f"{name}.ps1").read_text(encoding="utf-8") for name in PRELUDE_FILES)
+    assert PRELUDE_FILES[0] == PRELUDE  # the file that sets the preferences goes first
     for op in get_args(Operation):
         _, rest = _split(stdin_payload(OperationParams(op=op)))
         assert rest == prelude + (ps_tree.SCRIPTS_DIR / f"{op}.ps1").read_text(encoding="utf-8")

@@ -1,0 +1,282 @@
+"""The request lifecycle: plan, request, approve, deny or cancel, and run. Each step is recorded in
+the store and heard by the Notifier; a run is claimed by exactly one caller across processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from bot.app.errors import AspresetError, ConfigError, NotAllowed, Refused
+from bot.app.events import EventKind
+from bot.app.execution import HostSlots, run_plan
+from bot.app.notifications import Notifications
+from bot.app.ports import Clock, DrainHooks, Executor, Store
+from bot.app.present import decision_dict, person, plan_view, refusal_view
+from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
+from bot.app.results import OperationParams, StatusResult
+from bot.app.views import PlanView, RefusalView, RequestView
+from commands.model import RestartRequest, ServerWideRequest
+from commands.rungs import Rung
+from policies.decision import (
+    SERVER_WIDE_WHY,
+    Decision,
+    NeedsApproval,
+    PoolHealth,
+    Refuse,
+    decide,
+    time_guards,
+)
+from policies.identity import Principal, person_of, same_person
+from policies.inventory import Inventory
+from policies.planner import Plan, PlanError, plan
+from policies.policy import Policy
+
+log = structlog.get_logger("aspreset.service")
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    decision: Decision
+
+
+class Requests:
+    def __init__(
+        self,
+        policy: Policy,
+        inventory: Inventory,
+        *,
+        executor: Executor,
+        store: Store,
+        notifications: Notifications,
+        clock: Clock,
+        hooks: DrainHooks | None,
+        slots: HostSlots,
+        command_timeout_s: float,
+        owner: str | None,
+    ) -> None:
+        self.policy = policy
+        self.inventory = inventory
+        self.executor = executor
+        self.store = store
+        self.notifications = notifications
+        self.clock = clock
+        self.hooks = hooks
+        self.slots = slots
+        self.command_timeout_s = command_timeout_s
+        self.owner = owner
+
+    def display(self, principal_id: str) -> str:
+        return person(principal_id, self.policy).display
+
+    # ---- plan -------------------------------------------------------------------------------
+
+    def plan(self, request: RestartRequest, principal: Principal) -> PlanView:
+        """The narrowest restart and the policy's decision; nothing is recorded or run."""
+        planned = self._plan(request, principal)
+        return plan_view(planned.plan, planned.decision, self.policy)
+
+    def _plan(self, request: RestartRequest, principal: Principal) -> Planned:
+        try:
+            the_plan = plan(request, self.inventory, self.policy)
+        except PlanError as error:
+            raise ConfigError(str(error)) from None
+        kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
+        decision = decide(the_plan, principal, self.policy, self.clock(), recent_worker_kills=kills,
+                          pool_health=self._pool_health(the_plan))
+        log.info("planned", site=the_plan.site, rung=the_plan.rung.value, outcome=decision.outcome,
+                 requester=principal.id)
+        return Planned(the_plan, decision)
+
+    def refuse_server_wide(self, request: ServerWideRequest) -> RefusalView:
+        log.info("server_wide_refused", what=request.what)
+        refusal = Refuse("server rung", (f"{request.what}: {SERVER_WIDE_WHY}",), "built-in", request.alternative)
+        return refusal_view(request.what, refusal, self.policy)
+
+    def _pool_health(self, the_plan: Plan) -> list[PoolHealth]:
+        """For a kill: each host's rapid-fail settings and workers (a read-only status, bounded), and the
+        kills the store recorded within the pool's rapid-fail interval. A host that cannot be read adds
+        nothing: the kill would fail there anyway."""
+        if the_plan.rung != Rung.WORKER:
+            return []
+        calls = [(name, self.inventory.hosts[name], OperationParams(op="status", iis_site=the_plan.iis_site,
+                                                                   app_path=the_plan.app, pool=the_plan.pool,
+                                                                   timeout_s=15))
+                 for name in the_plan.hosts]
+        try:
+            results = self.executor.run_many(calls)
+        except AspresetError:  # hosts not configured to be reached (credentials, transport): the run says so
+            return []
+        health = []
+        for (name, _, _), result in zip(calls, results, strict=True):
+            if isinstance(result, StatusResult) and result.ok and result.settings is not None:
+                settings = result.settings
+                since = self.clock() - timedelta(seconds=settings.rapid_fail_interval_s)
+                health.append(PoolHealth(name, settings.rapid_fail_protection, settings.rapid_fail_max_crashes,
+                                         settings.rapid_fail_interval_s, len(result.workers),
+                                         self.store.count_worker_kills(name, the_plan.pool, since)))
+        return health
+
+    def _recent_worker_kills(self, the_plan: Plan) -> int:
+        since = self.clock() - timedelta(hours=1)
+        return max((self.store.count_worker_kills(h, the_plan.pool, since) for h in the_plan.hosts), default=0)
+
+    # ---- request ----------------------------------------------------------------------------
+
+    def request(self, request: RestartRequest, principal: Principal, origin: str) -> RequestView:
+        """Plan, decide, record, and run at once when allowed. Waiting requests hold their locks.
+        (A dry run is `plan`: front ends call that instead.)"""
+        if request.plan_only or request.dry_run:
+            raise ConfigError("a dry run records nothing: ask for the plan instead")
+        store = self.store
+        now = self.clock()
+        store.expire_due(now)
+        planned = self._plan(request, principal)
+        decision = planned.decision
+        new = self._new_request(planned, principal, origin, request, now)
+        if isinstance(decision, Refuse):
+            recorded = store.record_refused(new, "; ".join(decision.reasons), now)
+            self.notifications.tell(EventKind.REFUSED, recorded, principal.id)
+            return self._view(recorded)
+        recorded = store.create_request(new, new.default_locks(), now)
+        self.notifications.tell(EventKind.CREATED, recorded, principal.id)
+        if isinstance(decision, NeedsApproval):
+            self.notifications.tell(EventKind.AWAITING_APPROVAL, recorded, principal.id)
+            return self._view(recorded)
+        return self._run(recorded.id, planned.plan)
+
+    def _new_request(
+        self, planned: Planned, principal: Principal, origin: str, request: RestartRequest, now: datetime
+    ) -> NewRequest:
+        the_plan, decision = planned.plan, planned.decision
+        approvals, expires_at = 0, None
+        approvers: tuple[str, ...] = ()
+        if isinstance(decision, NeedsApproval):
+            approvals, approvers = decision.approvals, decision.approvers
+            expires_at = now + timedelta(seconds=decision.expires_in_s)
+        return NewRequest(
+            site=the_plan.site,
+            rung=the_plan.rung,
+            hosts=the_plan.hosts,
+            pool=the_plan.pool,
+            requester=principal.id,
+            origin=origin,
+            plan=the_plan.to_dict(),
+            decision=decision_dict(decision),
+            approvals_needed=approvals,
+            approvers=approvers,
+            expires_at=expires_at,
+            requester_person=person_of(principal.id, self.policy),
+            reason=request.note or (request.reason.value if request.reason else None),
+        )
+
+    # ---- approve / deny ---------------------------------------------------------------------
+
+    def approve(self, request_id: str, principal: Principal) -> RequestView:
+        store = self.store
+        now = self.clock()
+        store.expire_due(now)
+        req = store.get(request_id)
+        if principal.is_assistant:
+            raise NotAllowed("an assistant can request a restart but never approve one; a person must approve")
+        if req.state == RequestState.APPROVED and (
+            self._may_approve(req, principal) or same_person(principal.id, req.requester, self.policy)
+        ):
+            # approved, but the process that should have run it stopped first: run it now (once)
+            return self._run(req.id, Plan.from_dict(req.plan))
+        if same_person(principal.id, req.requester, self.policy):
+            raise NotAllowed(f"{self.display(principal.id)} asked for {req.id}: a second person must approve it")
+        if req.state != RequestState.AWAITING_APPROVAL:
+            return self._not_waiting(req)
+        if not self._may_approve(req, principal):
+            names = ", ".join(self.display(a) for a in req.approvers) or "nobody"
+            raise NotAllowed(f"{self.display(principal.id)} is not among the approvers of {req.id} ({names})")
+        the_plan = Plan.from_dict(req.plan)
+        kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
+        blocked = time_guards(the_plan, self.policy, now, kills, self._pool_health(the_plan))
+        if blocked is not None:  # the approval is not recorded; the request waits or expires
+            raise Refused(f"{req.id} cannot run now: " + "; ".join(blocked.reasons))
+        outcome = store.add_approval(req.id, principal.id, now)
+        if outcome.status == ApprovalStatus.EXPIRED:
+            return self._view(store.get(req.id), f"request {req.id} expired before this approval")
+        if outcome.status == ApprovalStatus.NOT_AWAITING:
+            return self._not_waiting(store.get(req.id))
+        if outcome.status == ApprovalStatus.DUPLICATE:
+            return self._view(store.get(req.id), f"{self.display(principal.id)} had already approved {req.id}")
+        if not outcome.became_approved:
+            self.notifications.tell(EventKind.APPROVAL_COUNTED, store.get(req.id), principal.id)
+            message = f"approval counted ({len(outcome.approvals)} of {outcome.approvals_needed})"
+            return self._view(store.get(req.id), message)
+        self.notifications.tell(EventKind.APPROVED, store.get(req.id), principal.id)
+        return self._run(req.id, the_plan)
+
+    def deny(self, request_id: str, principal: Principal, reason: str | None) -> RequestView:
+        """An approver denies; the requester (or their assistant) cancels their own request."""
+        store = self.store
+        now = self.clock()
+        store.expire_due(now)
+        req = store.get(request_id)
+        if req.state not in (RequestState.AWAITING_APPROVAL, RequestState.APPROVED):
+            return self._not_waiting(req)
+        if same_person(principal.id, req.requester, self.policy):
+            return self._cancel(req, principal, now)
+        if principal.is_assistant or not self._may_approve(req, principal):
+            raise NotAllowed(f"{self.display(principal.id)} may not deny {req.id}: only its approvers or requester can")
+        if not store.deny(req.id, principal.id, reason or "no reason given", now):
+            return self._not_waiting(store.get(req.id))
+        self.notifications.tell(EventKind.DENIED, store.get(req.id), principal.id)
+        return self._view(store.get(req.id), f"{req.id} denied by {self.display(principal.id)}")
+
+    def cancel(self, request_id: str, principal: Principal) -> RequestView:
+        """The requester (or their linked assistant) withdraws their own request before it runs."""
+        now = self.clock()
+        self.store.expire_due(now)
+        req = self.store.get(request_id)
+        if req.state not in (RequestState.AWAITING_APPROVAL, RequestState.APPROVED):
+            return self._not_waiting(req)
+        if not same_person(principal.id, req.requester, self.policy):
+            raise NotAllowed(f"{self.display(principal.id)} did not ask for {req.id}: only its requester can cancel it")
+        return self._cancel(req, principal, now)
+
+    def _cancel(self, req: Request, principal: Principal, now: datetime) -> RequestView:
+        self.store.cancel(req.id, principal.id, now)
+        self.notifications.tell(EventKind.CANCELLED, self.store.get(req.id), principal.id)
+        return self._view(self.store.get(req.id), f"{req.id} cancelled by its requester")
+
+    def _view(self, req: Request, message: str = "", *, ran_now: bool = False) -> RequestView:
+        return self.notifications.view(req, message, ran_now=ran_now)
+
+    def _may_approve(self, req: Request, principal: Principal) -> bool:
+        return any(a == principal.id or (a.startswith("S") and a in principal.groups) for a in req.approvers)
+
+    def _not_waiting(self, req: Request) -> RequestView:
+        return self._view(req, f"request {req.id} is {req.state.value}; nothing more to do")
+
+    # ---- execute ----------------------------------------------------------------------------
+
+    def _run(self, request_id: str, the_plan: Plan) -> RequestView:
+        """Claim the request (exactly one caller wins, across processes), run it, record the result."""
+        store = self.store
+        if not store.claim_for_run(request_id, self.clock(), owner=self.owner):
+            req = store.get(request_id)
+            return self._view(req, f"{request_id} is already {req.state.value}: nothing more was run")
+        started = store.get(request_id)
+        self.notifications.tell(EventKind.STARTED, started)
+        try:
+            progress = self.notifications.host_progress(started, the_plan)
+            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s,
+                              hooks=self.hooks, slots=self.slots, progress=progress)
+        except Exception as error:  # e.g. credentials missing: nothing ran on any host
+            internal = "an internal error stopped the run (the bot's log has the details)"
+            detail = str(error) if isinstance(error, AspresetError) else internal
+            store.finish(request_id, RequestState.FAILED, {"error": detail}, self.clock())
+            self.notifications.tell(EventKind.FINISHED, store.get(request_id))
+            raise
+        store.finish(request_id, RequestState(report.outcome), report.to_json(), self.clock())
+        finished = store.get(request_id)
+        self.notifications.tell(EventKind.FINISHED, finished)
+        log.info("executed", request_id=request_id, site=the_plan.site, rung=the_plan.rung.value,
+                 outcome=report.outcome)
+        return self._view(finished, ran_now=True)

@@ -1,0 +1,99 @@
+"""Telling the person who asked, through the `respond()` of their slash command or click (it works
+in any channel and in DMs), where their request's channel message is, or that Slack refused it and
+how to fix that. The reply goes as soon as the message is posted (or refused), while an allowed
+restart is still running; after the core returns, the asker hears the result only when they cannot
+see it in the channel they typed in."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from bot.app.views import RequestView, View
+from bot.slack.blocks import Rendered, mention, section, state_text, when
+from bot.slack.context import PostOutcome, SlackOrigin
+from bot.slack.mrkdwn import code, escape
+from bot.slack.replies import render_reply
+
+ENDED = frozenset({"succeeded", "failed", "partially_failed", "denied", "cancelled", "expired", "interrupted"})
+POST_WAIT_S = 10.0  # how long the listener waits for the message's post once the core returned
+
+HOW_TO_FIX = {
+    "not_in_channel": "the bot is not in {channel}: `/invite @aspreset` there (or set the site's `channel` "
+                      "in the inventory to a channel it is in)",
+    "channel_not_found": "Slack does not know {channel}, or it is private and the bot is not in it: "
+                         "`/invite @aspreset` there, or set the site's `channel` in the inventory",
+    "is_archived": "{channel} is archived: unarchive it, or set the site's `channel` in the inventory to another",
+}
+
+
+def why_not_posted(channel: str, error: str) -> str:
+    fix = HOW_TO_FIX.get(error, "Slack answered `{error}`; the bot's log has the details").format(
+        channel=f"<#{escape(channel)}>", error=escape(error))
+    return f"Slack refused the message in <#{escape(channel)}> (`{escape(error)}`): {fix}."
+
+
+class Asking:
+    """One request asked through Slack by one person."""
+
+    def __init__(self, respond: Callable[..., Any], channel: str | None, user: str, thread_ts: str | None = None
+                 ) -> None:
+        self._respond = respond
+        self._channel = channel
+        self._posted = threading.Event()
+        self.outcome: PostOutcome | None = None
+        self.origin = SlackOrigin(channel=channel, user=user, thread_ts=thread_ts, on_posted=self.on_posted)
+
+    def tell(self, rendered: Rendered) -> None:
+        self._respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
+        for rest in rendered.overflow:  # an ephemeral reply has no thread: the rest follows
+            self._respond(text=rest, blocks=[section(rest)], response_type="ephemeral", replace_original=False)
+
+    def on_posted(self, view: RequestView, outcome: PostOutcome) -> None:
+        """The request's message was posted, or refused: say so at once."""
+        self.tell(_where_it_is(view, outcome, self._channel))
+        self.outcome = outcome
+        self._posted.set()
+
+    def finish(self, view: View) -> None:
+        """The core returned (for an allowed restart: after it ran)."""
+        if not isinstance(view, RequestView) or view.state == "refused":
+            self.tell(render_reply(view))
+            return
+        if view.id not in self.origin.posting:  # the request already had its message (e.g. an approve)
+            self.tell(render_reply(view))
+            return
+        if not self._posted.wait(POST_WAIT_S) or self.outcome is None:
+            self.tell(render_reply(view))  # no message (yet): the asker hears it here
+            return
+        seen_here = self.outcome.ts is not None and self.outcome.channel == self._channel
+        if view.state in ENDED and not seen_here:
+            self.tell(render_reply(view))
+
+
+def _where_it_is(view: RequestView, outcome: PostOutcome, asked_in: str | None) -> Rendered:
+    head = f"{code(view.id)} {escape(view.site)}: {escape(view.rung)} restart is {state_text(view.state)}"
+    lines: list[str] = []
+    if outcome.ts is None:
+        lines.append(f":warning: {head}, but it has no channel message. "
+                     + why_not_posted(outcome.channel, outcome.error or "unknown"))
+        if outcome.refused_by is not None:
+            lines.append(why_not_posted(*outcome.refused_by))
+        if view.state == "awaiting_approval":
+            lines.append(f"*Nobody was asked to approve it*: its approvers cannot see it. It expires "
+                         f"{when(view.expires_at)}; cancel it with `/recycle deny {escape(view.id)}` and ask again "
+                         "once the bot can post.")
+        elif view.state in ("running", "approved"):
+            lines.append("It runs anyway; you will hear the result here.")
+    else:
+        where = f"<{outcome.permalink}|its message>" if outcome.permalink else f"its message in <#{outcome.channel}>"
+        if view.state == "awaiting_approval":
+            head += f" from {', '.join(mention(a) for a in view.approvers) or 'nobody'}"
+        lines.append(f"{head}: {where}.")
+        if outcome.refused_by is not None:
+            lines.append(f"It went to <#{escape(outcome.channel)}> instead of the site's channel. "
+                         + why_not_posted(*outcome.refused_by))
+    text = "\n".join(lines)
+    return Rendered(text, [section(text)])
+

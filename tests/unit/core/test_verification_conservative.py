@@ -1,0 +1,35 @@
+"""The judge's rules for what a real server shows but cannot prove (docs/iis-behaviour.md): an
+answer that may have come from the old worker, a redirect answered before the app ran, HTTP.sys
+answering without its Server header, a machine-wide counter moved by another app."""
+
+from __future__ import annotations
+
+from bot.app.results import Observation, RestartResult, WarmupAnswer, WorkerProcess
+from bot.app.verification import judge
+from commands.rungs import Rung
+
+OLD = WorkerProcess(pid=4000, started_at="2026-01-01T10:00:00.000000Z")
+NEW = WorkerProcess(pid=4004, started_at="2026-01-01T10:05:00.000000Z")
+
+
+def answer(status: int = 200, server: str = "Microsoft-IIS/10.0", seen: list[WorkerProcess] | None = None,
+           **fields) -> WarmupAnswer:
+    return WarmupAnswer(url="http://127.0.0.1:80/", host_header="shop.example.com", status=status, server=server,
+                        workers_seen=seen, **fields)
+
+
+def recycled(*warmups: WarmupAnswer) -> RestartResult:
+    return RestartResult(ok=True, op="apppool", method="recycle",
+                         before=Observation(pool_state="Started", workers=[OLD]),
+                         after=Observation(pool_state="Started", workers=[NEW]), warmups=list(warmups),
+                         wait_ended="condition")
+
+
+def test_an_answer_sent_while_the_old_worker_still_ran_does_not_show_the_new_worker_answers():
+    verdict = judge(Rung.APPPOOL, "P", recycled(answer(seen=[OLD, NEW])))
+    assert verdict.error_code == "not_verified" and "4000" in (verdict.error or "")
+
+
+def test_an_answer_sent_once_only_the_new_worker_ran_shows_it_answers():
+    verdict = judge(Rung.APPPOOL, "P", recycled(answer(seen=[OLD, NEW]), answer(seen=[NEW])))
+    assert verdict.error_code is None and {"new_worker", "app_answered"} <= set(verdict.evidence)
