@@ -87,7 +87,8 @@ def test_no_class_of_ours_overrides_a_private_method_of_a_dependency():
                     continue  # _sunder_ names (Enum's _missing_, ...) are public by their library's own rule
                 for base in cls.__mro__[1:]:
                     if not _ours(base.__module__) and attribute in vars(base):
-                        found.append(f"{name}.{cls.__qualname__}.{attribute} overrides {base.__module__}.{base.__qualname__}")
+                        ours = f"{name}.{cls.__qualname__}.{attribute}"
+                        found.append(f"{ours} overrides {base.__module__}.{base.__qualname__}")
     assert found == []
 
 
