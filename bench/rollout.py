@@ -118,17 +118,17 @@ def main(argv: list[str] | None = None) -> int:
         # per-host time: one host alone, on a session of its own (the handshake included, as in a rollout)
         single: list[float] = []
         for name in site.hosts[-args.single:]:
-            alone = executor_for(settings)
-            service = build(settings, executor=alone)
+            runtime = build(settings)
+            service = runtime.service
             start = time.perf_counter()
             view = service.request(RestartRequest(site=SITE, scope=rung, host=name), REQUESTER, "bench")
             single.append(time.perf_counter() - start)
             assert view.state == "succeeded", view.model_dump_json()
-            service.store.close()
-            alone.close()
+            runtime.close()
 
         executor = counting_executor(settings)
-        service = build(settings, executor=executor)
+        runtime = build(settings, executor=executor)  # given, so closed here
+        service = runtime.service
         walls: list[float] = []
         requests_per_run: list[int] = []
         cpu_before = cpu_s()
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             assert view.state == "succeeded" and len(view.hosts) == hosts, bad[:3]
             assert view.plan is not None and len(view.plan.waves) == math.ceil(hosts / args.max_parallel)
         cpu = cpu_s() - cpu_before
-        service.store.close()
+        runtime.close()
         executor.close()  # the hosts' kept shells deleted
 
     per_host = statistics.median(single)

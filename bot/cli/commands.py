@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import json
 import os
@@ -30,7 +29,7 @@ from commands.rungs import Rung
 from policies.identity import Principal, UnknownPerson, principal_named
 
 if TYPE_CHECKING:
-    from bot.winrm.executor import WinRMExecutor
+    from bot.bootstrap import Runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -43,8 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
-        with contextlib.ExitStack() as args.opened:  # closed on the way out, whatever happens
-            return int(args.handler(args))
+        return int(args.handler(args))
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the last resort: a sentence (with an incident id if unexpected)
@@ -74,22 +72,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _executor(args: argparse.Namespace, settings: Settings) -> WinRMExecutor:
-    """This command's WinRM executor, closed when the command ends: the shells it kept on the hosts
-    are deleted (each counts against the host's MaxShellsPerUser until WinRM drops it two hours on)."""
-    from bot.bootstrap import executor_for
-
-    executor = executor_for(settings)
-    args.opened.callback(executor.close)
-    return executor
-
-
-def _service(settings: Settings, args: argparse.Namespace, progress: bool = False) -> Service:
+def _build(settings: Settings, args: argparse.Namespace, progress: bool = False) -> Runtime:
     from bot.bootstrap import build
     from bot.cli.progress import ProgressBar
 
     bar = ProgressBar(enabled=False if getattr(args, "json", False) else None) if progress else None
-    return build(settings, notifier=bar, executor=_executor(args, settings))
+    return build(settings, notifier=bar)
 
 
 def _principal(args: argparse.Namespace, settings: Settings, service: Service) -> Principal:
@@ -107,8 +95,10 @@ def _run(args: argparse.Namespace, command: Callable[[], Command], *, progress: 
          origin: str | None = None) -> int:
     """Build the service, dispatch the command as the acting principal, show the view it returns."""
     settings = _settings(args)
-    service = _service(settings, args, progress)
-    return _show(args, dispatch(command, _principal(args, settings, service), service, origin or _origin()))
+    with _build(settings, args, progress) as runtime:
+        service = runtime.service
+        view = dispatch(command, _principal(args, settings, service), service, origin or _origin())
+    return _show(args, view)
 
 
 def _restart_request(args: argparse.Namespace, plan_only: bool) -> Callable[[], Command]:
@@ -153,9 +143,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_say(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    service = _service(settings, args)
-    principal = _principal(args, settings, service)
-    return _show(args, handle_text(args.text, principal, service, f"console:{getpass.getuser()}"))
+    with _build(settings, args) as runtime:
+        principal = _principal(args, settings, runtime.service)
+        view = handle_text(args.text, principal, runtime.service, f"console:{getpass.getuser()}")
+    return _show(args, view)
 
 
 def _origin() -> str:
@@ -186,33 +177,37 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot.bootstrap import build_hosts
     from bot.doctor import run_doctor
 
     settings = _settings(args)
-    if args.exercise:  # issue 10: each rung once on a canary site (bot/exercise.py)
+    if args.exercise:  # each rung once on a canary site (bot/exercise.py)
         from bot.exercise import run_exercise
 
         if not args.target:
             raise ConfigError("--exercise SITE needs the HOST to run on: aspreset doctor HOST --exercise SITE")
-        exercised = run_exercise(settings.inventory(), settings.policy(), args.target, args.exercise,
-                                 _executor(args, settings))
+        with build_hosts(settings) as hosts:
+            exercised = run_exercise(hosts.inventory, hosts.policy, args.target, args.exercise, hosts.executor)
         _emit(args, exercised.to_json(), exercised.text())
         return EXIT_DONE if exercised.ok else EXIT_FAILED
-    report = run_doctor(settings.inventory(), args.target, _executor(args, settings))
+    with build_hosts(settings) as hosts:
+        report = run_doctor(hosts.inventory, args.target, hosts.executor)
     _emit(args, report.to_json(), report.text())
     return EXIT_DONE if report.ok else EXIT_FAILED
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
     from bot.app.results import DiscoverResult, OperationParams
+    from bot.bootstrap import build_hosts
     from bot.winrm.discovery import inventory_toml
 
     settings = _settings(args)
-    inventory = settings.inventory()
-    host = inventory.hosts.get(args.host)
-    if host is None:
-        raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; add a [hosts.{args.host}] table")
-    result = _executor(args, settings).run(args.host, host, OperationParams(op="discover"))
+    with build_hosts(settings) as hosts:
+        host = hosts.inventory.hosts.get(args.host)
+        if host is None:
+            raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; "
+                              f"add a [hosts.{args.host}] table")
+        result = hosts.executor.run(args.host, host, OperationParams(op="discover"))
     assert isinstance(result, DiscoverResult)
     if args.json:
         print(result.model_dump_json(indent=2))

@@ -107,7 +107,8 @@ class SessionCache:
 
     def close(self) -> None:
         """Delete every kept shell and close every kept session, the hosts in parallel, each within
-        `close_within_s`. Sessions handed back afterwards are closed at once."""
+        `close_within_s` (WinRMExecutor.close: its owner is done). Sessions handed back afterwards
+        are closed at once."""
         with self._lock:
             self._closed = True
             every = [s for idle in self._idle.values() for _, s in idle]
