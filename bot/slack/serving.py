@@ -27,6 +27,7 @@ from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
+from bot.slack.pacing import retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper
 from bot.store import SqlStore, open_store
 from bot.store.shared import MemoryShared, Shared, SqlShared
@@ -89,10 +90,11 @@ def build_serving(
     for request_id in interrupted:  # its message (in the store, whoever posted it) is updated, else posted
         notifier.show(request_id, service.get_request(request_id), follow_up=False)
     work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
-    front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
-    bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
+    calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
+    front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy))
+    bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
     webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
-                            lambda channel, assessment: post_notice(client, channel, assessment), shared)
+                            lambda channel, assessment: post_notice(calls, channel, assessment), shared)
     sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(), every_s=sweep_every_s)
     serving = Serving(asgi=Starlette(), bolt=bolt, service=service, notifier=notifier, work=work,
                       sweeper=sweeper.start())
