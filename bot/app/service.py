@@ -40,7 +40,7 @@ class Service:
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one."""
         self._policy = policy
-        self.inventory = inventory
+        self._inventory = inventory
         self.executor = executor
         self.store = store
         self.notifier = notifier
@@ -62,6 +62,15 @@ class Service:
     def policy(self, policy: Policy) -> None:
         """A new policy (e.g. re-read from its file) holds for every use case from the next call on."""
         self._policy = self.requests.policy = self.queries.policy = self.notifications.policy = policy
+
+    @property
+    def inventory(self) -> Inventory:
+        return self._inventory
+
+    @inventory.setter
+    def inventory(self, inventory: Inventory) -> None:
+        """A new inventory (re-read from its file) holds for every use case from the next call on."""
+        self._inventory = self.requests.inventory = self.queries.inventory = inventory
 
     def principal(self, name: str, channel: str | None = None) -> Principal:
         """A principal from an alias in [people] or an immutable ID (U..., mcp:NAME, cli:NAME)."""

@@ -40,6 +40,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     from bot.app.service import Service
     from bot.bootstrap import Runtime, build
     from bot.mcp.follow import ANSWER_AFTER_S, RunnerCommand
+    from bot.mcp.reload import PolicyFiles
     from bot.mcp.server import build_server
     from bot.mcp.services import ServiceSource, assistant, fixed
 
@@ -47,12 +48,19 @@ def cmd_mcp(args: argparse.Namespace) -> int:
         return _run_one(args)
     principal = assistant(args.principal)  # a bad name is bad input: exit 2 before serving
     built: list[Runtime] = []  # the one build that succeeded (a failed one closed what it opened)
+    files: list[PolicyFiles] = []
 
     def service() -> Service:
-        built.append(build(_settings(args)))
+        settings = _settings(args)
+        built.append(build(settings))
+        files.append(PolicyFiles(settings))
         return built[-1].service
 
-    source = ServiceSource(service)
+    def refresh(service: Service) -> None:
+        if files:
+            files[-1].refresh(service)
+
+    source = ServiceSource(service, refresh=refresh)
     try:
         try:
             source.get()

@@ -5,8 +5,10 @@ which tool follows the request."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+from bot.app.errors import AspresetError
 from bot.app.service import Service
 from bot.app.views import RequestView
 
@@ -74,3 +76,30 @@ def in_assistant_words(message: str) -> str:
     for cli, tool in _CLI_WORDS:
         message = message.replace(cli, tool)
     return message.strip()
+
+
+LOCK_HOLDER = re.compile(r"for request (r-[A-Za-z0-9_-]+)")
+
+
+def locked(service: Service, principal_id: str, message: str) -> str:
+    """A `locked` refusal in words an assistant can act on: which request holds the site, whose it
+    is, until when, and what to do about it."""
+    found = LOCK_HOLDER.search(message)
+    if found is None:
+        return message
+    try:
+        holder = service.queries.get_request(found.group(1))
+    except AspresetError:
+        return message
+    whose = "your own request" if holder.requester == principal_id else f"a request by {holder.requester_display}"
+    what = f"{holder.rung} restart of {holder.site}"
+    if holder.state == "awaiting_approval":
+        until = f" until {holder.expires_at:%H:%M} UTC" if holder.expires_at else ""
+        state = f"waiting for approval{until}, when it expires and frees the hosts"
+    elif holder.state == "approved":
+        state = "approved and about to run"
+    else:
+        state = f"{holder.state} until it ends"
+    todo = ("cancel_request withdraws it, then ask again" if holder.requester == principal_id and holder.waiting
+            else "wait until it ends (get_request follows it), then ask again")
+    return f"locked: {holder.id} ({what}) is {whose}, {state}; {todo}"

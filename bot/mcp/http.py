@@ -18,6 +18,7 @@ from bot.app.service import Service
 from bot.config import McpSettings, Settings
 from bot.mcp.auth import BearerTokens, authenticated_principal, client_digests
 from bot.mcp.guidance import WhereApproved, at_the_terminal, in_slack
+from bot.mcp.reload import PolicyFiles
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource
 
@@ -61,7 +62,9 @@ def serve_app(settings: Settings, service: Callable[[], Service]) -> McpHttpApp 
     the app); the Slack front end of `aspreset serve` posts approval requests to the site's channel."""
     if not settings.mcp.clients:
         return None
-    return mcp_http_app(ServiceSource(service), settings.mcp, settings.env, where_approved=in_slack)
+    files = PolicyFiles(settings)
+    source = ServiceSource(service, refresh=files.refresh if settings.policy_path or settings.inventory_path else None)
+    return mcp_http_app(source, settings.mcp, settings.env, where_approved=in_slack)
 
 
 @asynccontextmanager

@@ -20,11 +20,12 @@ from bot.app.dispatch import dispatch
 from bot.app.errors import AspresetError
 from bot.app.incidents import reply_for
 from bot.app.service import Service
-from bot.app.views import PlanView, RequestListView, RequestView, SiteListView, StatusView, View
+from bot.app.views import ErrorView, PlanView, RequestListView, RequestView, SiteListView, StatusView, View
 from bot.mcp import calls, replies
 from bot.mcp.arguments import AssistantServer
+from bot.mcp.extras import add_prompts_and_resources
 from bot.mcp.follow import Progress, RunnerCommand, run_restart
-from bot.mcp.guidance import WhereApproved, at_the_terminal, for_assistant
+from bot.mcp.guidance import WhereApproved, at_the_terminal, for_assistant, locked
 from bot.mcp.inputs import (
     RUNG_COSTS,
     ChangedFiles,
@@ -101,7 +102,7 @@ class Tools:
         if isinstance(got, CallToolResult):
             return got
         view = await run_restart(self.runner, principal, arguments, _progress_to(ctx))
-        return self._answer(got, view, RequestView, request_outcome=True)
+        return self._answer(got, principal, view, RequestView, request_outcome=True)
 
     def _call(
         self, tool: str, output: Output, make: calls.Make, principal: Principal, request_outcome: bool
@@ -110,7 +111,7 @@ class Tools:
         if isinstance(got, CallToolResult):
             return got
         view = dispatch(make, principal, got, principal.id)
-        return self._answer(got, view, output, request_outcome)
+        return self._answer(got, principal, view, output, request_outcome)
 
     def _service(self, tool: str, output: Output, principal: Principal) -> Service | CallToolResult:
         try:
@@ -120,7 +121,11 @@ class Tools:
         except Exception as error:
             return replies.result(reply_for(error, command=tool, principal=principal.id), output)
 
-    def _answer(self, service: Service, view: View, output: Output, request_outcome: bool) -> CallToolResult:
+    def _answer(
+        self, service: Service, principal: Principal, view: View, output: Output, request_outcome: bool
+    ) -> CallToolResult:
+        if isinstance(view, ErrorView) and view.code == "locked":
+            view = view.model_copy(update={"message": locked(service, principal.id, view.message)})
         if isinstance(view, RequestView):
             view = for_assistant(view, self.where_approved(service, view.site))
         elif isinstance(view, RequestListView):
@@ -230,6 +235,9 @@ def build_server(
             "cancel_request", RequestView, calls.cancel_request(request_id)
         )
 
+    add_prompts_and_resources(
+        server, lambda request_id: tools.run("get_request", RequestView, calls.get_request(request_id))
+    )
     return server
 
 

@@ -21,14 +21,17 @@ class ServiceSource:
     """Builds the Service once, the first time a tool needs it; a failed build is tried again on
     the next call (someone may have fixed the file), and until then nothing runs."""
 
-    def __init__(self, build: Callable[[], Service]) -> None:
+    def __init__(self, build: Callable[[], Service], *, refresh: Callable[[Service], None] | None = None) -> None:
+        """`refresh` is called with the service before each call (bot/mcp/reload.py: the policy and
+        inventory read again when their files changed); what it raises fails the call closed."""
         self._build = build
+        self._refresh = refresh
         self._service: Service | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, service: Service) -> ServiceSource:
-        source = cls(lambda: service)
+    def of(cls, service: Service, *, refresh: Callable[[Service], None] | None = None) -> ServiceSource:
+        source = cls(lambda: service, refresh=refresh)
         source._service = service
         return source
 
@@ -36,7 +39,10 @@ class ServiceSource:
         with self._lock:
             if self._service is None:
                 self._service = self._build()
-            return self._service
+            service = self._service
+        if self._refresh is not None:
+            self._refresh(service)
+        return service
 
 
 def assistant(name: str) -> Principal:
