@@ -84,11 +84,21 @@ class McpClient(BaseModel):
 
 
 class McpSettings(BaseModel):
-    """`[mcp.clients.NAME]` tables: who may use MCP over HTTP (`aspreset serve`)."""
+    """`[mcp.clients.NAME]` tables: who may use MCP over HTTP (`aspreset serve`); `[mcp]`
+    `allowed_hosts` (Host headers a reverse proxy keeps, e.g. "bot.example.com"), `resource_url` (the
+    endpoint's public URL, for its RFC 9728 metadata; default: the URL the request came to) and
+    `authorization_servers` (when a real OAuth server issues the tokens; default none: static tokens)."""
 
     model_config = ConfigDict(extra="forbid")
     clients: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], McpClient] = Field(
         default_factory=dict
+    )
+    allowed_hosts: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")]] = Field(
+        default_factory=list
+    )
+    resource_url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = None
+    authorization_servers: list[Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$")]] = Field(
+        default_factory=list
     )
 
 

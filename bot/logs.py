@@ -26,8 +26,34 @@ def _stderr_logger(*_: Any) -> structlog.PrintLogger:
     return structlog.PrintLogger(file=sys.stderr)
 
 
+class _StdlibAsJson(logging.StreamHandler):  # type: ignore[type-arg]
+    """The standard library's records (the MCP SDK, uvicorn, urllib3) as the same JSON lines, on the
+    current sys.stderr. Being there first also keeps libraries from adding their own handler: the MCP
+    SDK's server calls logging.basicConfig with a Rich handler, which does nothing once the root
+    logger has one."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
+def _stdlib_as_json(level: int) -> None:
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _StdlibAsJson)]:
+        root.removeHandler(handler)
+    handler = _StdlibAsJson(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.JSONRenderer()],
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+                           structlog.processors.TimeStamper(fmt="iso", utc=True), _redact],
+    ))
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
 def configure(level: str | None = None) -> None:
     name = (level or os.environ.get("ASPRESET_LOG_LEVEL") or "warning").upper()
+    _stdlib_as_json(logging.getLevelNamesMapping().get(name, 30))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

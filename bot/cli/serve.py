@@ -39,7 +39,7 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
 
     # MCP over HTTP at /mcp for the [mcp.clients] of the config (none: not served); its tools reach the
     # service built below, through the late-bound lambda
-    mcp = serve_app(settings, lambda: serving.service)
+    mcp = serve_app(settings, lambda: serving.service, host=host)
     listener = _listen(host, port)  # before anything starts: a taken port fails fast
     serving = build_serving(settings, socket_mode=socket_mode, mcp=mcp,
                             mcp_lifespan=mcp.lifespan if mcp is not None else None)
@@ -50,7 +50,8 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
         slack = "Slack over Socket Mode" if socket_mode else f"Slack at http://{bound_host}:{bound_port}/slack/events"
         served = f"{slack}, POST /hooks/deploy, GET /healthz" + (", MCP at /mcp" if mcp is not None else "")
         print(f"aspreset serve: listening on {bound_host}:{bound_port} ({served})", file=sys.stderr, flush=True)
-        server = uvicorn.Server(uvicorn.Config(serving.asgi, log_level="warning", lifespan="on"))
+        # log_config=None: uvicorn's records go to the root logger, JSON lines like the rest (bot/logs.py)
+        server = uvicorn.Server(uvicorn.Config(serving.asgi, log_level="warning", lifespan="on", log_config=None))
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
         # it found: a quiet one here, so a stop after the work in flight finished exits 0
         for signum in (signal.SIGINT, signal.SIGTERM):

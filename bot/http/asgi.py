@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from slack_bolt import App
 
 MCP_PATH = "/mcp"
+MCP_METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
 
 
 def create_app(
@@ -74,6 +75,7 @@ def create_app(
     ]
     if mcp is not None:
         routes.append(Route(MCP_PATH, endpoint=mcp))  # an ASGI endpoint at exactly /mcp (a Mount would 307 it)
+        routes.append(Route(MCP_METADATA_PATH, endpoint=mcp))  # its RFC 9728 metadata, which it serves itself
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
