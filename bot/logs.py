@@ -33,7 +33,7 @@ class _StdlibAsJson(logging.StreamHandler):  # type: ignore[type-arg]
     logger has one."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
+        self.stream = sys.stderr  # not setStream: that flushes the old stream, which may be closed by now
         super().emit(record)
 
 
@@ -47,8 +47,8 @@ def _stdlib_as_json(level: int) -> None:
         foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
                            structlog.processors.TimeStamper(fmt="iso", utc=True), _redact],
     ))
+    handler.setLevel(level)
     root.addHandler(handler)
-    root.setLevel(level)
 
 
 def configure(level: str | None = None) -> None:
