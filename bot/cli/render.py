@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from typing import assert_never
+
+from bot.app.text import audit_text
 from bot.app.views import (
     AuditView,
     DecisionView,
@@ -20,24 +23,28 @@ from bot.app.views import (
 )
 
 
-def text(view: View | RequestListView | AuditView) -> str:
-    if isinstance(view, PlanView):
-        return plan_text(view)
-    if isinstance(view, RequestView):
-        return request_text(view)
-    if isinstance(view, StatusView):
-        return status_text(view)
-    if isinstance(view, SiteListView):
-        return sites_text(view)
-    if isinstance(view, RefusalView):
-        return f"{decision_text(view.decision)}\n{view.suggestion}"
-    if isinstance(view, HelpView):
-        return view.text
-    if isinstance(view, ErrorView):
-        return f"Sorry: {view.message}"
-    if isinstance(view, RequestListView):
-        return requests_text(view)
-    return audit_text(view)
+def text(view: View) -> str:
+    match view:
+        case PlanView():
+            return plan_text(view)
+        case RequestView():
+            return request_text(view)
+        case StatusView():
+            return status_text(view)
+        case SiteListView():
+            return sites_text(view)
+        case RefusalView():
+            return f"{decision_text(view.decision)}\n{view.suggestion}"
+        case HelpView():
+            return view.text
+        case ErrorView():
+            return f"Sorry: {view.message}"
+        case RequestListView():
+            return requests_text(view)
+        case AuditView():
+            return audit_text(view)
+        case _:
+            assert_never(view)
 
 
 def plan_text(plan: PlanView) -> str:
@@ -164,13 +171,6 @@ def requests_text(requests: RequestListView) -> str:
                      f"{r.created_at:%Y-%m-%d %H:%M}Z")
         lines += [f"    {line}" for line in rollout_text(r)]
     return "\n".join(lines) or "no requests"
-
-
-def audit_text(audit: AuditView) -> str:
-    lines = [f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.request_id or '-':<9} {e.action:<11} "
-             f"{(e.state_from or '-')}->{e.state_to}  {e.site} {e.rung}  by {e.actor_display}"
-             for e in audit.root]
-    return "\n".join(lines) or "no events"
 
 
 def _pids(pids: list[int]) -> str:

@@ -13,6 +13,7 @@ import structlog
 from slack_bolt import Ack, App, Respond
 
 from bot.app.deploy import follow_up_request
+from bot.app.errors import UnknownRequest
 from bot.app.views import RequestView
 from bot.slack.asking import Asking
 from bot.slack.blocks import APPROVE, DENY, DEPLOY_RUN, state_text
@@ -21,7 +22,6 @@ from bot.slack.deploy_notice import read_button_value
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.mrkdwn import code
 from bot.slack.replies import render_reply
-from bot.store.errors import UnknownRequest
 from commands.model import Approve, Deny
 
 log = structlog.get_logger("aspreset.slack.actions")
