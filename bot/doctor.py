@@ -113,7 +113,7 @@ def _check_host(inventory: Inventory, name: str, host: Host, executor: WinRMExec
 
 
 def _features(name: str, inventory: Inventory, found: DiscoverResult) -> list[Check]:
-    """Optional IIS features (DOMAIN.md section 9): what is there, what is missing and what that means."""
+    """Optional IIS features (docs/supported.md): what is there, what is missing and what that means."""
     features = found.features
     checks = []
     if features.wmi_provider is False:
