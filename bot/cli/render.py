@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from bot.app.readiness.views import DoctorView, ExerciseView
 from bot.app.text import audit_text
+from bot.app.verification import EVIDENCE
 from bot.app.views import (
     AuditView,
     DecisionView,
@@ -175,3 +177,26 @@ def requests_text(requests: RequestListView) -> str:
 
 def _pids(pids: list[int]) -> str:
     return "[" + ", ".join(str(p) for p in pids) + "]" if pids else "none"
+
+
+def doctor_text(report: DoctorView) -> str:
+    lines = []
+    for check in report.checks:
+        mark = "ok  " if check.ok else "FAIL"
+        lines.append(f"{mark} {check.host}: {check.name}: {check.detail}")
+        if check.fix:
+            lines.append(f"       fix: {check.fix}")
+    lines.append("all checks passed" if report.ok else "some checks failed: apply the fixes and run doctor again")
+    return "\n".join(lines)
+
+
+def exercise_text(report: ExerciseView) -> str:
+    lines = [f"Exercising {report.site} on {report.host}, each rung once:"]
+    for r in report.rungs:
+        lines.append(f"  {r.rung:<9} {r.outcome.upper():<9} {r.method}: {r.detail}")
+        lines += [f"            seen: {EVIDENCE.get(e, e)}" for e in r.evidence]
+        lines += [f"            note: {n}" for n in r.notes]
+        if r.warmup:
+            lines.append(f"            warm-up: {r.warmup}")
+    lines.append("every rung behaved as verified" if report.ok else "some rungs failed: see docs/setup.md")
+    return "\n".join(lines)

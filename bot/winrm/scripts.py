@@ -11,7 +11,7 @@ import base64
 from functools import cache
 from importlib import resources
 
-from bot.app.results import POWERSHELL_NEEDED, Operation, OperationParams
+from bot.app.results import POWERSHELL_NEEDED, WMF_URL, Operation, OperationParams
 
 MARKER_PREFIX = "# aspreset-operation: "
 PARAMS_VARIABLE = "$AspresetParams"
@@ -22,7 +22,6 @@ PRELUDE_FILES = (PRELUDE, "warmup")  # sent in this order, as one prelude
 # 3.0: [ordered], ConvertTo-Json, Get-CimInstance) are even parsed, and answers in JSON without
 # ConvertTo-Json, which 2.0 lacks (docs/supported.md: Server 2008 R2 ships 2.0).
 VERSION_GATE = "$PSVersionTable.PSVersion.Major -lt 3"
-WMF_URL = "https://www.microsoft.com/download/details.aspx?id=54616"
 TOO_OLD_JSON = (
     '{"ok":false,"error_code":"powershell_too_old","error":"Windows PowerShell %V% found; aspreset needs '
     + POWERSHELL_NEEDED
