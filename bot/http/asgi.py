@@ -27,8 +27,8 @@ from bot.http.webhook import DeployWebhook
 if TYPE_CHECKING:
     from slack_bolt import App
 
-MCP_PATH = "/mcp"
-MCP_METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
+MCP_PATH = "/mcp"  # the MCP front end serves its app at this path too (bot/mcp/http.py)
+MCP_METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"  # and its RFC 9728 metadata here
 
 
 def create_app(

@@ -20,14 +20,14 @@ from starlette.types import Message, Receive, Scope, Send
 
 from bot.app.service import Service
 from bot.config import McpSettings, Settings
+from bot.http.asgi import MCP_METADATA_PATH, MCP_PATH
 from bot.mcp.auth import BearerTokens, authenticated_principal, client_digests
 from bot.mcp.guidance import WhereApproved, at_the_terminal, in_slack
 from bot.mcp.reload import PolicyFiles
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource
 
-PATH = "/mcp"
-WELL_KNOWN = "/.well-known/oauth-protected-resource" + PATH  # RFC 9728 §3.1: the resource's path appended
+WELL_KNOWN = MCP_METADATA_PATH  # RFC 9728 §3.1: the resource's path appended
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class McpHttpApp:
         if self.settings.resource_url:
             return self.settings.resource_url
         host = Headers(scope=scope).get("host") or "127.0.0.1"
-        return f"{scope.get('scheme', 'http')}://{host}{PATH}"
+        return f"{scope.get('scheme', 'http')}://{host}{MCP_PATH}"
 
     def metadata_url(self, scope: Scope) -> str:
         resource = urlsplit(self.resource_url(scope))
@@ -98,7 +98,7 @@ def mcp_http_app(
     where serve listens; requests must name it, a loopback name, or one of `allowed_hosts`."""
     verifier = BearerTokens(client_digests(settings, env))
     server = build_server(source, authenticated_principal, where_approved=where_approved, token_verifier=verifier)
-    app = server.streamable_http_app(streamable_http_path=PATH, stateless_http=True, host=host,
+    app = server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True, host=host,
                                      transport_security=transport_security(host, settings.allowed_hosts))
     return McpHttpApp(app, settings)
 
