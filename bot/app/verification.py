@@ -15,6 +15,7 @@ The rules hold on a real server, not only on a friendly one:
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +33,15 @@ from commands.rungs import Rung
 from policies.planner import Plan
 
 HTTP_SYS = "microsoft-httpapi"
+# HTTP.sys' own error pages carry a fixed line ("HTTP Error 400. The request hostname is invalid."); IIS's
+# own and ASP.NET's pages say "HTTP Error 404.0 - Not Found" or nothing of the kind (docs/iis-behaviour.md).
+HTTP_SYS_LINE = re.compile(r"^HTTP Error \d{3}\. ")
+
+
+def answered_by_http_sys(answer: WarmupAnswer) -> bool:
+    """HTTP.sys answered the request itself, not the application: by its Server header, or by its fixed
+    page when DisableServerHeader hides the header."""
+    return HTTP_SYS in answer.server.lower() or HTTP_SYS_LINE.match(answer.error_line) is not None
 
 
 @dataclass(frozen=True)
@@ -183,7 +193,7 @@ def _judge_warmup(answer: WarmupAnswer | None, after: Observation | None) -> Ver
     if answer.status is None:
         return Verdict("warmup_failed", f"the warm-up {where} got no HTTP answer ({answer.failure or 'no reason'}) "
                        f"after {answer.ms} ms")
-    if HTTP_SYS in answer.server.lower():
+    if answered_by_http_sys(answer):
         return Verdict("warmup_failed", f"HTTP.sys answered the warm-up {where} itself: {_http_sys_meaning(answer)}")
     offline = answer.offline_page or (after is not None and after.app_offline)
     if offline:

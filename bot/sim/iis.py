@@ -91,6 +91,8 @@ class IisServer:
         # A request for an application's path without its trailing slash is answered 301 to the path
         # with it by a native module, before ASP.NET runs (docs/iis-behaviour.md).
         self.courtesy_redirects = True
+        # HTTP.sys' DisableServerHeader (common hardening): its own 400/404/503 carry no Server header.
+        self.http_sys_hides_server_header = False
         # Reads of the runtime state that fail, as a busy WAS or a WMI call past its bound does: after
         # `reads_before_failure` more good ones, the next `failing_reads` fail.
         self.reads_before_failure = 0

@@ -382,8 +382,10 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
         $result.after = $waitSeen
         $waitOldGone = & $AreOldGone $waitSeen
         if ($waitSeen.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
-        # HTTP.sys itself said no binding or no registration matches: asking again cannot help.
-        if (@(400, 404) -contains $waitAnswer.status -and $waitAnswer.server -like 'Microsoft-HTTPAPI*') { $result.wait_ended = 'not_routed'; return }
+        # HTTP.sys itself said no binding or no registration matches: asking again cannot help. Its own
+        # pages say so by their Server header, or (DisableServerHeader) by their fixed "HTTP Error NNN. " line.
+        $waitByHttpSys = $waitAnswer.server -like 'Microsoft-HTTPAPI*' -or $waitAnswer.error_line -match '^HTTP Error \d{3}\. '
+        if (@(400, 404) -contains $waitAnswer.status -and $waitByHttpSys) { $result.wait_ended = 'not_routed'; return }
         if ($null -ne $waitAnswer.status -and $waitFresh -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
         if (-not $waitOldGone -and $DrainUntilMs -gt 0 -and $waitNowMs -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
         # Old workers gone only now, past the deadline: one more warm-up, which the new worker answers.

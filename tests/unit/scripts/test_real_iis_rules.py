@@ -83,3 +83,10 @@ def test_an_ipv6_binding_address_is_bracketed_and_a_wildcard_host_name_becomes_a
     wildcard = "if ($hostHeader.StartsWith('*')) { $hostHeader = 'aspreset-warmup' + $hostHeader.TrimStart('*') }"
     assert wildcard in request
     assert '"[$Address]"' in ps_tree.text(library["get-urlhost"])
+
+
+def test_http_sys_is_told_by_its_fixed_page_too_when_its_server_header_is_hidden(prelude, ps_tree):
+    library = ps_tree.function_definitions(prelude.root)
+    assert "$answer.error_line = $Matches[0].Trim()" in ps_tree.text(library["send-warmup"])
+    wait = ps_tree.text(library["wait-outcome"])
+    assert "$waitAnswer.error_line -match '^HTTP Error \\d{3}\\. '" in wait
