@@ -170,6 +170,7 @@ class StatusResult(Model):
     appdomain_id: str | None = None  # the AppDomain ids joined; kept for the --json contract
     app_offline: bool = False
     settings: PoolSettings | None = None
+    before: Observation | None = None  # with warm_up: the state before the warm-up
     observed: Observation | None = None
     features: Features = Field(default_factory=Features)
     warmups: list[WarmupAnswer] = Field(default_factory=list)  # with warm_up: the answer, then the state

@@ -171,7 +171,7 @@ def observe(ctx: OpContext, t: Target, p: OperationParams, *, domains: bool = Fa
         workers=workers(iis, t.pool),
         children=app_processes(iis, t) if children else [],
         appdomains=appdomains(ctx, t, p) if domains else None,
-        app_restarts=iis.app_restarts if iis.aspnet else None,
+        app_restarts=iis.restart_counter() if iis.aspnet else None,
         app_offline=t.app.app_offline,
     )
 

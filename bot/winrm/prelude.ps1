@@ -261,6 +261,12 @@ function Get-Children($Workers, $Target) {
         Sort-Object ProcessId | ForEach-Object { ConvertTo-Process ([int]$_.ProcessId) })
 }
 
+function Test-AppDomainOfApp($Domain, $Target) {
+    # Microsoft.Web.Administration's ApplicationDomain of this site's application: its Id starts with the
+    # site's metabase path, in whatever case the host writes it (/LM/W3SVC/1/ROOT or /lm/w3svc/1/root).
+    ([string]$Domain.Id) -like "/LM/W3SVC/$($Target.SiteId)/ROOT*" -and ([string]$Domain.VirtualPath).TrimEnd('/') -eq $Target.AppPath.TrimEnd('/')
+}
+
 function Get-AppDomainEntries($Target) {
     # The application's loaded AppDomains: WMI (bounded) when the provider is installed, else
     # Microsoft.Web.Administration's WorkerProcesses[..].ApplicationDomains (DOMAIN.md section 3).
@@ -270,12 +276,11 @@ function Get-AppDomainEntries($Target) {
             Where-Object { $_.SiteName -eq $Target.SiteName -and ([string]$_.ApplicationPath).TrimEnd('/') -eq $appPath } |
             ForEach-Object { [ordered]@{ id = [string]$_.Id; worker_pid = [int]$_.ProcessId } })
     }
-    $prefix = "/LM/W3SVC/$($Target.SiteId)/ROOT"
     $manager = New-ServerManager
     try {
         @(foreach ($worker in @($manager.WorkerProcesses | Where-Object { $_.AppPoolName -eq $Target.PoolName })) {
             foreach ($domain in @($worker.ApplicationDomains)) {
-                if (([string]$domain.Id).StartsWith($prefix) -and ([string]$domain.VirtualPath).TrimEnd('/') -eq $appPath) {
+                if (Test-AppDomainOfApp $domain $Target) {
                     [ordered]@{ id = [string]$domain.Id; worker_pid = [int]$worker.ProcessId }
                 }
             }
