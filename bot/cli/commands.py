@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.dispatch import dispatch, handle_text
 from bot.app.errors import AspresetError, ConfigError
@@ -27,6 +27,9 @@ from commands.model import Approve, Audit, Command, Deny, ListRequests, Reason, 
 from commands.reasons import REASON_NAMES, UnknownReason, parse_reason
 from commands.rungs import Rung
 from policies.identity import Principal, UnknownPerson, principal_named
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -69,7 +72,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _service(settings: Settings, args: argparse.Namespace, progress: bool = False) -> Service:
+def _build(settings: Settings, args: argparse.Namespace, progress: bool = False) -> Runtime:
     from bot.bootstrap import build
     from bot.cli.progress import ProgressBar
 
@@ -92,8 +95,10 @@ def _run(args: argparse.Namespace, command: Callable[[], Command], *, progress: 
          origin: str | None = None) -> int:
     """Build the service, dispatch the command as the acting principal, show the view it returns."""
     settings = _settings(args)
-    service = _service(settings, args, progress)
-    return _show(args, dispatch(command, _principal(args, settings, service), service, origin or _origin()))
+    with _build(settings, args, progress) as runtime:
+        service = runtime.service
+        view = dispatch(command, _principal(args, settings, service), service, origin or _origin())
+    return _show(args, view)
 
 
 def _restart_request(args: argparse.Namespace, plan_only: bool) -> Callable[[], Command]:
@@ -138,9 +143,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_say(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    service = _service(settings, args)
-    principal = _principal(args, settings, service)
-    return _show(args, handle_text(args.text, principal, service, f"console:{getpass.getuser()}"))
+    with _build(settings, args) as runtime:
+        principal = _principal(args, settings, runtime.service)
+        view = handle_text(args.text, principal, runtime.service, f"console:{getpass.getuser()}")
+    return _show(args, view)
 
 
 def _origin() -> str:
@@ -171,35 +177,37 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from bot.bootstrap import executor_for
+    from bot.bootstrap import build_hosts
     from bot.doctor import run_doctor
 
     settings = _settings(args)
-    if args.exercise:  # issue 10: each rung once on a canary site (bot/exercise.py)
+    if args.exercise:  # each rung once on a canary site (bot/exercise.py)
         from bot.exercise import run_exercise
 
         if not args.target:
             raise ConfigError("--exercise SITE needs the HOST to run on: aspreset doctor HOST --exercise SITE")
-        exercised = run_exercise(settings.inventory(), settings.policy(), args.target, args.exercise,
-                                 executor_for(settings))
+        with build_hosts(settings) as hosts:
+            exercised = run_exercise(hosts.inventory, hosts.policy, args.target, args.exercise, hosts.executor)
         _emit(args, exercised.to_json(), exercised.text())
         return EXIT_DONE if exercised.ok else EXIT_FAILED
-    report = run_doctor(settings.inventory(), args.target, executor_for(settings))
+    with build_hosts(settings) as hosts:
+        report = run_doctor(hosts.inventory, args.target, hosts.executor)
     _emit(args, report.to_json(), report.text())
     return EXIT_DONE if report.ok else EXIT_FAILED
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
     from bot.app.results import DiscoverResult, OperationParams
-    from bot.bootstrap import executor_for
+    from bot.bootstrap import build_hosts
     from bot.winrm.discovery import inventory_toml
 
     settings = _settings(args)
-    inventory = settings.inventory()
-    host = inventory.hosts.get(args.host)
-    if host is None:
-        raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; add a [hosts.{args.host}] table")
-    result = executor_for(settings).run(args.host, host, OperationParams(op="discover"))
+    with build_hosts(settings) as hosts:
+        host = hosts.inventory.hosts.get(args.host)
+        if host is None:
+            raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; "
+                              f"add a [hosts.{args.host}] table")
+        result = hosts.executor.run(args.host, host, OperationParams(op="discover"))
     assert isinstance(result, DiscoverResult)
     if args.json:
         print(result.model_dump_json(indent=2))

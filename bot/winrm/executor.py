@@ -85,7 +85,7 @@ class WinRMExecutor:
         self.deadlines = Deadlines.every(deadline_s) if deadline_s is not None else (deadlines or Deadlines())
         self.proxy = proxy
         self.ca_trust_path = ca_trust_path or self._env.get("REQUESTS_CA_BUNDLE") or None
-        self.sessions = sessions or SessionCache()
+        self.sessions = sessions or SessionCache(close_within_s=self.deadlines.cleanup_s)
         self.keep_shells = keep_shells  # keep each host's shell with its session between operations
 
     # ---- public -------------------------------------------------------------------------------
@@ -124,6 +124,12 @@ class WinRMExecutor:
         workers = min(self.max_parallel, len(prepared))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="winrm") as pool:
             return list(pool.map(one, prepared))
+
+    def close(self) -> None:
+        """Delete the shells kept on the hosts and close every kept session, the hosts in parallel,
+        each within the clean-up budget: a front end calls this on its way out, else each kept shell
+        counts against the host's MaxShellsPerUser until WinRM's idle timeout (two hours)."""
+        self.sessions.close()
 
     # ---- sessions (the hook a per-host session cache overrides) -------------------------------
 
