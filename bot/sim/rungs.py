@@ -28,7 +28,6 @@ from bot.sim.observe import (
 )
 
 APPDOMAIN_METHODS = ("wmi-unload", "touch-web-config", "bin-marker")
-FALLBACKS = ("mwa-unload", "touch-web-config", "refuse")
 # How long after acting the scripts look for the old entry or process to go (a request in flight can keep it).
 GONE_WAIT_S = 10.0
 HTTP_SYS_LINE = re.compile(r"HTTP Error \d{3}\. ")  # HTTP.sys' own pages; IIS's own say "404.0 - Not Found"
