@@ -13,14 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import structlog
-
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 
 HELP = "serve MCP over stdio for an AI assistant (it can request restarts, never approve)"
 DEFAULT_PRINCIPAL = "assistant"
-
-log = structlog.get_logger("aspreset.mcp")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,47 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from bot.app.errors import AspresetError
-    from bot.app.service import Service
-    from bot.bootstrap import Runtime, build
-    from bot.mcp.follow import ANSWER_AFTER_S, RunnerCommand
-    from bot.mcp.reload import PolicyFiles
-    from bot.mcp.server import build_server
-    from bot.mcp.services import ServiceSource, assistant, fixed
+    from bot.mcp.services import assistant
+    from bot.mcp.stdio import run_runner, serve_stdio
 
     if args.run_one:
-        return _run_one(args)
-    principal = assistant(args.principal)  # a bad name is bad input: exit 2 before serving
-    built: list[Runtime] = []  # the one build that succeeded (a failed one closed what it opened)
-    files: list[PolicyFiles] = []
-
-    def service() -> Service:
-        settings = _settings(args)
-        built.append(build(settings))
-        files.append(PolicyFiles(settings))
-        return built[-1].service
-
-    def refresh(service: Service) -> None:
-        if files:
-            files[-1].refresh(service)
-
-    source = ServiceSource(service, refresh=refresh)
-    try:
-        try:
-            source.get()
-        except AspresetError as error:
-            print(f"aspreset mcp: every tool fails closed until this is fixed: {error}", file=sys.stderr, flush=True)
-        runner = RunnerCommand(argv=_runner_argv(args), answer_after_s=args.answer_after or ANSWER_AFTER_S)
-        server = build_server(source, fixed(principal), runner=runner)
-        log.info("mcp_stdio_serving", principal=principal.id)
-        server.run("stdio")
-    finally:
-        for runtime in built:
-            runtime.close()
-    return 0
+        return run_runner(lambda: _settings(args))
+    assistant(args.principal)  # a bad name is bad input: exit 2 before serving
+    return serve_stdio(args.principal, lambda: _settings(args), _runner_argv(args), args.answer_after)
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(config=args.config, policy=args.policy, inventory=args.inventory, db=args.db)
 
 
@@ -88,24 +53,6 @@ def _runner_argv(args: argparse.Namespace) -> list[str]:
         if value:
             argv += [f"--{option}", value]
     return argv
-
-
-def _run_one(args: argparse.Namespace) -> int:
-    from bot.app.service import Service
-    from bot.bootstrap import Runtime, build
-    from bot.mcp.runner import EventLines, run_one
-
-    built: list[Runtime] = []
-
-    def service(lines: EventLines) -> Service:
-        built.append(build(_settings(args), notifier=lines))
-        return built[-1].service
-
-    try:
-        return run_one(service)
-    finally:
-        for runtime in built:
-            runtime.close()
 
 
 def _seconds(text: str) -> float:

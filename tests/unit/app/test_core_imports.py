@@ -151,7 +151,7 @@ ENTRY_POINTS = {
     # what one front end may use of another: where it starts, never its internals
     "cli": ("bot.cli.render", "bot.cli.serve"),  # the console's text; the Slack demo runs `serve`
     "slack": ("bot.slack.serving",),
-    "mcp": ("bot.mcp.server", "bot.mcp.http", "bot.mcp.services"),
+    "mcp": ("bot.mcp.server", "bot.mcp.http", "bot.mcp.services", "bot.mcp.stdio"),
     "http": ("bot.http.asgi", "bot.http.webhook", "bot.http.loopback"),  # the one ASGI app that carries the others
     "demo": ("bot.demo",),
 }
