@@ -100,10 +100,16 @@ def register(app: App, front: SlackFrontEnd) -> None:
                           f"{mention(user)} used the button {when(datetime.now(UTC))}: {code(view.id)}, "
                           f"{state_text(view.state)} (in the thread)")
 
-    app.action(APPROVE)(ack=ack_now, lazy=[answered(on_decision)])
+    def approve(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        front.may_restart(answered(on_decision), body, action, respond)
+
+    def deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        front.may_restart(answered(on_deploy_run), body, action, respond, client)
+
+    app.action(APPROVE)(ack=ack_now, lazy=[answered(approve)])
     app.action(CANCEL)(ack=ack_now, lazy=[answered(on_decision)])  # the core lets only the requester cancel
     app.action(DENY)(ack_and_ask_why)
-    app.action(DEPLOY_RUN)(ack=ack_now, lazy=[answered(on_deploy_run)])
+    app.action(DEPLOY_RUN)(ack=ack_now, lazy=[answered(deploy_run)])
 
 
 def _not_this_message(front: SlackFrontEnd, request_id: str, action: dict[str, Any], channel: str | None,
