@@ -46,6 +46,11 @@ class Executor(Protocol):
         self, calls: Sequence[tuple[str, Host, OperationParams]]
     ) -> builtins.list[OperationResult | ExecutionError]: ...
 
+    def prepare(self, host_name: str, host: Host) -> object:
+        """Everything about reaching the host that can be checked without traffic (its transport,
+        where its credentials come from); raises the AspresetError that says what to fix."""
+        ...
+
 
 @runtime_checkable
 class ConnectsAhead(Protocol):

@@ -1,5 +1,5 @@
-"""What a real IIS server does that a friendly simulator hides (DOMAIN.md sections 3 and 9), one test
-per fix of issue 10: the simulated farm behaves that way, the operations report what they saw, and
+"""What a real IIS server does that a friendly simulator hides (docs/supported.md), one test per case:
+the simulated farm behaves that way, the operations report what they saw, and
 bot.app.verification judges it as it would judge a real host. Each test failed on the old simulator,
 scripts or verification."""
 
@@ -44,7 +44,7 @@ def test_1_an_appdomain_whose_id_never_changes_is_verified_by_its_entry_and_the_
     assert r.before and r.acted and r.after and r.before.appdomains and r.after.appdomains
     assert r.before.appdomains[0].id == r.after.appdomains[0].id  # the old check (Id changed) fails here
     assert r.acted.appdomains == []  # the entry left the list after Unload
-    assert r.after.app_restarts == (r.before.app_restarts or 0) + 1
+    assert (r.after.app_restarts or 0) > (r.before.app_restarts or 0)  # machine-wide: other apps move it too
     assert set(verdict.evidence) >= {"entry_left", "entry_back_in_same_worker", "restart_counter_grew"}
 
 

@@ -1,56 +1,25 @@
 """`aspreset doctor`: read-only checks that real hosts are ready, each failing one with its fix.
-
 Nothing here changes a host: it runs the `discover` and `status` operations only."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 from bot.app.errors import AspresetError, AuthenticationFailed, ExecutionError, HostUnreachable
-from bot.app.results import DiscoverResult, OperationParams, StatusResult
-from bot.winrm.executor import WinRMExecutor
-from bot.winrm.scripts import WMF_URL
+from bot.app.ports import Executor
+from bot.app.readiness import run_one
+from bot.app.readiness.views import CheckView, DoctorView
+from bot.app.results import WMF_URL, DiscoverResult, OperationParams, StatusResult
 from policies.inventory import Host, Inventory
 
 
-@dataclass(frozen=True)
-class Check:
-    host: str
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
+def _check(host: str, name: str, ok: bool, detail: str, fix: str | None = None) -> CheckView:
+    return CheckView(host=host, name=name, ok=ok, detail=detail, fix=fix)
 
 
-@dataclass
-class DoctorReport:
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [asdict(check) for check in self.checks]}
-
-    def text(self) -> str:
-        lines = []
-        for check in self.checks:
-            mark = "ok  " if check.ok else "FAIL"
-            lines.append(f"{mark} {check.host}: {check.name}: {check.detail}")
-            if check.fix:
-                lines.append(f"       fix: {check.fix}")
-        lines.append("all checks passed" if self.ok else "some checks failed: apply the fixes and run doctor again")
-        return "\n".join(lines)
-
-
-def run_doctor(inventory: Inventory, target: str | None, executor: WinRMExecutor) -> DoctorReport:
-    hosts = _hosts_for(inventory, target)
-    report = DoctorReport()
-    for name in hosts:
-        report.checks.extend(_check_host(inventory, name, inventory.hosts[name], executor))
-    return report
+def run_doctor(inventory: Inventory, target: str | None, executor: Executor) -> DoctorView:
+    checks: list[CheckView] = []
+    for name in _hosts_for(inventory, target):
+        checks.extend(_check_host(inventory, name, inventory.hosts[name], executor))
+    return DoctorView(ok=all(check.ok for check in checks), checks=checks)
 
 
 def _hosts_for(inventory: Inventory, target: str | None) -> list[str]:
@@ -63,31 +32,31 @@ def _hosts_for(inventory: Inventory, target: str | None) -> list[str]:
     raise AspresetError(f"{target!r} is neither a site nor a host of the inventory")
 
 
-def _check_host(inventory: Inventory, name: str, host: Host, executor: WinRMExecutor) -> list[Check]:
-    checks: list[Check] = []
+def _check_host(inventory: Inventory, name: str, host: Host, executor: Executor) -> list[CheckView]:
+    checks: list[CheckView] = []
     try:
         executor.prepare(name, host)
     except AspresetError as error:
-        return [Check(name, "configuration", False, str(error), "fix the inventory entry or the credentials' source")]
-    checks.append(Check(name, "transport encryption", *_encryption(host)))
+        return [_check(name, "configuration", False, str(error), "fix the inventory entry or the credentials' source")]
+    checks.append(_check(name, "transport encryption", *_encryption(host)))
     try:
-        found = executor.run(name, host, OperationParams(op="discover", timeout_s=60))
+        found = run_one(executor, name, host, OperationParams(op="discover", timeout_s=60))
     except HostUnreachable as error:
-        return [*checks, Check(name, "WinRM reachable", False, error.detail,
+        return [*checks, _check(name, "WinRM reachable", False, error.detail,
                                "on the host: Enable-PSRemoting; open TCP 5985/5986 in the firewall")]
     except AuthenticationFailed as error:
-        return [*checks, Check(name, "authentication", False, error.detail,
+        return [*checks, _check(name, "authentication", False, error.detail,
                                "check the user and password source, that the transport is enabled on the "
                                "listener (winrm get winrm/config/service/auth), Kerberos SPN and clock skew")]
     except ExecutionError as error:
-        return [*checks, Check(name, "WinRM command", False, error.detail, "see docs/setup.md, common failures")]
+        return [*checks, _check(name, "WinRM command", False, error.detail, "see docs/setup.md, common failures")]
     assert isinstance(found, DiscoverResult)
-    checks.append(Check(name, "WinRM reachable and authenticated", True, f"{host.endpoint} ({host.transport})"))
+    checks.append(_check(name, "WinRM reachable and authenticated", True, f"{host.endpoint} ({host.transport})"))
     if found.error_code == "powershell_too_old":
-        return [*checks, Check(name, "PowerShell version", False, found.error or "too old",
+        return [*checks, _check(name, "PowerShell version", False, found.error or "too old",
                                f"install Windows Management Framework 5.1 ({WMF_URL}) on the host, or use the "
                                "appdomain rung by hand; see docs/supported.md")]
-    checks.append(Check(name, "PowerShell version", True, f"Windows PowerShell {found.powershell_version}"))
+    checks.append(_check(name, "PowerShell version", True, f"Windows PowerShell {found.powershell_version}"))
     checks.append(_iis_version(name, host, found))
     if found.ok and found.iis_major_version >= 7:
         checks.extend(_features(name, inventory, found))
@@ -95,42 +64,42 @@ def _check_host(inventory: Inventory, name: str, host: Host, executor: WinRMExec
         if name not in site.hosts or host.iis5_isolation:
             continue
         try:
-            status = executor.run(name, host, OperationParams(
+            status = run_one(executor, name, host, OperationParams(
                 op="status", iis_site=site.iis_site, app_path=site.app, pool=site.pool, timeout_s=60))
         except ExecutionError as error:
-            checks.append(Check(name, f"read {site_name}", False, error.detail))
+            checks.append(_check(name, f"read {site_name}", False, error.detail))
             continue
         assert isinstance(status, StatusResult)
         if status.ok:
             detail = f"pool {site.pool} {status.pool_state}, {len(status.workers)} worker(s) readable"
-            checks.append(Check(name, f"read {site_name}", True, detail))
+            checks.append(_check(name, f"read {site_name}", True, detail))
         else:
             fix = ("run as a member of the local Administrators group; for a local account set "
                    "LocalAccountTokenFilterPolicy=1" if status.error_code == "access_denied"
                    else "check the inventory's iis_site, app and pool against `aspreset inventory discover`")
-            checks.append(Check(name, f"read {site_name}", False, f"{status.error} [{status.error_code}]", fix))
+            checks.append(_check(name, f"read {site_name}", False, f"{status.error} [{status.error_code}]", fix))
     return checks
 
 
-def _features(name: str, inventory: Inventory, found: DiscoverResult) -> list[Check]:
-    """Optional IIS features (DOMAIN.md section 9): what is there, what is missing and what that means."""
+def _features(name: str, inventory: Inventory, found: DiscoverResult) -> list[CheckView]:
+    """Optional IIS features (docs/supported.md): what is there, what is missing and what that means."""
     features = found.features
     checks = []
     if features.wmi_provider is False:
-        checks.append(Check(name, "WMI provider root\\WebAdministration", True,
+        checks.append(_check(name, "WMI provider root\\WebAdministration", True,
                             "not installed (optional): the appdomain rung unloads through Microsoft.Web.Administration "
                             "or as the policy's appdomain_fallback says; install it with "
                             "Install-WindowsFeature Web-Scripting-Tools"))
     else:
-        checks.append(Check(name, "WMI provider root\\WebAdministration", True, "installed"))
+        checks.append(_check(name, "WMI provider root\\WebAdministration", True, "installed"))
     module = "installed" if features.webadministration_module else "not installed (optional, aspreset does not need it)"
-    checks.append(Check(name, "WebAdministration module", True, module))
+    checks.append(_check(name, "WebAdministration module", True, module))
     clr = any(name in site.hosts and site.runtime == "clr" for site in inventory.sites.values())
     if features.aspnet is False and clr:
-        checks.append(Check(name, "ASP.NET 4.x", False, "not installed, but the inventory has ASP.NET sites here",
+        checks.append(_check(name, "ASP.NET 4.x", False, "not installed, but the inventory has ASP.NET sites here",
                             "Install-WindowsFeature Web-Asp-Net45"))
     else:
-        checks.append(Check(name, "ASP.NET 4.x", True, "installed" if features.aspnet else "not needed"))
+        checks.append(_check(name, "ASP.NET 4.x", True, "installed" if features.aspnet else "not needed"))
     return checks
 
 
@@ -144,12 +113,12 @@ def _encryption(host: Host) -> tuple[bool, str, str | None]:
     return False, f"{host.transport} over plain http is not encrypted", "use ntlm/kerberos/credssp or an https listener"
 
 
-def _iis_version(name: str, host: Host, found: DiscoverResult) -> Check:
+def _iis_version(name: str, host: Host, found: DiscoverResult) -> CheckView:
     if not found.ok:
-        return Check(name, "IIS administration", False, f"{found.error} [{found.error_code}]",
+        return _check(name, "IIS administration", False, f"{found.error} [{found.error_code}]",
                      "install the IIS Management Scripts and Tools feature (WebAdministration, WMI provider)")
     version = found.iis_major_version
     if found.iis5_isolation or version < 7:
-        return Check(name, "IIS version", False, f"IIS {version}: only planning and refusals, no operations",
+        return _check(name, "IIS version", False, f"IIS {version}: only planning and refusals, no operations",
                      "IIS 7+ with PowerShell 3+ is needed to run operations")
-    return Check(name, "IIS version", True, f"IIS {version}, {len(found.sites)} site(s), {len(found.pools)} pool(s)")
+    return _check(name, "IIS version", True, f"IIS {version}, {len(found.sites)} site(s), {len(found.pools)} pool(s)")
