@@ -42,31 +42,18 @@ class Planned:
     decision: Decision
 
 
+@dataclass(kw_only=True, eq=False)
 class Requests:
-    def __init__(
-        self,
-        policy: Policy,
-        inventory: Inventory,
-        *,
-        executor: Executor,
-        store: Store,
-        notifications: Notifications,
-        clock: Clock,
-        hooks: DrainHooks | None,
-        slots: HostSlots,
-        command_timeout_s: float,
-        owner: str | None,
-    ) -> None:
-        self.policy = policy
-        self.inventory = inventory
-        self.executor = executor
-        self.store = store
-        self.notifications = notifications
-        self.clock = clock
-        self.hooks = hooks
-        self.slots = slots
-        self.command_timeout_s = command_timeout_s
-        self.owner = owner
+    policy: Policy
+    inventory: Inventory
+    executor: Executor
+    store: Store
+    notifications: Notifications
+    clock: Clock
+    hooks: DrainHooks | None
+    slots: HostSlots  # shared by every request of this process
+    command_timeout_s: float
+    owner: str | None  # who runs a claimed request (host/pid), in the store
 
     def display(self, principal_id: str) -> str:
         return person(principal_id, self.policy).display
