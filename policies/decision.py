@@ -98,6 +98,9 @@ def decide(
     if rule is None:
         why = f"no rule lets {who} run {plan.rung.value} on {plan.site} ({plan.environment})"
         hint = "a [[rules]] entry naming them (or their group) as requester would"
+        if principal.id.startswith("cli:") and who == principal.id:  # the login name, not a person
+            hint = ("the CLI acts for a person of the policy: pass --as PERSON (one of "
+                    f"{', '.join(sorted(policy.people)) or 'the [people] aliases'}), or set cli_user in aspreset.toml")
         return Refuse("no matching rule", (why, hint), src, _allowed_narrower(plan, principal, policy))
     reasons = [f"rule {rule.name!r}"]
     if plan.wider_than_needed:

@@ -3,19 +3,23 @@ the store and heard by the Notifier; a run is claimed by exactly one caller acro
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
 from bot.app.errors import AspresetError, ConfigError, NotAllowed, Refused
 from bot.app.events import EventKind
-from bot.app.execution import HostSlots, run_plan
+from bot.app.execution import HostSlots, resume_command, run_plan
 from bot.app.notifications import Notifications
 from bot.app.ports import Clock, DrainHooks, Executor, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.app.results import OperationParams, StatusResult
+from bot.app.verification import HostOutcome
 from bot.app.views import PlanView, RefusalView, RequestView
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
@@ -56,6 +60,7 @@ class Requests:
         slots: HostSlots,
         command_timeout_s: float,
         owner: str | None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.policy = policy
         self.inventory = inventory
@@ -67,6 +72,7 @@ class Requests:
         self.slots = slots
         self.command_timeout_s = command_timeout_s
         self.owner = owner
+        self.stop = stop or threading.Event()  # set: no further host starts (Ctrl-C, SIGTERM, shutdown)
 
     def display(self, principal_id: str) -> str:
         return person(principal_id, self.policy).display
@@ -264,10 +270,14 @@ class Requests:
             return self._view(req, f"{request_id} is already {req.state.value}: nothing more was run")
         started = store.get(request_id)
         self.notifications.tell(EventKind.STARTED, started)
+        seen = _HostsSeen(self.notifications.host_progress(started, the_plan))
         try:
-            progress = self.notifications.host_progress(started, the_plan)
             report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s,
-                              hooks=self.hooks, slots=self.slots, progress=progress)
+                              hooks=self.hooks, slots=self.slots, progress=seen, stop=self.stop)
+        except KeyboardInterrupt:  # the operator stopped waiting: record what is known, then let it end
+            store.finish(request_id, RequestState.INTERRUPTED, seen.known(the_plan), self.clock())
+            self.notifications.tell(EventKind.FINISHED, store.get(request_id))
+            raise
         except Exception as error:  # e.g. credentials missing: nothing ran on any host
             internal = "an internal error stopped the run (the bot's log has the details)"
             detail = str(error) if isinstance(error, AspresetError) else internal
@@ -280,3 +290,33 @@ class Requests:
         log.info("executed", request_id=request_id, site=the_plan.site, rung=the_plan.rung.value,
                  outcome=report.outcome)
         return self._view(finished, ran_now=True)
+
+
+class _HostsSeen:
+    """Passes the rollout's progress on and remembers it, so a run abandoned mid-wave is recorded
+    with the hosts that finished, the ones still restarting and the ones never started."""
+
+    def __init__(self, progress: Callable[[str, str, HostOutcome | None], None]) -> None:
+        self._progress = progress
+        self.started: list[str] = []
+        self.finished: list[HostOutcome] = []
+
+    def __call__(self, kind: str, host: str, outcome: HostOutcome | None) -> None:
+        if kind == "started":
+            self.started.append(host)
+        elif outcome is not None:
+            self.finished.append(outcome)
+        self._progress(kind, host, outcome)
+
+    def known(self, the_plan: Plan) -> dict[str, Any]:
+        done = {o.host for o in self.finished}
+        in_flight = [h for h in self.started if h not in done]
+        untouched = [h for h in the_plan.hosts if h not in done and h not in in_flight]
+        where = f"; {', '.join(in_flight)} were still restarting and have no recorded result" if in_flight else ""
+        return {
+            "error": f"the operator stopped waiting{where}: `aspreset status {the_plan.site}` shows where they stand",
+            "hosts": [o.to_json() for o in self.finished],
+            "in_flight": in_flight,
+            "untouched": untouched,
+            "resume": resume_command(the_plan, untouched[0]) if untouched else None,
+        }

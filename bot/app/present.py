@@ -141,6 +141,9 @@ def next_step(req: Request) -> str | None:
         return f"fix the failed host, then resume the rollout with `{resume}` (the hosts not yet restarted)"
     if req.state in (RequestState.FAILED, RequestState.PARTIALLY_FAILED):
         return f"see each host's error; `aspreset status {req.site}` shows where the hosts stand now"
+    if req.state == RequestState.INTERRUPTED and resume:
+        return (f"it was stopped before every host started: check `aspreset status {req.site}`, then go on with "
+                f"`{resume}` (the hosts not yet restarted)")
     if req.state == RequestState.INTERRUPTED:
         return (f"the bot stopped while this ran: check `aspreset status {req.site}` before asking again; "
                 "it is never re-run by itself")
