@@ -27,6 +27,7 @@ from bot.http.loopback import serve_on_loopback
 from bot.http.webhook import DeployWebhook
 from bot.sim.process import SimProcess
 from bot.store import open_store
+from bot.store.shared import MemoryShared
 from policies.files import load_policy
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -61,7 +62,7 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
         notifier = ConsoleNotifier(out)
         console = Console(build(settings, store=store, notifier=notifier), notifier, out)
         webhook = DeployWebhook(console.webhook_secret, lambda: console.service.inventory,
-                                lambda: console.service.policy, console.post_notice)
+                                lambda: console.service.policy, console.post_notice, MemoryShared())
         console.webhook_url = stack.enter_context(serve_on_loopback(create_app(bolt=None, webhook=webhook)))
         print(f"Deploy webhook: POST {console.webhook_url}/hooks/deploy (HMAC-signed)", file=out)
         yield DemoWorld(console, sim, settings)

@@ -2,11 +2,11 @@
 interactivity, signature-checked by Bolt), the deploy webhook at POST /hooks/deploy, /healthz,
 and the MCP server's own ASGI app mounted at /mcp when one is given.
 
-Slack's requests go through Bolt's own Starlette adapter, which dispatches on the event loop:
-that is only the signature check, the middleware and the listener's ack (under a millisecond;
-the token was verified once at start, so no Web API call happens here). The real work is each
-listener's lazy function on Bolt's listener executor, not on the HTTP connection: a client that
-hangs up does not stop a restart in flight."""
+Slack's requests are turned into Bolt requests with Bolt's Starlette adapter functions, and Bolt's
+synchronous dispatch (the signature check, the middleware and the listener's ack) runs on a worker
+thread, never on the event loop: one slow dispatch does not hold /healthz, /mcp or /hooks behind
+it. The real work is each listener's lazy function on Bolt's listener executor, not on the HTTP
+connection: a client that hangs up does not stop a restart in flight."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
-from slack_bolt.adapter.starlette.handler import SlackRequestHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,16 +43,16 @@ def create_app(
     here. `on_shutdown` runs when the server stops, after it stopped taking requests (it finishes
     the restarts in flight)."""
 
-    slack_handler = SlackRequestHandler(bolt) if bolt is not None else None
-
     async def slack_events(request: Request) -> Response:
-        if slack_handler is None:
+        if bolt is None:
             return JSONResponse({"ok": False, "error": "slack_disabled",
                                  "message": "Slack events come over Socket Mode on this bot"}, status_code=404)
         if not request.headers.get("x-slack-request-timestamp", "").isdigit():
             # Bolt's verifier would fail on int() of it: refuse it as Slack's signature check says to
             return JSONResponse({"error": "invalid request"}, status_code=401)
-        return await slack_handler.handle(request)
+        body = await request.body()
+        answer = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(answer)
 
     async def deploy_hook(request: Request) -> Response:
         if webhook is None:

@@ -1,23 +1,27 @@
 """`POST /hooks/deploy`: a CI pipeline says a deploy finished. The body is signed with HMAC-SHA256
 in `X-Aspreset-Signature: sha256=<hex>` over `<timestamp>.<body>`, the timestamp (Unix seconds)
 in `X-Aspreset-Timestamp`, accepted within 5 minutes either way; the compare is constant-time.
-Every failure is a 4xx JSON error naming which check failed, with nothing posted or run."""
+Every failure is a 4xx JSON error naming which check failed, with nothing posted or run. A signed
+request is taken once across every replica sharing the store (`use_once`)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from bot.app.deploy import DeployAssessment, NoticeError, assess, read_notice
 from policies.inventory import Inventory
 from policies.policy import Policy
+
+if TYPE_CHECKING:
+    from bot.store.shared import Shared
 
 log = structlog.get_logger("aspreset.webhook")
 
@@ -47,7 +51,7 @@ def _error(status: int, code: str, message: str, **extra: Any) -> Answer:
 
 class DeployWebhook:
     """Checks, in order: signature headers present, timestamp fresh, signature right, not a replay
-    of a request already taken (kept per replica), body a deploy notice, site known and with a
+    of a request already taken (by any replica), body a deploy notice, site known and with a
     channel. Then the notice is posted."""
 
     def __init__(
@@ -56,6 +60,7 @@ class DeployWebhook:
         inventory: Callable[[], Inventory],
         policy: Callable[[], Policy],
         post: Callable[[str, DeployAssessment], str],
+        shared: Shared,
         *,
         now: Callable[[], float] = time.time,
     ) -> None:
@@ -64,8 +69,7 @@ class DeployWebhook:
         self._policy = policy
         self._post = post
         self._now = now
-        self._seen: dict[str, float] = {}  # signatures accepted in the last TOLERANCE_S: replays are refused
-        self._lock = threading.Lock()
+        self._shared = shared  # signatures taken in the last 2 * TOLERANCE_S: replays are refused
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
         if not self._secret:
@@ -115,15 +119,8 @@ class DeployWebhook:
 
     def _claim(self, signature: str) -> bool:
         """A signed request is taken once: the same bytes again within the window are a replay."""
-        now = self._now()
-        with self._lock:
-            for old in [s for s, at in self._seen.items() if now - at > 2 * TOLERANCE_S]:
-                del self._seen[old]
-            if signature in self._seen:
-                return False
-            self._seen[signature] = now
-            return True
+        now = datetime.fromtimestamp(self._now(), UTC)
+        return self._shared.use_once(f"webhook:{signature}", now, keep_s=2 * TOLERANCE_S)
 
     def _release(self, signature: str) -> None:
-        with self._lock:
-            self._seen.pop(signature, None)
+        self._shared.forget(f"webhook:{signature}")

@@ -48,7 +48,9 @@ def register(app: App, front: SlackFrontEnd) -> None:
             _tell(respond, rendered.text, rendered.blocks)
             return
         if not origin.heard:  # the click changed nothing: someone (or this click, sent twice) got there first
-            front.notifier.show(request_id, view)  # the message shows the truth (e.g. expired: no buttons)
+            # the message shows the truth (e.g. expired: no buttons); the requester hears of expiry once
+            told = view.state == "expired" and front.notifier.first_to_show(request_id, view.state)
+            front.notifier.show(request_id, view, follow_up=told)
             if view.state == "expired":
                 _tell(respond, f"{code(request_id)} expired before this click: nothing was run. "
                                f"Ask again with {code(f'/recycle {view.site} ...')}")

@@ -38,6 +38,7 @@ STATE_WORDS = {
     "awaiting_approval": "waiting for approval",
     "approved": "approved, starting",
     "partially_failed": "partly failed",
+    "expired": "expired without approval: nothing ran",
     "interrupted": "interrupted: the bot that ran it stopped mid-run; check the hosts with `/recycle status`",
 }
 

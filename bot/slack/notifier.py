@@ -18,6 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import structlog
 from slack_sdk import WebClient
@@ -28,6 +30,9 @@ from bot.app.views import RequestView
 from bot.slack import context
 from bot.slack.blocks import Rendered, follow_up_text, render_request
 from bot.slack.context import PostOutcome, SlackOrigin
+
+if TYPE_CHECKING:
+    from bot.store.shared import Shared
 
 log = structlog.get_logger("aspreset.slack.notifier")
 
@@ -66,8 +71,12 @@ class SlackNotifier:
         channel_for_site: Callable[[str], str | None],
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        shared: Shared | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._client = client
+        self._shared = shared  # where each request's message is, for every replica
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._channel_for_site = channel_for_site
         self._monotonic = monotonic
         self._messages: dict[str, _Message] = {}
@@ -118,6 +127,16 @@ class SlackNotifier:
                     message.follow_ups.append(text)
             self._cond.notify_all()
 
+    def first_to_show(self, request_id: str, state: str) -> bool:
+        """True for the one caller (on any replica) that shows this final state first."""
+        if self._shared is None:
+            return True
+        try:
+            return self._shared.mark_shown(request_id, state)
+        except Exception as error:
+            log.warning("slack_shown_state_unknown", request_id=request_id, error=type(error).__name__)
+            return False
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every pending update is sent (or given up); True when all were."""
         deadline = self._monotonic() + timeout
@@ -140,7 +159,18 @@ class SlackNotifier:
     def message_of(self, request_id: str) -> tuple[str, str | None] | None:
         with self._cond:
             message = self._messages.get(request_id)
-            return (message.channel, message.ts) if message else None
+            if message is not None:
+                return message.channel, message.ts
+        return self._recorded(request_id)
+
+    def _recorded(self, request_id: str) -> tuple[str, str] | None:
+        if self._shared is None:
+            return None
+        try:
+            return self._shared.message_of(request_id)
+        except Exception as error:  # the store is away: this replica knows only its own messages
+            log.warning("slack_message_lookup_failed", request_id=request_id, error=type(error).__name__)
+            return None
 
     # ---- the sender -----------------------------------------------------------------------------
 
@@ -155,6 +185,11 @@ class SlackNotifier:
                 del self._messages[old]
 
     def _new_message(self, request_id: str, view: RequestView) -> _Message | None:
+        recorded = self._recorded(request_id)
+        if recorded is not None:  # posted before, perhaps by another replica or a process now gone
+            message = _Message(channel=recorded[0], ts=recorded[1])
+            self._messages[request_id] = message
+            return message
         origin = context.current()
         channel = self._channel_for_site(view.site) or (origin.channel if origin else None)
         if channel is None:
@@ -216,6 +251,7 @@ class SlackNotifier:
                                                        text=rendered.text, blocks=rendered.blocks)
                 with self._cond:
                     message.ts = str(answer["ts"])
+                self._remember(request_id, message.channel, message.ts)
                 self._tell_origin(message, PostOutcome(message.channel, message.ts, refused_by=message.refused_by))
             elif rendered is not None:
                 self._client.chat_update(channel=message.channel, ts=str(message.ts), text=rendered.text,
@@ -241,6 +277,14 @@ class SlackNotifier:
             log.warning("slack_unreachable", request_id=request_id, error=type(error).__name__)
             if rendered is not None and message.ts is None:
                 self._post_refused(message, rendered, "slack_unreachable")
+
+    def _remember(self, request_id: str, channel: str, ts: str) -> None:
+        if self._shared is None:
+            return
+        try:
+            self._shared.remember_message(request_id, channel, ts, self._clock())
+        except Exception as error:  # other replicas will post their own message for it
+            log.warning("slack_message_not_recorded", request_id=request_id, error=type(error).__name__)
 
     def _post_refused(self, message: _Message, rendered: Rendered, code: str) -> None:
         """The first post failed: try where the request was asked, else give up on this message

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from bot.app.ports import Clock, Executor, Store
 from bot.app.service import Service
-from bot.bootstrap import build, reap_dead_local_runs
+from bot.bootstrap import build, process_owner, reap_dead_local_runs
 from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
@@ -27,7 +27,9 @@ from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
-from bot.store import open_store
+from bot.slack.sweeper import EVERY_S, ExpirySweeper
+from bot.store import SqlStore, open_store
+from bot.store.shared import MemoryShared, Shared, SqlShared
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -42,6 +44,7 @@ class Serving:
     service: Service
     notifier: SlackNotifier
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
+    sweeper: ExpirySweeper | None = None
     socket_mode: SocketModeHandler | None = None
     _closed: bool = field(default=False, repr=False)
 
@@ -51,6 +54,8 @@ class Serving:
         if self._closed:
             return
         self._closed = True
+        if self.sweeper is not None:
+            self.sweeper.stop()
         if self.socket_mode is not None:
             self.socket_mode.close()  # type: ignore[no-untyped-call]
         self.work.shutdown(wait=True)
@@ -68,24 +73,29 @@ def build_serving(
     mcp: ASGIApp | None = None,
     mcp_lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     work_threads: int = 8,
+    sweep_every_s: float = EVERY_S,
 ) -> Serving:
     slack = settings.slack
     client = web_client(slack)
     inventory = settings.inventory()
-    notifier = SlackNotifier(client, lambda site: inventory.sites[site].channel if site in inventory.sites else None)
     interrupted: list[str] = []
     if store is None:  # opened here (not in build) to hear which runs a dead process of this machine left
         store = open_store(settings.db_url, settings.workdir)
         interrupted = reap_dead_local_runs(store)
+    shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
+    notifier = SlackNotifier(client, lambda site: inventory.sites[site].channel if site in inventory.sites else None,
+                             shared=shared)
     service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock)
-    for request_id in interrupted:  # the channel hears it; the old message's ts died with that process
+    for request_id in interrupted:  # its message (in the store, whoever posted it) is updated, else posted
         notifier.show(request_id, service.get_request(request_id), follow_up=False)
     work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
     front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
     bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
     webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
-                            lambda channel, assessment: post_notice(client, channel, assessment))
-    serving = Serving(asgi=Starlette(), bolt=bolt, service=service, notifier=notifier, work=work)
+                            lambda channel, assessment: post_notice(client, channel, assessment), shared)
+    sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(), every_s=sweep_every_s)
+    serving = Serving(asgi=Starlette(), bolt=bolt, service=service, notifier=notifier, work=work,
+                      sweeper=sweeper.start())
     serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
                               mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
     if socket_mode:

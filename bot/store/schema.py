@@ -149,3 +149,32 @@ audit_events = Table(
     Index("ix_audit_events_site_at", "site", "at"),
     Index("ix_audit_events_at", "at"),
 )
+
+slack_messages = Table(
+    "slack_messages",
+    metadata,
+    Column("request_id", String(16), ForeignKey("requests.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("shown_state", String(32), nullable=True),  # the final state its last update showed
+    Column("posted_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("request_id"),
+)
+
+once_keys = Table(  # e.g. a deploy webhook's signature: a replay is refused on every replica
+    "once_keys",
+    metadata,
+    Column("key", String(128), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("key"),
+    Index("ix_once_keys_at", "at"),
+)
+
+leases = Table(  # one holder at a time across replicas (the expiry sweeper)
+    "leases",
+    metadata,
+    Column("name", String(64), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("name"),
+)

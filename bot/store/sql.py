@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from bot.app.errors import SelfApproval
 from bot.app.ports import Store
@@ -87,6 +87,11 @@ class SqlStore:
     @property
     def safe_url(self) -> str:
         return safe_url(self.url)
+
+    @property
+    def engine(self) -> Engine:
+        """For the other tables in this database (bot/store/shared.py)."""
+        return self._engine
 
     def close(self) -> None:
         self._engine.dispose()

@@ -1,0 +1,171 @@
+"""What the replicas of `aspreset serve` share besides requests, in the same database: where each
+request's Slack message is (channel and ts: an approval taken by replica B updates the message
+replica A posted; an interrupted run's message is updated, not posted anew) and which final state
+it last showed, the keys that may be used once (a deploy webhook's signature: a replay to another
+replica is refused too), and leases (one expiry sweeper per deployment).
+
+`SqlShared` keeps them in SQLite or PostgreSQL (tables in bot/store/schema.py); `MemoryShared` in
+one process's memory, for a store that is not SQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
+
+from sqlalchemy import delete, insert, select, update
+
+from bot.store.rules import check_aware
+from bot.store.schema import leases, once_keys, slack_messages
+from bot.store.sql import SqlStore
+from bot.store.sql_unit import Unit, run_unit
+
+T = TypeVar("T")
+
+
+class Shared(Protocol):
+    def remember_message(self, request_id: str, channel: str, ts: str, now: datetime) -> tuple[str, str]:
+        """Record the request's message unless one is recorded; returns the recorded one."""
+        ...
+
+    def message_of(self, request_id: str) -> tuple[str, str] | None: ...
+
+    def mark_shown(self, request_id: str, state: str) -> bool:
+        """The message now shows `state`: True for exactly one caller per state change."""
+        ...
+
+    def use_once(self, key: str, now: datetime, keep_s: float) -> bool:
+        """True the first time `key` is used within keep_s seconds, across replicas."""
+        ...
+
+    def forget(self, key: str) -> None: ...
+
+    def hold_lease(self, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+        """Take or renew the lease `name` for `owner`; True while it is theirs."""
+        ...
+
+
+class SqlShared:
+    def __init__(self, store: SqlStore) -> None:
+        self._engine = store.engine
+        self._url = store.safe_url
+
+    def _write(self, work: Callable[[Unit], T]) -> T:
+        # a lost race to insert the same key is retried: the retry sees the winner's row
+        return run_unit(self._engine, self._url, work, write=True, retry_integrity=True)
+
+    def remember_message(self, request_id: str, channel: str, ts: str, now: datetime) -> tuple[str, str]:
+        check_aware(now)
+
+        def work(unit: Unit) -> tuple[str, str]:
+            row = unit.conn.execute(select(slack_messages.c.channel, slack_messages.c.ts)
+                                    .where(slack_messages.c.request_id == request_id)).first()
+            if row is not None:
+                return str(row.channel), str(row.ts)
+            unit.conn.execute(insert(slack_messages).values(request_id=request_id, channel=channel, ts=ts,
+                                                            posted_at=now))
+            return channel, ts
+
+        return self._write(work)
+
+    def message_of(self, request_id: str) -> tuple[str, str] | None:
+        def work(unit: Unit) -> tuple[str, str] | None:
+            row = unit.conn.execute(select(slack_messages.c.channel, slack_messages.c.ts)
+                                    .where(slack_messages.c.request_id == request_id)).first()
+            return (str(row.channel), str(row.ts)) if row is not None else None
+
+        return run_unit(self._engine, self._url, work, write=False)
+
+    def mark_shown(self, request_id: str, state: str) -> bool:
+        def work(unit: Unit) -> bool:
+            changed = unit.conn.execute(
+                update(slack_messages)
+                .where(slack_messages.c.request_id == request_id)
+                .where((slack_messages.c.shown_state.is_(None)) | (slack_messages.c.shown_state != state))
+                .values(shown_state=state))
+            return bool(changed.rowcount == 1)
+
+        return self._write(work)
+
+    def use_once(self, key: str, now: datetime, keep_s: float) -> bool:
+        check_aware(now)
+
+        def work(unit: Unit) -> bool:
+            unit.conn.execute(delete(once_keys).where(once_keys.c.at < now - timedelta(seconds=keep_s)))
+            if unit.conn.execute(select(once_keys.c.key).where(once_keys.c.key == key)).first() is not None:
+                return False
+            unit.conn.execute(insert(once_keys).values(key=key, at=now))
+            return True
+
+        return self._write(work)
+
+    def forget(self, key: str) -> None:
+        def work(unit: Unit) -> None:
+            unit.conn.execute(delete(once_keys).where(once_keys.c.key == key))
+
+        self._write(work)
+
+    def hold_lease(self, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+        check_aware(now)
+        until = now + timedelta(seconds=ttl_s)
+
+        def work(unit: Unit) -> bool:
+            row = unit.conn.execute(select(leases.c.owner, leases.c.until).where(leases.c.name == name)
+                                    .with_for_update()).first()
+            if row is None:
+                unit.conn.execute(insert(leases).values(name=name, owner=owner, until=until))
+                return True
+            if row.owner != owner and row.until > now:
+                return False
+            unit.conn.execute(update(leases).where(leases.c.name == name).values(owner=owner, until=until))
+            return True
+
+        return self._write(work)
+
+
+class MemoryShared:
+    """The same in one process (a single bot on a store that is not SQL)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: dict[str, tuple[str, str]] = {}
+        self._shown: dict[str, str] = {}
+        self._once: dict[str, datetime] = {}
+        self._leases: dict[str, tuple[str, datetime]] = {}
+
+    def remember_message(self, request_id: str, channel: str, ts: str, now: datetime) -> tuple[str, str]:
+        with self._lock:
+            return self._messages.setdefault(request_id, (channel, ts))
+
+    def message_of(self, request_id: str) -> tuple[str, str] | None:
+        with self._lock:
+            return self._messages.get(request_id)
+
+    def mark_shown(self, request_id: str, state: str) -> bool:
+        with self._lock:
+            if request_id not in self._messages or self._shown.get(request_id) == state:
+                return False
+            self._shown[request_id] = state
+            return True
+
+    def use_once(self, key: str, now: datetime, keep_s: float) -> bool:
+        with self._lock:
+            for old in [k for k, at in self._once.items() if at < now - timedelta(seconds=keep_s)]:
+                del self._once[old]
+            if key in self._once:
+                return False
+            self._once[key] = now
+            return True
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._once.pop(key, None)
+
+    def hold_lease(self, name: str, owner: str, now: datetime, ttl_s: float) -> bool:
+        with self._lock:
+            held = self._leases.get(name)
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            self._leases[name] = (owner, now + timedelta(seconds=ttl_s))
+            return True

@@ -1,0 +1,38 @@
+"""`serve` never runs Bolt's synchronous dispatch on the event loop: while one Slack request is held
+inside Bolt (here an ack that waits), /healthz still answers at once."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import Ack, App
+from slack_http import ALICE, SIGNING_SECRET, SlackSender, get
+from slack_sdk import WebClient
+
+from bot.http.asgi import create_app
+from bot.http.loopback import serve_on_loopback
+
+
+def test_a_slack_request_held_in_bolt_does_not_hold_healthz(fake_slack):
+    release, entered = threading.Event(), threading.Event()
+    bolt = App(client=WebClient(token=fake_slack.token, base_url=fake_slack.base_url),
+               signing_secret=SIGNING_SECRET, process_before_response=True)
+
+    @bolt.command("/recycle")
+    def slow_ack(ack: Ack) -> None:
+        entered.set()
+        release.wait(30)
+        ack()
+
+    with serve_on_loopback(create_app(bolt=bolt, webhook=None)) as url, ThreadPoolExecutor(1) as pool:
+        slack = SlackSender(url, SIGNING_SECRET, fake_slack.response_url("held"))
+        held = pool.submit(slack.command, ALICE, "help")
+        assert entered.wait(20), "the command never reached Bolt"
+        try:
+            health = get(f"{url}/healthz")
+            assert health.status == 200 and health.json()["ok"] is True
+            assert not held.done()  # the Slack request is still inside Bolt
+        finally:
+            release.set()
+        assert held.result(timeout=30).status == 200
