@@ -91,7 +91,8 @@ class Observation(Model):
     at_ms: int = 0  # since the script started
     pool_state: str = ""  # Started | Stopped | Starting | Stopping (not localised)
     workers: list[WorkerProcess] = Field(default_factory=list)
-    children: list[WorkerProcess] = Field(default_factory=list)  # dotnet.exe under the workers (ANCM out of process)
+    # ANCM out of process: the app's own process under the workers
+    children: list[WorkerProcess] = Field(default_factory=list)
     appdomains: list[AppDomainEntry] | None = None  # None: could not be read on this host
     app_restarts: int | None = None  # ASP.NET counter `Application Restarts` (machine-wide, since W3SVC started)
     app_offline: bool = False
@@ -128,8 +129,11 @@ class PoolSettings(Model):
     """The pool's configuration as IIS has it (what the waits and the plan depend on)."""
 
     start_mode: str = "OnDemand"
-    managed_runtime: str = "v4.0"  # "" = No Managed Code (ASP.NET Core under ANCM)
-    hosting_model: str = ""  # ASP.NET Core: inprocess | outofprocess (from web.config)
+    managed_runtime: str = "v4.0"  # "" = No Managed Code (ASP.NET Core, static files, PHP...)
+    # The application runs under the ASP.NET Core Module (an ANCM handler in its effective configuration),
+    # whatever the pool's runtime version says.
+    aspnet_core: bool = False
+    hosting_model: str = ""  # ASP.NET Core: inprocess | outofprocess (its <aspNetCore> section)
     max_processes: int = 1
     shutdown_time_limit_s: float = 90.0
     disallow_overlapping_rotation: bool = False
@@ -182,6 +186,8 @@ class RestartResult(Model):
     warmups: list[WarmupAnswer] = Field(default_factory=list)
     after: Observation | None = None
     wait_ended: str = ""  # condition | deadline | shutdown_time_limit | pool_stopped | not_routed
+    # Looks after the act that failed ("<error code>: <text>"); the wait went on and looked again.
+    look_errors: list[str] = Field(default_factory=list)
     duration_ms: int = 0
 
 

@@ -71,7 +71,8 @@ EVIDENCE = {
     "old_workers_gone": "every worker process from before (PID and start time) has exited",
     "new_worker": "a new worker process (PID and start time) serves the pool",
     "worker_restarted": "the ASP.NET Core in-process worker (PID and start time) was replaced",
-    "dotnet_child_restarted": "the out-of-process dotnet.exe child (PID and start time) was replaced",
+    "dotnet_child_restarted": "the out-of-process app's own process (dotnet.exe or MyApp.exe; PID and start time) was "
+    "replaced",
     "app_answered": "the warm-up was answered by the application, not by HTTP.sys",
 }
 
@@ -125,19 +126,28 @@ def judge(rung: Rung, pool: str, result: RestartResult) -> Verdict:
     if not result.ok:
         return Verdict(result.error_code or "internal", result.error or "the operation failed on the host")
     after = result.after or result.acted
+    if after is None and result.actions and result.look_errors:
+        done = ", ".join(sorted({a.step for a in result.actions}))
+        return Verdict("not_verified", f"the host did its step ({done}), but every look at the state after it "
+                       f"failed ({len(result.look_errors)} tries; the last: {result.look_errors[-1]}), so nothing "
+                       "shows how it ended: run `aspreset status` for the site before repeating")
     if result.wait_ended == "pool_stopped" or (after is not None and after.pool_state == "Stopped"):
         return Verdict("pool_stopped", stopped_text(pool, rung))
     warm = _judge_warmup(result.warmups[-1] if result.warmups else None, after)
     if warm.error_code:
         return warm
     if rung == Rung.APPDOMAIN:
-        core = result.settings is not None and not result.settings.managed_runtime
+        core = result.settings is not None and result.settings.aspnet_core
         found = _judge_core(result) if core else _judge_appdomain(result)
     else:
         found = _judge_workers(rung, result)
         if not found.error_code:
             found = _judge_answer_from_new_worker(result, found)
-    return Verdict(found.error_code, found.error, warm.evidence + found.evidence, warm.notes + found.notes)
+    retried: tuple[str, ...] = ()
+    if result.look_errors:
+        retried = (f"{len(result.look_errors)} look(s) at the state after the act failed and were repeated "
+                   f"(the last: {result.look_errors[-1]})",)
+    return Verdict(found.error_code, found.error, warm.evidence + found.evidence, warm.notes + found.notes + retried)
 
 
 def _judge_answer_from_new_worker(result: RestartResult, found: Verdict) -> Verdict:
@@ -255,13 +265,14 @@ def _judge_core(result: RestartResult) -> Verdict:
     if settings is not None and settings.hosting_model == "outofprocess":
         old, now = _keys(before.children), _keys(after.children)
         if now and not old & now:
-            names = ", ".join(f"dotnet.exe {pid}" for pid, _ in sorted(now))
-            return Verdict(evidence=("dotnet_child_restarted",), notes=(f"now served by {names}",))
+            names = ", ".join(str(pid) for pid, _ in sorted(now))
+            return Verdict(evidence=("dotnet_child_restarted",), notes=(f"now served by process {names}",))
         if not now:
-            return Verdict("appdomain_not_restarted", "no dotnet.exe child of the worker runs after the warm-up: the "
-                           "out-of-process ASP.NET Core app did not come back (check its stdout log)")
-        return Verdict("appdomain_not_restarted", "the dotnet.exe child is the same process as before (PID and start "
-                       "time): ANCM did not restart the app; try --scope apppool")
+            return Verdict("appdomain_not_restarted", "no process of the app (ANCM's processPath) runs under the "
+                           "worker after the warm-up: the out-of-process ASP.NET Core app did not come back (check "
+                           "its stdout log)")
+        return Verdict("appdomain_not_restarted", "the app's process is the same as before (PID and start time): "
+                       "ANCM did not restart the app; try --scope apppool")
     old, now = _keys(before.workers), _keys(after.workers)
     if now and not old & now:
         return Verdict(evidence=("worker_restarted",))

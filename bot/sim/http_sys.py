@@ -30,12 +30,15 @@ class HttpAnswer:
 
 
 def route(iis: IisServer, port: int, host_header: str | None, path: str) -> tuple[IisSite, App] | None:
-    """The site whose binding matches port and Host header (an exact host name first, then a binding
-    without one), and its application with the longest prefix of `path`."""
+    """The site whose binding matches port and Host header (an exact host name first, then an IIS 10
+    wildcard host name `*.example.com`, then a binding without one), and its application with the
+    longest prefix of `path`."""
     name = (host_header or "").rsplit(":", 1)[0].strip("[]").lower()
     exact = [s for s in iis.sites.values() if any(b.port == port and b.host.lower() == name for b in s.bindings)]
-    wildcard = [s for s in iis.sites.values() if any(b.port == port and not b.host for b in s.bindings)]
-    sites = exact or wildcard
+    under = [s for s in iis.sites.values() if any(b.port == port and b.host.startswith("*.")
+                                                  and name.endswith(b.host[1:].lower()) for b in s.bindings)]
+    anyname = [s for s in iis.sites.values() if any(b.port == port and not b.host for b in s.bindings)]
+    sites = exact or under or anyname
     if not sites:
         return None
     site = sites[0]
@@ -119,14 +122,14 @@ def _load_app(iis: IisServer, site: IisSite, app: App, worker: Worker, now: floa
     """The first request of an app in a worker: a new AppDomain (CLR) or dotnet.exe child (ANCM out
     of process), which then takes the cold start to answer."""
     pool = iis.pool_of(app)
-    if pool.managed_runtime:
-        if app.appdomain is None or app.appdomain.worker_pid not in pool.pids(now):
-            iis.new_appdomain(site, app, worker)
-            app.ready_at = now + iis.timing.cold_start_s
-    elif app.hosting_model == OUT_OF_PROCESS:
+    if app.hosting_model == OUT_OF_PROCESS:
         if app.child is None or app.child_of not in pool.pids(now):
             iis.start_child(app, worker, now)
-    elif app.ready_at < worker.ready_at:  # in process: the app starts with its worker
+    elif app.aspnet_core:
+        if app.ready_at < worker.ready_at:  # in process: the app starts with its worker
+            app.ready_at = now + iis.timing.cold_start_s
+    elif pool.managed_runtime and (app.appdomain is None or app.appdomain.worker_pid not in pool.pids(now)):
+        iis.new_appdomain(site, app, worker)
         app.ready_at = now + iis.timing.cold_start_s
 
 

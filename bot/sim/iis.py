@@ -7,8 +7,9 @@ processes and AppDomains, modelled on the conservative side of IIS's documented 
 - PIDs are reused (bot.sim.processes): only (PID, start time) tells processes apart;
 - a hung worker ignores the recycle and WAS kills it at the pool's shutdownTimeLimit;
 - every kill counts towards the pool's rapid-fail protection, which stops the pool;
-- an OnDemand pool starts a worker only with a request; ASP.NET Core out of process runs a
-  dotnet.exe child of the worker, which touching web.config restarts;
+- an OnDemand pool starts a worker only with a request; ASP.NET Core out of process runs its own
+  process (MyApp.exe, with a conhost.exe beside it) as a child of the worker, which touching
+  web.config restarts; an app is ASP.NET Core by its ANCM handler, not by its pool's runtime;
 - optional features (the WMI provider, the WebAdministration module, ASP.NET), the PowerShell
   version and a stuck WMI repository are per host.
 
@@ -90,6 +91,10 @@ class IisServer:
         # A request for an application's path without its trailing slash is answered 301 to the path
         # with it by a native module, before ASP.NET runs (docs/iis-behaviour.md).
         self.courtesy_redirects = True
+        # Reads of the runtime state that fail, as a busy WAS or a WMI call past its bound does: after
+        # `reads_before_failure` more good ones, the next `failing_reads` fail.
+        self.reads_before_failure = 0
+        self.failing_reads = 0
         self.sites: dict[str, IisSite] = {}
         self.pools: dict[str, Pool] = {}
         self.lock = threading.RLock()
@@ -135,10 +140,10 @@ class IisServer:
                     while len([w for w in pool.alive(now) if not w.retiring]) < pool.max_processes:
                         self.spawn(pool, now, ready_at=now)
                     for site, app in self.apps_of(pool):
-                        if pool.managed_runtime:
-                            self.new_appdomain(site, app, pool.workers[-1])
-                        elif app.hosting_model == OUT_OF_PROCESS:
+                        if app.hosting_model == OUT_OF_PROCESS:
                             self.start_child(app, pool.workers[-1], now, ready=True)
+                        elif not app.aspnet_core and pool.managed_runtime:
+                            self.new_appdomain(site, app, pool.workers[-1])
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -180,10 +185,29 @@ class IisServer:
             self.tick()
             return app.appdomain.id if app.appdomain else None
 
-    def children(self, app: App) -> list[Worker]:
+    def child_processes(self, pool: Pool) -> list[tuple[str, Worker]]:
+        """(image name, process) of every process whose parent is one of the pool's workers, as
+        Win32_Process lists them: the out-of-process apps' own and the console hosts beside them."""
         with self.lock:
             self.tick()
-            return [app.child] if app.child is not None else []
+            found: list[tuple[str, Worker]] = []
+            for _, app in self.apps_of(pool):
+                if app.child is not None:
+                    found.append((app.process_name, app.child))
+                if app.console_host is not None:
+                    found.append(("conhost.exe", app.console_host))
+            return found
+
+    def read_fails(self) -> bool:
+        """Whether this read of the runtime state fails (see `failing_reads`)."""
+        with self.lock:
+            if self.reads_before_failure > 0:
+                self.reads_before_failure -= 1
+                return False
+            if self.failing_reads > 0:
+                self.failing_reads -= 1
+                return True
+            return False
 
     # ---- acting -------------------------------------------------------------------------------
 
@@ -296,16 +320,15 @@ class IisServer:
                 raise ContentDenied(app.physical_path)
             pool = self.pool_of(app)
             now = time.monotonic()
-            if pool.managed_runtime:
-                if app.appdomain is not None:
-                    app.appdomain = None
-                    self.app_restarts += 1
-            elif app.hosting_model == OUT_OF_PROCESS:
+            if app.hosting_model == OUT_OF_PROCESS:
                 self._end_child(app, now)
-            else:
+            elif app.aspnet_core:
                 for worker in pool.alive(now):
                     worker.retiring = True
                     worker.exits_at = now if not worker.hung else now + pool.shutdown_time_limit_s
+            elif app.appdomain is not None:
+                app.appdomain = None
+                self.app_restarts += 1
             self.tick()
 
     # ---- processes (also used by bot.sim.http_sys) --------------------------------------------
@@ -328,9 +351,11 @@ class IisServer:
         )
 
     def start_child(self, app: App, worker: Worker, now: float, *, ready: bool = False) -> Worker:
-        """ANCM out of process starts the app's dotnet.exe under the worker."""
+        """ANCM out of process starts the app's process (processPath) under the worker, and Windows a
+        console host beside it."""
         child = Worker(pid=self.processes.new_pid(), started_at=self.processes.start_time(), ready_at=now)
         app.child, app.child_of = child, worker.pid
+        app.console_host = Worker(pid=self.processes.new_pid(), started_at=self.processes.start_time(), ready_at=now)
         app.ready_at = now if ready else now + self.timing.cold_start_s
         return child
 
@@ -365,9 +390,10 @@ class IisServer:
                 self._end_child(app, at)
 
     def _end_child(self, app: App, at: float) -> None:
-        if app.child is not None:
-            self.processes.free(app.child.pid)
-        app.child, app.child_of = None, None
+        for process in (app.child, app.console_host):
+            if process is not None:
+                self.processes.free(process.pid)
+        app.child, app.child_of, app.console_host = None, None, None
 
     def _keep_running(self, pool: Pool, now: float) -> None:
         active = [w for w in pool.workers if not w.retiring]

@@ -31,12 +31,23 @@ class App:
     physical_path: str
     app_offline: bool = False
     appdomain: AppDomain | None = None
-    hosting_model: str = ""  # ASP.NET Core only: inprocess | outofprocess, as web.config says
-    child: Worker | None = None  # out of process: the dotnet.exe child of the worker
+    # ASP.NET Core: inprocess | outofprocess, as <aspNetCore> in the app's effective configuration says;
+    # "" = no ANCM handler. Whatever the pool's managedRuntimeVersion says: a Core app may run in a
+    # v4.0 pool, and a No Managed Code pool may serve static files or PHP.
+    hosting_model: str = ""
+    # ANCM's processPath image out of process: MyApp.exe for apps published since .NET Core 3.0 and for
+    # every self-contained one; dotnet.exe only for older framework-dependent ones.
+    process_name: str = "MyApp.exe"
+    child: Worker | None = None  # out of process: the app's process, a child of the worker
+    console_host: Worker | None = None  # the conhost.exe Windows attaches beside it
     child_of: int | None = None  # the worker PID the child runs under
     content_denied: bool = False  # content on a UNC share the network logon cannot reach
     redirect_to: str | None = None  # the app itself (ASP.NET) answers every request with a 301 to this URL
     ready_at: float = 0.0  # cold start: the first request after a (re)start waits until then
+
+    @property
+    def aspnet_core(self) -> bool:
+        return bool(self.hosting_model)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,8 @@ def settings(iis: IisServer, t: Target) -> PoolSettings:
     return PoolSettings(
         start_mode=pool.start_mode,
         managed_runtime=pool.managed_runtime,
-        hosting_model=t.app.hosting_model if not pool.managed_runtime else "",
+        hosting_model=t.app.hosting_model,
+        aspnet_core=t.app.aspnet_core,
         max_processes=pool.max_processes,
         shutdown_time_limit_s=pool.shutdown_time_limit_s,
         disallow_overlapping_rotation=pool.disallow_overlapping_rotation,
@@ -149,14 +150,25 @@ def appdomains(ctx: OpContext, t: Target, p: OperationParams) -> list[AppDomainE
         return [] if domain is None else [AppDomainEntry(id=domain.id, worker_pid=domain.worker_pid)]
 
 
+def app_processes(iis: IisServer, t: Target) -> list[WorkerProcess]:
+    """Get-Children: the processes under the pool's workers that are the app's own, by the image name
+    of ANCM's processPath; never conhost.exe, the console host Windows attaches beside them."""
+    image = t.app.process_name.lower()
+    return sorted((WorkerProcess(pid=w.pid, started_at=w.started_at) for name, w in iis.child_processes(t.pool)
+                   if name.lower() != "conhost.exe" and name.lower() == image), key=lambda w: w.pid)
+
+
 def observe(ctx: OpContext, t: Target, p: OperationParams, *, domains: bool = False, children: bool = False,
             ) -> Observation:
     iis = ctx.iis
+    if iis.read_fails():
+        raise Stop("internal", "System.Runtime.InteropServices.COMException: the WAS service is busy "
+                   "(simulated failing read)")
     return Observation(
         at_ms=ctx.ms(),
         pool_state=iis.state(t.pool),
         workers=workers(iis, t.pool),
-        children=[WorkerProcess(pid=c.pid, started_at=c.started_at) for c in iis.children(t.app)] if children else [],
+        children=app_processes(iis, t) if children else [],
         appdomains=appdomains(ctx, t, p) if domains else None,
         app_restarts=iis.app_restarts if iis.aspnet else None,
         app_offline=t.app.app_offline,
@@ -214,6 +226,8 @@ def warmup_request(t: Target, p: OperationParams) -> tuple[str, str]:
         port = binding.port if binding else 80
         path = p.warmup_path if p.warmup_path != "/" else t.app.path.rstrip("/") + "/"
         host = binding.host if binding else ""
+    if host.startswith("*"):  # a wildcard host name is no Host header: any name under it routes there
+        host = WILDCARD_NAME + host.lstrip("*")
     address = url_host(binding.ip if binding is not None and binding.ip not in ("*", "") else "127.0.0.1")
     header = host or address
     if (scheme, port) not in (("http", 80), ("https", 443)):  # RFC 7230: the port unless the default
@@ -243,6 +257,7 @@ def _get(ctx: OpContext, url: str, host: str, deadline: float, seen: Observation
 
 
 REDIRECTS = (301, 302, 303, 307, 308)
+WILDCARD_NAME = "aspreset-warmup"
 
 
 def same_host_redirect(url: str, host_header: str, answer: WarmupAnswer, site: IisSite) -> tuple[str, str] | None:

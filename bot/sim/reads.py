@@ -33,8 +33,8 @@ def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
     t = resolve(iis, p)
     if p.warm_up:
         result.warmups.extend(warm_up(ctx, t, p, ctx.started + p.timeout_s))
-    core_child = not t.pool.managed_runtime and t.app.hosting_model == OUT_OF_PROCESS
-    seen = observe(ctx, t, p, domains=bool(t.pool.managed_runtime), children=core_child)
+    core_child = t.app.hosting_model == OUT_OF_PROCESS
+    seen = observe(ctx, t, p, domains=not t.app.aspnet_core, children=core_child)
     result.settings = settings(iis, t)
     result.observed = seen
     result.pool_state = seen.pool_state

@@ -30,6 +30,8 @@ APPDOMAIN_METHODS = ("wmi-unload", "touch-web-config", "bin-marker")
 FALLBACKS = ("mwa-unload", "touch-web-config", "refuse")
 # How long after acting the scripts look for the old entry or process to go (a request in flight can keep it).
 GONE_WAIT_S = 10.0
+NO_ASPNET = ("the application runs no ASP.NET: its pool has no managed runtime and no ASP.NET Core module handler "
+             "serves it (static files, PHP...), so there is no AppDomain to restart; use --scope apppool")
 
 
 def drain_margin_s(limit_s: float) -> float:
@@ -65,8 +67,17 @@ class Run:
         return t
 
     def look(self, t: Target, *, domains: bool = False) -> Observation:
-        core_child = not t.pool.managed_runtime and t.app.hosting_model == OUT_OF_PROCESS
-        return observe(self.ctx, t, self.p, domains=domains and bool(t.pool.managed_runtime), children=core_child)
+        core_child = t.app.hosting_model == OUT_OF_PROCESS
+        return observe(self.ctx, t, self.p, domains=domains and not t.app.aspnet_core, children=core_child)
+
+    def look_after_act(self, t: Target, *, domains: bool = False) -> Observation | None:
+        """Get-LookAfterAct: a failed look is recorded in look_errors and answers None; the caller
+        looks again, so one failed read does not end the operation without its after-state."""
+        try:
+            return self.look(t, domains=domains)
+        except Stop as failed:
+            self.result.look_errors.append(f"{failed.code}: {failed.message}")
+            return None
 
     def warm_up_until(self, t: Target, done: Callable[[Observation], bool], *, domains: bool = False,
                       drain_until: float | None = None, old_gone: Callable[[Observation], bool] | None = None) -> None:
@@ -82,9 +93,17 @@ class Run:
                 answers = warm_up(self.ctx, t, self.p, self.deadline, seen)
                 self.result.warmups.extend(answers)
                 answer = answers[-1]
-            after = seen = self.look(t, domains=domains)
-            self.result.after = after
+            look = self.look_after_act(t, domains=domains)
             now = time.monotonic()
+            if look is None:
+                if now >= self.deadline:  # nothing readable: the drain cannot be watched either
+                    self.result.wait_ended = "deadline"
+                    return
+                if self.ctx.cancel.wait(min(self.p.poll_ms / 1000, self.ctx.iis.timing.poll_s)):
+                    raise Cancelled
+                continue
+            after = seen = look
+            self.result.after = after
             if after.pool_state == STOPPED:
                 self.result.wait_ended = "pool_stopped"
                 return
@@ -128,12 +147,14 @@ def _operation(steps: Callable[[Run], None], default_method: str) -> Operation:
 def _appdomain(run: Run) -> None:
     ctx, p = run.ctx, run.p
     t = run.prepare(domains=True)
-    core = not t.pool.managed_runtime
+    core = t.app.aspnet_core
+    if not core and not t.pool.managed_runtime:
+        raise Stop("bad_parameters", NO_ASPNET)
     method = p.method or ("touch-web-config" if core else "wmi-unload")
     if method not in APPDOMAIN_METHODS:
         raise Stop("bad_parameters", "method must be wmi-unload, touch-web-config or bin-marker")
     if core and method != "touch-web-config":
-        raise Stop("bad_parameters", "ASP.NET Core (pool without managed runtime) has no AppDomain: use "
+        raise Stop("bad_parameters", "ASP.NET Core (an ANCM handler serves the app) has no AppDomain: use "
                    "touch-web-config, which makes ANCM restart the app")
     if method == "wmi-unload" and not ctx.iis.wmi_provider:
         method = _fallback(p)
@@ -160,8 +181,9 @@ def _appdomain(run: Run) -> None:
             return not old_workers & {(w.pid, w.started_at) for w in o.workers}
         return not o.appdomains
 
-    wait(ctx, lambda: gone(run.look(t, domains=True)), min(run.deadline, time.monotonic() + GONE_WAIT_S), p.poll_ms)
-    run.result.acted = run.look(t, domains=True)
+    wait(ctx, lambda: _holds(gone, run.look_after_act(t, domains=True)),
+         min(run.deadline, time.monotonic() + GONE_WAIT_S), p.poll_ms)
+    run.result.acted = run.look_after_act(t, domains=True)
 
     def back(o: Observation) -> bool:
         if core and t.app.hosting_model == OUT_OF_PROCESS:
@@ -179,7 +201,7 @@ def _apppool(run: Run) -> None:
     old = _keys(run.result.before)
     ctx.iis.recycle(t.pool)
     run.act("recycle", t.pool.name)
-    run.result.acted = run.look(t)
+    run.result.acted = run.look_after_act(t)
     limit = t.pool.shutdown_time_limit_s
     run.warm_up_until(t, lambda o: bool(_keys(o) - old), drain_until=time.monotonic() + limit + drain_margin_s(limit),
                       old_gone=lambda o: not old & _keys(o))
@@ -199,9 +221,11 @@ def _worker(run: Run) -> None:
         if (worker.pid, worker.started_at) in {(w.pid, w.started_at) for w in iis.workers(t.pool)}:
             iis.kill(t.pool, worker.pid)
             run.act("kill", str(worker.pid))
-    wait(ctx, lambda: not old & _keys(run.look(t)), min(run.deadline, time.monotonic() + GONE_WAIT_S), p.poll_ms)
-    run.result.acted = run.look(t)
-    if run.result.acted.pool_state == STOPPED:  # the kills tripped rapid-fail protection
+    wait(ctx, lambda: _holds(lambda o: not old & _keys(o), run.look_after_act(t)),
+         min(run.deadline, time.monotonic() + GONE_WAIT_S), p.poll_ms)
+    run.result.acted = run.look_after_act(t)
+    stopped = run.result.acted is not None and run.result.acted.pool_state == STOPPED
+    if stopped:  # the kills tripped rapid-fail protection
         run.result.after = run.result.acted
         run.result.wait_ended = "pool_stopped"
     else:
@@ -221,6 +245,10 @@ def _fallback(p: OperationParams) -> str:
         raise Stop("wmi_provider_missing", "the WMI provider root\\WebAdministration is not installed and the policy "
                    "refuses other ways to unload the AppDomain: Install-WindowsFeature Web-Scripting-Tools")
     return fallback
+
+
+def _holds(condition: Callable[[Observation], bool], seen: Observation | None) -> bool:
+    return seen is not None and condition(seen)
 
 
 def _keys(o: Observation | None) -> set[tuple[int, str]]:

@@ -2,9 +2,9 @@
 # Restarts one application's AppDomain (rung "appdomain"): the worker process and every other app keep
 # running. Methods: wmi-unload (AppDomain.Unload through WMI, or through Microsoft.Web.Administration when
 # the WMI provider is missing, as the policy's fallback allows), touch-web-config (web.config LastWriteTime),
-# bin-marker (a file created and deleted in bin/). ASP.NET Core (no managed runtime) has no AppDomain:
-# touch-web-config, which makes ANCM restart the app (its worker in process, its dotnet.exe child out of
-# process). Observes before, acts, looks for the old entry to go, warms up, observes after; judges nothing.
+# bin-marker (a file created and deleted in bin/). ASP.NET Core (an ANCM handler in the app's effective
+# configuration) has no AppDomain: touch-web-config, which makes ANCM restart the app (its worker in
+# process, its own process out of process). Observes before, acts, looks for the old entry to go, warms up, observes after; judges nothing.
 # Parameters arrive only in $AspresetParams (base64 UTF-8 JSON, assigned on the first line of stdin).
 # The prelude (prelude.ps1, sent in front of this file) sets the preferences and defines the shared helpers.
 # Prints one ASCII-only JSON object whose keys are exactly bot.app.results.RestartResult.
@@ -24,6 +24,7 @@ $result = [ordered]@{
     warmups = @()
     after = $null
     wait_ended = ''
+    look_errors = @()
     duration_ms = 0
 }
 
@@ -49,13 +50,16 @@ function Assert-ContentReachable([string]$Physical) {
 
 function Invoke-Operation {
     $target = Initialize-Operation 'appdomain' $true
+    if (-not $target.IsCore -and -not $result.settings.managed_runtime) {
+        Stop-Operation 'bad_parameters' 'the application runs no ASP.NET: its pool has no managed runtime and no ASP.NET Core module handler serves it (static files, PHP...), so there is no AppDomain to restart; use --scope apppool'
+    }
     $method = [string]$P.method
     if (-not $method) { $method = if ($target.IsCore) { 'touch-web-config' } else { 'wmi-unload' } }
     if (@('wmi-unload', 'touch-web-config', 'bin-marker') -notcontains $method) {
         Stop-Operation 'bad_parameters' 'method must be wmi-unload, touch-web-config or bin-marker'
     }
     if ($target.IsCore -and $method -ne 'touch-web-config') {
-        Stop-Operation 'bad_parameters' 'ASP.NET Core (pool without managed runtime) has no AppDomain: use touch-web-config, which makes ANCM restart the app'
+        Stop-Operation 'bad_parameters' 'ASP.NET Core (an ANCM handler serves the app) has no AppDomain: use touch-web-config, which makes ANCM restart the app'
     }
     if ($method -eq 'wmi-unload' -and -not $target.HasProvider) {
         # No WMI provider: Microsoft.Web.Administration reaches the same AppDomains, unless the policy says otherwise.
@@ -118,8 +122,8 @@ function Invoke-Operation {
         if ($target.IsCore) { return @($Seen.workers).Count -gt 0 -and (& $gone $Seen) }
         @($Seen.appdomains).Count -gt 0
     }
-    Wait-Gone { & $gone (Get-Observation $target $true) }
-    $result.acted = Get-Observation $target $true
+    Wait-Gone { $look = Get-LookAfterAct $target $true; $null -ne $look -and (& $gone $look) }
+    $result.acted = Get-LookAfterAct $target $true
     Wait-Outcome $target $true $back { param($Seen) $true } 0
 }
 

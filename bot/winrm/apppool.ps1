@@ -23,6 +23,7 @@ $result = [ordered]@{
     warmups = @()
     after = $null
     wait_ended = ''
+    look_errors = @()
     duration_ms = 0
 }
 
@@ -31,7 +32,7 @@ function Invoke-Operation {
     $old = Get-ProcessKeys $result.before.workers
     $null = $target.Pool.Recycle()
     Add-Action 'recycle' $target.PoolName
-    $result.acted = Get-Observation $target $false
+    $result.acted = Get-LookAfterAct $target $false
     $limitMs = $result.settings.shutdown_time_limit_s * 1000
     $drainUntilMs = $clock.ElapsedMilliseconds + $limitMs + 1000 + 0.1 * $limitMs
     $new = { param($Seen) $null -ne $Seen -and @(Get-ProcessKeys $Seen.workers | Where-Object { $old -notcontains $_ }).Count -gt 0 }

@@ -158,13 +158,29 @@ function New-ServerManager {
     New-Object Microsoft.Web.Administration.ServerManager
 }
 
-function Get-HostingModel([string]$Physical) {
-    # ASP.NET Core under ANCM: <aspNetCore hostingModel="inprocess"> in web.config; absent means out of process.
-    $config = [IO.Path]::Combine($Physical, 'web.config')
-    if (-not [IO.File]::Exists($config)) { return 'outofprocess' }
-    $node = ([xml][IO.File]::ReadAllText($config)).SelectSingleNode('/configuration/system.webServer/aspNetCore | /configuration/location/system.webServer/aspNetCore')
-    if ($node -and ([string]$node.GetAttribute('hostingModel')).ToLowerInvariant() -eq 'inprocess') { return 'inprocess' }
-    'outofprocess'
+function Get-CoreHosting($Manager, [string]$SiteName, [string]$AppPath) {
+    # ASP.NET Core is told by the application's effective configuration, not by its pool's runtime
+    # version (a Core app may run in a v4.0 pool; a No Managed Code pool may serve static files or PHP):
+    # a handler running AspNetCoreModule(V2), and <aspNetCore> for hostingModel (absent: out of process)
+    # and processPath, whose image name finds the app's own process (docs/iis-behaviour.md).
+    $core = @{ IsCore = $false; Hosting = ''; Image = ''; Dll = '' }
+    $config = $Manager.GetWebConfiguration($SiteName, $AppPath)
+    $handlers = @($config.GetSection('system.webServer/handlers').GetCollection())
+    $core.IsCore = @($handlers | Where-Object { ([string]$_['modules']) -like 'AspNetCoreModule*' }).Count -gt 0
+    if (-not $core.IsCore) { return $core }
+    $section = $config.GetSection('system.webServer/aspNetCore')
+    $core.Hosting = if (([string]$section.GetAttributeValue('hostingModel')) -eq 'inprocess') { 'inprocess' } else { 'outofprocess' }
+    $path = [string]$section.GetAttributeValue('processPath')
+    if ($path -and -not $path.Contains('%')) {
+        $core.Image = $path.Split('\/')[-1]
+        if ($core.Image -notlike '*.*') { $core.Image += '.exe' }
+        if ($core.Image -eq 'dotnet.exe') {
+            # A framework-dependent app: every such app runs dotnet.exe; its .dll names this one.
+            $first = ([string]$section.GetAttributeValue('arguments')).Trim().Split(' ')[0].Trim('"')
+            if ($first -like '*.dll') { $core.Dll = $first.Split('\/')[-1] }
+        }
+    }
+    $core
 }
 
 function Resolve-Target {
@@ -182,12 +198,10 @@ function Resolve-Target {
     $pool = $manager.ApplicationPools[$poolName]
     if ($null -eq $pool) { Stop-Operation 'pool_not_found' "IIS has no application pool '$poolName'" }
     $physical = [Environment]::ExpandEnvironmentVariables([string]$app.VirtualDirectories['/'].PhysicalPath)
-    $isCore = -not [string]$pool.ManagedRuntimeVersion
-    $hosting = ''
-    if ($isCore) { $hosting = Get-HostingModel $physical }
+    $core = Get-CoreHosting $manager ([string]$site.Name) $appPath
     @{ Manager = $manager; Site = $site; SiteName = [string]$site.Name; SiteId = [long]$site.Id; AppPath = $appPath
-       PoolName = $poolName; Pool = $pool; Physical = $physical; IsCore = $isCore; Hosting = $hosting
-       HasProvider = Test-WmiProvider }
+       PoolName = $poolName; Pool = $pool; Physical = $physical; IsCore = $core.IsCore; Hosting = $core.Hosting
+       CoreImage = $core.Image; CoreDll = $core.Dll; HasProvider = Test-WmiProvider }
 }
 
 function Get-PoolSettings($Target) {
@@ -195,6 +209,7 @@ function Get-PoolSettings($Target) {
     [ordered]@{
         start_mode = Get-StartMode $pool
         managed_runtime = [string]$pool.ManagedRuntimeVersion
+        aspnet_core = [bool]$Target.IsCore
         hosting_model = $Target.Hosting
         max_processes = [int]$pool.ProcessModel.MaxProcesses
         shutdown_time_limit_s = [double]$pool.ProcessModel.ShutdownTimeLimit.TotalSeconds
@@ -212,9 +227,13 @@ function Get-PoolState([string]$Pool) {
 }
 
 function ConvertTo-Process([int]$Id) {
-    # (PID, start time): Windows reuses PIDs. A process that exited meanwhile is left out.
-    try { $process = [Diagnostics.Process]::GetProcessById($Id) } catch { return }
-    [ordered]@{ pid = $Id; started_at = $process.StartTime.ToUniversalTime().ToString('o') }
+    # (PID, start time): Windows reuses PIDs. A process that exited meanwhile is left out, also when it
+    # exits between being found and its start time being read (StartTime then throws).
+    try {
+        $process = [Diagnostics.Process]::GetProcessById($Id)
+        $started = $process.StartTime.ToUniversalTime().ToString('o')
+    } catch { return }
+    [ordered]@{ pid = $Id; started_at = $started }
 }
 
 function Get-Workers([string]$Pool) {
@@ -226,11 +245,19 @@ function Get-Workers([string]$Pool) {
     @($ids | Sort-Object -Unique | ForEach-Object { ConvertTo-Process $_ })
 }
 
-function Get-Children($Workers) {
-    # ASP.NET Core out of process: the dotnet.exe children of the pool's workers.
+function Test-AppProcess($Process, $Target) {
+    # One of the app's own processes: never the console host Windows attaches; the image of ANCM's
+    # processPath when it is known (MyApp.exe, or dotnet.exe with this app's .dll on its command line).
+    if ($Process.Name -eq 'conhost.exe') { return $false }
+    if ($Target.CoreImage -and $Process.Name -ne $Target.CoreImage) { return $false }
+    -not $Target.CoreDll -or ([string]$Process.CommandLine).ToLowerInvariant().Contains($Target.CoreDll.ToLowerInvariant())
+}
+
+function Get-Children($Workers, $Target) {
+    # ASP.NET Core out of process: the app's process under the pool's workers, whatever its name.
     $parents = @($Workers | ForEach-Object { [int]$_.pid })
     if ($parents.Count -eq 0) { return @() }
-    @(Get-CimBounded 'root/cimv2' 'Win32_Process' | Where-Object { $_.Name -eq 'dotnet.exe' -and $parents -contains [int]$_.ParentProcessId } |
+    @(Get-CimBounded 'root/cimv2' 'Win32_Process' | Where-Object { $parents -contains [int]$_.ParentProcessId -and (Test-AppProcess $_ $Target) } |
         Sort-Object ProcessId | ForEach-Object { ConvertTo-Process ([int]$_.ProcessId) })
 }
 
@@ -268,7 +295,7 @@ function Test-AppOffline($Target) {
 function Get-Observation($Target, [bool]$Domains) {
     $workers = @(Get-Workers $Target.PoolName)
     $children = @()
-    if ($Target.Hosting -eq 'outofprocess') { $children = @(Get-Children $workers) }
+    if ($Target.Hosting -eq 'outofprocess') { $children = @(Get-Children $workers $Target) }
     $entries = $null
     if ($Domains -and -not $Target.IsCore) { $entries = @(Get-AppDomainEntries $Target) }
     [ordered]@{
@@ -279,6 +306,17 @@ function Get-Observation($Target, [bool]$Domains) {
         appdomains = $entries
         app_restarts = Get-AppRestarts
         app_offline = Test-AppOffline $Target
+    }
+}
+
+function Get-LookAfterAct($Target, [bool]$Domains) {
+    # A look after the act: one that fails (WAS busy, a WMI call past its bound, a share gone) is
+    # recorded in look_errors and answers $null, and the caller looks again: the operation is not
+    # ended without its after-state by one failed read.
+    try { Get-Observation $Target $Domains } catch {
+        $code = Get-ErrorCode $_.Exception
+        $result.look_errors += , ('{0}: {1}' -f $code, (Get-ErrorText $code $_.Exception))
+        $null
     }
 }
 
@@ -333,9 +371,15 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
             $waitFresh = $null -ne $waitSeen -and (& $AreOldGone $waitSeen)
             $waitAnswer = Invoke-Warmup $WaitTarget $waitSeen
         }
-        $waitSeen = Get-Observation $WaitTarget $WaitDomains
-        $result.after = $waitSeen
+        $waitLook = Get-LookAfterAct $WaitTarget $WaitDomains
         $waitNowMs = $clock.ElapsedMilliseconds
+        if ($null -eq $waitLook) {
+            if ($waitNowMs -ge $deadlineMs) { $result.wait_ended = 'deadline'; return }  # nothing readable: no drain to watch
+            Start-Sleep -Milliseconds $P.poll_ms
+            continue
+        }
+        $waitSeen = $waitLook
+        $result.after = $waitSeen
         $waitOldGone = & $AreOldGone $waitSeen
         if ($waitSeen.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
         # HTTP.sys itself said no binding or no registration matches: asking again cannot help.

@@ -23,6 +23,7 @@ $result = [ordered]@{
     warmups = @()
     after = $null
     wait_ended = ''
+    look_errors = @()
     duration_ms = 0
 }
 
@@ -47,8 +48,8 @@ function Invoke-Operation {
     }
     foreach ($worker in @($result.before.workers)) { Stop-Worker $worker }
     $oldGone = { param($Seen) @(Get-ProcessKeys $Seen.workers | Where-Object { $old -contains $_ }).Count -eq 0 }
-    Wait-Gone { & $oldGone (Get-Observation $target $false) }
-    $result.acted = Get-Observation $target $false
+    Wait-Gone { $look = Get-LookAfterAct $target $false; $null -ne $look -and (& $oldGone $look) }
+    $result.acted = Get-LookAfterAct $target $false
     if ($result.acted.pool_state -eq 'Stopped') {
         # The kills tripped rapid-fail protection: nothing will start until someone starts the pool.
         $result.after = $result.acted

@@ -10,6 +10,7 @@ from typing import Any
 from bot.app.results import RestartResult
 from bot.app.verification import Verdict, host_outcome, judge
 from bot.sim.farm import Farm
+from bot.sim.iis import OUT_OF_PROCESS
 from bot.sim.timing import SimTiming
 from bot.winrm.deadline import Deadlines
 from bot.winrm.executor import WinRMExecutor
@@ -105,3 +106,81 @@ def test_a_redirect_to_another_host_is_not_followed_and_never_counts_as_the_app_
     assert none_plan.rung == Rung.NONE
     outcome = host_outcome(none_plan, "web01", none, 0)
     assert outcome.error_code == "not_verified" and "redirect" in (outcome.error or "")
+
+
+# ---- ASP.NET Core: told by its ANCM handler, its process by processPath ------------------------------
+
+
+def test_an_out_of_process_core_app_hosted_as_its_own_exe_is_found_and_its_console_host_is_not(
+    farm, executor, call
+):
+    app = farm.host("web03").iis.app("CoreApi")
+    app.hosting_model = OUT_OF_PROCESS
+    assert app.process_name == "MyApp.exe"  # since .NET Core 3.0 ANCM runs the app's own executable
+    executor.run(*call("core-api", "web03", "status", warm_up=True))  # the first request starts it
+
+    r = _restart(executor.run(*call("core-api", "web03", "appdomain")))
+
+    verdict = _verdict(r, "CorePool")
+    assert verdict.error_code is None and "dotnet_child_restarted" in verdict.evidence
+    assert r.before and r.after and len(r.before.children) == 1 and len(r.after.children) == 1  # no conhost.exe
+    assert app.child is not None and r.after.children[0].pid == app.child.pid
+
+
+def test_a_core_app_in_a_v4_pool_is_restarted_as_core_and_a_static_site_in_a_no_managed_code_pool_is_refused(
+    farm, executor, call
+):
+    iis = farm.host("web03").iis
+    iis.pool("CorePool").managed_runtime = "v4.0"  # the runtime version does not say what the app is
+
+    core = _restart(executor.run(*call("core-api", "web03", "appdomain", timeout_s=2)))
+
+    assert core.method == "touch-web-config" and core.settings and core.settings.aspnet_core
+    assert _verdict(core, "CorePool").error_code is None
+
+    iis.pool("SharedPool").managed_runtime = ""  # static files: no managed runtime and no ANCM handler
+    static = _restart(executor.run(*call("intranet", "web03", "appdomain")))
+
+    assert static.error_code == "bad_parameters" and static.actions == []
+    assert "--scope apppool" in (static.error or "")
+
+
+# ---- after the act: nothing ends the operation without its after-state -----------------------------
+
+
+def test_a_failed_read_after_the_recycle_is_recorded_and_read_again_not_the_end_of_the_operation(
+    farm, executor, call
+):
+    iis = farm.host("web01").iis
+    iis.reads_before_failure, iis.failing_reads = 1, 2  # the look before acting succeeds, the next two fail
+
+    r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
+
+    verdict = _verdict(r)
+    assert r.ok and r.after is not None and len(r.look_errors) == 2 and "busy" in r.look_errors[0]
+    assert verdict.error_code is None and "new_worker" in verdict.evidence
+    assert any("failed and were repeated" in note for note in verdict.notes)
+
+
+def test_when_no_read_after_the_act_succeeds_the_step_done_is_reported_and_nothing_is_claimed(farm, executor, call):
+    iis = farm.host("web01").iis
+    iis.reads_before_failure, iis.failing_reads = 1, 10_000
+
+    r = _restart(executor.run(*call("shop-web", "web01", "apppool", timeout_s=0.5)))
+
+    verdict = _verdict(r)
+    assert r.ok and [a.step for a in r.actions] == ["recycle"] and r.after is None and r.look_errors
+    assert verdict.error_code == "not_verified" and "recycle" in (verdict.error or "")
+
+
+def test_a_site_bound_only_to_a_wildcard_host_name_is_warmed_up_with_a_name_under_it(farm, executor, call):
+    from bot.sim.iis import Binding
+
+    site = farm.host("web01").iis.sites["Shop"]
+    port = site.bindings[0].port
+    site.bindings = [Binding("http", "*", port, "*.shop.sim")]  # IIS 10: any name under shop.sim
+
+    r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
+
+    assert r.warmups[-1].host_header == f"aspreset-warmup.shop.sim:{port}" and r.warmups[-1].status == 200
+    assert _verdict(r).error_code is None

@@ -113,13 +113,13 @@ def test_a_pool_stopped_at_the_end_fails_every_rung_with_what_to_do():
         assert verdict.error_code == "pool_stopped" and "Start-WebAppPool" in (verdict.error or "")
 
 
-def test_aspnet_core_out_of_process_is_judged_by_its_dotnet_child():
-    core = PoolSettings(managed_runtime="", hosting_model="outofprocess")
+def test_aspnet_core_out_of_process_is_judged_by_its_own_process():
+    core = PoolSettings(managed_runtime="v4.0", aspnet_core=True, hosting_model="outofprocess")
     child, new_child = W2, WorkerProcess(pid=4010, started_at="2026-01-01T10:06:00.000000Z")
     ok = judge(Rung.APPDOMAIN, "P", result("appdomain", seen(W1, children=(child,)), seen(W1, children=(new_child,)),
                                             settings=core))
     assert ok.error_code is None and "dotnet_child_restarted" in ok.evidence
-    assert any("dotnet.exe 4010" in note for note in ok.notes)
+    assert any("process 4010" in note for note in ok.notes)
     same = judge(Rung.APPDOMAIN, "P", result("appdomain", seen(W1, children=(child,)), seen(W1, children=(child,)),
                                               settings=core))
     assert same.error_code == "appdomain_not_restarted"

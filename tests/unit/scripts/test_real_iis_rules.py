@@ -50,9 +50,36 @@ def test_process_comparisons_use_pid_and_start_time(prelude, ps_tree):
 
 def test_every_wait_reads_the_pool_state_and_ends_on_stopped(prelude, ps_tree):
     wait = ps_tree.text(ps_tree.function_definitions(prelude.root)["wait-outcome"])
-    assert wait.index("Get-Observation") < wait.index("'pool_stopped'")
+    assert wait.index("Get-LookAfterAct") < wait.index("'pool_stopped'")
 
 
 def test_the_drain_is_bounded_by_shutdown_time_limit_not_by_the_request_timeout(ps_tree):
     apppool = ps_tree.load_script("apppool").source
     assert "$result.settings.shutdown_time_limit_s * 1000" in apppool and "$drainUntilMs" in apppool
+
+
+def test_aspnet_core_is_told_by_the_apps_ancm_handler_not_by_its_pools_runtime_version(prelude, ps_tree):
+    library = ps_tree.function_definitions(prelude.root)
+    resolve = ps_tree.text(library["resolve-target"])
+    assert "ManagedRuntimeVersion" not in resolve and "Get-CoreHosting" in resolve
+    core = ps_tree.text(library["get-corehosting"])
+    assert "GetWebConfiguration(" in core and "'AspNetCoreModule*'" in core
+    assert "'system.webServer/aspNetCore'" in core and "'processPath'" in core
+
+
+def test_an_out_of_process_apps_process_is_found_whatever_its_name_but_never_conhost(prelude, ps_tree):
+    library = ps_tree.function_definitions(prelude.root)
+    children = ps_tree.text(library["get-children"]) + ps_tree.text(library["test-appprocess"])
+    assert "'dotnet.exe'" not in children  # since .NET Core 3.0 the app runs as MyApp.exe
+    assert "$Process.Name -eq 'conhost.exe'" in children
+    assert "$Target.CoreImage" in children and "$Target.CoreDll" in children
+
+
+def test_an_ipv6_binding_address_is_bracketed_and_a_wildcard_host_name_becomes_a_name_under_it(prelude, ps_tree):
+    library = ps_tree.function_definitions(prelude.root)
+    request = ps_tree.text(library["get-warmuprequest"])
+    assert "$address = Get-UrlHost $address" in request
+    assert request.index("$address = Get-UrlHost $address") < request.index("$hostHeader = $address")
+    wildcard = "if ($hostHeader.StartsWith('*')) { $hostHeader = 'aspreset-warmup' + $hostHeader.TrimStart('*') }"
+    assert wildcard in request
+    assert '"[$Address]"' in ps_tree.text(library["get-urlhost"])

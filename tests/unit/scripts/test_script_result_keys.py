@@ -89,7 +89,7 @@ def _key_problems(ps_tree, op: str, mutated_file: str, old: str, new: str) -> li
             "    app_offline = $false\n    appOffline = $false\n",
             "has key(s) ['appOffline']",
         ),
-        ("status", PRELUDE, "; started_at = $process", "; start_time = $process", "WorkerProcess"),
+        ("status", PRELUDE, "; started_at = $started", "; start_time = $started", "WorkerProcess"),
         ("apppool", "apppool", "    wait_ended = ''\n", "", "lacks RestartResult field(s) ['wait_ended']"),
         (
             "apppool",
