@@ -44,7 +44,7 @@ class UnknownRequest(NotFound):
     """No request with that id."""
 
     def __init__(self, request_id: str) -> None:
-        super().__init__(f"no request {request_id!r}: `aspreset requests` lists them")
+        super().__init__(f"no request {request_id!r}: the `requests` command lists them")
         self.request_id = request_id
 
 

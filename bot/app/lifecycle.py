@@ -314,7 +314,7 @@ class _HostsSeen:
         untouched = [h for h in the_plan.hosts if h not in done and h not in in_flight]
         where = f"; {', '.join(in_flight)} were still restarting and have no recorded result" if in_flight else ""
         return {
-            "error": f"the operator stopped waiting{where}: `aspreset status {the_plan.site}` shows where they stand",
+            "error": f"the operator stopped waiting{where}: the status of {the_plan.site} shows where they stand",
             "hosts": [o.to_json() for o in self.finished],
             "in_flight": in_flight,
             "untouched": untouched,

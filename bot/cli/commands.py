@@ -20,6 +20,7 @@ from bot.app.ports import Notifier
 from bot.app.service import Service
 from bot.app.views import ErrorView, PlanView, View
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_view
+from bot.cli.render import CHAT, SHELL
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
@@ -187,23 +188,24 @@ def cmd_say(args: argparse.Namespace) -> int:
     settings = _settings(args)
     service = _service(settings)
     principal = _principal(args, settings, service)
-    return _show(args, handle_text(args.text, principal, service, f"console:{getpass.getuser()}"))
+    view = handle_text(args.text, principal, service, f"console:{getpass.getuser()}")
+    return _show(args, view, prefix=CHAT)
 
 
 def _origin() -> str:
     return f"cli:{getpass.getuser()}"  # who typed it, beside whom they act as
 
 
-def _show(args: argparse.Namespace, view: View) -> int:
+def _show(args: argparse.Namespace, view: View, prefix: str = SHELL) -> int:
     """Print a view as text, or as its own JSON dump with --json; the exit code follows from it."""
     if getattr(args, "json", False):
         _print(view.model_dump_json(indent=2))
     elif isinstance(view, ErrorView):
         print(f"aspreset: {view.message}", file=sys.stderr)
     elif sys.stdout.isatty():
-        _print_coloured(render_text(view))
+        _print_coloured(render_text(view, prefix))
     else:
-        _print(render_text(view))
+        _print(render_text(view, prefix))
     return exit_code_for_view(view)
 
 

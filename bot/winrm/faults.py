@@ -154,11 +154,15 @@ def deadline_passed(ctx: CallContext) -> TimedOut:
         what = f"WinRM at {ctx.endpoint} did not finish answering"
     mutating = ctx.command_started and ctx.op not in READ_ONLY_OPERATIONS
     partly = " (the operation may have partly happened)" if mutating else ""
+    kept = d.end - d.until  # the clean-up's share, reserved once a shell was open
+    waited = min(d.elapsed(), d.seconds)
+    cleanup = (f", keeping its last {_secs(kept)} s ([winrm] cleanup_budget_s) to terminate the command and "
+               "delete the shell") if kept > 0 else ""
     return TimedOut(
         ctx.host_name,
-        f"{what} while {d.phase}; gave up after {_secs(d.elapsed())} s, the {ctx.op} deadline "
-        f"([winrm] {d.setting or 'deadline'} = {_secs(d.seconds)} s). The host may be overloaded, a WMI call "
-        "may hang, or something between here and it holds the connection open; check the host, then run "
+        f"{what} while {d.phase}; gave up after {_secs(waited)} s of the {_secs(d.seconds)} s {ctx.op} deadline "
+        f"([winrm] {d.setting or 'deadline'}){cleanup}. The host may be overloaded, a WMI call may hang, or "
+        "something between here and it holds the connection open; check the host, then run "
         f"`aspreset status` before repeating{partly}.",
     )
 
