@@ -5,8 +5,8 @@ interactive console driven through a real terminal."""
 from __future__ import annotations
 
 import io
-import re
 import os
+import re
 import subprocess
 import sys
 
