@@ -15,7 +15,7 @@ from bot.app.errors import AspresetError, ConfigError, NotAllowed, Refused
 from bot.app.events import EventKind
 from bot.app.execution import HostSlots, resume_command, run_plan
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Store
+from bot.app.ports import ChecksHosts, Clock, DrainHooks, Executor, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.app.results import OperationParams, StatusResult
@@ -141,6 +141,8 @@ class Requests:
         store.expire_due(now)
         planned = self._plan(request, principal)
         decision = planned.decision
+        if not isinstance(decision, Refuse):
+            self._check_hosts(planned.plan)  # before anything is recorded or sent
         new = self._new_request(planned, principal, origin, request, now)
         if isinstance(decision, Refuse):
             recorded = store.record_refused(new, "; ".join(decision.reasons), now)
@@ -204,6 +206,7 @@ class Requests:
         blocked = time_guards(the_plan, self.policy, now, kills, self._pool_health(the_plan))
         if blocked is not None:  # the approval is not recorded; the request waits or expires
             raise Refused(f"{req.id} cannot run now: " + "; ".join(blocked.reasons))
+        self._check_hosts(the_plan)  # the approval is not recorded while a host cannot be reached at all
         outcome = store.add_approval(req.id, principal.id, now)
         if outcome.status == ApprovalStatus.EXPIRED:
             return self._view(store.get(req.id), f"request {req.id} expired before this approval")
@@ -250,6 +253,13 @@ class Requests:
         self.store.cancel(req.id, principal.id, now)
         self.notifications.tell(EventKind.CANCELLED, self.store.get(req.id), principal.id)
         return self._view(self.store.get(req.id), f"{req.id} cancelled by its requester")
+
+    def _check_hosts(self, the_plan: Plan) -> None:
+        """Every host's credentials and transport, checked without traffic: a missing variable stops
+        the request before it is recorded, never after the first host restarted."""
+        if isinstance(self.executor, ChecksHosts):
+            for name in the_plan.hosts:
+                self.executor.prepare(name, self.inventory.hosts[name])
 
     def _view(self, req: Request, message: str = "", *, ran_now: bool = False) -> RequestView:
         return self.notifications.view(req, message, ran_now=ran_now)

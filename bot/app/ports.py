@@ -56,6 +56,15 @@ class ConnectsAhead(Protocol):
     def connect(self, host_name: str, host: Host) -> None: ...
 
 
+@runtime_checkable
+class ChecksHosts(Protocol):
+    """An executor that can tell, without sending anything, that a host can be reached at all (its
+    credentials are where the inventory says, its transport is allowed and installed). Raises an
+    AspresetError (ConfigError: exit 2) naming the host and the setting."""
+
+    def prepare(self, host_name: str, host: Host) -> object: ...
+
+
 class Store(Protocol):
     """Requests, approvals, per-(host, pool) locks and the audit trail (bot.store.SqlStore).
     Every method is one transaction; `now` is tz-aware UTC from the service's clock. Every state
