@@ -96,7 +96,8 @@ def run(plans: int, restarts: int) -> list[tuple[str, list[float], list[float], 
         work = Path(tmp)
         db = f"sqlite:///{work / 'bench.db'}"
         inventory = farm.client_inventory()
-        service = build(Settings.of(load_policy(EXAMPLES / "policy.toml"), inventory, workdir=work, db_url=db))
+        runtime = build(Settings.of(load_policy(EXAMPLES / "policy.toml"), inventory, workdir=work, db_url=db))
+        service = runtime.service
         rows.append(("Service, no MCP", *_direct(service, plans, restarts), None))
 
         server = build_server(ServiceSource.of(service), fixed(assistant("assistant")))
@@ -145,14 +146,15 @@ def run(plans: int, restarts: int) -> list[tuple[str, list[float], list[float], 
         finally:
             server_process.terminate()
             server_process.wait(timeout=15)
-        service.store.close()
+        runtime.close()
     return rows
 
 
 def serve_http(farm_file: str, db: str) -> None:
     """The child of the HTTP measurement: the MCP endpoint under uvicorn on 127.0.0.1."""
     inventory = load_inventory(farm_file)
-    service = build(Settings.of(load_policy(EXAMPLES / "policy.toml"), inventory, workdir=Path.cwd(), db_url=db))
+    settings = Settings.of(load_policy(EXAMPLES / "policy.toml"), inventory, workdir=Path.cwd(), db_url=db)
+    service = build(settings).service
     app = mcp_http_app(ServiceSource.of(service), McpSettings(clients={"assistant": McpClient(token_env="T")}),
                        os.environ)
     # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and

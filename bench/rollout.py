@@ -131,14 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         # per-host time: one host alone, on a session of its own (the handshake included, as in a rollout)
         single: list[float] = []
         for name in site.hosts[-args.single:]:
-            service = build(settings)
+            runtime = build(settings)
+            service = runtime.service
             start = time.perf_counter()
             view = service.request(RestartRequest(site=SITE, scope=rung, host=name), REQUESTER, "bench")
             single.append(time.perf_counter() - start)
             assert view.state == "succeeded", view.model_dump_json()
-            service.store.close()
+            runtime.close()
 
-        service = build(settings)
+        runtime = build(settings)
+        service = runtime.service
         walls: list[float] = []
         requests_per_run: list[int] = []
         counter.reset()
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             assert view.state == "succeeded" and len(view.hosts) == hosts, bad[:3]
             assert view.plan is not None and len(view.plan.waves) == math.ceil(hosts / args.max_parallel)
         cpu = cpu_s() - cpu_before
-        service.store.close()
+        runtime.close()
 
     per_host = statistics.median(single)
     ideal = math.ceil(hosts / args.max_parallel) * per_host

@@ -1,12 +1,18 @@
-"""The one composition root: `build(settings, ...)` wires the real adapters (SQL store, WinRM
-executor, drain hooks) around the core, and every entry point and test goes through it, passing
-fakes or simulator-pointed adapters for any port it wants to replace."""
+"""The one composition root. `build(settings, ...)` wires the real adapters (SQL store, WinRM
+executor, drain hooks) around the core and returns a `Runtime` that closes what it opened; every
+entry point and test goes through it, passing fakes or simulator-pointed adapters for any port it
+wants to replace (what it is given, its caller closes). `build_hosts` is the same for the commands
+that only reach hosts (doctor, discover): no store."""
 
 from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
 import structlog
 
@@ -26,42 +32,105 @@ if TYPE_CHECKING:
 log = structlog.get_logger("aspreset.bootstrap")
 
 
+class _Closes:
+    """What it opened, closed once, last opened first (the service's host threads before the
+    executor's sessions and their remote shells, those before the store)."""
+
+    _stack: ExitStack
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Close something a front end opened around it too (Slack's work pool, its Notifier)."""
+        self._stack.callback(callback)
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+@dataclass(eq=False)
+class Runtime(_Closes):
+    service: Service
+    interrupted: list[str]  # requests a dead process of this machine left running, marked interrupted now
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+
+@dataclass(eq=False)
+class Hosts(_Closes):
+    """What reaching hosts needs, without the store: for doctor, exercise and discover."""
+
+    policy: Policy
+    inventory: Inventory
+    executor: WinRMExecutor
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+
 def build(
     settings: Settings,
     *,
     executor: Executor | None = None,
     store: Store | None = None,
     notifier: Notifier | None = None,
+    notifier_for: Callable[[Store], Notifier] | None = None,
     clock: Clock | None = None,
     hooks: DrainHooks | None = None,
-) -> Service:
-    """A Service with every port filled: the given ones, else the real adapters from `settings`.
+) -> Runtime:
+    """The service with every port filled: the given ones, else the real adapters from `settings`
+    (`notifier_for` makes the Notifier from the store, for one that keeps its state there).
     Requests that a dead process on this machine left `running` are marked interrupted first (never
-    re-run), which frees their locks."""
+    re-run), which frees their locks. If anything fails, what was opened is closed again."""
     policy, inventory = settings.policy(), settings.inventory()  # bad files fail before anything opens
     check_environments(policy, inventory, settings)
     warn_on_split_database(settings)
-    if store is None:
-        from bot.store import open_store
+    stack = ExitStack()
+    try:
+        interrupted: list[str] = []
+        if store is None:
+            from bot.store import open_store
 
-        store = open_store(settings.db_url, settings.workdir)
-        reap_dead_local_runs(store)
-    if hooks is None:
-        from bot.drain.hooks import ProcessAndHttpHooks
+            store = open_store(settings.db_url, settings.workdir)
+            stack.callback(store.close)
+            interrupted = reap_dead_local_runs(store)
+        if executor is None:
+            executor = _own_executor(settings, stack)
+        if hooks is None:
+            from bot.drain.hooks import ProcessAndHttpHooks
 
-        hooks = ProcessAndHttpHooks()
-    return Service(
-        policy,
-        inventory,
-        executor=executor or executor_for(settings),
-        store=store,
-        notifier=notifier or SilentNotifier(),
-        clock=clock or utc_now,
-        hooks=hooks,
-        host_concurrency=settings.winrm.max_parallel,
-        command_timeout_s=settings.winrm.command_timeout_s,
-        owner=settings.owner or process_owner(),
-    )
+            hooks = ProcessAndHttpHooks()
+        service = Service(
+            policy,
+            inventory,
+            executor=executor,
+            store=store,
+            notifier=notifier or (notifier_for(store) if notifier_for else SilentNotifier()),
+            clock=clock or utc_now,
+            hooks=hooks,
+            host_concurrency=settings.winrm.max_parallel,
+            command_timeout_s=settings.winrm.command_timeout_s,
+            owner=settings.owner or process_owner(),
+        )
+        stack.callback(service.close)
+    except BaseException:
+        stack.close()
+        raise
+    return Runtime(service, interrupted, stack)
+
+
+def build_hosts(settings: Settings) -> Hosts:
+    policy, inventory = settings.policy(), settings.inventory()
+    stack = ExitStack()
+    return Hosts(policy, inventory, _own_executor(settings, stack), stack)
+
+
+def _own_executor(settings: Settings, stack: ExitStack) -> WinRMExecutor:
+    executor = executor_for(settings)
+    stack.callback(executor.close)  # deletes the kept remote shells, then closes the sessions
+    return executor
 
 
 def check_environments(policy: Policy, inventory: Inventory, settings: Settings) -> list[str]:

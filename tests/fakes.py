@@ -342,5 +342,5 @@ class FakeWorld:
     def build(cls, settings: Settings) -> FakeWorld:
         executor, store = FakeExecutor.for_inventory(settings.inventory()), MemoryStore()
         notifier, clock = RecordingNotifier(), HandClock()
-        service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock)
+        service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock).service
         return cls(service, executor, store, notifier, clock)

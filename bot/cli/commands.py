@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.app.dispatch import dispatch, handle_text
 from bot.app.errors import ConfigError
@@ -27,6 +27,9 @@ from bot.logs import configure as configure_logs
 from commands.model import Approve, Audit, Command, Deny, ListRequests, Reason, RestartRequest, Status
 from policies.identity import Principal, UnknownPerson, principal_named
 from policies.rollout import PROD_ENVIRONMENTS
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -71,7 +74,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _service(settings: Settings, notifier: Notifier | None = None) -> Service:
+def _build(settings: Settings, notifier: Notifier | None = None) -> Runtime:
     from bot.bootstrap import build
 
     return build(settings, notifier=notifier)
@@ -91,8 +94,10 @@ def _principal(args: argparse.Namespace, settings: Settings, service: Service) -
 def _run(args: argparse.Namespace, command: Callable[[], Command], *, origin: str | None = None) -> int:
     """Build the service, dispatch the command as the acting principal, show the view it returns."""
     settings = _settings(args)
-    service = _service(settings)
-    return _show(args, dispatch(command, _principal(args, settings, service), service, origin or _origin()))
+    with _build(settings) as runtime:
+        service = runtime.service
+        view = dispatch(command, _principal(args, settings, service), service, origin or _origin())
+    return _show(args, view)
 
 
 def _restart_request(args: argparse.Namespace, plan_only: bool) -> Callable[[], Command]:
@@ -126,23 +131,25 @@ def _run_restart(args: argparse.Namespace, command: Callable[[], Command], *, co
 
     settings = _settings(args)
     bar = ProgressBar(enabled=False if args.json else None)
-    service = _service(settings, bar)
-    principal = _principal(args, settings, service)
-    if confirm and not _confirmed(args, command, principal, service):
-        print("aspreset: nothing was run", file=sys.stderr)
-        return EXIT_FAILED
-    with stop_gracefully(service.stop) as interrupts:
-        try:
-            view = dispatch(command, principal, service, _origin())
-        except KeyboardInterrupt:  # the second signal: the request is recorded interrupted; stop waiting
-            bar.close()
-            print("aspreset: stopped waiting; the request is recorded interrupted with what is known "
-                  f"(`aspreset requests --state interrupted`); check `aspreset status {getattr(args, 'site', 'SITE')}`",
-                  file=sys.stderr, flush=True)
-            sys.stdout.flush()
-            os._exit(EXIT_INTERRUPTED)  # the hosts' threads would otherwise be waited for at exit
-        finally:
-            bar.close()
+    with _build(settings, bar) as runtime:
+        service = runtime.service
+        principal = _principal(args, settings, service)
+        if confirm and not _confirmed(args, command, principal, service):
+            print("aspreset: nothing was run", file=sys.stderr)
+            return EXIT_FAILED
+        with stop_gracefully(service.stop) as interrupts:
+            try:
+                view = dispatch(command, principal, service, _origin())
+            except KeyboardInterrupt:  # the second signal: the request is recorded interrupted; stop waiting
+                bar.close()
+                site = getattr(args, "site", None) or "SITE"
+                print("aspreset: stopped waiting; the request is recorded interrupted with what is known "
+                      f"(`aspreset requests --state interrupted`); check `aspreset status {site}`",
+                      file=sys.stderr, flush=True)
+                sys.stdout.flush()
+                os._exit(EXIT_INTERRUPTED)  # the hosts' threads would otherwise be waited for at exit
+            finally:
+                bar.close()
     code = _show(args, view)
     return EXIT_INTERRUPTED if interrupts.count else code
 
@@ -186,9 +193,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_say(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    service = _service(settings)
-    principal = _principal(args, settings, service)
-    view = handle_text(args.text, principal, service, f"console:{getpass.getuser()}")
+    with _build(settings) as runtime:
+        principal = _principal(args, settings, runtime.service)
+        view = handle_text(args.text, principal, runtime.service, f"console:{getpass.getuser()}")
     return _show(args, view, prefix=CHAT)
 
 
@@ -234,35 +241,37 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from bot.bootstrap import executor_for
+    from bot.bootstrap import build_hosts
     from bot.doctor import run_doctor
 
     settings = _settings(args)
-    if args.exercise:  # issue 10: each rung once on a canary site (bot/exercise.py)
+    if args.exercise:  # each rung once on a canary site (bot/exercise.py)
         from bot.exercise import run_exercise
 
         if not args.target:
             raise ConfigError("--exercise SITE needs the HOST to run on: aspreset doctor HOST --exercise SITE")
-        exercised = run_exercise(settings.inventory(), settings.policy(), args.target, args.exercise,
-                                 executor_for(settings))
+        with build_hosts(settings) as hosts:
+            exercised = run_exercise(hosts.inventory, hosts.policy, args.target, args.exercise, hosts.executor)
         _emit(args, exercised.to_json(), exercised.text())
         return EXIT_DONE if exercised.ok else EXIT_FAILED
-    report = run_doctor(settings.inventory(), args.target, executor_for(settings))
+    with build_hosts(settings) as hosts:
+        report = run_doctor(hosts.inventory, args.target, hosts.executor)
     _emit(args, report.to_json(), report.text())
     return EXIT_DONE if report.ok else EXIT_FAILED
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
     from bot.app.results import DiscoverResult, OperationParams
-    from bot.bootstrap import executor_for
+    from bot.bootstrap import build_hosts
     from bot.winrm.discovery import inventory_toml
 
     settings = _settings(args)
-    inventory = settings.inventory()
-    host = inventory.hosts.get(args.host)
-    if host is None:
-        raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; add a [hosts.{args.host}] table")
-    result = executor_for(settings).run(args.host, host, OperationParams(op="discover"))
+    with build_hosts(settings) as hosts:
+        host = hosts.inventory.hosts.get(args.host)
+        if host is None:
+            raise ConfigError(f"unknown host {args.host!r} in {settings.inventory_path}; "
+                              f"add a [hosts.{args.host}] table")
+        result = hosts.executor.run(args.host, host, OperationParams(op="discover"))
     assert isinstance(result, DiscoverResult)
     if args.json:
         print(result.model_dump_json(indent=2))

@@ -28,19 +28,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_mcp(args: argparse.Namespace) -> int:
     from bot.app.errors import AspresetError
-    from bot.bootstrap import build
+    from bot.app.service import Service
+    from bot.bootstrap import Runtime, build
     from bot.mcp.server import build_server
     from bot.mcp.services import ServiceSource, assistant, fixed
 
     principal = assistant(args.principal)  # a bad name is bad input: exit 2 before serving
-    source = ServiceSource(
-        lambda: build(load_settings(config=args.config, policy=args.policy, inventory=args.inventory, db=args.db))
-    )
+    built: list[Runtime] = []  # the one build that succeeded (a failed one closed what it opened)
+
+    def service() -> Service:
+        built.append(build(load_settings(config=args.config, policy=args.policy, inventory=args.inventory,
+                                         db=args.db)))
+        return built[-1].service
+
+    source = ServiceSource(service)
     try:
-        source.get()
-    except AspresetError as error:
-        print(f"aspreset mcp: every tool fails closed until this is fixed: {error}", file=sys.stderr, flush=True)
-    server = build_server(source, fixed(principal))
-    log.info("mcp_stdio_serving", principal=principal.id)
-    server.run("stdio")
+        try:
+            source.get()
+        except AspresetError as error:
+            print(f"aspreset mcp: every tool fails closed until this is fixed: {error}", file=sys.stderr, flush=True)
+        server = build_server(source, fixed(principal))
+        log.info("mcp_stdio_serving", principal=principal.id)
+        server.run("stdio")
+    finally:
+        for runtime in built:
+            runtime.close()
     return 0

@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.bootstrap import build
+from bot.bootstrap import Runtime, build
 from bot.config import Settings, WinRMSettings
 from bot.demo.console import Console, ConsoleNotifier
 from bot.http.asgi import create_app
 from bot.http.loopback import serve_on_loopback
 from bot.http.webhook import DeployWebhook
 from bot.sim.process import SimProcess
-from bot.store import open_store
 from bot.store.shared import MemoryShared
 from policies.files import load_policy
 
@@ -43,6 +42,7 @@ class DemoWorld:
     console: Console
     sim: SimProcess
     settings: Settings
+    runtime: Runtime  # closed on the way out (before the farm stops): the hosts' shells are deleted
 
 
 @contextmanager
@@ -57,15 +57,14 @@ def demo_world(out: TextIO) -> Iterator[DemoWorld]:
             print(f"  {line}", file=out)
         settings = Settings.of(load_policy(EXAMPLES / "policy.toml"), inventory, workdir=workdir,
                                winrm=DEMO_WINRM, owner="demo")
-        store = open_store(None, workdir)
-        stack.callback(store.close)
         notifier = ConsoleNotifier(out)
-        console = Console(build(settings, store=store, notifier=notifier), notifier, out)
+        runtime = stack.enter_context(build(settings, notifier=notifier))  # SQLite in workdir, WinRM to the farm
+        console = Console(runtime.service, notifier, out)
         webhook = DeployWebhook(console.webhook_secret, lambda: console.service.inventory,
                                 lambda: console.service.policy, console.post_notice, MemoryShared())
         console.webhook_url = stack.enter_context(serve_on_loopback(create_app(bolt=None, webhook=webhook)))
         print(f"Deploy webhook: POST {console.webhook_url}/hooks/deploy (HMAC-signed)", file=out)
-        yield DemoWorld(console, sim, settings)
+        yield DemoWorld(console, sim, settings, runtime)
 
 
 def run_demo(*, interactive: bool = False, slack: bool = False, out: TextIO = sys.stdout) -> int:

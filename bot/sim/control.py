@@ -6,6 +6,7 @@ answering or a worker hang in a farm that runs in its own process.
     hang HOST [POOL]   the pool's workers stop responding (a recycle will not finish; a kill will)
     heal HOST          the host answers again (the faults are cleared; hung workers stay hung)
     hosts              the farm's host names
+    shells             each host's open WinRM shells (`web01=0 web02=1`): a bot that closed leaves none
 
 Each line gets one answer line: `ok: ...` or `error: ...`."""
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from bot.sim.farm import Farm
 
-COMMANDS = ("silent", "hang", "heal", "hosts")
+COMMANDS = ("silent", "hang", "heal", "hosts", "shells")
 
 
 def apply(farm: Farm, line: str) -> str:
@@ -23,8 +24,10 @@ def apply(farm: Farm, line: str) -> str:
     verb, args = words[0].lower(), words[1:]
     if verb == "hosts":
         return "ok: " + " ".join(farm.hosts)
+    if verb == "shells":
+        return "ok: " + " ".join(f"{name}={host.open_shells}" for name, host in farm.hosts.items())
     if verb not in COMMANDS or not args:
-        return f"error: {line.strip()!r}: use silent HOST, hang HOST [POOL], heal HOST or hosts"
+        return f"error: {line.strip()!r}: use silent HOST, hang HOST [POOL], heal HOST, hosts or shells"
     host = farm.hosts.get(args[0])
     if host is None:
         return f"error: no host {args[0]!r}; the farm has {', '.join(farm.hosts)}"

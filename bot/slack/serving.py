@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from bot.app.ports import Clock, Executor, Store
 from bot.app.service import Service
-from bot.bootstrap import build, process_owner, reap_dead_local_runs
+from bot.bootstrap import Runtime, build, process_owner
 from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
@@ -28,7 +28,7 @@ from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
 from bot.slack.sweeper import EVERY_S, ExpirySweeper
-from bot.store import SqlStore, open_store
+from bot.store import SqlStore
 from bot.store.shared import MemoryShared, Shared, SqlShared
 
 if TYPE_CHECKING:
@@ -41,26 +41,21 @@ log = structlog.get_logger("aspreset.serve")
 class Serving:
     asgi: Starlette
     bolt: App
-    service: Service
+    runtime: Runtime
     notifier: SlackNotifier
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
     sweeper: ExpirySweeper | None = None
     socket_mode: SocketModeHandler | None = None
-    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def service(self) -> Service:
+        return self.runtime.service
 
     def close(self) -> None:
-        """Finish the work in flight (a restart that has started is finished), send the last
-        message updates, then let go of Slack and the store."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.sweeper is not None:
-            self.sweeper.stop()
-        if self.socket_mode is not None:
-            self.socket_mode.close()  # type: ignore[no-untyped-call]
-        self.work.shutdown(wait=True)
-        self.notifier.close()
-        self.service.store.close()
+        """Stop sweeping and taking Slack's events, finish the work in flight (a restart that has
+        started is finished), send the last message updates, then let go of the hosts and the
+        store (bootstrap's Runtime: last opened first). Once."""
+        self.runtime.close()
 
 
 def build_serving(
@@ -78,28 +73,39 @@ def build_serving(
     slack = settings.slack
     client = web_client(slack)
     inventory = settings.inventory()
-    interrupted: list[str] = []
-    if store is None:  # opened here (not in build) to hear which runs a dead process of this machine left
-        store = open_store(settings.db_url, settings.workdir)
-        interrupted = reap_dead_local_runs(store)
-    shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
-    notifier = SlackNotifier(client, lambda site: inventory.sites[site].channel if site in inventory.sites else None,
-                             shared=shared)
-    service = build(settings, executor=executor, store=store, notifier=notifier, clock=clock)
-    for request_id in interrupted:  # its message (in the store, whoever posted it) is updated, else posted
-        notifier.show(request_id, service.get_request(request_id), follow_up=False)
-    work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
-    front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
-    bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
-    webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
-                            lambda channel, assessment: post_notice(client, channel, assessment), shared)
-    sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(), every_s=sweep_every_s)
-    serving = Serving(asgi=Starlette(), bolt=bolt, service=service, notifier=notifier, work=work,
-                      sweeper=sweeper.start())
-    serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
-                              mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
-    if socket_mode:
-        serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
+    made: list[tuple[Shared, SlackNotifier]] = []
+
+    def slack_notifier(store: Store) -> SlackNotifier:
+        """Each request's message is kept in the store, so every replica updates the same one."""
+        shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
+        made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
+                                           if site in inventory.sites else None, shared=shared)))
+        return made[-1][1]
+
+    runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock)
+    try:
+        (shared, notifier), service = made[0], runtime.service
+        runtime.on_close(notifier.close)  # after the work below: its last message updates go out
+        for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
+            notifier.show(request_id, service.get_request(request_id), follow_up=False)
+        work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
+        runtime.on_close(lambda: work.shutdown(wait=True))
+        front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
+        bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
+        webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
+                                lambda channel, assessment: post_notice(client, channel, assessment), shared)
+        serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work)
+        serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
+                                  mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
+        if socket_mode:
+            handler = serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
+            runtime.on_close(handler.close)  # before the work shuts down: no new events meanwhile
+        sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(), every_s=sweep_every_s)
+        serving.sweeper = sweeper.start()
+        runtime.on_close(sweeper.stop)  # first of all
+    except BaseException:
+        runtime.close()
+        raise
     return serving
 
 

@@ -139,6 +139,11 @@ class WinRMExecutor:
         """`reusable` is False after a failure or a cut socket: such a session is closed."""
         self.sessions.give_back(session, reusable=reusable)
 
+    def close(self) -> None:
+        """Delete the hosts' kept shells and close their sessions (the owner of this executor calls
+        it when it is done with the hosts)."""
+        self.sessions.close()
+
     def connect(self, host_name: str, host: Host) -> None:
         """Open the host's session ahead of its operation (for NTLM the handshake; with kept shells,
         its shell) and keep it in the cache. Nothing runs on the host; any problem is left for the

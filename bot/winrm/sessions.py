@@ -80,7 +80,7 @@ class SessionCache:
         close(session)
 
     def close(self) -> None:
-        """Delete every kept shell and close every session (a process that ends calls this)."""
+        """Delete every kept shell and close every session (WinRMExecutor.close: its owner is done)."""
         with self._lock:
             every = [s for idle in self._idle.values() for _, s in idle]
             self._idle.clear()

@@ -13,7 +13,7 @@ import sys
 import pexpect
 import pytest
 
-from bot.demo import demo_world, run_demo, scripted
+from bot.demo import DemoWorld, demo_world, run_demo, scripted
 
 
 def test_the_scripted_demo_plays_every_scene_and_exits_zero():
@@ -35,6 +35,21 @@ def test_the_demo_names_the_scene_that_did_not_behave():
         assert world.sim.control("silent web02").startswith("ok")  # the very first scene needs web02
         assert scripted(world, out) == 1
     assert "DEMO FAILED in scene 'A deploy that changed bin/'" in out.getvalue()
+
+
+def test_the_demo_deletes_the_shells_it_kept_on_the_farm_on_the_way_out():
+    out = io.StringIO()
+    with demo_world(out) as world:
+        world.console.say("alice", "/recycle status shop-web", echo=False)
+        assert open_shells(world) == {"web01": 1, "web02": 1, "web03": 0, "web04": 0}  # kept for the next call
+        world.runtime.close()  # what leaving demo_world does first, before the farm stops
+        assert open_shells(world) == {"web01": 0, "web02": 0, "web03": 0, "web04": 0}
+
+
+def open_shells(world: DemoWorld) -> dict[str, int]:
+    answer = world.sim.control("shells")
+    assert answer.startswith("ok: "), answer
+    return {name: int(count) for name, count in (pair.split("=") for pair in answer.removeprefix("ok: ").split())}
 
 
 def test_the_interactive_console_takes_chat_lines_people_and_faults_through_a_terminal(tmp_path):

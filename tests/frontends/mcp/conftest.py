@@ -10,7 +10,7 @@ import pytest
 
 from bot.app.ports import Notifier
 from bot.app.service import Service
-from bot.bootstrap import build
+from bot.bootstrap import Runtime, build
 from bot.config import Settings, WinRMSettings
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource, assistant, fixed
@@ -35,17 +35,17 @@ def db_url(tmp_path: Path) -> str:
 @pytest.fixture
 def make_service(farm_inventory: Inventory, db_url: str, tmp_path: Path) -> Iterator[Callable[..., Service]]:
     """Services on the demo policy, the farm and one SQLite file; `notifier` as the test needs."""
-    made: list[Service] = []
+    made: list[Runtime] = []
 
     def make(notifier: Notifier | None = None) -> Service:
         settings = Settings.of(load_policy(POLICY), farm_inventory, workdir=tmp_path, db_url=db_url,
                                winrm=WinRMSettings(command_timeout_s=20), owner="mcp-test")
         made.append(build(settings, notifier=notifier))
-        return made[-1]
+        return made[-1].service
 
     yield make
-    for service in made:
-        service.store.close()
+    for runtime in made:
+        runtime.close()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def serve(tmp_path, farm_inventory, *, policy_text: str | None = None, db: str |
     policy.write_text(policy_text or ENVIRONMENTS)
     db = db or f"sqlite:///{tmp_path / 'a.db'}"
     source = ServiceSource(lambda: build(load_settings(policy=str(policy), inventory=str(farm_file), db=db,
-                                                       environ={}, cwd=tmp_path)))
+                                                       environ={}, cwd=tmp_path)).service)
     return build_server(source, fixed(assistant("assistant")))
 
 

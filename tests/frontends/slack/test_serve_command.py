@@ -2,7 +2,7 @@
 its WebClient pointed at the fake Slack (SLACK_API_BASE_URL), the simulated farm's inventory.
 The done-when story: alice's signed `/recycle shop-web --reason hung`, the approval, alice's
 click refused, bob's click runs it and the message holds the real PIDs; a config-only deploy
-offers the appdomain restart; SIGTERM stops it cleanly."""
+offers the appdomain restart; SIGTERM stops it cleanly, deleting the WinRM shells it kept on the hosts."""
 
 from __future__ import annotations
 
@@ -65,4 +65,6 @@ def test_aspreset_serve_takes_a_signed_recycle_through_approval_to_the_real_pids
         serve.stdout and serve.stdout.close()
         serve.stderr and serve.stderr.close()
     assert code == 0, leftover
+    assert farm.host("web01").actions.count("Create") >= 1, "the restart ran in a shell"
+    assert {name: host.open_shells for name, host in farm.hosts.items()} == dict.fromkeys(farm.hosts, 0)
     assert SIGNING_SECRET not in leftover and fake_slack.token not in leftover and WEBHOOK_SECRET not in leftover

@@ -39,7 +39,7 @@ def make_service(
         stores.append(store)
         settings = Settings.of(load_policy(EXAMPLES / "policy.toml"), farm_inventory, workdir=tmp_path,
                                winrm=WinRMSettings(command_timeout_s=10), owner=owner)
-        return build(settings, executor=WinRMExecutor(max_parallel=4), store=store, clock=clock)
+        return build(settings, executor=WinRMExecutor(max_parallel=4), store=store, clock=clock).service
 
     yield make
     for store in stores:

@@ -72,7 +72,8 @@ def make(farm: Farm, tmp_path: Path) -> Iterator[Callable[..., tuple[Service, Re
         notifier = RecordingNotifier()
         settings = Settings.of(parse_policy(policy_text(staging), "policy.toml"), inventory, workdir=tmp_path,
                                winrm=WinRMSettings(command_timeout_s=10, max_parallel=4))
-        return build(settings, executor=WinRMExecutor(max_parallel=4), store=store, notifier=notifier), notifier
+        service = build(settings, executor=WinRMExecutor(max_parallel=4), store=store, notifier=notifier).service
+        return service, notifier
 
     yield make_service
     for store in stores:

@@ -58,7 +58,8 @@ def test_the_next_prod_host_is_connected_ahead_while_the_first_one_restarts(tmp_
     settings = Settings.of(load_policy(EXAMPLES / "policy.toml"), load_inventory(EXAMPLES / "inventory.toml"),
                            workdir=tmp_path, winrm=WinRMSettings(command_timeout_s=10), owner="test-bot")
     executor = ConnectingExecutor.for_inventory(settings.inventory())
-    service = build(settings, executor=executor, store=MemoryStore(), notifier=RecordingNotifier(), clock=HandClock())
+    service = build(settings, executor=executor, store=MemoryStore(), notifier=RecordingNotifier(),
+                    clock=HandClock()).service
 
     reply = service.request(RestartRequest(site="shop-web", scope=Rung.APPPOOL), Principal(id="U01ALICE"), "cli")
 
