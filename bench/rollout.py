@@ -26,17 +26,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests.adapters
 import structlog
 
-from bot.bootstrap import build
+from bot.bootstrap import build, executor_for
 from bot.config import Settings, WinRMSettings
-from bot.winrm.lean_http import LeanAdapter
+from bot.winrm.executor import WinRMExecutor
+from bot.winrm.transport import HostSession
 from commands.model import RestartRequest
 from commands.rungs import Rung
 from policies.files import load_inventory, parse_policy
@@ -59,36 +57,27 @@ rungs = ["none", "appdomain", "apppool"]
 """
 
 
-class RequestCounter:
-    """Counts every HTTP request this process sends, by port (one simulated host per port). Wraps the
-    transport adapters (requests' own and bot.winrm.lean_http's), so the NTLM handshake's legs count
-    too."""
+class CountingExecutor(WinRMExecutor):
+    """The bootstrap's executor, counting every HTTP request its host sessions send (NTLM's handshake
+    legs included: bot.winrm.transport's adapter counts them on each session's watch)."""
 
-    def __init__(self) -> None:
-        self.by_port: Counter[int] = Counter()
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sent = 0
+        self._seen: dict[int, int] = {}  # id(session) -> its count when last given back
         self._lock = threading.Lock()
-        for adapter_class in (requests.adapters.HTTPAdapter, LeanAdapter):
-            self._wrap(adapter_class)
 
-    def _wrap(self, adapter_class: Any) -> None:
-        original = adapter_class.send
-        counter = self
-
-        def send(adapter: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            port = urlsplit(request.url).port or 80
-            with counter._lock:
-                counter.by_port[port] += 1
-            return original(adapter, request, *args, **kwargs)
-
-        adapter_class.send = send
-
-    def total(self, ports: set[int]) -> int:
+    def release_session(self, session: HostSession, *, reusable: bool) -> None:
         with self._lock:
-            return sum(n for port, n in self.by_port.items() if port in ports)
+            self.sent += session.watch.requests - self._seen.get(id(session), 0)
+            self._seen[id(session)] = session.watch.requests
+        super().release_session(session, reusable=reusable)
 
-    def reset(self) -> None:
-        with self._lock:
-            self.by_port.clear()
+
+def counting_executor(settings: Settings) -> CountingExecutor:
+    built = executor_for(settings)
+    return CountingExecutor(env=settings.env, max_parallel=built.max_parallel, timeouts=built.timeouts,
+                            deadlines=built.deadlines, ca_trust_path=built.ca_trust_path, keep_shells=True)
 
 
 def ntlm(inventory: Inventory) -> Inventory:
@@ -118,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         inventory = ntlm(inventory)
     site = inventory.sites[SITE]
     hosts = len(site.hosts)
-    ports = {host.port for host in inventory.hosts.values() if host.port}
     rung = Rung(args.rung)
-    counter = RequestCounter()
 
     with tempfile.TemporaryDirectory(prefix="aspreset-bench-") as workdir:
         settings = Settings.of(
@@ -139,23 +126,24 @@ def main(argv: list[str] | None = None) -> int:
             assert view.state == "succeeded", view.model_dump_json()
             runtime.close()
 
-        runtime = build(settings)
+        executor = counting_executor(settings)
+        runtime = build(settings, executor=executor)  # given, so closed here
         service = runtime.service
         walls: list[float] = []
         requests_per_run: list[int] = []
-        counter.reset()
         cpu_before = cpu_s()
         for _ in range(args.runs):
-            before = counter.total(ports)
+            before = executor.sent
             start = time.perf_counter()
             view = service.request(RestartRequest(site=SITE, scope=rung), REQUESTER, "bench")
             walls.append(time.perf_counter() - start)
-            requests_per_run.append(counter.total(ports) - before)
+            requests_per_run.append(executor.sent - before)
             bad = [h for h in view.hosts if h.outcome != "succeeded"]
             assert view.state == "succeeded" and len(view.hosts) == hosts, bad[:3]
             assert view.plan is not None and len(view.plan.waves) == math.ceil(hosts / args.max_parallel)
         cpu = cpu_s() - cpu_before
         runtime.close()
+        executor.close()  # the hosts' kept shells deleted
 
     per_host = statistics.median(single)
     ideal = math.ceil(hosts / args.max_parallel) * per_host

@@ -152,7 +152,7 @@ class WsmanEndpoint:
         self.hang_operations: frozenset[str] | None = None  # None: every command hangs
         self.script_output: ScriptOutcome | None = None
         # NTLM completes only on an empty body: AUTHENTICATE riding on a message is refused (401), as
-        # OMI does; Windows takes both (bot.winrm.negotiate)
+        # OMI did; Windows takes both (pywinrm sends AUTHENTICATE on an empty POST either way)
         self.authenticate_alone = False
         self.requests = 0
         self.encrypted_requests = 0  # NTLM-sealed SOAP messages received

@@ -66,6 +66,7 @@ class SocketWatch:
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._cut = False
         self.connections = 0  # TCP connections made (0: the host never accepted one)
+        self.requests = 0  # HTTP requests sent, the authentication legs included (the benchmarks read it)
 
     def add(self, sock: socket.socket, *, new_connection: bool = False) -> None:
         with self._lock:

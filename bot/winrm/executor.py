@@ -85,7 +85,7 @@ class WinRMExecutor:
         self.deadlines = Deadlines.every(deadline_s) if deadline_s is not None else (deadlines or Deadlines())
         self.proxy = proxy
         self.ca_trust_path = ca_trust_path or self._env.get("REQUESTS_CA_BUNDLE") or None
-        self.sessions = sessions or SessionCache()
+        self.sessions = sessions or SessionCache(close_within_s=self.deadlines.cleanup_s)
         self.keep_shells = keep_shells  # keep each host's shell with its session between operations
 
     # ---- public -------------------------------------------------------------------------------
@@ -125,6 +125,12 @@ class WinRMExecutor:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="winrm") as pool:
             return list(pool.map(one, prepared))
 
+    def close(self) -> None:
+        """Delete the shells kept on the hosts and close every kept session, the hosts in parallel,
+        each within the clean-up budget: a front end calls this on its way out, else each kept shell
+        counts against the host's MaxShellsPerUser until WinRM's idle timeout (two hours)."""
+        self.sessions.close()
+
     # ---- sessions (the hook a per-host session cache overrides) -------------------------------
 
     def open_session(self, host_name: str, host: Host, credentials: Credentials) -> HostSession:
@@ -138,11 +144,6 @@ class WinRMExecutor:
     def release_session(self, session: HostSession, *, reusable: bool) -> None:
         """`reusable` is False after a failure or a cut socket: such a session is closed."""
         self.sessions.give_back(session, reusable=reusable)
-
-    def close(self) -> None:
-        """Delete the hosts' kept shells and close their sessions (the owner of this executor calls
-        it when it is done with the hosts)."""
-        self.sessions.close()
 
     def connect(self, host_name: str, host: Host) -> None:
         """Open the host's session ahead of its operation (for NTLM the handshake; with kept shells,

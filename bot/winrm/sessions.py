@@ -1,15 +1,19 @@
 """WinRM sessions kept per host and reused across operations (and across requests in a long-lived
-process), so the TCP connection and NTLM's handshake (bot.winrm.negotiate) are paid once per host,
-not once per operation; with kept shells, the remote shell too (Create and Delete once, not per
-operation).
+process), so the TCP connection and NTLM's handshake are paid once per host, not once per
+operation; with kept shells, the remote shell too (Create and Delete once, not per operation).
 
 A session (`bot.winrm.transport.HostSession`: a pywinrm Protocol with its socket watch) holds, with
 message encryption, the NTLM security context that seals every message: it must never be used by
 two threads at once (pywinrm #277). `SessionCache.take` hands a session out to one caller; a second
-caller for the same host at the same moment gets a session of its own. Sessions idle longer than
-`idle_s` (below the server's keep-alive: HTTP.sys drops idle connections after 120 s) and sessions
-that saw a failure are closed, never reused. Keys hold a digest of the password, never the password,
-so a rotated password gets a new session.
+caller for the same host at the same moment gets a session of its own. Sessions that saw a failure
+are closed, never reused. Keys hold a digest of the password, never the password, so a rotated
+password gets a new session.
+
+A kept shell counts against the host's `MaxShellsPerUser` (30 by default) until it is deleted or
+idles out on the server (two hours), so nothing is left to the server: a session idle longer than
+`idle_s` (below HTTP.sys's 120 s keep-alive) is closed, its shell deleted, by the cache's own
+thread when the time comes, and `close()` (the executor's, when a front end ends) does the same for
+every kept session at once, each host within `close_within_s`.
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ import contextlib
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
 
 from bot.winrm.credentials import Credentials
+from bot.winrm.deadline import Deadline
 from bot.winrm.transport import HostSession
 from policies.inventory import Host
 
 SessionKey = tuple[str, str, str, str, str]
+
+log = structlog.get_logger("bot.winrm.sessions")
+
+CLOSING_THREADS = 32  # hosts told at once when many sessions close together
 
 
 def session_key(host_name: str, host: Host, credentials: Credentials) -> SessionKey:
@@ -34,13 +46,24 @@ def session_key(host_name: str, host: Host, credentials: Credentials) -> Session
 
 
 class SessionCache:
-    def __init__(self, *, per_host: int = 2, idle_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        per_host: int = 2,
+        idle_s: float = 60.0,
+        close_within_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_host = per_host
         self.idle_s = idle_s
+        self.close_within_s = close_within_s
         self._clock = clock
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a session was kept, or the cache closed
         self._idle: dict[SessionKey, list[tuple[float, HostSession]]] = {}
         self._keys: dict[int, SessionKey] = {}  # id(session) -> key, while it is lent out
+        self._reaper: threading.Thread | None = None
+        self._closed = False
         self.built = 0  # sessions made (a benchmark reads it: one per host when reuse works)
 
     def take(self, key: SessionKey, build: Callable[[], HostSession]) -> HostSession:
@@ -52,12 +75,13 @@ class SessionCache:
             now = self._clock()
             while idle and found is None:
                 since, session = idle.pop()
-                if now - since > self.idle_s:
+                if now - since > self.idle_s:  # its closing is due: not handed out whatever the timer does
                     expired.append(session)
                 else:
                     found = session
-        for session in expired:
-            close(session)
+            if not idle:
+                self._idle.pop(key, None)
+        close_all(expired, self.close_within_s)
         if found is None:
             found = build()
             with self._lock:
@@ -69,29 +93,91 @@ class SessionCache:
         return found
 
     def give_back(self, session: HostSession, *, reusable: bool) -> None:
-        """Keep it for the next operation on its host, or close it (after a failure or a cut socket)."""
+        """Keep it for the next operation on its host, or close it (after a failure or a cut socket,
+        or once the cache is closed)."""
         with self._lock:
             key = self._keys.pop(id(session), None)
-            if reusable and key is not None:
+            if reusable and key is not None and not self._closed:
                 idle = self._idle.setdefault(key, [])
                 if len(idle) < self.per_host:
                     idle.append((self._clock(), session))
+                    self._watch_idle()
                     return
-        close(session)
+        close(session, self.close_within_s)
 
     def close(self) -> None:
-        """Delete every kept shell and close every session (WinRMExecutor.close: its owner is done)."""
+        """Delete every kept shell and close every kept session, the hosts in parallel, each within
+        `close_within_s` (WinRMExecutor.close: its owner is done). Sessions handed back afterwards
+        are closed at once."""
         with self._lock:
+            self._closed = True
             every = [s for idle in self._idle.values() for _, s in idle]
             self._idle.clear()
-        for session in every:
-            close(session)
+            self._changed.notify_all()
+        close_all(every, self.close_within_s)
+
+    @property
+    def kept(self) -> int:
+        """Sessions kept idle for reuse."""
+        with self._lock:
+            return sum(len(idle) for idle in self._idle.values())
+
+    # ---- closing idle sessions on time ------------------------------------------------------------
+
+    def _watch_idle(self) -> None:
+        """Called with the lock held: a thread closes sessions as they idle out, while there are any."""
+        if self._reaper is None:
+            self._reaper = threading.Thread(target=self._reap, name="winrm-idle-sessions", daemon=True)
+            self._reaper.start()
+        self._changed.notify_all()
+
+    def _reap(self) -> None:
+        while True:
+            with self._lock:
+                expired = self._wait_for_expired()
+                if expired is None:  # nothing kept any more, or the cache closed
+                    self._reaper = None
+                    return
+            close_all(expired, self.close_within_s)
+
+    def _wait_for_expired(self) -> list[HostSession] | None:
+        while not self._closed and any(self._idle.values()):
+            due = min(since for idle in self._idle.values() for since, _ in idle) + self.idle_s
+            wait = due - self._clock()
+            if wait >= 0:
+                self._changed.wait(wait + 0.01)
+                continue
+            now, expired = self._clock(), []
+            for key in list(self._idle):
+                keep = [(since, s) for since, s in self._idle[key] if now - since <= self.idle_s]
+                expired += [s for since, s in self._idle[key] if now - since > self.idle_s]
+                if keep:
+                    self._idle[key] = keep
+                else:
+                    del self._idle[key]
+            return expired
+        return None
 
 
-def close(session: HostSession) -> None:
-    """Delete the kept shell (best effort: WinRM drops it after its idle timeout anyway), then the session."""
+def close_all(sessions: Sequence[HostSession], within_s: float) -> None:
+    """Close `sessions`, up to CLOSING_THREADS hosts at once."""
+    if len(sessions) <= 1:
+        for session in sessions:
+            close(session, within_s)
+        return
+    shells = sum(s.kept_shell is not None for s in sessions)
+    with ThreadPoolExecutor(min(CLOSING_THREADS, len(sessions)), thread_name_prefix="winrm-close") as pool:
+        list(pool.map(lambda s: close(s, within_s), sessions))
+    log.info("winrm.sessions_closed", sessions=len(sessions), shells=shells)
+
+
+def close(session: HostSession, within_s: float = 5.0) -> None:
+    """Delete the kept shell (best effort, within `within_s`: a host that does not answer drops it
+    after its idle timeout), then close the session."""
     if session.kept_shell is not None:
         shell, session.kept_shell = session.kept_shell, None
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), Deadline(within_s, session.watch, setting="cleanup_budget_s") as deadline:
+            deadline.phase = "deleting the shell"
+            session.bind(deadline)
             session.protocol.close_shell(shell, close_session=False)
     session.close()

@@ -2,38 +2,33 @@
 answers are checked to be SOAP before pywinrm parses them. Also the checks made before any
 traffic: no transport that would send a password in clear, no transport whose library is missing.
 
-How the deadline reaches the sockets: pywinrm builds its `requests.Session` lazily and sends
-every HTTP request through `Transport._send_message_request` (the NTLM set-up through
-`setup_encryption`); `WatchedTransport` mounts an adapter there first whose connections register
-each socket they open with the session's `SocketWatch` (bot.winrm.deadline): `LeanAdapter`, one
-http.client connection (bot.winrm.lean_http), for plain http with NTLM or Basic and no proxy, else
-`WatchedAdapter`, requests' own over urllib3.
+How the deadline reaches the sockets, through public APIs only (docs/winrm.md lists them):
+`open_session` gives pywinrm's `Protocol` a `WatchedTransport`, pywinrm's `Transport` made through its
+constructor, which mounts `WatchedAdapter` (requests' `HTTPAdapter`) on the requests session before
+its first request. That adapter's plain-http connections register their socket with the session's
+`SocketWatch` (bot.winrm.deadline) in `connect()`, and its https connections through the
+`ssl.SSLContext` it hands urllib3, whose `wrap_socket` sees the socket before the TLS handshake.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-import socket
+import ssl
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
 from winrm import transport as winrm_transport
-from winrm.encryption import Encryption
-from winrm.exceptions import InvalidCredentialsError
 from winrm.protocol import Protocol
 
 from bot.app.errors import ConfigError, InsecureTransport
 from bot.winrm.credentials import Credentials
 from bot.winrm.deadline import Deadline, SocketWatch
-from bot.winrm.lean_http import LeanAdapter
-from bot.winrm.negotiate import NegotiateAuth
 from policies.inventory import Host
 
 
@@ -124,159 +119,124 @@ def _printable(data: bytes) -> str:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
-    watch: SocketWatch | None = None
-
-    def _new_conn(self) -> Any:
-        sock = super()._new_conn()
-        if self.watch is not None:
-            self.watch.add(sock, new_connection=True)
-        return sock
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    watch: SocketWatch | None = None
-    _handshake_handle: socket.socket | None = None
-
-    def _new_conn(self) -> Any:
-        sock = super()._new_conn()
-        if self.watch is not None:
-            # Wrapping in TLS detaches `sock`; a duplicate descriptor lets the deadline cut the
-            # connection during the handshake too. It is closed as soon as the handshake ends.
-            self._handshake_handle = sock.dup()
-            self.watch.add(self._handshake_handle, new_connection=True)
-        return sock
-
-    def connect(self) -> None:
-        try:
-            super().connect()
-        finally:
-            if self._handshake_handle is not None:
-                self._handshake_handle.close()
-                self._handshake_handle = None
-        if self.watch is not None and self.sock is not None:
-            self.watch.add(self.sock)  # the TLS socket took over the plain one's descriptor
-
-
-class _Watching:
-    """A pool whose every new connection registers its sockets with the host's SocketWatch."""
+    """urllib3's plain-http connection, registering its socket with the host's watch once connected
+    (a connect itself is bounded by the connect timeout, never more than what is left)."""
 
     def __init__(self, *args: Any, watch: SocketWatch, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._watch = watch
-
-    def _new_conn(self) -> Any:
-        conn: Any = super()._new_conn()  # type: ignore[misc]  # a mixin: the pool class comes after it
-        conn.watch = self._watch
-        return conn
-
-
-class _WatchedHTTPPool(_Watching, HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(_Watching, HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class WatchedAdapter(HTTPAdapter):
-    """requests' adapter whose pools make watched connections (direct and through a proxy)."""
-
-    def __init__(self, watch: SocketWatch) -> None:
         self.watch = watch
-        super().__init__()
 
-    def _pools(self) -> dict[str, Any]:
-        return {
-            "http": functools.partial(_WatchedHTTPPool, watch=self.watch),
-            "https": functools.partial(_WatchedHTTPSPool, watch=self.watch),
-        }
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._pools()
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = self._pools()
-        return manager
+    def connect(self) -> None:
+        super().connect()
+        if self.sock is not None:
+            self.watch.add(self.sock, new_connection=True)
 
 
-# Endpoints whose NTLM takes AUTHENTICATE only on an empty POST (learnt once, for the process).
-_AUTHENTICATE_ALONE: set[str] = set()
+def _watched_pool(watch: SocketWatch) -> type[HTTPConnectionPool]:
+    """A plain-http pool class whose connections register with `watch` (urllib3 hands a pool's extra
+    keyword arguments to each connection it makes)."""
+
+    class WatchedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = _WatchedHTTPConnection
+
+        def __init__(self, host: str, port: int | None = None, **kwargs: Any) -> None:
+            super().__init__(host, port, watch=watch, **kwargs)
+
+    return WatchedHTTPPool
 
 
-class WatchedTransport(winrm_transport.Transport):
-    """pywinrm's Transport, plus the watched adapter, the check that a 200 is SOAP, and NTLM with
-    message encryption set up in two requests (bot.winrm.negotiate) instead of pywinrm's four."""
+class _WatchedSSLContext(ssl.SSLContext):
+    """The TLS context of a host's https connections: the socket is registered before the handshake,
+    so the deadline can cut a handshake that never ends, and the TLS socket after it."""
 
     watch: SocketWatch
 
+    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        # Wrapping detaches `sock`; a duplicate descriptor lets the deadline shut the connection down
+        # during the handshake. It is closed as soon as the handshake ends.
+        handle = sock.dup()
+        self.watch.add(handle, new_connection=True)
+        try:
+            tls = super().wrap_socket(sock, *args, **kwargs)
+        finally:
+            handle.close()
+        self.watch.add(tls)
+        return tls
+
+
+def _watched_context(watch: SocketWatch, *, verify: bool) -> _WatchedSSLContext:
+    context = _WatchedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # as urllib3's own default context
+    if not verify:  # server_cert_validation = "ignore" (lab hosts): urllib3 then asks for CERT_NONE
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.watch = watch
+    return context
+
+
+class WatchedAdapter(HTTPAdapter):
+    """requests' own adapter whose connections register every socket with the host's SocketWatch:
+    plain http through its pools' connection class, https through the TLS context it hands urllib3
+    (both direct and through an http proxy). The trust settings stay requests' (CA bundle or
+    `ca_trust_path`, client certificate), loaded into that context by urllib3."""
+
+    def __init__(self, watch: SocketWatch) -> None:
+        self.watch = watch
+        self._http_pool = _watched_pool(watch)
+        self._contexts = {True: _watched_context(watch, verify=True), False: _watched_context(watch, verify=False)}
+        super().__init__(pool_connections=1, pool_maxsize=1)  # one session, one thread at a time
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme, "http": self._http_pool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # a SOCKS manager's pools are its own
+            manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "http": self._http_pool}
+        return manager
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.watch.requests += 1  # one session is used by one thread at a time
+        return super().send(request, *args, **kwargs)
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> tuple[Any, Any]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if host_params.get("scheme") == "https":
+            pool_kwargs["ssl_context"] = self._contexts[verify is not False]
+        return host_params, pool_kwargs
+
+
+class WatchedTransport(winrm_transport.Transport):
+    """pywinrm's Transport with the watched adapter mounted on its requests session before the first
+    request (the NTLM handshake included), and the check that a 200 is SOAP."""
+
+    def __init__(self, *, watch: SocketWatch, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.watch = watch
+
     def build_session(self) -> requests.Session:
-        built = self.session is None
         session = super().build_session()
-        if built:
-            # pywinrm has merged the environment's proxy settings into session.proxies once; left
-            # on, requests would read every proxy variable again on each request (about 1 ms of a
-            # host's operation, which a 50-host wave pays fifty times over on one interpreter).
-            session.trust_env = False
+        self._watch(session)  # transports without message encryption: before their first message
         return session
 
-    _authenticate_with_first = False  # the next message carries AUTHENTICATE (bot.winrm.negotiate)
-
     def setup_encryption(self, session: requests.Session) -> None:
-        if self.auth_method != "ntlm":
-            super().setup_encryption(session)
-            return
-        auth = NegotiateAuth(self.username, self.password)
-        session.auth = auth
-        self._watch_sockets(session)
-        auth.start(session, self.endpoint, lambda request: session.send(request, timeout=self.read_timeout_sec))
-        self.encryption = Encryption(session, self.auth_method)
-        if self.endpoint in _AUTHENTICATE_ALONE:  # pywinrm's way: AUTHENTICATE on an empty POST
-            self._send_message_request(session, session.prepare_request(requests.Request("POST", self.endpoint)))
-        else:
-            self._authenticate_with_first = True
+        self._watch(session)  # the NTLM (or Kerberos, CredSSP) handshake happens in here
+        super().setup_encryption(session)
 
-    def _send_message_request(
-        self, session: requests.Session, prepared_request: requests.PreparedRequest
-    ) -> requests.Response:
-        self._watch_sockets(session)
-        return super()._send_message_request(session, prepared_request)
-
-    def _watch_sockets(self, session: requests.Session) -> None:
-        if not isinstance(session.get_adapter(self.endpoint), WatchedAdapter | LeanAdapter):
-            if self._lean():  # plain http only: never mounted where TLS is expected
-                session.mount("http://", LeanAdapter(self.watch))
-                return
+    def _watch(self, session: requests.Session) -> None:
+        if not isinstance(session.get_adapter("https://"), WatchedAdapter):
             adapter = WatchedAdapter(self.watch)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-
-    def _lean(self) -> bool:
-        """Plain http, no proxy, an auth that only sets headers: one http.client connection will do
-        (bot.winrm.lean_http), for less CPU per request."""
-        return (self.endpoint.lower().startswith("http://") and self.proxy is None
-                and self.auth_method in ("ntlm", "basic", "plaintext"))
+            # pywinrm has merged the environment's proxy settings into session.proxies once; left on,
+            # requests would read every proxy variable again on each request.
+            session.trust_env = False
 
     def send_message(self, message: str | bytes) -> bytes:
-        self.build_session()  # the handshake, if this session has none yet, before the message
-        first, self._authenticate_with_first = self._authenticate_with_first, False
-        try:
-            body = super().send_message(message)
-        except InvalidCredentialsError:
-            if not first:
-                raise
-            # Refused with AUTHENTICATE riding on it: a wrong password, or a server that completes NTLM
-            # only on an empty body (OMI does). Once more the way pywinrm does it; nothing ran on the
-            # host. If that works, later sessions to this endpoint go that way at once.
-            self.close_session()
-            self.encryption = None
-            _AUTHENTICATE_ALONE.add(self.endpoint)
-            try:
-                body = super().send_message(message)
-            except Exception:
-                _AUTHENTICATE_ALONE.discard(self.endpoint)  # the password (or the network), not the server
-                raise
+        body = super().send_message(message)
         problem = describe_body(body)
         if problem is not None:
             raise NotWsman(200, *problem)
@@ -332,22 +292,28 @@ def open_session(
     ca_trust_path: str | None = None,
 ) -> HostSession:
     """A fresh session for one host. Nothing touches the network until its first request."""
+    settings: dict[str, Any] = {
+        "endpoint": host.endpoint,
+        "username": credentials.username,
+        "password": credentials.password,
+        "cert_pem": credentials.cert_pem,
+        "cert_key_pem": credentials.cert_key_pem,
+        "server_cert_validation": host.server_cert_validation,
+        "message_encryption": "auto",
+        "proxy": proxy,  # None: no proxy, whatever the environment says
+        "ca_trust_path": ca_trust_path,  # None (handled): requests' own CA bundle
+    }
     protocol = Protocol(
-        endpoint=host.endpoint,
         transport=host.transport,
-        username=credentials.username,
-        password=credentials.password,
-        cert_pem=credentials.cert_pem,
-        cert_key_pem=credentials.cert_key_pem,
-        server_cert_validation=host.server_cert_validation,
         read_timeout_sec=max(timeouts.max_operation_s + 1, math.ceil(timeouts.read_s)),
         operation_timeout_sec=timeouts.max_operation_s,
-        message_encryption="auto",
-        proxy=proxy,  # None: no proxy, whatever the environment says
-        ca_trust_path=ca_trust_path,  # type: ignore[arg-type]  # None (handled): requests' own CA bundle
+        **settings,
     )
-    # Protocol builds its own Transport; this adds the watch without copying its constructor.
-    protocol.transport.__class__ = WatchedTransport
-    session = HostSession(host_name, host, protocol, timeouts)
-    protocol.transport.watch = session.watch  # type: ignore[attr-defined]
-    return session
+    watch = SocketWatch()
+    # Protocol's own Transport replaced by one made through the same public constructor, with the
+    # same settings (Protocol passes service "HTTP" and its checked read timeout).
+    protocol.transport = WatchedTransport(
+        watch=watch, auth_method=host.transport, service="HTTP", read_timeout_sec=protocol.read_timeout_sec,
+        **settings,
+    )
+    return HostSession(host_name, host, protocol, timeouts, watch)

@@ -78,8 +78,10 @@ def client(farm: Farm) -> Inventory:
 
 
 @pytest.fixture
-def executor() -> WinRMExecutor:
-    return WinRMExecutor(env={}, timeouts=Timeouts(connect_s=2, read_s=10, max_operation_s=5), deadline_s=20)
+def executor() -> Iterator[WinRMExecutor]:
+    executor = WinRMExecutor(env={}, timeouts=Timeouts(connect_s=2, read_s=10, max_operation_s=5), deadline_s=20)
+    yield executor
+    executor.close()
 
 
 Call = Callable[..., HostCall]

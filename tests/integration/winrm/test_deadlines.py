@@ -5,7 +5,10 @@ lets it be."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -140,6 +143,39 @@ def test_an_https_listener_that_never_finishes_the_tls_handshake_ends_at_the_dea
 
     assert "while opening a shell" in error.detail and "of the 1.5 s status deadline" in error.detail
     assert took < 1.5 + 1.0  # not the 30 s connect timeout: the deadline cut the handshake
+
+
+@pytest.fixture
+def dripping_proxy() -> Iterator[int]:
+    """An http proxy that answers every request with a header line every 0.1 s, never ending it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not stop.wait(0.1):
+                    conn.sendall(b"X-Slow: a\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    listener.close()
+    thread.join(5)
+
+
+def test_a_proxy_that_drips_its_answer_ends_at_the_deadline(client, call, dripping_proxy):
+    executor = WinRMExecutor(env={}, proxy=f"http://127.0.0.1:{dripping_proxy}", timeouts=SLOW_READS,
+                             deadlines=Deadlines(status_s=1.5, cleanup_s=0.3))
+
+    error, took = _timed_out(executor, client.hosts["web01"], call("shop-web", "web01", "status").params)
+
+    assert "while opening a shell" in error.detail and "of the 1.5 s status deadline" in error.detail
+    assert took < 1.5 + 1.0  # each header resets the read timeout: only the deadline ends it
 
 
 def assert_the_numbers_add_up(detail: str) -> None:

@@ -3,9 +3,13 @@ used by two threads at once, and a session that went stale or failed is replaced
 
 from __future__ import annotations
 
+import time
+
+from hostile_endpoint import HostileEndpoint
+
 from bot.sim.wsman import WsmanFaultSpec
-from bot.winrm import transport
 from bot.winrm.credentials import Credentials
+from bot.winrm.deadline import Deadlines
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.sessions import SessionCache, session_key
 from policies.inventory import Host
@@ -18,25 +22,22 @@ def test_later_operations_on_a_host_reuse_its_session_and_skip_the_ntlm_handshak
         web01.reset_counters()
         assert executor.run("web01", host, call("shop-web", "web01", op).params).ok
         counts.append(web01.requests)
-    assert counts == [6, 5, 5]  # NEGOTIATE once; AUTHENTICATE rides on the first Create
+    assert counts == [8, 5, 5]  # the handshake (empty POST, NEGOTIATE, AUTHENTICATE) once
     assert executor.sessions.built == 1
 
 
-def test_a_server_that_completes_ntlm_only_on_an_empty_body_is_reached_and_remembered(farm, call):
+def test_a_server_that_completes_ntlm_only_on_an_empty_body_is_reached(farm, call):
     web01, host = farm.host("web01"), farm.client_inventory(transport="ntlm").hosts["web01"]
-    web01.wsman.authenticate_alone = True  # as OMI: AUTHENTICATE riding on the Create is refused
+    web01.wsman.authenticate_alone = True  # as OMI: AUTHENTICATE must come on an empty POST
     try:
-        counts = []
-        for _ in range(2):  # each on a new session (a new executor has an empty session cache)
-            web01.reset_counters()
-            assert WinRMExecutor(env={}).run("web01", host, call("shop-web", "web01", "status").params).ok
-            counts.append(web01.requests)
-        # first: NEGOTIATE, AUTHENTICATE with the Create (refused), NEGOTIATE, AUTHENTICATE alone, then
-        # Create, Command, Send, Receive, Delete; after that the endpoint goes the long way at once
-        assert counts == [9, 7]
+        web01.reset_counters()
+        assert WinRMExecutor(env={}).run("web01", host, call("shop-web", "web01", "status").params).ok
+        # pywinrm's handshake is that way already: empty POST, NEGOTIATE, AUTHENTICATE alone, then
+        # Create, Command, Send, Receive, Delete
+        assert web01.requests == 8
         assert web01.actions == ["Create", "Command", "Send", "Receive", "Delete"]
     finally:
-        transport._AUTHENTICATE_ALONE.discard(host.endpoint)
+        web01.wsman.authenticate_alone = False
 
 
 def test_a_reused_session_whose_connection_was_dropped_is_replaced_before_anything_runs(farm, executor, call):
@@ -108,8 +109,50 @@ def test_with_kept_shells_a_later_operation_is_command_send_receive_and_closing_
     web01.reset_counters()
     assert executor.run("web01", host, call("shop-web", "web01", "appdomain").params).ok
     assert web01.actions == ["Command", "Send", "Receive"] and web01.requests == 3
-    executor.sessions.close()
+    executor.close()
     assert web01.open_shells == 0
+
+
+def test_closing_the_executor_deletes_the_shell_kept_on_every_host(farm, call):
+    executor = WinRMExecutor(env={}, keep_shells=True)
+    client = farm.client_inventory(transport="ntlm")
+    sites = {"web01": "shop-web", "web02": "shop-web", "web03": "intranet"}
+    names = list(sites)
+    results = executor.run_many([(n, client.hosts[n], call(sites[n], n, "status").params) for n in names])
+    assert all(r.ok for r in results) and [farm.host(n).open_shells for n in names] == [1, 1, 1]
+
+    executor.close()
+
+    assert [farm.host(n).open_shells for n in names] == [0, 0, 0] and executor.sessions.kept == 0
+    # a session handed back after the close is closed too: nothing is left for the server to time out
+    assert executor.run("web01", client.hosts["web01"], call("shop-web", "web01", "status").params).ok
+    assert farm.host("web01").open_shells == 0
+
+
+def test_a_host_that_does_not_answer_the_delete_costs_only_the_clean_up_budget_at_close(farm, client, call):
+    with HostileEndpoint(farm.host("web01").wsman_port) as hostile:
+        silent = client.hosts["web01"].model_copy(update={"port": hostile.port})
+        executor = WinRMExecutor(env={}, keep_shells=True, deadlines=Deadlines.every(10, cleanup_s=0.5))
+        executor.run_many([("web01", silent, call("shop-web", "web01", "status").params),
+                           ("web02", client.hosts["web02"], call("shop-web", "web02", "status").params)])
+        hostile.misbehave("silent", actions=["Delete"])
+        started = time.monotonic()
+        executor.close()
+        took = time.monotonic() - started
+
+    assert farm.host("web02").open_shells == 0  # told in parallel, not after web01's wait
+    assert took < 0.5 + 1.0
+
+
+def test_a_kept_session_that_idles_out_is_closed_by_its_timer_and_its_shell_deleted(farm, call, wait_until):
+    executor = WinRMExecutor(env={}, keep_shells=True, sessions=SessionCache(idle_s=0.3))
+    web01, host = farm.host("web01"), farm.client_inventory(transport="ntlm").hosts["web01"]
+    assert executor.run("web01", host, call("shop-web", "web01", "status").params).ok
+    assert web01.open_shells == 1 and executor.sessions.kept == 1
+
+    # nobody takes a session again: the cache's own timer deletes the shell
+    wait_until(lambda: web01.open_shells == 0, timeout_s=5, what="the idle session's shell to be deleted")
+    assert executor.sessions.kept == 0 and web01.actions[-1] == "Delete"
 
 
 def test_a_kept_shell_the_server_dropped_is_replaced_and_the_operation_runs_once(farm, call):
