@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.app.errors import AspresetError, AuthenticationFailed, ExecutionError, HostUnreachable
+from bot.app.errors import AspresetError, AuthenticationFailed, ExecutionError, HostUnreachable, NameNotResolved
 from bot.app.results import DiscoverResult, OperationParams, StatusResult
 from bot.winrm.executor import WinRMExecutor
+from bot.winrm.faults import without_doctor_hint
 from bot.winrm.scripts import WMF_URL
 from policies.inventory import Host, Inventory
 
@@ -72,15 +73,21 @@ def _check_host(inventory: Inventory, name: str, host: Host, executor: WinRMExec
     checks.append(Check(name, "transport encryption", *_encryption(host)))
     try:
         found = executor.run(name, host, OperationParams(op="discover", timeout_s=60))
+    except NameNotResolved as error:  # nothing on the host can help: the name is the problem
+        return [*checks, Check(name, "address resolves (DNS)", False, without_doctor_hint(error.detail, name),
+                               f"check hosts.{name}.address in the inventory (the server's DNS name, its FQDN for "
+                               f"Kerberos) and this machine's DNS servers and search domains: "
+                               f"`getent hosts {host.address}`")]
     except HostUnreachable as error:
-        return [*checks, Check(name, "WinRM reachable", False, error.detail,
+        return [*checks, Check(name, "WinRM reachable", False, without_doctor_hint(error.detail, name),
                                "on the host: Enable-PSRemoting; open TCP 5985/5986 in the firewall")]
     except AuthenticationFailed as error:
-        return [*checks, Check(name, "authentication", False, error.detail,
+        return [*checks, Check(name, "authentication", False, without_doctor_hint(error.detail, name),
                                "check the user and password source, that the transport is enabled on the "
                                "listener (winrm get winrm/config/service/auth), Kerberos SPN and clock skew")]
     except ExecutionError as error:
-        return [*checks, Check(name, "WinRM command", False, error.detail, "see docs/setup.md, common failures")]
+        return [*checks, Check(name, "WinRM command", False, without_doctor_hint(error.detail, name),
+                               "see docs/setup.md, common failures")]
     assert isinstance(found, DiscoverResult)
     checks.append(Check(name, "WinRM reachable and authenticated", True, f"{host.endpoint} ({host.transport})"))
     if found.error_code == "powershell_too_old":
@@ -113,7 +120,7 @@ def _check_host(inventory: Inventory, name: str, host: Host, executor: WinRMExec
 
 
 def _features(name: str, inventory: Inventory, found: DiscoverResult) -> list[Check]:
-    """Optional IIS features (DOMAIN.md section 9): what is there, what is missing and what that means."""
+    """Optional IIS features (docs/iis-behaviour.md): what is there, what is missing and what that means."""
     features = found.features
     checks = []
     if features.wmi_provider is False:

@@ -144,8 +144,8 @@ def time_guards(
 
 
 def rapid_fail_guard(plan: Plan, pool_health: Sequence[PoolHealth], source: str) -> Refuse | None:
-    """Every killed worker counts as a crash towards the pool's rapid-fail protection (DOMAIN.md
-    section 9): a kill that reaches `maxCrashes` within the interval would stop the pool, and the
+    """Every killed worker counts as a crash towards the pool's rapid-fail protection
+    (docs/iis-behaviour.md): a kill that reaches `maxCrashes` within the interval would stop the pool, and the
     site would answer 503 until someone starts it. A graceful recycle counts nothing."""
     for health in pool_health:
         if not health.rapid_fail_protection or health.workers == 0:

@@ -96,6 +96,10 @@ class HostUnreachable(ExecutionError):
     code = "host_unreachable"
 
 
+class NameNotResolved(HostUnreachable):
+    """The host's address does not resolve (DNS): nothing on the host itself can be the cause."""
+
+
 class AuthenticationFailed(ExecutionError):
     code = "auth_failed"
 

@@ -256,7 +256,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return EXIT_DONE if exercised.ok else EXIT_FAILED
     with build_hosts(settings) as hosts:
         report = run_doctor(hosts.inventory, args.target, hosts.executor)
-    _emit(args, report.to_json(), report.text())
+    where = {"config": str(settings.config_path or "none found"), "database": settings.database_shown}
+    _emit(args, {**report.to_json(), **where},
+          f"{report.text()}\nconfig: {where['config']}\ndatabase: {where['database']}")
     return EXIT_DONE if report.ok else EXIT_FAILED
 
 

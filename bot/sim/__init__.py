@@ -8,7 +8,7 @@ pools with their state, startMode, maxProcesses, disallowOverlappingRotation, sh
 and managedRuntimeVersion, worker processes with PIDs and start times, AppDomains, overlapped
 recycle, on-demand start, web gardens, rapid-fail protection, hung workers, app_offline.htm, and
 IIS 6 in IIS 5.0 isolation mode (one aspnet_wp.exe, no pools). It models the conservative case of
-IIS's documented behaviour (DOMAIN.md sections 3 and 9), so that what passes here holds on a real
+IIS's documented behaviour (docs/iis-behaviour.md), so that what passes here holds on a real
 server: AppDomain ids fixed per application, PIDs reused (`processes`), warm-ups routed by port and
 Host header with HTTP.sys's own 400/503/404 answers (`http_sys`), a hung worker killed by WAS at
 shutdownTimeLimit, every kill counted by rapid-fail protection, hosts without the WMI provider, with

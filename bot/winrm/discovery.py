@@ -60,7 +60,7 @@ def inventory_toml(result: DiscoverResult, host: str, address: str | None = None
 
 
 def _missing_features(result: DiscoverResult) -> str:
-    """The optional IIS features the host lacks and what that means (DOMAIN.md section 9)."""
+    """The optional IIS features the host lacks and what that means (docs/iis-behaviour.md)."""
     features = result.features
     missing = []
     if features.wmi_provider is False:

@@ -25,7 +25,14 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 
-from bot.app.errors import AuthenticationFailed, ExecutionError, HostUnreachable, ProtocolError, TimedOut
+from bot.app.errors import (
+    AuthenticationFailed,
+    ExecutionError,
+    HostUnreachable,
+    NameNotResolved,
+    ProtocolError,
+    TimedOut,
+)
 from bot.winrm.deadline import READ_ONLY_OPERATIONS, Deadline
 from bot.winrm.fault_codes import ACCESS_DENIED, FAULT_HINTS, TRANSIENT_FAULTS
 from bot.winrm.probes import certificate_names, speaks_tls
@@ -36,6 +43,11 @@ log = structlog.get_logger("bot.winrm.faults")
 
 FIRST_PHASE = "opening a shell"  # what the executor calls its first request
 _DOCTOR = "run `aspreset doctor {host}`"
+
+
+def without_doctor_hint(detail: str, host_name: str) -> str:
+    """A message as doctor itself shows it: without the advice to run doctor."""
+    return detail.replace("; " + _DOCTOR.format(host=host_name), "").replace(_DOCTOR.format(host=host_name), "")
 
 
 @dataclass
@@ -311,7 +323,7 @@ def _connection_failure(ctx: CallContext, exc: BaseException) -> Failure:
     doctor = _DOCTOR.format(host=ctx.host_name)
     if names & {"NameResolutionError", "gaierror"}:
         return Failure(
-            HostUnreachable(
+            NameNotResolved(
                 ctx.host_name,
                 f"the name {ctx.host.address!r} does not resolve (DNS): check the host's address in the "
                 "inventory, or this machine's DNS servers and search domains; " + doctor,

@@ -37,7 +37,7 @@ PRELUDE_FILES = (PRELUDE, "warmup")  # sent in this order, as one prelude
 
 # The first thing that runs on a host checks the PowerShell version, before the scripts (which need
 # 3.0: [ordered], ConvertTo-Json, Get-CimInstance) are even parsed, and answers in JSON without
-# ConvertTo-Json, which 2.0 lacks (DOMAIN.md section 9: Server 2008 R2 ships 2.0).
+# ConvertTo-Json, which 2.0 lacks (docs/iis-behaviour.md: Server 2008 R2 ships 2.0).
 VERSION_GATE = "$PSVersionTable.PSVersion.Major -lt 3"
 WMF_URL = "https://www.microsoft.com/download/details.aspx?id=54616"
 TOO_OLD_JSON = (
