@@ -1,34 +1,53 @@
-"""Button listeners (`block_actions`): Approve, Deny on a request's message, and the deploy
-notice's run button. Each acks at once and works after the ack. The click is checked by the core
-(policy, never the requester) and claimed atomically by the store, so a click that arrives twice,
-or on the replica that did not post the message, runs at most once; a click that changed nothing
-is told, ephemerally, that it was already handled. The clicked message is the request's message
-from then on, on whichever replica took the click."""
+"""Button listeners (`block_actions`): Approve, Deny (a modal asking why, bot/slack/deny_modal.py) and
+the requester's Cancel on a request's message, and the deploy notice's run button. Each acks at once
+and works after the ack. The click is checked by the core (policy, never the requester) and claimed
+atomically by the store, so a click that arrives twice, or on the replica that did not post the
+message, runs at most once; a click that changed nothing is told, ephemerally, that it was already
+handled. The clicked message is the request's message from then on, on whichever replica took the
+click."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.app.deploy import follow_up_request
 from bot.app.views import RequestView
 from bot.slack.asking import Asking
-from bot.slack.blocks import APPROVE, DENY, DEPLOY_RUN, state_text
+from bot.slack.blocks import APPROVE, CANCEL, DENY, DEPLOY_RUN, mention, state_text, when
 from bot.slack.context import SlackOrigin, working_for
-from bot.slack.deploy_notice import read_button_value
+from bot.slack.deny_modal import open_deny_modal
+from bot.slack.deploy_notice import read_button_value, retire_notice, too_old
+from bot.slack.errors import answered
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.mrkdwn import code
 from bot.slack.replies import render_reply
 from bot.store.errors import UnknownRequest
-from commands.model import Approve, Deny
+from commands.model import Approve, Cancel
 
 log = structlog.get_logger("aspreset.slack.actions")
 
 def register(app: App, front: SlackFrontEnd) -> None:
     def ack_now(ack: Ack) -> None:
         ack()
+
+    def ack_and_ask_why(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+                        respond: Respond) -> None:
+        """Deny opens the modal at once (its trigger_id is good for 3 s); the denial comes on submit."""
+        ack()
+        _, channel, message_ts = _where(body)
+        request_id = str(action.get("value") or "")
+        mismatch = _not_this_message(front, request_id, action, channel, message_ts)
+        if mismatch:
+            _tell(respond, mismatch)
+            return
+        site = front.service.store.get(request_id).site
+        open_deny_modal(client, str(body.get("trigger_id") or ""), request_id, site, channel, message_ts)
 
     def on_decision(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         user, channel, message_ts = _where(body)
@@ -39,7 +58,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
             return
         if channel and message_ts:
             front.notifier.bind(request_id, channel, message_ts)
-        command = Approve(request_id) if action["action_id"] == APPROVE else Deny(request_id, None)
+        command = Approve(request_id) if action["action_id"] == APPROVE else Cancel(request_id)
         origin = SlackOrigin(channel=channel, user=user, message_ts=message_ts)
         with working_for(origin):
             view = front.dispatch(command, front.principal(user, channel), f"slack:{channel}")
@@ -58,22 +77,33 @@ def register(app: App, front: SlackFrontEnd) -> None:
                 _tell(respond, f"{code(request_id)} was already handled: it is {state_text(view.state)}. "
                                "Nothing more was run.")
 
-    def on_deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+    def on_deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         user, channel, message_ts = _where(body)
         try:
             site, changed, version = read_button_value(str(action.get("value") or ""))
         except (ValueError, KeyError, TypeError):
             _tell(respond, "This button is not one of aspreset's deploy notices; nothing was run.")
             return
+        notice = body.get("message") or {}
+        if channel and message_ts and too_old(message_ts, time.time()):
+            _tell(respond, f"This deploy notice is more than a day old, so its button runs nothing now. Ask with "
+                           f"{code(f'/recycle {site} --changed PATH')} for what changed since.")
+            retire_notice(client, channel, message_ts, notice, "The button was retired: the notice is a day old.")
+            return
         asking = Asking(respond, channel, user, thread_ts=message_ts)  # the restart goes in the notice's thread
         with working_for(asking.origin):
             view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
                                   f"slack:{channel}")
         asking.finish(view)
+        if isinstance(view, RequestView) and view.state != "refused" and channel and message_ts:
+            retire_notice(client, channel, message_ts, notice,
+                          f"{mention(user)} used the button {when(datetime.now(UTC))}: {code(view.id)}, "
+                          f"{state_text(view.state)} (in the thread)")
 
-    app.action(APPROVE)(ack=ack_now, lazy=[on_decision])
-    app.action(DENY)(ack=ack_now, lazy=[on_decision])
-    app.action(DEPLOY_RUN)(ack=ack_now, lazy=[on_deploy_run])
+    app.action(APPROVE)(ack=ack_now, lazy=[answered(on_decision)])
+    app.action(CANCEL)(ack=ack_now, lazy=[answered(on_decision)])  # the core lets only the requester cancel
+    app.action(DENY)(ack_and_ask_why)
+    app.action(DEPLOY_RUN)(ack=ack_now, lazy=[answered(on_deploy_run)])
 
 
 def _not_this_message(front: SlackFrontEnd, request_id: str, action: dict[str, Any], channel: str | None,

@@ -19,6 +19,7 @@ from bot.app.views import HostResultView, PlanView, RequestView
 from bot.slack.mrkdwn import MAX_BLOCKS, SECTION_LIMIT, chunks, code, escape
 
 APPROVE, DENY, DEPLOY_RUN = "aspreset.approve", "aspreset.deny", "aspreset.deploy_run"
+CANCEL = "aspreset.cancel"  # the requester's own: withdraw it before it runs
 MAX_BUTTON_TEXT = 75
 
 STATE_MARK = {
@@ -182,7 +183,8 @@ def render_request(view: RequestView) -> Rendered:
                 f"expires {when(view.expires_at)}")
         blocks.append(section(line + ("\n" + "; ".join(approvals) if approvals else "")))
         blocks.append({"type": "actions", "block_id": f"approval:{view.id}", "elements": [
-            button("Approve", APPROVE, view.id, "primary"), button("Deny", DENY, view.id, "danger")]})
+            button("Approve", APPROVE, view.id, "primary"), button("Deny", DENY, view.id, "danger"),
+            button("Cancel (requester)", CANCEL, view.id)]})
     elif approvals:
         blocks.append(context("Approved by " + "; ".join(a.removeprefix("approved by ") for a in approvals)))
     if state == "expired":
@@ -217,6 +219,8 @@ def follow_up_text(view: RequestView) -> str | None:
     by = ", ".join(mention(a.approver) for a in view.approvals)
     text = f"{mention(view.requester)} {code(view.id)} {state_text(view.state)}"
     text += f" (approved by {by})" if by else ""
+    if view.state == "denied":
+        text += f": {escape(view.deny_reason or 'no reason given')}"
     if 0 < len(view.hosts) <= 10:
         text += ": " + "; ".join(f"{escape(h.host)} {escape(h.outcome)}, PIDs {pids(h.pids_before)} → "
                                  f"{pids(h.pids_after)}" for h in view.hosts)

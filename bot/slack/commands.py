@@ -16,6 +16,7 @@ from slack_bolt import Ack, App, Respond
 from bot.app.views import HelpView
 from bot.slack.asking import Asking
 from bot.slack.context import working_for
+from bot.slack.errors import answered
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.help import personal_help
 from bot.slack.mrkdwn import escape, unescape
@@ -57,4 +58,4 @@ def register(app: App, front: SlackFrontEnd) -> None:
                                                                  service.clock())})
         asking.finish(view)
 
-    app.command(SLASH)(ack=ack_now, lazy=[run])
+    app.command(SLASH)(ack=ack_now, lazy=[answered(run)])

@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import structlog
 from slack_sdk import WebClient
 
 from bot.app.deploy import DeployAssessment
 from bot.slack.blocks import DEPLOY_RUN, Rendered, button, context, fit, section
 from bot.slack.mrkdwn import code, escape, link, web_url
 from commands.rungs import Rung
+
+log = structlog.get_logger("aspreset.slack.deploy_notice")
 
 BUTTON_VALUE_MAX = 2000  # Slack's limit on a button's value
 RUNG_WORDS = {
@@ -75,6 +78,29 @@ def render_notice(assessment: DeployAssessment) -> Rendered:
             + ("ASP.NET restarted the app by itself" if assessment.restarted_by_itself
                else f"{plan.rung.value} restart still needed"))
     return fit(text, blocks)
+
+
+NOTICE_LIFETIME_S = 24 * 3600  # after a day the deploy it speaks of is no longer the running one, likely
+
+
+def too_old(message_ts: str, now: float) -> bool:
+    try:
+        return now - float(message_ts) > NOTICE_LIFETIME_S
+    except ValueError:
+        return False
+
+
+def retire_notice(client: WebClient, channel: str, ts: str, message: dict[str, Any], note: str) -> None:
+    """The notice without its button, saying why (who ran it and when, or its age). `message` is the
+    notice as Slack sent it back with the click."""
+    blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"
+              and not str(b.get("block_id", "")).startswith("deploy:")]
+    blocks = [b for b in blocks if "same policy as" not in json.dumps(b)]
+    try:
+        client.chat_update(channel=channel, ts=ts, text=str(message.get("text") or "deploy notice"),
+                           blocks=[*blocks, context(note)])
+    except Exception as error:  # the button stays; a second click is refused or runs under the policy again
+        log.warning("deploy_notice_not_updated", channel=channel, error=type(error).__name__)
 
 
 def post_notice(client: WebClient, channel: str, assessment: DeployAssessment) -> str:

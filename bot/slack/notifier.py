@@ -30,6 +30,7 @@ from bot.app.views import RequestView
 from bot.slack import context
 from bot.slack.blocks import Rendered, follow_up_text, render_request
 from bot.slack.context import PostOutcome, SlackOrigin
+from bot.slack.pacing import UPDATE_INTERVAL_S, MethodBuckets
 
 if TYPE_CHECKING:
     from bot.store.shared import Shared
@@ -58,6 +59,10 @@ class _Message:
     refused_by: tuple[str, str] | None = None
     origin: SlackOrigin | None = None  # who to tell once it is posted (or refused)
     first_view: RequestView | None = None
+    last_sent: float = float("-inf")  # monotonic time of its last post or update
+
+    def method(self, follow_up: bool) -> str:
+        return "chat.update" if self.ts is not None and not follow_up else "chat.postMessage"
 
     @property
     def idle(self) -> bool:
@@ -73,9 +78,11 @@ class SlackNotifier:
         monotonic: Callable[[], float] = time.monotonic,
         shared: Shared | None = None,
         clock: Callable[[], datetime] | None = None,
+        buckets: MethodBuckets | None = None,
     ) -> None:
         self._client = client
         self._shared = shared  # where each request's message is, for every replica
+        self._buckets = buckets or MethodBuckets(monotonic=monotonic)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._channel_for_site = channel_for_site
         self._monotonic = monotonic
@@ -205,21 +212,44 @@ class SlackNotifier:
         return message
 
     def _next(self) -> tuple[str, _Message, Rendered | None, str | None] | None:
-        """The next call that may go now: (request id, message, rendering or None, follow-up text)."""
+        """The next call that may go now: (request id, message, rendering or None, follow-up text).
+        A message updated less than a second ago waits (what comes meanwhile replaces its pending
+        rendering); a method whose bucket is empty waits for a token."""
         now = self._monotonic()
         for request_id, message in self._messages.items():
             if self._not_before.get(message.channel, 0.0) > now:
                 continue
-            if message.pending is not None:
+            if message.pending is not None and self._may_send(message, now, follow_up=False):
+                self._buckets.take(message.method(follow_up=False))
                 rendered, message.pending = message.pending, None
                 return request_id, message, rendered, None
-            if message.follow_ups and message.ts:
+            if message.follow_ups and message.ts and self._may_send(message, now, follow_up=True):
+                self._buckets.take("chat.postMessage")
                 return request_id, message, None, message.follow_ups.pop(0)
         return None
 
+    def _may_send(self, message: _Message, now: float, *, follow_up: bool) -> bool:
+        return self._ready_in(message, now, follow_up=follow_up) <= 0.0
+
+    def _ready_in(self, message: _Message, now: float, *, follow_up: bool) -> float:
+        method = message.method(follow_up)
+        wait = self._buckets.wait_s(method)
+        if method == "chat.update":
+            wait = max(wait, message.last_sent + UPDATE_INTERVAL_S - now)
+        return wait
+
     def _wait_s(self) -> float | None:
-        waiting = [t for t in self._not_before.values() if t > self._monotonic()]
-        return max(0.01, min(waiting) - self._monotonic()) if waiting else None
+        """How long the sender may sleep before something could go (None: until woken)."""
+        now = self._monotonic()
+        waits = [t - now for t in self._not_before.values() if t > now]
+        for message in self._messages.values():
+            if self._not_before.get(message.channel, 0.0) > now:
+                continue
+            if message.pending is not None:
+                waits.append(self._ready_in(message, now, follow_up=False))
+            elif message.follow_ups and message.ts:
+                waits.append(self._ready_in(message, now, follow_up=True))
+        return max(0.01, min(waits)) if waits else None
 
     def _send_loop(self) -> None:
         while True:
@@ -243,6 +273,7 @@ class SlackNotifier:
 
     def _send(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:
         try:
+            message.last_sent = self._monotonic() if follow_up is None else message.last_sent
             if follow_up is not None:
                 self._client.chat_postMessage(channel=message.channel, thread_ts=message.thread_ts or message.ts,
                                               text=follow_up)

@@ -27,6 +27,7 @@ from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
+from bot.slack.pacing import retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper
 from bot.store import SqlStore
 from bot.store.shared import MemoryShared, Shared, SqlShared
@@ -90,10 +91,11 @@ def build_serving(
             notifier.show(request_id, service.get_request(request_id), follow_up=False)
         work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
         runtime.on_close(lambda: work.shutdown(wait=True))
-        front = SlackFrontEnd(service, notifier, UserGroups(client, lambda: service.policy))
-        bolt = build_bolt_app(slack, client, front, work, socket_mode=socket_mode)
+        calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
+        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy))
+        bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
         webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
-                                lambda channel, assessment: post_notice(client, channel, assessment), shared)
+                                lambda channel, assessment: post_notice(calls, channel, assessment), shared)
         serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work)
         serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
                                   mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])

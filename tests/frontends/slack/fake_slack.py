@@ -73,6 +73,7 @@ class Call:
     body: dict[str, Any]
     token: str | None
     at: float  # time.monotonic() when it arrived
+    wall: float = field(default_factory=time.time)  # time.time() when it arrived
     status: int = 200
     answer: dict[str, Any] = field(default_factory=dict)  # what the fake answered (e.g. the message's ts)
 
@@ -239,7 +240,7 @@ class FakeSlack:
                 return refused
         channel = str(body.get("channel") or "")
         if method == "chat.postMessage":
-            ts = f"1700000000.{next(self._ts):06d}"
+            ts = f"{int(time.time())}.{next(self._ts):06d}"  # a message's ts is when it was posted
             self.messages[(channel, ts)] = body
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"text": body.get("text", ""), "ts": ts}}

@@ -78,12 +78,12 @@ class SlackSender:
         return post(self.url, body, self.headers(body, **signing))
 
     def click_body(self, user: str, action_id: str, value: str, channel: str, message_ts: str,
-                   block_id: str | None = None) -> bytes:
+                   block_id: str | None = None, message: dict[str, Any] | None = None) -> bytes:
         payload = {
             "type": "block_actions", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
             "api_app_id": "A0ASPRESET", "token": "legacy-unused", "trigger_id": f"t.{next(_trigger)}",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-            "channel": {"id": channel}, "message": {"ts": message_ts, "type": "message"},
+            "channel": {"id": channel}, "message": {"ts": message_ts, "type": "message", **(message or {})},
             "response_url": self.response_url,
             "actions": [{"type": "button", "action_id": action_id, "block_id": block_id or _block_of(action_id, value),
                          "value": value,
@@ -91,15 +91,29 @@ class SlackSender:
         }
         return urlencode({"payload": json.dumps(payload)}).encode()
 
+    def submit(self, user: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> Reply:
+        body = view_submission_body(user, view, values)
+        return post(self.url, body, self.headers(body))
+
     def click(self, user: str, action_id: str, value: str, channel: str, message_ts: str,
-              block_id: str | None = None, **signing: Any) -> Reply:
-        body = self.click_body(user, action_id, value, channel, message_ts, block_id)
+              block_id: str | None = None, message: dict[str, Any] | None = None, **signing: Any) -> Reply:
+        """`message`: the clicked message's text and blocks, which Slack sends back with the click."""
+        body = self.click_body(user, action_id, value, channel, message_ts, block_id, message)
         return post(self.url, body, self.headers(body, **signing))
+
+
+def view_submission_body(user: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> bytes:
+    """Submitting a modal the bot opened: its view back with the inputs' values."""
+    payload = {"type": "view_submission", "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"},
+               "api_app_id": "A0ASPRESET", "token": "legacy-unused", "trigger_id": f"t.{next(_trigger)}",
+               "view": {**view, "id": "V0001", "state": {"values": values}}}
+    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 def _block_of(action_id: str, value: str) -> str:
     """The block a button sits in, as the bot builds it (Slack sends it back with the click)."""
-    return f"approval:{value}" if action_id in ("aspreset.approve", "aspreset.deny") else "deploy:button"
+    return f"approval:{value}" if action_id in ("aspreset.approve", "aspreset.deny", "aspreset.cancel") \
+        else "deploy:button"
 
 
 def deploy_hook(base_url: str, secret: str, notice: dict[str, Any] | bytes, *, timestamp: int | None = None,

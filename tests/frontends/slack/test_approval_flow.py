@@ -5,12 +5,14 @@ simulator's real PIDs before and after; a second click runs nothing and says so.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode
 
-from slack_http import ALICE, BOB, CAROL
+from slack_http import ALICE, BOB, CAROL, post
 from slack_messages import approval_message, buttons, reply_saying, worker_kills
 
-from bot.slack.blocks import APPROVE, DENY
+from bot.slack.blocks import APPROVE, CANCEL, DENY
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -27,7 +29,7 @@ def test_a_hung_site_is_approved_by_bob_and_the_message_ends_with_the_real_pids(
     assert posted.body["channel"] == "C0SHOP"
     seen = posted.text_everywhere
     assert "<@U02BOB>" in seen and "expires" in seen and "worker" in seen and "<@U01ALICE>" in seen
-    assert [e["action_id"] for e in buttons(posted)] == [APPROVE, DENY]
+    assert [e["action_id"] for e in buttons(posted)] == [APPROVE, DENY, CANCEL]
     request_id = buttons(posted)[0]["value"]
     ts = posted.answer["ts"]
 
@@ -61,16 +63,67 @@ def test_a_hung_site_is_approved_by_bob_and_the_message_ends_with_the_real_pids(
     assert worker_kills(farm) == 2
 
 
-def test_a_deny_click_by_the_approver_closes_the_request_and_runs_nothing(start_bot, fake_slack, farm):
+def test_deny_asks_the_approver_why_and_the_requester_sees_the_reason(start_bot, fake_slack, farm):
     bot = start_bot()
     bot.slack.command(ALICE, "shop-web --reason hung")
     posted = approval_message(fake_slack)
     request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
     bot.slack.click(BOB, DENY, request_id, "C0SHOP", ts)
-    fake_slack.wait_for(lambda calls: any(c.method == "chat.update" and "denied" in c.body.get("text", "")
-                                          for c in calls), what="the message saying denied")
+    [modal] = fake_slack.views
+    assert modal["callback_id"] == "aspreset.deny_modal" and request_id in json.dumps(modal)
+    assert bot.service.store.get(request_id).state.value == "awaiting_approval"  # nothing yet
+
+    answer = bot.slack.submit(BOB, modal, {"reason": {"reason_input": {"type": "plain_text_input",
+                                                                        "value": "db migration <!channel>"}}})
+    assert answer.status == 200
+    updated = fake_slack.wait_for(lambda calls: next((c for c in calls if c.method == "chat.update"
+                                                      and "denied" in c.body.get("text", "")), None),
+                                  what="the message saying denied")
+    assert "Denied: db migration &lt;!channel&gt;" in updated.text_everywhere
+    told = fake_slack.wait_for(lambda calls: next((c for c in calls if c.method == "chat.postMessage"
+                                                   and c.body.get("thread_ts") == ts), None), what="the thread")
+    assert "<@U01ALICE>" in told.body["text"] and "db migration" in told.body["text"]
     assert worker_kills(farm) == 0
     assert bot.service.store.get(request_id).state.value == "denied"
+
+
+def test_a_deny_reason_on_two_lines_is_refused_in_the_modal_and_nothing_changes(start_bot, fake_slack):
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
+    bot.slack.click(BOB, DENY, request_id, "C0SHOP", ts)
+    answer = bot.slack.submit(BOB, fake_slack.views[0], {"reason": {"reason_input": {"value": "no\n<!here> now"}}})
+    assert answer.json()["response_action"] == "errors" and "newline" in answer.json()["errors"]["reason"]
+    assert bot.service.store.get(request_id).state.value == "awaiting_approval"
+
+
+def test_only_the_requester_can_cancel_a_waiting_request(start_bot, fake_slack, farm):
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
+    bot.slack.click(CAROL, CANCEL, request_id, "C0SHOP", ts)
+    refused = reply_saying(fake_slack, "cancel")
+    assert refused.body["response_type"] == "ephemeral"
+    assert bot.service.store.get(request_id).state.value == "awaiting_approval"
+    bot.slack.click(ALICE, CANCEL, request_id, "C0SHOP", ts)
+    fake_slack.wait_for(lambda calls: any(c.method == "chat.update" and "cancelled" in c.body.get("text", "")
+                                          for c in calls), what="the message saying cancelled")
+    assert bot.service.store.get(request_id).state.value == "cancelled" and worker_kills(farm) == 0
+
+
+def test_an_unexpected_error_after_the_ack_is_one_sentence_with_an_incident_id(start_bot, fake_slack):
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    payload = json.loads(parse_qs(bot.slack.click_body(BOB, APPROVE, buttons(posted)[0]["value"], "C0SHOP",
+                                                       posted.answer["ts"]).decode())["payload"][0])
+    payload["user"] = {"team_id": "T0FAKE"}  # a payload this edge does not expect: no user id
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    assert post(bot.slack.url, body, bot.slack.headers(body)).status == 200
+    reply = reply_saying(fake_slack, "incident")
+    assert reply.body["response_type"] == "ephemeral" and "Traceback" not in reply.text_everywhere
 
 
 def test_someone_who_is_not_an_approver_is_told_so_alone(start_bot, fake_slack, farm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.app.views import ApprovalView, HostResultView, RequestView
-from bot.slack.blocks import APPROVE, DENY, render_request
+from bot.slack.blocks import APPROVE, CANCEL, DENY, render_request
 
 NOW = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ def _request(**fields: object) -> RequestView:
 def test_a_waiting_request_has_approve_and_deny_and_names_its_approvers_and_expiry():
     rendered = render_request(_request())
     [actions] = [b for b in rendered.blocks if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions["elements"]] == [APPROVE, DENY]
+    assert [e["action_id"] for e in actions["elements"]] == [APPROVE, DENY, CANCEL]
     text = str(rendered.blocks)
     assert "<@U02BOB>" in text and "<!subteam^S0LEADS>" in text
     assert f"<!date^{int((NOW + timedelta(minutes=15)).timestamp())}^" in text
