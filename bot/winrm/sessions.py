@@ -1,19 +1,12 @@
-"""WinRM sessions kept per host and reused across operations (and across requests in a long-lived
-process), so the TCP connection and NTLM's handshake are paid once per host, not once per
-operation; with kept shells, the remote shell too (Create and Delete once, not per operation).
+"""WinRM sessions kept per host and reused across operations, so the connection, NTLM's handshake
+and (with kept shells) the remote shell are paid once per host, not once per operation.
 
-A session (`bot.winrm.transport.HostSession`: a pywinrm Protocol with its socket watch) holds, with
-message encryption, the NTLM security context that seals every message: it must never be used by
-two threads at once (pywinrm #277). `SessionCache.take` hands a session out to one caller; a second
-caller for the same host at the same moment gets a session of its own. Sessions that saw a failure
-are closed, never reused. Keys hold a digest of the password, never the password, so a rotated
-password gets a new session.
-
-A kept shell counts against the host's `MaxShellsPerUser` (30 by default) until it is deleted or
-idles out on the server (two hours), so nothing is left to the server: a session idle longer than
-`idle_s` (below HTTP.sys's 120 s keep-alive) is closed, its shell deleted, by the cache's own
-thread when the time comes, and `close()` (the executor's, when a front end ends) does the same for
-every kept session at once, each host within `close_within_s`.
+A session holds the NTLM context that seals its messages, so `take` lends it to one caller at a
+time (pywinrm #277); one that saw a failure is closed, never reused. A kept shell counts against
+the host's MaxShellsPerUser until deleted, so nothing is left to the server's two-hour idle
+timeout: a session idle longer than `idle_s` (below HTTP.sys's 120 s keep-alive) is closed, its
+shell deleted, by the cache's own thread, and `close()` does it for every kept session at once.
+Keys hold a digest of the password, never the password.
 """
 
 from __future__ import annotations
