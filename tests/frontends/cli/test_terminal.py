@@ -57,10 +57,12 @@ def test_yes_skips_the_question_and_a_program_is_never_asked(tmp_path, demo_farm
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0 and "[y/N]" not in child.before
+    assert re.search(r"\x1b\[[0-9;]*32msucceeded\x1b\[0m", child.before), "the outcome is green in a terminal"
 
     piped = subprocess.run([sys.executable, "-m", "bot.cli", "recycle", "shop-web", "--scope", "apppool", "--as",
                             "alice", *files], capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
     assert piped.returncode == 0 and "[y/N]" not in piped.stdout
+    assert "succeeded" in piped.stdout and "\x1b[" not in piped.stdout  # no colour codes for a program
 
 
 def test_log_lines_are_readable_in_a_terminal_and_json_for_a_program(tmp_path):
