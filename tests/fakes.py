@@ -188,6 +188,9 @@ class FakeExecutor:
 
     # -- the port ------------------------------------------------------------------------------
 
+    def prepare(self, host_name: str, host: Host) -> None:
+        """In memory there is no transport or credential source to check."""
+
     def run_many(
         self, calls: Sequence[tuple[str, Host, OperationParams]]
     ) -> list[OperationResult | ExecutionError]:

@@ -100,6 +100,15 @@ class NameNotResolved(HostUnreachable):
     """The host's address does not resolve (DNS): nothing on the host itself can be the cause."""
 
 
+DOCTOR_HINT = "run `aspreset doctor {host}`"  # what a host error advises, outside doctor itself
+
+
+def without_doctor_hint(detail: str, host_name: str) -> str:
+    """A host error as doctor itself shows it: without the advice to run doctor."""
+    hint = DOCTOR_HINT.format(host=host_name)
+    return detail.replace("; " + hint, "").replace(hint, "")
+
+
 class AuthenticationFailed(ExecutionError):
     code = "auth_failed"
 

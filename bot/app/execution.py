@@ -139,7 +139,7 @@ class _HostJob:
             except DrainFailed as error:
                 return _failed(self.plan, self.name, f"{error.detail}; the host was not touched", error.code, start)
         # The none rung warms up on the host too (status with warm_up): a GET from the bot would reach
-        # the load balancer or miss the site's host-header binding (docs/iis-behaviour.md).
+        # the load balancer or miss the site's host-header binding (docs/supported.md).
         result = self.executor.run_many([(self.name, self.host, self.params)])[0]
         outcome = host_outcome(self.plan, self.name, result, int((time.monotonic() - start) * 1000))
         if self.after is not None and outcome.outcome == "succeeded":

@@ -15,7 +15,7 @@ from bot.app.errors import AspresetError, ConfigError, NotAllowed, Refused
 from bot.app.events import EventKind
 from bot.app.execution import HostSlots, resume_command, run_plan
 from bot.app.notifications import Notifications
-from bot.app.ports import ChecksHosts, Clock, DrainHooks, Executor, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.app.results import OperationParams, StatusResult
@@ -257,9 +257,8 @@ class Requests:
     def _check_hosts(self, the_plan: Plan) -> None:
         """Every host's credentials and transport, checked without traffic: a missing variable stops
         the request before it is recorded, never after the first host restarted."""
-        if isinstance(self.executor, ChecksHosts):
-            for name in the_plan.hosts:
-                self.executor.prepare(name, self.inventory.hosts[name])
+        for name in the_plan.hosts:
+            self.executor.prepare(name, self.inventory.hosts[name])
 
     def _view(self, req: Request, message: str = "", *, ran_now: bool = False) -> RequestView:
         return self.notifications.view(req, message, ran_now=ran_now)

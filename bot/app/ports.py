@@ -46,6 +46,11 @@ class Executor(Protocol):
         self, calls: Sequence[tuple[str, Host, OperationParams]]
     ) -> builtins.list[OperationResult | ExecutionError]: ...
 
+    def prepare(self, host_name: str, host: Host) -> object:
+        """Everything about reaching the host that can be checked without traffic (its transport,
+        where its credentials come from); raises the AspresetError that says what to fix."""
+        ...
+
 
 @runtime_checkable
 class ConnectsAhead(Protocol):
@@ -54,15 +59,6 @@ class ConnectsAhead(Protocol):
     Never raises; a host it could not reach fails in its operation as usual."""
 
     def connect(self, host_name: str, host: Host) -> None: ...
-
-
-@runtime_checkable
-class ChecksHosts(Protocol):
-    """An executor that can tell, without sending anything, that a host can be reached at all (its
-    credentials are where the inventory says, its transport is allowed and installed). Raises an
-    AspresetError (ConfigError: exit 2) naming the host and the setting."""
-
-    def prepare(self, host_name: str, host: Host) -> object: ...
 
 
 class Store(Protocol):

@@ -236,6 +236,10 @@ RESULT_MODELS: dict[str, type[Model]] = {
 }
 
 
+WMF_URL = "https://www.microsoft.com/download/details.aspx?id=54616"
+"""Windows Management Framework 5.1: how a host with PowerShell below 3.0 gets a newer one."""
+
+
 def joined_ids(entries: list[AppDomainEntry] | None) -> str | None:
     """AppDomain ids sorted and joined with commas (the shape `appdomain_id` always had); None if none."""
     if not entries:

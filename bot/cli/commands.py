@@ -241,24 +241,25 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from bot.app.readiness.doctor import run_doctor
     from bot.bootstrap import build_hosts
-    from bot.doctor import run_doctor
+    from bot.cli.render import doctor_text, exercise_text
 
     settings = _settings(args)
-    if args.exercise:  # each rung once on a canary site (bot/exercise.py)
-        from bot.exercise import run_exercise
+    if args.exercise:  # each rung once on a canary site
+        from bot.app.readiness.exercise import run_exercise
 
         if not args.target:
             raise ConfigError("--exercise SITE needs the HOST to run on: aspreset doctor HOST --exercise SITE")
         with build_hosts(settings) as hosts:
             exercised = run_exercise(hosts.inventory, hosts.policy, args.target, args.exercise, hosts.executor)
-        _emit(args, exercised.to_json(), exercised.text())
+        _emit(args, exercised.model_dump(mode="json"), exercise_text(exercised))
         return EXIT_DONE if exercised.ok else EXIT_FAILED
     with build_hosts(settings) as hosts:
         report = run_doctor(hosts.inventory, args.target, hosts.executor)
     where = {"config": str(settings.config_path or "none found"), "database": settings.database_shown}
-    _emit(args, {**report.to_json(), **where},
-          f"{report.text()}\nconfig: {where['config']}\ndatabase: {where['database']}")
+    _emit(args, {**report.model_dump(mode="json"), **where},
+          f"{doctor_text(report)}\nconfig: {where['config']}\ndatabase: {where['database']}")
     return EXIT_DONE if report.ok else EXIT_FAILED
 
 

@@ -11,8 +11,22 @@
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from bot.app.errors import AspresetError
-from bot.app.views import AuditView, ErrorView, PlanView, RefusalView, RequestListView, RequestView, StatusView, View
+from bot.app.records import RequestState
+from bot.app.views import (
+    AuditView,
+    ErrorView,
+    HelpView,
+    PlanView,
+    RefusalView,
+    RequestListView,
+    RequestView,
+    SiteListView,
+    StatusView,
+    View,
+)
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_WAITING = 0, 1, 2, 3, 4
 
@@ -22,18 +36,17 @@ _BY_CODE = {
     "refused": EXIT_REFUSED,
     "locked": EXIT_REFUSED,
     "not_allowed": EXIT_REFUSED,
-    "expired": EXIT_REFUSED,
 }
 
 
-_BY_STATE = {
-    "awaiting_approval": EXIT_WAITING,
-    "succeeded": EXIT_DONE,
-    "failed": EXIT_FAILED,
-    "partially_failed": EXIT_FAILED,
-    "interrupted": EXIT_FAILED,
-    "refused": EXIT_REFUSED,
-    "expired": EXIT_REFUSED,
+_BY_STATE: dict[str, int] = {
+    RequestState.AWAITING_APPROVAL: EXIT_WAITING,
+    RequestState.SUCCEEDED: EXIT_DONE,
+    RequestState.FAILED: EXIT_FAILED,
+    RequestState.PARTIALLY_FAILED: EXIT_FAILED,
+    RequestState.INTERRUPTED: EXIT_FAILED,
+    RequestState.REFUSED: EXIT_REFUSED,
+    RequestState.EXPIRED: EXIT_REFUSED,
 }
 
 
@@ -45,16 +58,20 @@ def exit_code_for_code(code: str) -> int:
     return _BY_CODE.get(code, EXIT_FAILED)
 
 
-def exit_code_for_view(view: View | RequestListView | AuditView) -> int:
-    if isinstance(view, ErrorView):
-        return exit_code_for_code(view.code)
-    if isinstance(view, RefusalView):
-        return EXIT_REFUSED
-    if isinstance(view, PlanView):
-        return EXIT_REFUSED if view.decision.outcome == "refuse" else EXIT_DONE
-    if isinstance(view, StatusView):
-        return EXIT_DONE if view.all_ok else EXIT_FAILED
-    if isinstance(view, RequestView):
-        # approved-but-not-started, denied, cancelled, running elsewhere: nothing failed here
-        return _BY_STATE.get(view.state, EXIT_DONE)
-    return EXIT_DONE
+def exit_code_for_view(view: View) -> int:
+    match view:
+        case ErrorView():
+            return exit_code_for_code(view.code)
+        case RefusalView():
+            return EXIT_REFUSED
+        case PlanView():
+            return EXIT_REFUSED if view.decision.outcome == "refuse" else EXIT_DONE
+        case StatusView():
+            return EXIT_DONE if view.all_ok else EXIT_FAILED
+        case RequestView():
+            # approved-but-not-started, denied, cancelled, running elsewhere: nothing failed here
+            return _BY_STATE.get(view.state, EXIT_DONE)
+        case SiteListView() | HelpView() | RequestListView() | AuditView():
+            return EXIT_DONE
+        case _:
+            assert_never(view)

@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+from typing import assert_never
+
+from bot.app.readiness.views import DoctorView, ExerciseView
+from bot.app.text import audit_text
+from bot.app.verification import EVIDENCE
 from bot.app.views import (
     AuditView,
     DecisionView,
@@ -22,25 +27,29 @@ from bot.app.views import (
 SHELL, CHAT = "aspreset ", "/recycle "  # how a command the text suggests is typed, per medium
 
 
-def text(view: View | RequestListView | AuditView, prefix: str = SHELL) -> str:
+def text(view: View, prefix: str = SHELL) -> str:
     """`prefix` starts the commands the text suggests: `aspreset ` in a shell, `/recycle ` in chat."""
-    if isinstance(view, PlanView):
-        return plan_text(view)
-    if isinstance(view, RequestView):
-        return request_text(view, prefix)
-    if isinstance(view, StatusView):
-        return status_text(view)
-    if isinstance(view, SiteListView):
-        return sites_text(view)
-    if isinstance(view, RefusalView):
-        return f"{decision_text(view.decision)}\n{view.suggestion}"
-    if isinstance(view, HelpView):
-        return view.text
-    if isinstance(view, ErrorView):
-        return f"Sorry: {view.message}"
-    if isinstance(view, RequestListView):
-        return requests_text(view, prefix)
-    return audit_text(view)
+    match view:
+        case PlanView():
+            return plan_text(view)
+        case RequestView():
+            return request_text(view, prefix)
+        case StatusView():
+            return status_text(view)
+        case SiteListView():
+            return sites_text(view)
+        case RefusalView():
+            return f"{decision_text(view.decision)}\n{view.suggestion}"
+        case HelpView():
+            return view.text
+        case ErrorView():
+            return f"Sorry: {view.message}"
+        case RequestListView():
+            return requests_text(view, prefix)
+        case AuditView():
+            return audit_text(view)
+        case _:
+            assert_never(view)
 
 
 def typed(prefix: str, command: str) -> str:
@@ -177,12 +186,28 @@ def requests_text(requests: RequestListView, prefix: str = SHELL) -> str:
     return "\n".join(lines) or "no requests"
 
 
-def audit_text(audit: AuditView) -> str:
-    lines = [f"{e.at:%Y-%m-%d %H:%M:%S}Z  {e.request_id or '-':<9} {e.action:<11} "
-             f"{(e.state_from or '-')}->{e.state_to}  {e.site} {e.rung}  by {e.actor_display}"
-             for e in audit.root]
-    return "\n".join(lines) or "no events"
-
-
 def _pids(pids: list[int]) -> str:
     return "[" + ", ".join(str(p) for p in pids) + "]" if pids else "none"
+
+
+def doctor_text(report: DoctorView) -> str:
+    lines = []
+    for check in report.checks:
+        mark = "ok  " if check.ok else "FAIL"
+        lines.append(f"{mark} {check.host}: {check.name}: {check.detail}")
+        if check.fix:
+            lines.append(f"       fix: {check.fix}")
+    lines.append("all checks passed" if report.ok else "some checks failed: apply the fixes and run doctor again")
+    return "\n".join(lines)
+
+
+def exercise_text(report: ExerciseView) -> str:
+    lines = [f"Exercising {report.site} on {report.host}, each rung once:"]
+    for r in report.rungs:
+        lines.append(f"  {r.rung:<9} {r.outcome.upper():<9} {r.method}: {r.detail}")
+        lines += [f"            seen: {EVIDENCE.get(e, e)}" for e in r.evidence]
+        lines += [f"            note: {n}" for n in r.notes]
+        if r.warmup:
+            lines.append(f"            warm-up: {r.warmup}")
+    lines.append("every rung behaved as verified" if report.ok else "some rungs failed: see docs/setup.md")
+    return "\n".join(lines)

@@ -27,7 +27,7 @@ from bot.http.webhook import DeployWebhook
 if TYPE_CHECKING:
     from slack_bolt import App
 
-MCP_PATH = "/mcp"
+MCP_PATH = "/mcp"  # the MCP front end serves its app at this path too (bot/mcp/http.py)
 
 
 def create_app(

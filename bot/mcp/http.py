@@ -16,12 +16,11 @@ from starlette.types import Receive, Scope, Send
 
 from bot.app.service import Service
 from bot.config import McpSettings, Settings
+from bot.http.asgi import MCP_PATH
 from bot.mcp.auth import BearerTokens, authenticated_principal, client_digests
 from bot.mcp.calls import WhereApproved, approve_in_slack, approve_with_cli
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource
-
-PATH = "/mcp"
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ def mcp_http_app(
     unset, two clients with one token) raises ConfigError here, before anything serves."""
     verifier = BearerTokens(client_digests(settings, env))
     server = build_server(source, authenticated_principal, where_approved=where_approved, token_verifier=verifier)
-    app = server.streamable_http_app(streamable_http_path=PATH, stateless_http=True, host="127.0.0.1")
+    app = server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True, host="127.0.0.1")
     return McpHttpApp(app)
 
 

@@ -12,11 +12,12 @@ from pydantic import BaseModel
 
 from bot.app.errors import AspresetError
 from bot.app.incidents import error_view
+from bot.app.records import FINAL_STATES, RequestState
 from bot.app.views import ErrorView, RefusalView, RequestListView, RequestView, View
 from bot.mcp import text
 
 # A request_restart that ends in one of these did not do what was asked.
-NOT_DONE = frozenset({"refused", "failed", "partially_failed", "interrupted", "denied", "expired", "cancelled"})
+NOT_DONE = FINAL_STATES - {RequestState.SUCCEEDED}
 
 
 class RequestsResult(BaseModel):

@@ -4,7 +4,12 @@ approve it and where; refusals name the narrower restart in the tool's own words
 
 from __future__ import annotations
 
+from typing import assert_never
+
+from bot.app.records import RequestState
+from bot.app.text import audit_text
 from bot.app.views import (
+    AuditView,
     DecisionView,
     ErrorView,
     HelpView,
@@ -18,26 +23,31 @@ from bot.app.views import (
     View,
 )
 
-FAILED_STATES = ("failed", "partially_failed", "interrupted")
+FAILED_STATES = frozenset({RequestState.FAILED, RequestState.PARTIALLY_FAILED, RequestState.INTERRUPTED})
 
 
-def text(view: View | RequestListView) -> str:
-    if isinstance(view, PlanView):
-        return plan(view)
-    if isinstance(view, RequestView):
-        return request(view)
-    if isinstance(view, StatusView):
-        return status(view)
-    if isinstance(view, SiteListView):
-        return sites(view)
-    if isinstance(view, RefusalView):
-        return f"refused: {view.what} is never run. {decision(view.decision)}\n{view.suggestion}"
-    if isinstance(view, RequestListView):
-        return requests(view)
-    if isinstance(view, HelpView):
-        return view.text
-    assert isinstance(view, ErrorView)
-    return f"{view.message} [{view.code}]"
+def text(view: View) -> str:
+    match view:
+        case PlanView():
+            return plan(view)
+        case RequestView():
+            return request(view)
+        case StatusView():
+            return status(view)
+        case SiteListView():
+            return sites(view)
+        case RefusalView():
+            return f"refused: {view.what} is never run. {decision(view.decision)}\n{view.suggestion}"
+        case RequestListView():
+            return requests(view)
+        case AuditView():
+            return audit_text(view)
+        case HelpView():
+            return view.text
+        case ErrorView():
+            return f"{view.message} [{view.code}]"
+        case _:
+            assert_never(view)
 
 
 def sites(view: SiteListView) -> str:

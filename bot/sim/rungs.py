@@ -27,7 +27,6 @@ from bot.sim.observe import (
 )
 
 APPDOMAIN_METHODS = ("wmi-unload", "touch-web-config", "bin-marker")
-FALLBACKS = ("mwa-unload", "touch-web-config", "refuse")
 # How long after acting the scripts look for the old entry or process to go (a request in flight can keep it).
 GONE_WAIT_S = 10.0
 NO_ASPNET = ("the application runs no ASP.NET: its pool has no managed runtime and no ASP.NET Core module handler "

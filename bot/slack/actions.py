@@ -17,6 +17,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.app.deploy import follow_up_request
+from bot.app.errors import UnknownRequest
 from bot.app.views import RequestView
 from bot.slack.asking import Asking
 from bot.slack.blocks import APPROVE, CANCEL, DENY, DEPLOY_RUN, mention, state_text, when
@@ -27,7 +28,6 @@ from bot.slack.errors import answered
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.mrkdwn import code
 from bot.slack.replies import render_reply
-from bot.store.errors import UnknownRequest
 from commands.model import Approve, Cancel
 
 log = structlog.get_logger("aspreset.slack.actions")

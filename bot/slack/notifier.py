@@ -26,6 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.app.events import EventKind, RequestEvent
+from bot.app.records import FINAL_STATES
 from bot.app.views import RequestView
 from bot.slack import context
 from bot.slack.blocks import Rendered, follow_up_text, render_request
@@ -41,8 +42,6 @@ log = structlog.get_logger("aspreset.slack.notifier")
 _SHOWN = frozenset(EventKind) - {EventKind.REFUSED}
 _FOLLOW_UP = frozenset({EventKind.FINISHED, EventKind.DENIED, EventKind.CANCELLED})
 KEEP_ENDED = 500
-_ENDED = frozenset({"succeeded", "failed", "partially_failed", "denied", "cancelled", "expired", "refused",
-                    "interrupted"})
 CHANNEL_REFUSALS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
@@ -125,9 +124,9 @@ class SlackNotifier:
             if message is None or message.failed:
                 return
             message.pending = rendered
-            if view.state in _ENDED and not message.ended:
+            if view.state in FINAL_STATES and not message.ended:
                 message.follow_ups += rendered.overflow  # what did not fit in 50 blocks, once, in the thread
-            message.ended = view.state in _ENDED
+            message.ended = view.state in FINAL_STATES
             if follow_up:
                 text = follow_up_text(view)
                 if text:

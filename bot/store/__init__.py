@@ -1,12 +1,13 @@
 """Requests, approvals, per-(host, pool) locks and the audit trail: SQLite by default, PostgreSQL
 for several replicas; MemoryStore (the same contract in one process's memory) for the service's
-tests. `open_store(url, workdir)` is the entry point; records, errors and MemoryStore import without
-SQLAlchemy."""
+tests. `open_store(url, workdir)` is the entry point; the records, the core's store errors and
+MemoryStore import without SQLAlchemy."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.app.errors import LockHeld, SelfApproval, StoreUnavailable, UnknownRequest
 from bot.app.records import (
     Approval,
     ApprovalOutcome,
@@ -18,7 +19,6 @@ from bot.app.records import (
     Request,
     RequestState,
 )
-from bot.store.errors import LockHeld, SelfApproval, StoreUnavailable, UnknownRequest
 from bot.store.memory import MemoryStore
 
 if TYPE_CHECKING:

@@ -74,5 +74,5 @@ def unavailable(safe_url: str, exc: SQLAlchemyError) -> StoreUnavailable:
     first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
     return StoreUnavailable(
         f"database {safe_url}: {type(original).__name__}: {first_line}"
-        " (is the server running and the URL right? `aspreset doctor` checks it)"
+        " (is the server running, and the URL right?)"
     )

@@ -60,7 +60,7 @@ def inventory_toml(result: DiscoverResult, host: str, address: str | None = None
 
 
 def _missing_features(result: DiscoverResult) -> str:
-    """The optional IIS features the host lacks and what that means (docs/iis-behaviour.md)."""
+    """The optional IIS features the host lacks and what that means (docs/supported.md)."""
     features = result.features
     missing = []
     if features.wmi_provider is False:

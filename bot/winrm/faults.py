@@ -26,6 +26,7 @@ from winrm.exceptions import (
 )
 
 from bot.app.errors import (
+    DOCTOR_HINT,
     AuthenticationFailed,
     ExecutionError,
     HostUnreachable,
@@ -42,12 +43,7 @@ from policies.inventory import Host
 log = structlog.get_logger("bot.winrm.faults")
 
 FIRST_PHASE = "opening a shell"  # what the executor calls its first request
-_DOCTOR = "run `aspreset doctor {host}`"
-
-
-def without_doctor_hint(detail: str, host_name: str) -> str:
-    """A message as doctor itself shows it: without the advice to run doctor."""
-    return detail.replace("; " + _DOCTOR.format(host=host_name), "").replace(_DOCTOR.format(host=host_name), "")
+_DOCTOR = DOCTOR_HINT
 
 
 @dataclass

@@ -1,26 +1,9 @@
-"""Turns an operation and its parameters into what travels over WinRM.
-
-The command line is a fixed bootstrap (`-EncodedCommand`, the same bytes every time) that first
-checks the PowerShell version (below 3.0 it answers `powershell_too_old` as JSON), then reads the
-real script from stdin, as Ansible's PowerShell bootstrap does: no command-line length limit, and
-nothing from chat or config ever becomes part of the command line. The script sent on stdin is, in
-this order, as one script block:
-
-1. one line that assigns the parameters as a base64 JSON literal (base64's alphabet cannot break out
-   of a single-quoted PowerShell string);
-2. the prelude (`prelude.ps1`, then `warmup.ps1`): it sets `$ErrorActionPreference = 'Stop'` and the
-   other preferences before anything else runs, then defines the helpers the operations share
-   (parameter decoding, error codes, the one ASCII-escaped JSON output, IIS version, pool, worker and
-   AppDomain readers, bounded waits; the warm-up request in `warmup.ps1`). It prints nothing and
-   carries no operation marker;
-3. the operation's own .ps1 file: its marker line `# aspreset-operation: <op>`, its `$result` literal
-   and its steps.
-
-Each operation would otherwise carry its own copy of every helper, because it is all a host receives:
-since stdin is ours to fill, the shared code travels once per run in front of the operation instead.
-The simulator finds the operation by its marker line wherever it stands, and the params line by its
-own pattern; neither occurs in the prelude.
-"""
+"""Turns an operation and its parameters into what travels over WinRM: a fixed `-EncodedCommand`
+bootstrap (the same bytes every time; it checks PowerShell's version, then reads the real script
+from stdin, so nothing from chat or config is ever part of the command line), and on stdin the
+parameters as one base64 JSON literal, the shared prelude (`prelude.ps1`, `warmup.ps1`) and the
+operation's own .ps1 with its `# aspreset-operation: <op>` marker. The layout and why:
+docs/architecture.md, "What travels to a host"."""
 
 from __future__ import annotations
 
@@ -28,7 +11,7 @@ import base64
 from functools import cache
 from importlib import resources
 
-from bot.app.results import POWERSHELL_NEEDED, Operation, OperationParams
+from bot.app.results import POWERSHELL_NEEDED, WMF_URL, Operation, OperationParams
 
 MARKER_PREFIX = "# aspreset-operation: "
 PARAMS_VARIABLE = "$AspresetParams"
@@ -37,9 +20,8 @@ PRELUDE_FILES = (PRELUDE, "warmup")  # sent in this order, as one prelude
 
 # The first thing that runs on a host checks the PowerShell version, before the scripts (which need
 # 3.0: [ordered], ConvertTo-Json, Get-CimInstance) are even parsed, and answers in JSON without
-# ConvertTo-Json, which 2.0 lacks (docs/iis-behaviour.md: Server 2008 R2 ships 2.0).
+# ConvertTo-Json, which 2.0 lacks (docs/supported.md: Server 2008 R2 ships 2.0).
 VERSION_GATE = "$PSVersionTable.PSVersion.Major -lt 3"
-WMF_URL = "https://www.microsoft.com/download/details.aspx?id=54616"
 TOO_OLD_JSON = (
     '{"ok":false,"error_code":"powershell_too_old","error":"Windows PowerShell %V% found; aspreset needs '
     + POWERSHELL_NEEDED

@@ -18,16 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import structlog
-
 from bot.winrm.credentials import Credentials
 from bot.winrm.deadline import Deadline
 from bot.winrm.transport import HostSession
 from policies.inventory import Host
 
 SessionKey = tuple[str, str, str, str, str]
-
-log = structlog.get_logger("bot.winrm.sessions")
 
 CLOSING_THREADS = 32  # hosts told at once when many sessions close together
 
@@ -158,10 +154,8 @@ def close_all(sessions: Sequence[HostSession], within_s: float) -> None:
         for session in sessions:
             close(session, within_s)
         return
-    shells = sum(s.kept_shell is not None for s in sessions)
     with ThreadPoolExecutor(min(CLOSING_THREADS, len(sessions)), thread_name_prefix="winrm-close") as pool:
         list(pool.map(lambda s: close(s, within_s), sessions))
-    log.info("winrm.sessions_closed", sessions=len(sessions), shells=shells)
 
 
 def close(session: HostSession, within_s: float = 5.0) -> None:

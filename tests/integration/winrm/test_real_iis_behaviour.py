@@ -1,5 +1,5 @@
-"""What a real IIS server does that a friendly simulator hides (docs/iis-behaviour.md), one test
-per fix of issue 10: the simulated farm behaves that way, the operations report what they saw, and
+"""What a real IIS server does that a friendly simulator hides (docs/supported.md), one test per case:
+the simulated farm behaves that way, the operations report what they saw, and
 bot.app.verification judges it as it would judge a real host. Each test failed on the old simulator,
 scripts or verification."""
 

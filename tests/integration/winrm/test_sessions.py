@@ -4,7 +4,9 @@ used by two threads at once, and a session that went stale or failed is replaced
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
+import pytest
 from hostile_endpoint import HostileEndpoint
 
 from bot.sim.wsman import WsmanFaultSpec
@@ -101,6 +103,15 @@ def test_another_password_gets_another_session_and_the_key_holds_no_password():
     assert one != two and "a" not in one and "b" not in two and len(one[4]) == 16
 
 
+@pytest.fixture
+def keeping() -> Iterator[WinRMExecutor]:
+    """An executor that keeps shells, closed after the test (its shells deleted then, not by its idle
+    timer a minute on, when this test's farm is gone)."""
+    executor = WinRMExecutor(env={}, keep_shells=True)
+    yield executor
+    executor.close()
+
+
 def test_with_kept_shells_a_later_operation_is_command_send_receive_and_closing_deletes_the_shell(farm, call):
     executor = WinRMExecutor(env={}, keep_shells=True)
     web01, host = farm.host("web01"), farm.client_inventory(transport="ntlm").hosts["web01"]
@@ -155,8 +166,8 @@ def test_a_kept_session_that_idles_out_is_closed_by_its_timer_and_its_shell_dele
     assert executor.sessions.kept == 0 and web01.actions[-1] == "Delete"
 
 
-def test_a_kept_shell_the_server_dropped_is_replaced_and_the_operation_runs_once(farm, call):
-    executor = WinRMExecutor(env={}, keep_shells=True)
+def test_a_kept_shell_the_server_dropped_is_replaced_and_the_operation_runs_once(farm, call, keeping):
+    executor = keeping
     web01, host = farm.host("web01"), farm.client_inventory().hosts["web01"]
     assert executor.run("web01", host, call("shop-web", "web01", "status").params).ok
     # WinRM restarted or the shell's idle timeout passed: "the shell was not found"
@@ -166,8 +177,8 @@ def test_a_kept_shell_the_server_dropped_is_replaced_and_the_operation_runs_once
     assert sum(b"aspreset-operation: appdomain" in bytes(c.stdin) for c in web01.received) == 1
 
 
-def test_connecting_ahead_opens_the_session_and_shell_and_runs_nothing(farm, call):
-    executor = WinRMExecutor(env={}, keep_shells=True)
+def test_connecting_ahead_opens_the_session_and_shell_and_runs_nothing(farm, call, keeping):
+    executor = keeping
     web01, host = farm.host("web01"), farm.client_inventory(transport="ntlm").hosts["web01"]
     executor.connect("web01", host)
     assert web01.actions == ["Create"] and web01.received == []
@@ -176,8 +187,8 @@ def test_connecting_ahead_opens_the_session_and_shell_and_runs_nothing(farm, cal
     assert web01.requests == 3 and executor.sessions.built == 1
 
 
-def test_connecting_ahead_to_a_host_that_does_not_answer_leaves_the_error_to_the_operation(farm, call):
-    executor = WinRMExecutor(env={}, keep_shells=True)
+def test_connecting_ahead_to_a_host_that_does_not_answer_leaves_the_error_to_the_operation(farm, call, keeping):
+    executor = keeping
     host = farm.client_inventory().hosts["web01"].model_copy(update={"port": 9})  # nothing listens there
     executor.connect("web01", host)  # does not raise
     assert executor.sessions.built == 1

@@ -1,6 +1,8 @@
-"""The core (bot/app) imports no I/O library and nothing of ours outside bot.app, commands and
-policies: adapters import the core, never the reverse. Read from the source with `ast`, so an
-import inside a function, under TYPE_CHECKING or through importlib counts too."""
+"""The import rules of docs/architecture.md: the core (bot/app) imports no I/O library and nothing of
+ours outside bot.app, commands and policies; commands/ and policies/ import nothing of the bot;
+adapters import no front end; front ends use each other only through their entry points; bot/ holds
+only the composition root, config and logs. Read from the source with `ast`, so an import inside a
+function, under TYPE_CHECKING or through importlib counts too."""
 
 from __future__ import annotations
 
@@ -138,3 +140,57 @@ def test_the_check_names_the_file_and_line_of_each_planted_import(tmp_path: Path
         ("planted.py", 11, "slack_sdk.web"),
     ]
     assert str(found[0]) == f"{core / 'planted.py'}:2: imports socket (socket is an I/O library)"
+
+
+# ---- the rest of the layout (docs/architecture.md, "What may import what") ----------------------
+
+ROOT = CORE.parents[1]
+FRONT_ENDS = ("cli", "slack", "mcp", "http", "demo")
+ADAPTERS = ("winrm", "store", "sim", "drain")
+ENTRY_POINTS = {
+    # what one front end may use of another: where it starts, never its internals
+    "cli": ("bot.cli.render", "bot.cli.serve"),  # the console's text; the Slack demo runs `serve`
+    "slack": ("bot.slack.serving",),
+    "mcp": ("bot.mcp.server", "bot.mcp.http", "bot.mcp.services"),
+    "http": ("bot.http.asgi", "bot.http.webhook", "bot.http.loopback"),  # the one ASGI app that carries the others
+    "demo": ("bot.demo",),
+}
+
+
+def _imports_of(package_dir: Path, package: str) -> Iterator[tuple[Path, int, str]]:
+    """Each import's most specific name (`from bot import store`: bot.store)."""
+    for path in sorted(package_dir.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, names in _imported(tree, _package_of(path, package_dir, package)):
+            for name in names if len(names) == 1 else names[1:]:
+                yield path, line, name
+
+
+def test_commands_and_policies_import_nothing_of_the_bot() -> None:
+    found = [f"{path}:{line}: imports {module}"
+             for package in ("commands", "policies")
+             for path, line, module in _imports_of(ROOT / package, package) if _within(module, OUR_PACKAGE)]
+    assert found == [], "commands/ and policies/ are pure:\n" + "\n".join(found)
+
+
+def test_front_ends_use_each_other_only_through_their_entry_points() -> None:
+    found = []
+    for front in FRONT_ENDS:
+        for path, line, module in _imports_of(ROOT / "bot" / front, f"bot.{front}"):
+            other = next((o for o in FRONT_ENDS if o != front and _within(module, f"bot.{o}")), None)
+            if other is not None and not any(_within(module, entry) for entry in ENTRY_POINTS[other]):
+                found.append(f"{path}:{line}: imports {module} (bot/{other}'s entry points: {ENTRY_POINTS[other]})")
+    assert found == [], "\n".join(found)
+
+
+def test_adapters_import_no_front_end() -> None:
+    found = [f"{path}:{line}: imports {module}"
+             for adapter in ADAPTERS
+             for path, line, module in _imports_of(ROOT / "bot" / adapter, f"bot.{adapter}")
+             if any(_within(module, f"bot.{front}") for front in FRONT_ENDS)]
+    assert found == [], "adapters serve the core, not a front end:\n" + "\n".join(found)
+
+
+def test_the_bot_root_holds_only_the_composition_root_config_and_logs() -> None:
+    modules = sorted(p.name for p in (ROOT / "bot").glob("*.py"))
+    assert modules == ["__init__.py", "bootstrap.py", "config.py", "logs.py"]
