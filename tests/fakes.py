@@ -279,6 +279,7 @@ def _status_result(params: OperationParams, pids: list[int], appdomain: str, res
         workers=seen.workers,
         appdomain_id=joined_ids(seen.appdomains),
         settings=PoolSettings(),
+        before=seen if params.warm_up else None,  # the none rung looks before its warm-up too
         observed=seen,
         warmups=[_warmup(params)] if params.warm_up else [],
     )

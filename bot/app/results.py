@@ -118,6 +118,9 @@ class WarmupAnswer(Model):
     ms: int = 0
     failure: str = ""  # timeout | refused | tls | ... when there was no HTTP answer
     offline_page: bool = False  # the body is the app_offline.htm page
+    # The body's first "HTTP Error NNN..." line: HTTP.sys' own pages carry a fixed one, which tells them
+    # apart also when its Server header is switched off (DisableServerHeader).
+    error_line: str = ""
     at_ms: int = 0  # when it was sent, since the script started
     # The pool's workers at the last look before it was sent (None: no look before it, as for the
     # none rung): during an overlapped recycle HTTP.sys hands requests to the old worker until the
@@ -167,6 +170,7 @@ class StatusResult(Model):
     appdomain_id: str | None = None  # the AppDomain ids joined; kept for the --json contract
     app_offline: bool = False
     settings: PoolSettings | None = None
+    before: Observation | None = None  # with warm_up: the state before the warm-up
     observed: Observation | None = None
     features: Features = Field(default_factory=Features)
     warmups: list[WarmupAnswer] = Field(default_factory=list)  # with warm_up: the answer, then the state

@@ -4,9 +4,10 @@ lives here, once, and is tested against the simulator.
 
 The rules hold on a real server, not only on a friendly one:
 - a process is (PID, start time), because Windows reuses PIDs;
-- an AppDomain restart is shown by its entry leaving the list after Unload, an entry back in the
-  same worker after the warm-up, or the `Application Restarts` counter growing; an Id that changed
-  is extra evidence, never required (on a real server the Id shown is often the app's path);
+- an AppDomain restart is shown by its entry leaving the list after Unload, or an entry created by the
+  warm-up where there was none; an Id that changed is extra evidence, never required (on a real
+  server the Id shown is often the app's path); the `Application Restarts` counter is machine-wide,
+  so it only corroborates;
 - a warm-up answered by HTTP.sys itself (`Server: Microsoft-HTTPAPI/2.0`: 400 no binding matched,
   503 pool stopped or queue full, 404 nothing registered) is not the app answering, nor is a redirect
   (a native module may answer it before ASP.NET runs);
@@ -15,6 +16,7 @@ The rules hold on a real server, not only on a friendly one:
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +34,15 @@ from commands.rungs import Rung
 from policies.planner import Plan
 
 HTTP_SYS = "microsoft-httpapi"
+# HTTP.sys' own error pages carry a fixed line ("HTTP Error 400. The request hostname is invalid."); IIS's
+# own and ASP.NET's pages say "HTTP Error 404.0 - Not Found" or nothing of the kind (docs/iis-behaviour.md).
+HTTP_SYS_LINE = re.compile(r"^HTTP Error \d{3}\. ")
+
+
+def answered_by_http_sys(answer: WarmupAnswer) -> bool:
+    """HTTP.sys answered the request itself, not the application: by its Server header, or by its fixed
+    page when DisableServerHeader hides the header."""
+    return HTTP_SYS in answer.server.lower() or HTTP_SYS_LINE.match(answer.error_line) is not None
 
 
 @dataclass(frozen=True)
@@ -183,7 +194,7 @@ def _judge_warmup(answer: WarmupAnswer | None, after: Observation | None) -> Ver
     if answer.status is None:
         return Verdict("warmup_failed", f"the warm-up {where} got no HTTP answer ({answer.failure or 'no reason'}) "
                        f"after {answer.ms} ms")
-    if HTTP_SYS in answer.server.lower():
+    if answered_by_http_sys(answer):
         return Verdict("warmup_failed", f"HTTP.sys answered the warm-up {where} itself: {_http_sys_meaning(answer)}")
     offline = answer.offline_page or (after is not None and after.app_offline)
     if offline:
@@ -245,15 +256,19 @@ def _judge_appdomain(result: RestartResult) -> Verdict:
         evidence.append("restart_counter_grew")
     if _keys(before.workers) != _keys(after.workers):
         notes.append("the worker process changed too (the pool recycled meanwhile?)")
-    restarted = {"entry_left", "entry_created", "restart_counter_grew", "id_changed"} & set(evidence)
+    # The counter is machine-wide: another app restarting moves it, so it only corroborates this app's own
+    # evidence (docs/iis-behaviour.md).
+    restarted = {"entry_left", "entry_created", "id_changed"} & set(evidence)
     if restarted:
         return Verdict(evidence=tuple(evidence), notes=tuple(notes))
-    if before.appdomains is None and before.app_restarts is None:
-        return Verdict("not_verified", f"the {result.method} step ran, but neither the AppDomain list nor the "
-                       "'Application Restarts' counter could be read on this host, so nothing shows the restart; "
-                       "install IIS Management Scripts and Tools (Install-WindowsFeature Web-Scripting-Tools)",
-                       tuple(evidence), tuple(notes))
-    counter = "" if before.app_restarts is None else f", 'Application Restarts' stayed {before.app_restarts}"
+    if before.appdomains is None or after.appdomains is None:
+        grew = " (the machine-wide 'Application Restarts' counter grew, but another app restarting moves it too)"
+        return Verdict("not_verified", f"the {result.method} step ran, but the application's AppDomain list could "
+                       "not be read on this host, so nothing shows this application restarted"
+                       f"{grew if 'restart_counter_grew' in evidence else ''}; install IIS Management Scripts and "
+                       "Tools (Install-WindowsFeature Web-Scripting-Tools)", tuple(evidence), tuple(notes))
+    counter = "" if before.app_restarts is None or "restart_counter_grew" in evidence else (
+        f", 'Application Restarts' stayed {before.app_restarts}")
     return Verdict("appdomain_not_restarted", f"no sign that the AppDomain restarted: its entry never left the list"
                    f"{counter}; try --scope apppool", tuple(evidence), tuple(notes))
 
@@ -321,12 +336,14 @@ def _none_outcome(base: dict[str, Any], result: StatusResult, elapsed: int) -> H
     last = result.warmups[-1] if result.warmups else None
     verdict = _verify_none(result, last)
     workers = [w.model_dump() for w in result.workers]
-    return HostOutcome(**base, pids_before=_pids(result.workers), pids_after=_pids(result.workers),
-                       appdomain_before=result.appdomain_id, appdomain_after=result.appdomain_id,
+    before = result.before or Observation()  # None: nothing was looked at before the warm-up
+    return HostOutcome(**base, pids_before=_pids(before.workers), pids_after=_pids(result.workers),
+                       appdomain_before=joined_ids(before.appdomains), appdomain_after=result.appdomain_id,
                        warmup_status=last.status if last else None, warmup_ms=last.ms if last else None,
                        duration_ms=elapsed, outcome="failed" if verdict.error_code else "succeeded",
                        error=verdict.error, error_code=verdict.error_code, evidence=list(verdict.evidence),
-                       notes=list(verdict.notes), workers_before=workers, workers_after=workers,
+                       notes=list(verdict.notes), workers_before=[w.model_dump() for w in before.workers],
+                       workers_after=workers,
                        warmup_url=last.url if last else None, warmup_server=last.server if last else None,
                        app_offline=result.app_offline)
 

@@ -237,7 +237,10 @@ class Farm:
         for site in self.inventory.sites.values():
             for host_name in site.hosts:
                 _add_site(self.hosts[host_name].iis, site)
-        for sim in self.hosts.values():
+        for index, sim in enumerate(self.hosts.values()):
+            # Some servers are hardened with DisableServerHeader: HTTP.sys' own pages carry no Server header.
+            sim.iis.http_sys_hides_server_header = index % 2 == 1
+            sim.iis.other_app_restarts_per_read = 1  # the counter is machine-wide: other apps move it
             sim.iis.start_workers()
 
     @classmethod

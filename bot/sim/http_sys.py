@@ -21,6 +21,19 @@ HTTP_API = "Microsoft-HTTPAPI/2.0"
 OFFLINE_PAGE = "app_offline.htm: this application is offline for maintenance"
 
 
+def http_sys_page(title: str, line: str) -> str:
+    """HTTP.sys' own error page, as it sends it (docs/iis-behaviour.md)."""
+    return ('<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
+            f'<HTML><HEAD><TITLE>{title}</TITLE>\r\n'
+            '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
+            f'<BODY><h2>{title}</h2>\r\n<hr><p>{line}</p>\r\n</BODY></HTML>\r\n')
+
+
+INVALID_HOSTNAME = http_sys_page("Bad Request - Invalid Hostname", "HTTP Error 400. The request hostname is invalid.")
+NOT_FOUND = http_sys_page("Not Found", "HTTP Error 404. The requested resource is not found.")
+UNAVAILABLE = http_sys_page("Service Unavailable", "HTTP Error 503. The service is unavailable.")
+
+
 @dataclass(frozen=True)
 class HttpAnswer:
     status: int
@@ -65,13 +78,13 @@ def serve(
             now = time.monotonic()
             routed = route(iis, port, host_header, path)
             if routed is None:
-                return HttpAnswer(400, "Bad Request - Invalid Hostname")
+                return _http_sys(iis, 400, INVALID_HOSTNAME)
             site, app = routed
             if not iis.was_running or site.state != STARTED:
-                return HttpAnswer(404, "Not Found")
+                return _http_sys(iis, 404, NOT_FOUND)
             pool = iis.pool_of(app)
             if pool.state != STARTED:
-                return HttpAnswer(503, "Service Unavailable")
+                return _http_sys(iis, 503, UNAVAILABLE)
             if app.app_offline:
                 return HttpAnswer(503, OFFLINE_PAGE, server=_iis_server(iis))
             if worker is None or not worker.alive(now):
@@ -131,6 +144,11 @@ def _load_app(iis: IisServer, site: IisSite, app: App, worker: Worker, now: floa
     elif pool.managed_runtime and (app.appdomain is None or app.appdomain.worker_pid not in pool.pids(now)):
         iis.new_appdomain(site, app, worker)
         app.ready_at = now + iis.timing.cold_start_s
+
+
+def _http_sys(iis: IisServer, status: int, page: str) -> HttpAnswer:
+    """An answer HTTP.sys gives itself: its Server header unless DisableServerHeader hides it."""
+    return HttpAnswer(status, page, server="" if iis.http_sys_hides_server_header else HTTP_API)
 
 
 def _iis_server(iis: IisServer) -> str:

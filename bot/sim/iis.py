@@ -91,6 +91,13 @@ class IisServer:
         # A request for an application's path without its trailing slash is answered 301 to the path
         # with it by a native module, before ASP.NET runs (docs/iis-behaviour.md).
         self.courtesy_redirects = True
+        # Other applications on the server restart too: each read of the machine-wide `Application
+        # Restarts` counter finds it this much higher.
+        self.other_app_restarts_per_read = 0
+        # False: AppDomain.Unload() returns but the entry stays (a request in flight holds it).
+        self.unload_takes = True
+        # HTTP.sys' DisableServerHeader (common hardening): its own 400/404/503 carry no Server header.
+        self.http_sys_hides_server_header = False
         # Reads of the runtime state that fail, as a busy WAS or a WMI call past its bound does: after
         # `reads_before_failure` more good ones, the next `failing_reads` fail.
         self.reads_before_failure = 0
@@ -209,6 +216,12 @@ class IisServer:
                 return True
             return False
 
+    def restart_counter(self) -> int:
+        """The `Application Restarts` counter as a read finds it: other apps move it too."""
+        with self.lock:
+            self.app_restarts += self.other_app_restarts_per_read
+            return self.app_restarts
+
     # ---- acting -------------------------------------------------------------------------------
 
     def recycle(self, pool: Pool) -> None:
@@ -304,7 +317,7 @@ class IisServer:
         AppDomain (with the same Id) in the same worker process."""
         with self.lock:
             self.tick()
-            if app.appdomain is None:
+            if app.appdomain is None or not self.unload_takes:
                 return False
             app.appdomain = None
             self.app_restarts += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import re
 import threading
 import time
 import urllib.parse
@@ -170,7 +171,7 @@ def observe(ctx: OpContext, t: Target, p: OperationParams, *, domains: bool = Fa
         workers=workers(iis, t.pool),
         children=app_processes(iis, t) if children else [],
         appdomains=appdomains(ctx, t, p) if domains else None,
-        app_restarts=iis.app_restarts if iis.aspnet else None,
+        app_restarts=iis.restart_counter() if iis.aspnet else None,
         app_offline=t.app.app_offline,
     )
 
@@ -257,6 +258,7 @@ def _get(ctx: OpContext, url: str, host: str, deadline: float, seen: Observation
 
 
 REDIRECTS = (301, 302, 303, 307, 308)
+ERROR_LINE = re.compile(r"HTTP Error \d{3}[^<\r\n]*")
 WILDCARD_NAME = "aspreset-warmup"
 
 
@@ -315,9 +317,11 @@ def loopback_get(url: str, host_header: str, timeout_s: float) -> WarmupAnswer:
         connection.request("GET", parts.path or "/", headers={"Host": host_header})
         response = connection.getresponse()
         body = response.read().decode("utf-8", errors="replace")
+        error_line = ERROR_LINE.search(body)
         return WarmupAnswer(url=url, host_header=host_header, status=response.status,
                             server=response.getheader("Server") or "", location=response.getheader("Location") or "",
-                            ms=int((time.monotonic() - start) * 1000), offline_page=OFFLINE_PAGE in body)
+                            ms=int((time.monotonic() - start) * 1000), offline_page=OFFLINE_PAGE in body,
+                            error_line=error_line.group(0).strip()[:200] if error_line else "")
     except TimeoutError:
         failure = "timeout"
     except ConnectionRefusedError:

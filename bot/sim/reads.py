@@ -31,9 +31,10 @@ def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
         raise Stop("iis_too_old", f"status reads IIS 7 or later (Microsoft.Web.Administration); this host runs IIS "
                    f"{iis.iis_major_version}")
     t = resolve(iis, p)
-    if p.warm_up:
-        result.warmups.extend(warm_up(ctx, t, p, ctx.started + p.timeout_s))
     core_child = t.app.hosting_model == OUT_OF_PROCESS
+    if p.warm_up:  # the none rung: a look before the warm-up, then one after it
+        result.before = observe(ctx, t, p, domains=not t.app.aspnet_core, children=core_child)
+        result.warmups.extend(warm_up(ctx, t, p, ctx.started + p.timeout_s, result.before))
     seen = observe(ctx, t, p, domains=not t.app.aspnet_core, children=core_child)
     result.settings = settings(iis, t)
     result.observed = seen

@@ -5,6 +5,7 @@ whether the restart happened is judged by bot.app.verification."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -29,6 +30,7 @@ from bot.sim.observe import (
 APPDOMAIN_METHODS = ("wmi-unload", "touch-web-config", "bin-marker")
 # How long after acting the scripts look for the old entry or process to go (a request in flight can keep it).
 GONE_WAIT_S = 10.0
+HTTP_SYS_LINE = re.compile(r"HTTP Error \d{3}\. ")  # HTTP.sys' own pages; IIS's own say "404.0 - Not Found"
 NO_ASPNET = ("the application runs no ASP.NET: its pool has no managed runtime and no ASP.NET Core module handler "
              "serves it (static files, PHP...), so there is no AppDomain to restart; use --scope apppool")
 
@@ -106,7 +108,8 @@ class Run:
             if after.pool_state == STOPPED:
                 self.result.wait_ended = "pool_stopped"
                 return
-            if answer.status in (400, 404) and answer.server == HTTP_API:  # no binding: asking again cannot help
+            by_http_sys = answer.server == HTTP_API or HTTP_SYS_LINE.match(answer.error_line) is not None
+            if answer.status in (400, 404) and by_http_sys:  # no binding: asking again cannot help
                 self.result.wait_ended = "not_routed"
                 return
             served = answer.status is not None and fresh and done(after)

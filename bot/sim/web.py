@@ -31,7 +31,8 @@ class SiteHandler(BaseHTTPRequestHandler):
         answer = serve(iis, port, path, self.headers.get("Host"), stop)
         body = (answer.body + "\n").encode("utf-8")
         self.send_response_only(answer.status)
-        self.send_header("Server", answer.server)
+        if answer.server:  # HTTP.sys with DisableServerHeader sends none
+            self.send_header("Server", answer.server)
         self.send_header("Date", self.date_time_string())
         if answer.location:
             self.send_header("Location", answer.location)

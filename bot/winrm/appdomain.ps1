@@ -88,7 +88,7 @@ function Invoke-Operation {
     } elseif ($method -eq 'mwa-unload') {
         $manager = New-ServerManager
         foreach ($worker in @($manager.WorkerProcesses | Where-Object { $_.AppPoolName -eq $target.PoolName })) {
-            foreach ($domain in @($worker.ApplicationDomains | Where-Object { ([string]$_.VirtualPath).TrimEnd('/') -eq $target.AppPath.TrimEnd('/') -and ([string]$_.Id).StartsWith("/LM/W3SVC/$($target.SiteId)/ROOT") })) {
+            foreach ($domain in @($worker.ApplicationDomains | Where-Object { Test-AppDomainOfApp $_ $target })) {
                 $domain.Unload()
                 Add-Action 'unload' ([string]$domain.Id)
             }

@@ -261,6 +261,12 @@ function Get-Children($Workers, $Target) {
         Sort-Object ProcessId | ForEach-Object { ConvertTo-Process ([int]$_.ProcessId) })
 }
 
+function Test-AppDomainOfApp($Domain, $Target) {
+    # Microsoft.Web.Administration's ApplicationDomain of this site's application: its Id starts with the
+    # site's metabase path, in whatever case the host writes it (/LM/W3SVC/1/ROOT or /lm/w3svc/1/root).
+    ([string]$Domain.Id) -like "/LM/W3SVC/$($Target.SiteId)/ROOT*" -and ([string]$Domain.VirtualPath).TrimEnd('/') -eq $Target.AppPath.TrimEnd('/')
+}
+
 function Get-AppDomainEntries($Target) {
     # The application's loaded AppDomains: WMI (bounded) when the provider is installed, else
     # Microsoft.Web.Administration's WorkerProcesses[..].ApplicationDomains (docs/iis-behaviour.md).
@@ -270,12 +276,11 @@ function Get-AppDomainEntries($Target) {
             Where-Object { $_.SiteName -eq $Target.SiteName -and ([string]$_.ApplicationPath).TrimEnd('/') -eq $appPath } |
             ForEach-Object { [ordered]@{ id = [string]$_.Id; worker_pid = [int]$_.ProcessId } })
     }
-    $prefix = "/LM/W3SVC/$($Target.SiteId)/ROOT"
     $manager = New-ServerManager
     try {
         @(foreach ($worker in @($manager.WorkerProcesses | Where-Object { $_.AppPoolName -eq $Target.PoolName })) {
             foreach ($domain in @($worker.ApplicationDomains)) {
-                if (([string]$domain.Id).StartsWith($prefix) -and ([string]$domain.VirtualPath).TrimEnd('/') -eq $appPath) {
+                if (Test-AppDomainOfApp $domain $Target) {
                     [ordered]@{ id = [string]$domain.Id; worker_pid = [int]$worker.ProcessId }
                 }
             }
@@ -382,8 +387,10 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
         $result.after = $waitSeen
         $waitOldGone = & $AreOldGone $waitSeen
         if ($waitSeen.pool_state -eq 'Stopped') { $result.wait_ended = 'pool_stopped'; return }
-        # HTTP.sys itself said no binding or no registration matches: asking again cannot help.
-        if (@(400, 404) -contains $waitAnswer.status -and $waitAnswer.server -like 'Microsoft-HTTPAPI*') { $result.wait_ended = 'not_routed'; return }
+        # HTTP.sys itself said no binding or no registration matches: asking again cannot help. Its own
+        # pages say so by their Server header, or (DisableServerHeader) by their fixed "HTTP Error NNN. " line.
+        $waitByHttpSys = $waitAnswer.server -like 'Microsoft-HTTPAPI*' -or $waitAnswer.error_line -match '^HTTP Error \d{3}\. '
+        if (@(400, 404) -contains $waitAnswer.status -and $waitByHttpSys) { $result.wait_ended = 'not_routed'; return }
         if ($null -ne $waitAnswer.status -and $waitFresh -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
         if (-not $waitOldGone -and $DrainUntilMs -gt 0 -and $waitNowMs -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
         # Old workers gone only now, past the deadline: one more warm-up, which the new worker answers.

@@ -24,6 +24,7 @@ $result = [ordered]@{
     appdomain_id = $null
     app_offline = $false
     settings = $null
+    before = $null
     observed = $null
     features = $null
     warmups = @()
@@ -44,7 +45,11 @@ function Invoke-Operation {
     $result.features = Get-Features
     $target = Resolve-Target
     # The none rung: ASP.NET restarted the app by itself; a warm-up on this host, then the state.
-    if ($P.warm_up) { $null = Invoke-Warmup $target }
+    if ($P.warm_up) {
+        # The none rung's before and after are two looks: the state before the warm-up, then after it.
+        $result.before = Get-Observation $target $true
+        $null = Invoke-Warmup $target $result.before
+    }
     $seen = Get-Observation $target $true
     $result.settings = Get-PoolSettings $target
     $result.observed = $seen

@@ -63,7 +63,7 @@ function Send-Warmup($Request, $Target, $Seen) {
     $seenWorkers = $null
     if ($null -ne $Seen) { $seenWorkers = @($Seen.workers) }
     $answer = [ordered]@{ url = $Request.Url; host_header = $Request.Host; status = $null; server = ''; location = ''
-                          ms = 0; failure = [string]$Request.Failure; offline_page = $false
+                          ms = 0; failure = [string]$Request.Failure; offline_page = $false; error_line = ''
                           at_ms = [int]$clock.ElapsedMilliseconds; workers_seen = $seenWorkers }
     $watch = [Diagnostics.Stopwatch]::StartNew()
     $response = $null
@@ -89,6 +89,8 @@ function Send-Warmup($Request, $Target, $Seen) {
                 $answer.server = [string]$response.Headers['Server']
                 $answer.location = [string]$response.Headers['Location']
                 $body = (New-Object IO.StreamReader $response.GetResponseStream()).ReadToEnd()
+                if ($body -match 'HTTP Error \d{3}[^<\r\n]*') { $answer.error_line = $Matches[0].Trim() }
+                if ($answer.error_line.Length -gt 200) { $answer.error_line = $answer.error_line.Substring(0, 200) }
                 $offline = [IO.Path]::Combine($Target.Physical, 'app_offline.htm')
                 if ([IO.File]::Exists($offline)) { $answer.offline_page = $body.Contains([IO.File]::ReadAllText($offline).Trim()) }
             }

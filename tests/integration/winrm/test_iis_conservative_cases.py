@@ -184,3 +184,56 @@ def test_a_site_bound_only_to_a_wildcard_host_name_is_warmed_up_with_a_name_unde
 
     assert r.warmups[-1].host_header == f"aspreset-warmup.shop.sim:{port}" and r.warmups[-1].status == 200
     assert _verdict(r).error_code is None
+
+
+# ---- HTTP.sys without its Server header ------------------------------------------------------------
+
+
+def test_http_sys_answering_itself_is_told_by_its_fixed_page_when_its_server_header_is_hidden(
+    farm, client, executor, call
+):
+    web02 = farm.host("web02")
+    assert web02.iis.http_sys_hides_server_header  # the default farm hardens some hosts
+    port = web02.http_port
+
+    unrouted = _restart(executor.run(*call("shop-web", "web02", "apppool", warmup_url=f"http://nobody.example:{port}/")))
+    web02.pool("ShopPool").state = "Stopped"
+    stopped = executor.run(*call("shop-web", "web02", "status", warm_up=True))
+
+    answer = unrouted.warmups[-1]
+    assert (answer.status, answer.server) == (400, "")
+    assert answer.error_line == "HTTP Error 400. The request hostname is invalid."
+    assert unrouted.wait_ended == "not_routed" and len(unrouted.warmups) == 1
+    verdict = _verdict(unrouted)
+    assert verdict.error_code == "warmup_failed" and "Invalid Hostname" in (verdict.error or "")
+    none_plan = plan(RestartRequest(site="shop-web", changed=("bin/x.dll",)), farm.inventory, default_policy())
+    outcome = host_outcome(none_plan, "web02", stopped, 0)
+    assert outcome.error_code == "warmup_failed" and "503" in (outcome.error or "")
+
+
+# ---- the machine-wide restart counter --------------------------------------------------------------
+
+
+def test_an_unload_that_did_not_take_is_not_restarted_although_other_apps_moved_the_counter(farm, executor, call):
+    iis = farm.host("web01").iis
+    assert iis.other_app_restarts_per_read > 0  # the default farm: other apps restart meanwhile
+    iis.unload_takes = False  # Unload() returns, the entry stays
+
+    r = _restart(executor.run(*call("shop-web", "web01", "appdomain", timeout_s=1)))
+
+    verdict = _verdict(r)
+    assert r.before and r.after and (r.after.app_restarts or 0) > (r.before.app_restarts or 0)
+    assert verdict.error_code == "appdomain_not_restarted" and "entry_left" not in verdict.evidence
+
+
+def test_the_none_rung_reports_the_state_before_its_warm_up_and_after_it_as_two_looks(farm, executor, call):
+    iis = farm.host("web01").iis
+    iis.idle_out(iis.pool("ShopPool"))  # no worker until the warm-up starts one
+
+    status = executor.run(*call("shop-web", "web01", "status", warm_up=True))
+
+    none_plan = plan(RestartRequest(site="shop-web", changed=("bin/x.dll",)), farm.inventory, default_policy())
+    outcome = host_outcome(none_plan, "web01", status, 0)
+    assert outcome.error_code is None
+    assert outcome.pids_before == [] and outcome.appdomain_before is None
+    assert len(outcome.pids_after) == 1 and outcome.appdomain_after

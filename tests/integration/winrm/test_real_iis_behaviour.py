@@ -44,7 +44,7 @@ def test_1_an_appdomain_whose_id_never_changes_is_verified_by_its_entry_and_the_
     assert r.before and r.acted and r.after and r.before.appdomains and r.after.appdomains
     assert r.before.appdomains[0].id == r.after.appdomains[0].id  # the old check (Id changed) fails here
     assert r.acted.appdomains == []  # the entry left the list after Unload
-    assert r.after.app_restarts == (r.before.app_restarts or 0) + 1
+    assert (r.after.app_restarts or 0) > (r.before.app_restarts or 0)  # machine-wide: other apps move it too
     assert set(verdict.evidence) >= {"entry_left", "entry_back_in_same_worker", "restart_counter_grew"}
 
 

@@ -33,3 +33,11 @@ def test_an_answer_sent_while_the_old_worker_still_ran_does_not_show_the_new_wor
 def test_an_answer_sent_once_only_the_new_worker_ran_shows_it_answers():
     verdict = judge(Rung.APPPOOL, "P", recycled(answer(seen=[OLD, NEW]), answer(seen=[NEW])))
     assert verdict.error_code is None and {"new_worker", "app_answered"} <= set(verdict.evidence)
+
+
+def test_http_sys_without_its_server_header_is_told_by_its_fixed_line_and_an_iis_page_is_not_mistaken_for_it():
+    http_sys = answer(404, server="", seen=[NEW], error_line="HTTP Error 404. The requested resource is not found.")
+    verdict = judge(Rung.APPPOOL, "P", recycled(http_sys))
+    assert verdict.error_code == "warmup_failed" and "HTTP.sys answered" in (verdict.error or "")
+    from_iis = answer(404, server="", seen=[NEW], error_line="HTTP Error 404.0 - Not Found")
+    assert judge(Rung.APPPOOL, "P", recycled(from_iis)).error_code is None

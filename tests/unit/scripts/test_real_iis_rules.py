@@ -83,3 +83,24 @@ def test_an_ipv6_binding_address_is_bracketed_and_a_wildcard_host_name_becomes_a
     wildcard = "if ($hostHeader.StartsWith('*')) { $hostHeader = 'aspreset-warmup' + $hostHeader.TrimStart('*') }"
     assert wildcard in request
     assert '"[$Address]"' in ps_tree.text(library["get-urlhost"])
+
+
+def test_http_sys_is_told_by_its_fixed_page_too_when_its_server_header_is_hidden(prelude, ps_tree):
+    library = ps_tree.function_definitions(prelude.root)
+    assert "$answer.error_line = $Matches[0].Trim()" in ps_tree.text(library["send-warmup"])
+    wait = ps_tree.text(library["wait-outcome"])
+    assert "$waitAnswer.error_line -match '^HTTP Error \\d{3}\\. '" in wait
+
+
+def test_appdomain_ids_are_matched_to_their_site_in_any_case(prelude, ps_tree):
+    library = ps_tree.function_definitions(prelude.root)
+    match = ps_tree.text(library["test-appdomainofapp"])
+    assert '-like "/LM/W3SVC/$($Target.SiteId)/ROOT*"' in match  # -like ignores case; StartsWith() does not
+    for source in (prelude.source, ps_tree.load_script("appdomain").source):
+        assert ".Id).StartsWith(" not in source
+
+
+def test_the_none_rung_looks_before_its_warm_up_and_after_it(ps_tree):
+    status = ps_tree.load_script("status").source
+    assert status.index("$result.before = Get-Observation") < status.index("Invoke-Warmup $target $result.before")
+    assert status.index("Invoke-Warmup $target $result.before") < status.index("$seen = Get-Observation")
