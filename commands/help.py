@@ -3,6 +3,8 @@ commands only: nothing here asks a person in chat to open a shell."""
 
 from __future__ import annotations
 
+from commands.rungs import rungs_help
+
 OVERVIEW = """\
 *aspreset* restarts as little as the job needs; IISRESET is never one of the options.
   /recycle SITE [--changed PATH ...] [--reason REASON] [--note TEXT] [--scope RUNG] [--host HOST | --from HOST]
@@ -26,12 +28,7 @@ TOPICS = {
   --reason config                restart the app's AppDomain (appdomain)
   --note "checkout hangs"        free text kept with the request (a note, not a reason)
   --scope RUNG                   ask for a rung yourself; wider than needed goes to policy""",
-    "rungs": """\
-none       the deploy already restarted the app: warm up and verify
-appdomain  restart one application (its AppDomain); the worker process keeps running
-apppool    graceful recycle of the pool: every app in it restarts, requests in flight finish
-worker     kill the pool's worker process(es) by PID and warm up: requests in flight are lost
-server     IISRESET and the like: never run by this bot""",
+    "rungs": rungs_help(),
     "approve": "/recycle approve ID approves a request waiting for you; you cannot approve your own.",
     "deny": "/recycle deny ID --reason TEXT turns a waiting request down; the requester sees why.",
     "status": "/recycle status SITE reads pool state, worker PIDs and AppDomain ids; it changes nothing.",

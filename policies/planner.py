@@ -8,18 +8,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from commands.model import RestartRequest
-from commands.rungs import Rung
+from commands.rungs import LADDER, Rung
 from policies.inventory import Inventory
 from policies.policy import Policy
 from policies.rollout import rollout_for, waves
 from policies.triggers import REASONS, rung_for_path, server_wide_file
 
-METHODS = {
-    Rung.NONE: "warm-up",
-    Rung.APPPOOL: "recycle",
-    Rung.WORKER: "kill-and-warm-up",
-    Rung.SERVER: "never run",
-}
 DEFAULT_RUNG = Rung.APPDOMAIN
 
 
@@ -186,9 +180,10 @@ def _needed(request: RestartRequest, policy: Policy, core: bool) -> tuple[Rung |
 
 
 def _method(rung: Rung, core: bool, appdomain_method: str) -> str:
-    if rung == Rung.APPDOMAIN:
+    method = LADDER[rung].method
+    if method is None:  # the appdomain rung: as the site and policy say; ASP.NET Core has no AppDomain
         return "touch-web-config" if core else appdomain_method
-    return METHODS[rung]
+    return method
 
 
 def _unknown(kind: str, name: str, known: list[str]) -> str:

@@ -21,7 +21,7 @@ from bot.app.errors import AspresetError, DrainFailed
 from bot.app.ports import ConnectsAhead, DrainHooks, Executor
 from bot.app.results import OperationParams
 from bot.app.verification import HostOutcome, host_outcome
-from commands.rungs import Rung
+from commands.rungs import LADDER, Rung, RungOperation
 from policies.inventory import DrainHook, Host, Inventory
 from policies.planner import Plan
 
@@ -75,9 +75,16 @@ class RunReport:
         }
 
 
+def _operation(rung: Rung) -> RungOperation:
+    operation = LADDER[rung].operation
+    if operation is None:
+        raise ValueError(f"the {rung.value} rung is never run")
+    return operation
+
+
 def operation_params(plan: Plan, host: Host, request_id: str, timeout_s: float) -> OperationParams:
     return OperationParams(
-        op="status" if plan.rung == Rung.NONE else plan.rung.value,
+        op=_operation(plan.rung),
         request_id=request_id,
         iis_site=plan.iis_site,
         app_path=plan.app,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,33 +46,19 @@ class Planned:
     decision: Decision
 
 
+@dataclass(kw_only=True, eq=False)
 class Requests:
-    def __init__(
-        self,
-        policy: Policy,
-        inventory: Inventory,
-        *,
-        executor: Executor,
-        store: Store,
-        notifications: Notifications,
-        clock: Clock,
-        hooks: DrainHooks | None,
-        slots: HostSlots,
-        command_timeout_s: float,
-        owner: str | None,
-        stop: threading.Event | None = None,
-    ) -> None:
-        self.policy = policy
-        self.inventory = inventory
-        self.executor = executor
-        self.store = store
-        self.notifications = notifications
-        self.clock = clock
-        self.hooks = hooks
-        self.slots = slots
-        self.command_timeout_s = command_timeout_s
-        self.owner = owner
-        self.stop = stop or threading.Event()  # set: no further host starts (Ctrl-C, SIGTERM, shutdown)
+    policy: Policy
+    inventory: Inventory
+    executor: Executor
+    store: Store
+    notifications: Notifications
+    clock: Clock
+    hooks: DrainHooks | None
+    slots: HostSlots  # shared by every request of this process
+    command_timeout_s: float
+    owner: str | None  # who runs a claimed request (host/pid), in the store
+    stop: threading.Event = field(default_factory=threading.Event)  # set: no further host starts (Ctrl-C)
 
     def display(self, principal_id: str) -> str:
         return person(principal_id, self.policy).display

@@ -3,6 +3,7 @@ Nothing here records or runs anything (reading status runs a read-only script on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.app.errors import ConfigError, ExecutionError
@@ -15,14 +16,13 @@ from policies.inventory import Inventory
 from policies.policy import Policy
 
 
+@dataclass(kw_only=True, eq=False)
 class Queries:
-    def __init__(self, policy: Policy, inventory: Inventory, *, executor: Executor, store: Store,
-                 clock: Clock) -> None:
-        self.policy = policy
-        self.inventory = inventory
-        self.executor = executor
-        self.store = store
-        self.clock = clock
+    policy: Policy
+    inventory: Inventory
+    executor: Executor
+    store: Store
+    clock: Clock
 
     def status(self, site: str) -> StatusView:
         entry = self.inventory.sites.get(site)

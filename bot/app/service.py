@@ -50,10 +50,10 @@ class Service:
         self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.notifications = Notifications(notifier, policy)
         self.requests = Requests(
-            policy, inventory, executor=executor, store=store, notifications=self.notifications, clock=clock,
-            hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
+            policy=policy, inventory=inventory, executor=executor, store=store, notifications=self.notifications,
+            clock=clock, hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
         )
-        self.queries = Queries(policy, inventory, executor=executor, store=store, clock=clock)
+        self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock)
 
     @property
     def stop(self) -> threading.Event:

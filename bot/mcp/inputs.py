@@ -8,19 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from commands.limits import MAX_CHANGED_FILES, MAX_NAME, MAX_PATH, MAX_REASON, MAX_REQUEST_ID, NAME_PATTERN
+from commands.rungs import rung_costs
 
-RUNG_COSTS = """\
-Rungs, narrowest first, and what each costs the site's users:
-- none: nothing restarts; ASP.NET already restarts the app by itself when bin/ or web.config change,
-  so aspreset only warms it up and verifies. No cost.
-- appdomain: restarts this one application (its AppDomain); the worker process and the other apps in
-  the pool keep running. Its in-memory sessions and caches are lost and the first request waits for
-  the warm-up (seconds).
-- apppool: graceful recycle of the app pool; every app in the pool restarts (the plan's blast_radius).
-  Requests in flight finish; in-memory sessions and caches of all those apps are lost.
-- worker: kills the pool's worker process and warms up; requests in flight for every app in the pool
-  fail. Only for a hung pool, and always after a person approves.
-- server: IISRESET and the like; takes every site on the server down. Never run: always refused."""
+RUNG_COSTS = rung_costs()
 
 Site = Annotated[
     str,

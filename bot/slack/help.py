@@ -8,21 +8,19 @@ from datetime import datetime
 
 from bot.app.views import HelpView
 from commands.model import RestartRequest
-from commands.rungs import Rung
+from commands.rungs import EXECUTABLE_RUNGS
 from policies.decision import Allow, NeedsApproval, decide
 from policies.identity import Principal, covers
 from policies.inventory import Inventory
 from policies.planner import PlanError, plan
 from policies.policy import Policy
 
-RUNGS = (Rung.NONE, Rung.APPDOMAIN, Rung.APPPOOL, Rung.WORKER)
-
 
 def site_lines(principal: Principal, policy: Policy, inventory: Inventory, now: datetime) -> list[str]:
     lines = []
     for name, site in sorted(inventory.sites.items()):
         now_rungs, approved_rungs = [], []
-        for rung in RUNGS:
+        for rung in EXECUTABLE_RUNGS:
             try:
                 the_plan = plan(RestartRequest(site=name, scope=rung), inventory, policy)
                 decision = decide(the_plan, principal, policy, now)

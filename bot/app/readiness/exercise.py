@@ -16,12 +16,10 @@ from bot.app.readiness import run_one
 from bot.app.readiness.views import ExerciseView, RungRunView
 from bot.app.verification import host_outcome
 from commands.model import RestartRequest
-from commands.rungs import Rung
+from commands.rungs import EXECUTABLE_RUNGS, Rung
 from policies.inventory import Inventory
 from policies.planner import plan
 from policies.policy import Policy
-
-RUNGS = (Rung.NONE, Rung.APPDOMAIN, Rung.APPPOOL, Rung.WORKER)
 
 
 def run_exercise(inventory: Inventory, policy: Policy, host: str, site: str, executor: Executor,
@@ -37,7 +35,7 @@ def run_exercise(inventory: Inventory, policy: Policy, host: str, site: str, exe
         raise ConfigError(f"host {host!r} does not serve {site}; its hosts: {', '.join(entry.hosts)}")
     runs: list[RungRunView] = []
     target = inventory.hosts[host]
-    for rung in RUNGS:
+    for rung in EXECUTABLE_RUNGS:
         the_plan = plan(RestartRequest(site=site, scope=rung, host=host), inventory, policy)
         if rung >= Rung.APPPOOL and len(the_plan.blast_radius) > 1:
             others = ", ".join(s for s in the_plan.blast_radius if s != site)
