@@ -60,14 +60,14 @@ def finished_restarts(calls: list[Call]) -> set[str]:
 
 
 @contextmanager
-def serve_process(fake: FakeSlack, inventory: Path, workdir: Path) -> Iterator[str]:
-    """`aspreset serve --port 0` as its own process (as it runs in production); yields its URL."""
+def serve_process(fake: FakeSlack, config: Path, workdir: Path, db_url: str) -> Iterator[str]:
+    """`aspreset serve --port 0 --config CONFIG` as its own process (as it runs in production);
+    yields its URL."""
     env = dict(os.environ, SLACK_BOT_TOKEN=fake.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                SLACK_API_BASE_URL=fake.base_url)
     env.pop("ASPRESET_CONFIG", None)
     serve = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--policy", str(EXAMPLES / "policy.toml"),
-         "--inventory", str(inventory), "--db", f"sqlite:///{workdir / 'aspreset.db'}"],
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--config", str(config), "--db", db_url],
         cwd=workdir, env=env, stderr=subprocess.PIPE)
     try:
         seen = b""
@@ -95,7 +95,10 @@ def run(commands: int, concurrency: int, latency_ms: float) -> dict[str, float]:
         "--cold-start-s", "0.05",
     ) as farm:
         farm.wait_ready()
-        with serve_process(fake, farm.inventory_out, Path(tmp)) as url:
+        config = Path(tmp) / "aspreset.toml"
+        config.write_text(f'policy = "{EXAMPLES / "policy.toml"}"\ninventory = "{farm.inventory_out}"\n',
+                          encoding="utf-8")
+        with serve_process(fake, config, Path(tmp), f"sqlite:///{Path(tmp) / 'aspreset.db'}") as url:
             sender = SlackSender(url, SIGNING_SECRET, fake.response_url("bench"))
             done = threading.Event()
 

@@ -1,9 +1,10 @@
 """Slack during a big rollout: how the bot paces its Web API calls and how fast Slack commands are
 acknowledged while a 200-host site restarts in waves of 50.
 
-The simulated farm runs in its own process (`aspreset sim`, real WinRM on 127.0.0.1); this process
-holds the bot (the ASGI app `aspreset serve` runs, under uvicorn on loopback, its WebClient pointed
-at the local fake of Slack's Web API) and the fake, which counts every call. One signed `/recycle
+The simulated farm runs in its own process (`aspreset sim`, real WinRM on 127.0.0.1), and so does
+the bot (`aspreset serve`, its WebClient pointed at the local fake of Slack's Web API, a config file
+giving the 200-host inventory, a policy with waves of 50 and `[winrm] max_parallel = 50`); this
+process holds the fake, which counts every call, and the signed senders. One signed `/recycle
 farm-web --scope apppool` starts the rollout; while it runs, `--commands` signed commands (plan,
 status, help) are sent `--concurrency` at a time and their ack times measured. Reported:
 
@@ -28,6 +29,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -37,12 +39,12 @@ import structlog  # noqa: E402
 from docs_section import write_section  # noqa: E402  (bench/ is on sys.path when run as a script)
 from fake_slack import FakeSlack  # noqa: E402
 from run import start_farm, stop_farm  # noqa: E402
+from slack_ack import serve_process  # noqa: E402
 from slack_http import ALICE, BOB, SIGNING_SECRET, SlackSender  # noqa: E402
 
-from bot.config import Settings, SlackSettings, WinRMSettings  # noqa: E402
-from bot.http.loopback import serve_on_loopback  # noqa: E402
-from bot.slack.serving import build_serving  # noqa: E402
-from policies.files import load_inventory, parse_policy  # noqa: E402
+from bot.sim.cli import inventory_toml  # noqa: E402
+from bot.store import SqlStore  # noqa: E402
+from policies.files import load_inventory  # noqa: E402
 
 START, END = "<!-- slack-rollout:start -->", "<!-- slack-rollout:end -->"
 SITE, CHANNEL = "farm-web", "C0FARM"
@@ -69,28 +71,31 @@ def percentile(values: list[float], share: float) -> float:
 def run(args: argparse.Namespace) -> dict[str, object]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     with tempfile.TemporaryDirectory(prefix="aspreset-slack-bench-") as tmp, FakeSlack() as fake:
+        workdir = Path(tmp)
         farm_args = argparse.Namespace(latency_ms=args.latency_ms, recycle_s=0.25, cold_start_s=0.05)
-        sim, client = start_farm(args.hosts, Path(tmp), farm_args)
+        sim, client = start_farm(args.hosts, workdir, farm_args)
         try:
             inventory = load_inventory(client)
             inventory = inventory.model_copy(update={"sites": {
                 SITE: inventory.sites[SITE].model_copy(update={"channel": CHANNEL})}})
-            settings = Settings.of(
-                parse_policy(policy_text(args.wave), "bench-policy.toml"), inventory, workdir=Path(tmp),
-                db_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
-                winrm=WinRMSettings(max_parallel=min(64, args.wave), command_timeout_s=60),
-                slack=SlackSettings(bot_token=fake.token, signing_secret=SIGNING_SECRET, api_base_url=fake.base_url))
-            serving = build_serving(settings)
-            try:
-                with serve_on_loopback(serving.asgi) as url:
-                    return measure(args, fake, serving, SlackSender(url, SIGNING_SECRET, fake.response_url("b")))
-            finally:
-                serving.close()
+            (workdir / "inventory.toml").write_text(inventory_toml(inventory), encoding="utf-8")
+            (workdir / "policy.toml").write_text(policy_text(args.wave), encoding="utf-8")
+            config = workdir / "aspreset.toml"
+            config.write_text(f'policy = "policy.toml"\ninventory = "inventory.toml"\n\n[winrm]\n'
+                              f"max_parallel = {min(64, args.wave)}\ncommand_timeout_s = 60\n", encoding="utf-8")
+            db_url = f"sqlite:///{workdir / 'bench.db'}"
+            with serve_process(fake, config, workdir, db_url) as url:
+                found = measure(args, fake, SlackSender(url, SIGNING_SECRET, fake.response_url("b")))
+            with SqlStore(db_url) as store:
+                [request] = store.list(site=SITE)
+            assert isinstance(found["final_wall"], float)
+            found["run_end_to_final_message_s"] = found.pop("final_wall") - request.updated_at.timestamp()
+            return found
         finally:
             stop_farm(sim)
 
 
-def measure(args: argparse.Namespace, fake: FakeSlack, serving: object, sender: SlackSender) -> dict[str, object]:
+def measure(args: argparse.Namespace, fake: FakeSlack, sender: SlackSender) -> dict[str, Any]:
     started = time.monotonic()
     assert sender.command(BOB, f"{SITE} --scope apppool").status == 200
     posted = fake.wait_for(lambda calls: next((c for c in calls if c.method == "chat.postMessage"
@@ -115,8 +120,6 @@ def measure(args: argparse.Namespace, fake: FakeSlack, serving: object, sender: 
                               timeout=600, what="the final message")
         stop.set()
     ended = time.monotonic()
-    [request] = serving.service.store.list(site=SITE)  # type: ignore[attr-defined]
-    run_end = request.updated_at.timestamp()
     calls = [c for c in fake.calls if started <= c.at <= final.at]
     minutes = (final.at - started) / 60
     per_method = Counter(c.method for c in calls if c.method != "respond")
@@ -128,7 +131,7 @@ def measure(args: argparse.Namespace, fake: FakeSlack, serving: object, sender: 
         "counts": dict(sorted(per_method.items())),
         "rate_limited": sum(1 for c in calls if c.status == 429),
         "updates_on_message": len(updates), "max_updates_in_one_second": busiest,
-        "run_end_to_final_message_s": final.wall - run_end,
+        "final_wall": final.wall,
         "acks": len(acks), "ack_p50_ms": percentile(acks, 0.5) if acks else None,
         "ack_p99_ms": percentile(acks, 0.99) if acks else None, "ack_max_ms": max(acks, default=None),
         "wall_s": ended - started, "load": os.getloadavg()[0],
@@ -162,9 +165,9 @@ def section(args: argparse.Namespace, found: dict[str, object]) -> str:
 ## Slack: Web API pacing and acks during a {args.hosts}-host rollout
 
 One signed `/recycle {SITE} --scope apppool` restarts {args.hosts} simulated hosts in waves of {args.wave}
-(real WinRM, {args.latency_ms:.0f} ms per WinRM request, the farm in its own process); the bot is the
-ASGI app `serve` runs, on loopback, its WebClient pointed at the local fake Slack, which counts every
-call. Meanwhile {found['acks']} signed commands (plan, help, sites) are sent {args.concurrency} at a time.
+(real WinRM, {args.latency_ms:.0f} ms per WinRM request, the farm in its own process); the bot is
+`aspreset serve` as its own process on loopback, its WebClient pointed at the local fake Slack, which
+counts every call. Meanwhile {found['acks']} signed commands (plan, help, sites) are sent {args.concurrency} at a time.
 
 | Web API method | calls | per minute |
 |---|---|---|

@@ -20,7 +20,7 @@ from bot.app.deploy import follow_up_request
 from bot.app.errors import UnknownRequest
 from bot.app.views import RequestView
 from bot.slack.asking import Asking
-from bot.slack.blocks import APPROVE, CANCEL, DENY, DEPLOY_RUN, mention, state_text, when
+from bot.slack.blocks import APPROVE, CANCEL, DENY, DEPLOY_RUN, RETRY, STATUS, mention, state_text, when
 from bot.slack.context import SlackOrigin, working_for
 from bot.slack.deny_modal import open_deny_modal
 from bot.slack.deploy_notice import read_button_value, retire_notice, too_old
@@ -28,7 +28,7 @@ from bot.slack.errors import answered
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.mrkdwn import code
 from bot.slack.replies import render_reply
-from commands.model import Approve, Cancel
+from commands.model import Approve, Cancel, Status
 
 log = structlog.get_logger("aspreset.slack.actions")
 
@@ -100,10 +100,46 @@ def register(app: App, front: SlackFrontEnd) -> None:
                           f"{mention(user)} used the button {when(datetime.now(UTC))}: {code(view.id)}, "
                           f"{state_text(view.state)} (in the thread)")
 
-    app.action(APPROVE)(ack=ack_now, lazy=[answered(on_decision)])
+    def on_retry(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        """The failed host again, as a new request by the clicker under the same policy (and its
+        approvals); its message goes in the failed run's thread."""
+        user, channel, message_ts = _where(body)
+        request_id = str(action.get("value") or "")
+        mismatch = _not_this_message(front, request_id, action, channel, message_ts)
+        if mismatch:
+            _tell(respond, mismatch)
+            return
+        retry = front.service.get_request(request_id).retry
+        if not retry:
+            _tell(respond, f"{code(request_id)} has no failed host to retry; nothing was run.")
+            return
+        asking = Asking(respond, channel, user, thread_ts=message_ts)
+        with working_for(asking.origin):
+            view = front.handle_text(f"/recycle {retry}", front.principal(user, channel), f"slack:{channel}")
+        asking.finish(view)
+
+    def on_status(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        user, channel, _ = _where(body)
+        view = front.dispatch(Status(str(action.get("value") or "")), front.principal(user, channel),
+                              f"slack:{channel}")
+        rendered = render_reply(view)
+        _tell(respond, rendered.text, rendered.blocks)
+
+    def retry(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        front.may_restart(answered(on_retry), body, action, respond)
+
+    def approve(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        front.may_restart(answered(on_decision), body, action, respond)
+
+    def deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        front.may_restart(answered(on_deploy_run), body, action, respond, client)
+
+    app.action(APPROVE)(ack=ack_now, lazy=[answered(approve)])
     app.action(CANCEL)(ack=ack_now, lazy=[answered(on_decision)])  # the core lets only the requester cancel
     app.action(DENY)(ack_and_ask_why)
-    app.action(DEPLOY_RUN)(ack=ack_now, lazy=[answered(on_deploy_run)])
+    app.action(DEPLOY_RUN)(ack=ack_now, lazy=[answered(deploy_run)])
+    app.action(RETRY)(ack=ack_now, lazy=[answered(retry)])
+    app.action(STATUS)(ack=ack_now, lazy=[answered(on_status)])
 
 
 def _not_this_message(front: SlackFrontEnd, request_id: str, action: dict[str, Any], channel: str | None,
@@ -116,7 +152,8 @@ def _not_this_message(front: SlackFrontEnd, request_id: str, action: dict[str, A
         return f"There is no request {code(request_id)} here; nothing was changed. `/recycle requests` lists yours."
     block = str(action.get("block_id") or "")
     known = front.notifier.message_of(request_id)
-    on_other = block.startswith("approval:") and block != f"approval:{request_id}"
+    kind = block.split(":", 1)[0]
+    on_other = kind in ("approval", "failed") and block != f"{kind}:{request_id}"
     if on_other or (known is not None and known[1] is not None and (channel, message_ts) != known):
         return (f"This button is not on {code(request_id)}'s message; nothing was changed. "
                 f"Use the buttons on that request's own message.")

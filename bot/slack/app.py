@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 
 from bot.app.errors import ConfigError
 from bot.config import SlackSettings
-from bot.slack import actions, commands, deny_modal, errors
+from bot.slack import actions, commands, deny_modal, errors, home
 from bot.slack.frontend import SlackFrontEnd
 
 
@@ -42,5 +42,6 @@ def build_bolt_app(
     commands.register(app, front)
     actions.register(app, front)
     deny_modal.register(app, front)
+    home.register(app, front)
     errors.register(app)
     return app

@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.app.views import HostResultView, PlanView, RequestView
-from bot.slack.mrkdwn import MAX_BLOCKS, SECTION_LIMIT, chunks, code, escape
+from bot.slack.mrkdwn import MAX_BLOCKS, SECTION_LIMIT, chunks, code, escape, for_chat
 
 APPROVE, DENY, DEPLOY_RUN = "aspreset.approve", "aspreset.deny", "aspreset.deploy_run"
 CANCEL = "aspreset.cancel"  # the requester's own: withdraw it before it runs
+RETRY, STATUS = "aspreset.retry", "aspreset.status"  # on a failed run's message
 MAX_BUTTON_TEXT = 75
 
 STATE_MARK = {
@@ -65,10 +66,10 @@ def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-def fit(text: str, blocks: list[dict[str, Any]]) -> Rendered:
+def fit(text: str, blocks: list[dict[str, Any]], keep_last: int = 1) -> Rendered:
     """Within Slack's limits, cutting nothing silently: a section or context over 3000 characters
     continues in further ones; past 50 blocks the message ends with "…and N more lines" (before its
-    last block, which says what to do next) and those lines are kept in `overflow`."""
+    last `keep_last` blocks, which say what to do next) and those lines are kept in `overflow`."""
     out: list[dict[str, Any]] = []
     for block in blocks:
         if block["type"] == "section" and len(block["text"]["text"]) > SECTION_LIMIT:
@@ -79,15 +80,16 @@ def fit(text: str, blocks: list[dict[str, Any]]) -> Rendered:
             out.append(block)
     if len(out) <= MAX_BLOCKS:
         return Rendered(text, out)
-    head, last = out[:-1], out[-1]
-    buttons = [b for b in head[MAX_BLOCKS - 2:] if b["type"] == "actions"]  # buttons never go
-    room = MAX_BLOCKS - 2 - len(buttons)
+    keep_last = max(1, keep_last)
+    head, last = out[:-keep_last], out[-keep_last:]
+    buttons = [b for b in head[MAX_BLOCKS - 1 - keep_last:] if b["type"] == "actions"]  # buttons never go
+    room = MAX_BLOCKS - 1 - keep_last - len(buttons)
     kept = head[:room] + buttons
     dropped = [b for b in head[room:] if b["type"] != "actions"]
     overflow = [_text_of(b) for b in dropped]
     lines = sum(t.count("\n") + 1 for t in overflow)
     more = context(f"…and {lines} more line{'s' if lines != 1 else ''}, in the thread")
-    return Rendered(text, [*kept, more, last], overflow)
+    return Rendered(text, [*kept, more, *last], overflow)
 
 
 def _text_of(block: dict[str, Any]) -> str:
@@ -193,13 +195,24 @@ def render_request(view: RequestView) -> Rendered:
     if state == "denied":
         blocks.append(context(f"Denied: {escape(view.deny_reason or 'no reason given')}"))
     blocks += [section(text) for text in host_sections(view.hosts)]
+    after_hosts = len(blocks)
     if not view.hosts and state == "running":
         blocks.append(context(f"Running on {escape(', '.join(view.targets))}…"))
     if view.error:
-        blocks.append(section(f":x: {escape(view.error)}"))
+        blocks.append(section(f":x: {escape(for_chat(view.error))}"))
     if view.next_step and state != "awaiting_approval":  # while waiting, the buttons are the next step
-        blocks.append(context(f"Next: {escape(view.next_step)}"))
-    return fit(summary(view), blocks)
+        blocks.append(context(f"Next: {escape(for_chat(view.next_step))}"))
+    if state in ("failed", "partially_failed"):
+        elements = [button(f"Retry {failed_host(view.retry)}", RETRY, view.id, "primary")] if view.retry else []
+        blocks.append({"type": "actions", "block_id": f"failed:{view.id}",
+                       "elements": [*elements, button("Status", STATUS, view.site)]})
+    return fit(summary(view), blocks, keep_last=len(blocks) - after_hosts)
+
+
+def failed_host(retry: str) -> str:
+    """The host a retry command names (`recycle SITE --scope RUNG --host HOST`)."""
+    words = retry.split()
+    return words[words.index("--host") + 1] if "--host" in words[:-1] else "the failed host"
 
 
 def summary(view: RequestView) -> str:
@@ -232,5 +245,5 @@ def follow_up_text(view: RequestView) -> str | None:
             more = f" …and {len(failed) - 20} more" if len(failed) > 20 else ""
             text += f" (failed: {escape(', '.join(failed[:20]))}{more})"
     if view.next_step and view.state != "succeeded":
-        text += f". Next: {escape(view.next_step)}"
+        text += f". Next: {escape(for_chat(view.next_step))}"
     return text

@@ -20,6 +20,7 @@ from bot.slack.errors import answered
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.help import personal_help
 from bot.slack.mrkdwn import escape, unescape
+from bot.slack.requests_list import my_requests
 
 log = structlog.get_logger("aspreset.slack.commands")
 
@@ -39,17 +40,32 @@ def ack_text(text: str, sites: set[str]) -> str | None:
     return None
 
 
+def runs_restart(text: str, sites: set[str]) -> bool:
+    """A request for a site or an approval: it may run a restart on this thread."""
+    words = unescape(text).split()
+    return bool(words) and (words[0] in sites or words[0] in ("recycle", "approve"))
+
+
 def register(app: App, front: SlackFrontEnd) -> None:
     def ack_now(ack: Ack, command: dict[str, Any]) -> None:
         text = ack_text(str(command.get("text") or ""), set(front.service.inventory.sites))
         ack(text=text) if text else ack()
 
     def run(command: dict[str, Any], respond: Respond) -> None:
+        if runs_restart(str(command.get("text") or ""), set(front.service.inventory.sites)):
+            front.may_restart(answered(work), command, respond)
+        else:
+            work(command, respond)
+
+    def work(command: dict[str, Any], respond: Respond) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])
         # Slack escaped &, < and > in the text; the core holds what the person typed
         text = f"{command.get('command', '/recycle')} {unescape(str(command.get('text') or ''))}".strip()
         asking = Asking(respond, channel, user)
         principal = front.principal(user, channel)
+        if text.split()[1:2] == ["requests"]:  # mine and those waiting on me: this edge's own read
+            asking.tell(my_requests(front.service, principal))
+            return
         with working_for(asking.origin):
             view = front.handle_text(text, principal, origin=f"slack:{channel}")
         if isinstance(view, HelpView):

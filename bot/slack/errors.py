@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, Respond
 
 from bot.app.incidents import incident_view
 from bot.slack.replies import render_reply
@@ -29,11 +29,12 @@ def answered(work: Callable[..., None]) -> Callable[..., None]:
     """A lazy listener whose unexpected error is told to the person (when it has `respond`)."""
 
     @functools.wraps(work)  # Bolt reads the argument names through __wrapped__
-    def guarded(**kwargs: Any) -> None:
+    def guarded(*args: Any, **kwargs: Any) -> None:
         try:
-            work(**kwargs)
+            work(*args, **kwargs)
         except Exception as error:
-            tell_incident(error, kwargs.get("respond"), listener=work.__name__)
+            respond = kwargs.get("respond") or next((a for a in args if isinstance(a, Respond)), None)
+            tell_incident(error, respond, listener=work.__name__)
 
     return guarded
 

@@ -1,9 +1,15 @@
-"""What the Slack listeners share: the service, the Notifier, and the calls into the core's
-dispatcher (which turns known errors into an ErrorView and unexpected ones into an incident)."""
+"""What the Slack listeners share: the service, the Notifier, the calls into the core's dispatcher
+(which turns known errors into an ErrorView and unexpected ones into an incident), and the pool the
+restarts run on. Work that may run a restart (a request, an approval, a deploy button) goes to that
+bounded pool of its own, so Bolt's listener threads stay free for help, status, plans and clicks
+however many restarts are running; past the pool's size a restart waits its turn."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 from bot.app.dispatch import dispatch, handle_text
 from bot.app.service import Service
@@ -19,6 +25,14 @@ class SlackFrontEnd:
     service: Service
     notifier: SlackNotifier
     groups: UserGroups | None = None
+    restarts: Executor | None = None  # None: on the listener's own thread
+
+    def may_restart(self, work: Callable[..., None], *args: Any) -> None:
+        """Run `work`, which may run a restart, on the restarts' pool."""
+        if self.restarts is None:
+            work(*args)
+        else:
+            self.restarts.submit(work, *args)
 
     def principal(self, user: str, channel: str | None) -> Principal:
         """A Slack user by ID, with their user groups when the policy names any, and the channel."""

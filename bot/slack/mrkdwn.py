@@ -31,6 +31,11 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def for_chat(text: str) -> str:
+    """A core sentence as chat shows it: the CLI's `aspreset status` is `/recycle status` here."""
+    return text.replace("`aspreset ", "`/recycle ")
+
+
 def code(text: object) -> str:
     """Inline code, escaped; a backtick in the text would end the code span early."""
     return "`" + escape(text).replace("`", "'") + "`"

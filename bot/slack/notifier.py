@@ -272,7 +272,13 @@ class SlackNotifier:
 
     def _send(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:
         try:
-            message.last_sent = self._monotonic() if follow_up is None else message.last_sent
+            self._call(request_id, message, rendered, follow_up)
+        finally:
+            if follow_up is None:  # the next update on it waits a second from when Slack had this one
+                message.last_sent = self._monotonic()
+
+    def _call(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:
+        try:
             if follow_up is not None:
                 self._client.chat_postMessage(channel=message.channel, thread_ts=message.thread_ts or message.ts,
                                               text=follow_up)

@@ -21,7 +21,7 @@ from bot.app.views import (
     View,
 )
 from bot.slack.blocks import Rendered, context, fit, mention, render_plan_lines, section, state_text
-from bot.slack.mrkdwn import code, escape
+from bot.slack.mrkdwn import code, escape, for_chat
 
 VERDICT = {"allow": ":white_check_mark: allowed", "needs_approval": ":hourglass: needs approval",
            "refuse": ":no_entry: refused"}
@@ -79,10 +79,10 @@ def _refusal(view: RefusalView) -> Rendered:
 
 
 def _error(view: ErrorView) -> Rendered:
-    blocks = [section(f":warning: {escape(view.message)}")]
+    blocks = [section(f":warning: {escape(for_chat(view.message))}")]
     if view.incident:
         blocks.append(context(f"incident {code(view.incident)}: the bot's log has the details"))
-    return fit(escape(view.message), blocks)
+    return fit(escape(for_chat(view.message)), blocks)
 
 
 def _request(view: RequestView) -> Rendered:
@@ -97,7 +97,7 @@ def _request(view: RequestView) -> Rendered:
         return fit(f"{escape(view.site)}: {escape(view.rung)} refused", [section("\n".join(lines))])
     text = f"{code(view.id)} {escape(view.site)}: {escape(view.rung)} restart is {state_text(view.state)}"
     if view.message:
-        text += f". {escape(view.message)}"
+        text += f". {escape(for_chat(view.message))}"
     if view.plan is not None and view.plan.channel:
         text += f" (its message is in <#{escape(view.plan.channel)}>)"
     return fit(text, [section(text)])

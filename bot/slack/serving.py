@@ -45,6 +45,7 @@ class Serving:
     runtime: Runtime
     notifier: SlackNotifier
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
+    restarts: ThreadPoolExecutor | None = None  # what may run a restart, handed over from `work`
     sweeper: ExpirySweeper | None = None
     socket_mode: SocketModeHandler | None = None
 
@@ -69,6 +70,7 @@ def build_serving(
     mcp: ASGIApp | None = None,
     mcp_lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     work_threads: int = 8,
+    restart_threads: int = 8,
     sweep_every_s: float = EVERY_S,
 ) -> Serving:
     slack = settings.slack
@@ -89,14 +91,17 @@ def build_serving(
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
         for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
             notifier.show(request_id, service.get_request(request_id), follow_up=False)
+        restarts = ThreadPoolExecutor(max_workers=restart_threads, thread_name_prefix="slack-restarts")
+        runtime.on_close(lambda: restarts.shutdown(wait=True))  # after the work below handed over its last
         work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
-        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy))
+        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
         webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment), shared)
-        serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work)
+        serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work,
+                          restarts=restarts)
         serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
                                   mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
         if socket_mode:

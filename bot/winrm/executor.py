@@ -1,27 +1,10 @@
-"""The Executor over pywinrm: one shell and one command per host per operation, inside one deadline.
-
-Per host call: Create a shell (codepage 65001, no profile), run the fixed bootstrap command, send
-the operation's script on stdin (`bot.winrm.scripts`), Receive until the command is Done, Signal
-terminate only if it did not finish, and always Delete the shell. That is five HTTP requests for
-an operation that finishes within one Receive.
-
-One deadline per host per operation (`Deadlines`, from `[winrm]`: status and discovery short, a
-restart long enough for the pool's shutdown limit plus warm-up) covers the connect, every request
-and every Receive, and the clean-up: once a shell is open, the last part of the deadline (the
-clean-up budget) is kept for Signal and Delete. The deadline is enforced on the sockets
-(bot.winrm.deadline), so an endpoint that never answers, answers a few bytes at a time, or stalls
-mid-body ends at the deadline all the same. pywinrm's `get_command_output` would retry Receive
-timeouts forever; here each Receive's OperationTimeout fits in what is left.
-
-Errors are the project's own (bot.app.errors, mapped in bot.winrm.faults), each a sentence saying
-what to check. Read-only operations (status, discover) are retried once on a transient error
-within the same deadline; appdomain, apppool and worker never are.
-
-Hosts' sessions come from `open_session` and go back through `release_session`, through the
-per-host cache of bot.winrm.sessions: later operations on a host reuse its connection (NTLM's
-handshake once per host) and, with `keep_shells`, its shell (Command, Send, Receive: three requests).
-A session whose sockets a deadline cut, or that saw a failure, is never reused.
-"""
+"""The Executor over pywinrm: one shell and one command per host per operation, inside one deadline
+per host call that covers the connect, every request, every Receive and the clean-up (the sockets
+are watched, so an endpoint that stalls ends at the deadline too). Errors are the project's own
+(bot.winrm.faults), each a sentence saying what to check; read-only operations are retried once on
+a transient error, restarts never. Sessions, and with `keep_shells` their shells, are kept per host
+(bot.winrm.sessions) and deleted by `close`. How a host call runs, request by request:
+docs/architecture.md, "What travels to a host"."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def start_bot(fake_slack: FakeSlack, farm: Farm, tmp_path: Path) -> Iterator[Cal
 
     def start(db_url: str | None = None, owner: str = "replica-a", webhook_secret: str | None = WEBHOOK_SECRET,
               clock: Callable[[], datetime] | None = None, policy: Path | None = None,
-              sweep_every_s: float = 15.0) -> Bot:
+              sweep_every_s: float = 15.0, work_threads: int = 8) -> Bot:
         slack = SlackSettings(bot_token=fake_slack.token, signing_secret=SIGNING_SECRET,
                               webhook_secret=webhook_secret, api_base_url=fake_slack.base_url)
         settings = Settings.of(load_policy(policy or EXAMPLES / "policy.toml"), farm.client_inventory(),
@@ -86,7 +86,7 @@ def start_bot(fake_slack: FakeSlack, farm: Farm, tmp_path: Path) -> Iterator[Cal
                                db_url=db_url or f"sqlite:///{tmp_path / 'aspreset.db'}",
                                winrm=WinRMSettings(command_timeout_s=20), owner=owner, slack=slack)
         serving = build_serving(settings, executor=WinRMExecutor(max_parallel=4), clock=clock,
-                                sweep_every_s=sweep_every_s)
+                                sweep_every_s=sweep_every_s, work_threads=work_threads)
         stack.callback(serving.close)
         url = stack.enter_context(serve_on_loopback(serving.asgi))
         return Bot(url, serving, SlackSender(url, SIGNING_SECRET, fake_slack.response_url(owner)))

@@ -109,6 +109,7 @@ class FakeSlack:
     channels: dict[str, str] = field(default_factory=dict)  # channel -> the error Slack answers for it
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, ts) -> body
     views: list[dict[str, Any]] = field(default_factory=list)  # modals opened (views.open)
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> the Home tab published
     _limits: dict[str, _Limit] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
@@ -261,6 +262,14 @@ class FakeSlack:
                     "permalink": f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}"}
         if method == "views.open":
             return self._open_view(body)
+        if method == "views.publish":
+            raw = body.get("view") or {}
+            view = json.loads(raw) if isinstance(raw, str) else dict(raw)
+            errors = block_errors(view.get("blocks") or [], MAX_VIEW_BLOCKS)
+            if view.get("type") != "home" or not body.get("user_id") or errors:
+                return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": errors}}
+            self.homes[str(body["user_id"])] = view
+            return {"ok": True, "view": {**view, "id": "VHOME"}}
         return {"ok": True}
 
     def _refuse_message(self, body: dict[str, Any]) -> dict[str, Any] | None:

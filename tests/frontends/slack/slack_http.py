@@ -91,6 +91,13 @@ class SlackSender:
         }
         return urlencode({"payload": json.dumps(payload)}).encode()
 
+    def event(self, event: dict[str, Any]) -> Reply:
+        """An Events API delivery (JSON), e.g. app_home_opened."""
+        body = json.dumps({"token": "legacy-unused", "team_id": "T0FAKE", "api_app_id": "A0ASPRESET",
+                           "type": "event_callback", "event_id": f"Ev{next(_trigger)}",
+                           "event_time": int(time.time()), "event": event}).encode()
+        return post(self.url, body, self.headers(body, content_type="application/json"))
+
     def submit(self, user: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> Reply:
         body = view_submission_body(user, view, values)
         return post(self.url, body, self.headers(body))
@@ -112,8 +119,9 @@ def view_submission_body(user: str, view: dict[str, Any], values: dict[str, dict
 
 def _block_of(action_id: str, value: str) -> str:
     """The block a button sits in, as the bot builds it (Slack sends it back with the click)."""
-    return f"approval:{value}" if action_id in ("aspreset.approve", "aspreset.deny", "aspreset.cancel") \
-        else "deploy:button"
+    if action_id in ("aspreset.approve", "aspreset.deny", "aspreset.cancel"):
+        return f"approval:{value}"
+    return f"failed:{value}" if action_id == "aspreset.retry" else "buttons"
 
 
 def deploy_hook(base_url: str, secret: str, notice: dict[str, Any] | bytes, *, timestamp: int | None = None,

@@ -200,3 +200,16 @@ def test_an_approver_named_by_slack_user_group_may_approve(start_bot, fake_slack
     fake_slack.wait_for(lambda calls: any(c.method == "chat.update" and "succeeded" in c.body.get("text", "")
                                           for c in calls), what="the run approved by the group member")
     assert worker_kills(farm) == 2
+
+
+def test_requests_lists_what_waits_on_me_and_my_own(start_bot, fake_slack):
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    request_id = buttons(approval_message(fake_slack))[0]["value"]
+    bot.slack.command(BOB, "requests")
+    bob = reply_saying(fake_slack, "Waiting on you")
+    waiting, yours = bob.text_everywhere.split("Yours, newest first")
+    assert request_id in waiting and "<@U01ALICE>" in waiting and "none yet" in yours
+    bot.slack.command(CAROL, "requests")
+    carol = reply_saying(fake_slack, "Waiting on you:*\\nnothing")
+    assert request_id not in carol.text_everywhere

@@ -107,7 +107,8 @@ def test_three_hundred_hosts_continue_in_sections_and_end_with_and_n_more_with_t
     assert int(more.group(1)) == sum(t.count("\n") + 1 for t in rendered.overflow)
     everything = shown + "\n".join(rendered.overflow)
     assert all(f"web{i:03d}" in everything for i in range(300))  # nothing lost
-    assert "Next: retry" in json.dumps(rendered.blocks[-1])  # what to do next stays last
+    assert "Next: retry" in json.dumps(rendered.blocks[-2])  # what to do next stays at the end
+    assert rendered.blocks[-1]["type"] == "actions"  # with the buttons
 
 
 def test_a_long_status_or_help_continues_in_further_sections():

@@ -65,6 +65,8 @@ def test_one_click_delivered_to_both_replicas_at_once_runs_the_restart_once(star
                                           for c in calls), what="the result")
     for bot in replicas:
         bot.serving.work.shutdown(wait=True)  # both replicas' work after the ack is done
+        assert bot.serving.restarts is not None
+        bot.serving.restarts.shutdown(wait=True)
     assert worker_kills(farm) == 2  # one kill per host, once
     events = replicas[0].service.store.audit(request_id=request_id)
     assert [e.action.value for e in events].count("started") == 1
