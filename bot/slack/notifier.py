@@ -34,6 +34,7 @@ from bot.slack.context import PostOutcome, SlackOrigin
 from bot.slack.pacing import UPDATE_INTERVAL_S, MethodBuckets
 
 if TYPE_CHECKING:
+    from bot.slack.approver_dms import ApproverDMs
     from bot.store.shared import Shared
 
 log = structlog.get_logger("aspreset.slack.notifier")
@@ -78,10 +79,12 @@ class SlackNotifier:
         shared: Shared | None = None,
         clock: Callable[[], datetime] | None = None,
         buckets: MethodBuckets | None = None,
+        approver_dms: ApproverDMs | None = None,
     ) -> None:
         self._client = client
         self._shared = shared  # where each request's message is, for every replica
         self._buckets = buckets or MethodBuckets(monotonic=monotonic)
+        self._approver_dms = approver_dms  # approvers outside the message's channel hear of it
         self._clock = clock or (lambda: datetime.now(UTC))
         self._channel_for_site = channel_for_site
         self._monotonic = monotonic
@@ -288,6 +291,7 @@ class SlackNotifier:
                 with self._cond:
                     message.ts = str(answer["ts"])
                 self._remember(request_id, message.channel, message.ts)
+                self._dm_approvers(message)
                 self._tell_origin(message, PostOutcome(message.channel, message.ts, refused_by=message.refused_by))
             elif rendered is not None:
                 self._client.chat_update(channel=message.channel, ts=str(message.ts), text=rendered.text,
@@ -313,6 +317,20 @@ class SlackNotifier:
             log.warning("slack_unreachable", request_id=request_id, error=type(error).__name__)
             if rendered is not None and message.ts is None:
                 self._post_refused(message, rendered, "slack_unreachable")
+
+    def _dm_approvers(self, message: _Message) -> None:
+        view, dms = message.first_view, self._approver_dms
+        if dms is None or view is None or view.state != "awaiting_approval" or message.ts is None:
+            return
+        channel, ts = message.channel, message.ts
+
+        def tell() -> None:
+            try:
+                dms.tell(view, channel, ts)
+            except Exception:  # Slack away: the request still waits in its channel
+                log.exception("approver_dms_failed", request_id=view.id)
+
+        self._replies.submit(tell)
 
     def _remember(self, request_id: str, channel: str, ts: str) -> None:
         if self._shared is None:

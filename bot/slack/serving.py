@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
 from bot.slack.app import build_bolt_app, web_client
+from bot.slack.approver_dms import ApproverDMs
 from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
@@ -82,9 +83,14 @@ def build_serving(
         """Each request's message is kept in the store, so every replica updates the same one."""
         shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
         made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
-                                           if site in inventory.sites else None, shared=shared)))
+                                           if site in inventory.sites else None, shared=shared,
+                                           approver_dms=ApproverDMs(retrying_client(client)))))
         return made[-1][1]
 
+    if settings.policy_path is None and settings.loaded_policy is None:
+        log.warning("built_in_default_policy",
+                    message="NO POLICY FILE: the built-in default policy decides who may restart what from Slack. "
+                            "Write your own (docs/policy.md) and give it with --policy or `policy =` in aspreset.toml")
     runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock)
     try:
         (shared, notifier), service = made[0], runtime.service

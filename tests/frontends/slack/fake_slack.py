@@ -110,6 +110,9 @@ class FakeSlack:
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (channel, ts) -> body
     views: list[dict[str, Any]] = field(default_factory=list)  # modals opened (views.open)
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> the Home tab published
+    # channel -> its members (conversations.members); a channel not listed answers missing_scope, as
+    # for an app installed without channels:read
+    channel_members: dict[str, list[str]] = field(default_factory=dict)
     _limits: dict[str, _Limit] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
@@ -262,6 +265,15 @@ class FakeSlack:
                     "permalink": f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}"}
         if method == "views.open":
             return self._open_view(body)
+        if method == "conversations.members":
+            if channel not in self.channel_members:
+                return {"ok": False, "error": "missing_scope", "needed": "channels:read", "provided": "chat:write"}
+            return {"ok": True, "members": self.channel_members[channel], "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.open":
+            users = str(body.get("users") or "")
+            if not users or "," in users:
+                return {"ok": False, "error": "users_list_not_supplied" if not users else "not_enough_users"}
+            return {"ok": True, "channel": {"id": f"D{users}"}}
         if method == "views.publish":
             raw = body.get("view") or {}
             view = json.loads(raw) if isinstance(raw, str) else dict(raw)

@@ -47,3 +47,23 @@ def test_the_home_tab_shows_what_waits_on_me(start_bot, fake_slack):
     assert bot.slack.event({"type": "app_home_opened", "user": BOB, "channel": "D0BOB", "tab": "home"}).status == 200
     home = fake_slack.wait_for(lambda calls: fake_slack.homes.get(BOB), what="bob's Home tab")
     assert home["type"] == "home" and request_id in str(home["blocks"]) and "Waiting on you" in str(home["blocks"])
+
+
+def test_an_approver_not_in_the_channel_gets_a_dm_with_a_link_to_the_request(start_bot, fake_slack):
+    fake_slack.channel_members["C0SHOP"] = [ALICE, "U0BOT"]  # bob, the approver, is not in #shop
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    dm = fake_slack.wait_for(lambda calls: next((c for c in calls if c.method == "chat.postMessage"
+                                                 and c.body.get("channel") == f"D{BOB}"), None), what="bob's DM")
+    assert buttons(posted)[0]["value"] in dm.body["text"] and "<@U01ALICE>" in dm.body["text"]
+    assert f"/archives/C0SHOP/p{posted.answer['ts'].replace('.', '')}|open the request>" in dm.body["text"]
+    assert [c.body["users"] for c in fake_slack.of("conversations.open")] == [BOB]
+
+
+def test_without_the_membership_scope_nobody_is_dmed_and_the_request_still_waits(start_bot, fake_slack):
+    bot = start_bot()  # channel_members unset: conversations.members answers missing_scope
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    approval_message(fake_slack)
+    fake_slack.wait_for(lambda calls: fake_slack.refused("conversations.members"), what="the membership lookup")
+    assert fake_slack.of("conversations.open") == []

@@ -68,3 +68,22 @@ def test_aspreset_serve_takes_a_signed_recycle_through_approval_to_the_real_pids
     assert farm.host("web01").actions.count("Create") >= 1, "the restart ran in a shell"
     assert {name: host.open_shells for name, host in farm.hosts.items()} == dict.fromkeys(farm.hosts, 0)
     assert SIGNING_SECRET not in leftover and fake_slack.token not in leftover and WEBHOOK_SECRET not in leftover
+
+
+def test_serve_without_a_policy_file_warns_loudly_that_the_built_in_policy_decides(fake_slack, farm, tmp_path):
+    inventory = tmp_path / "farm.toml"
+    inventory.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")
+    env = dict(os.environ, SLACK_BOT_TOKEN=fake_slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+               SLACK_API_BASE_URL=fake_slack.base_url)
+    env.pop("ASPRESET_CONFIG", None)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--inventory", str(inventory),
+         "--db", f"sqlite:///{tmp_path / 'aspreset.db'}"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        warned = read_until(serve.stderr, rb"NO POLICY FILE[^\n]*")
+        assert b"docs/policy.md" in warned.group(0)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=60)
+        serve.stderr and serve.stderr.close()
