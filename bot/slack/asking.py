@@ -10,13 +10,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from bot.app.records import FINAL_STATES
 from bot.app.views import RequestView, View
 from bot.slack.blocks import Rendered, mention, section, state_text, when
 from bot.slack.context import PostOutcome, SlackOrigin
 from bot.slack.mrkdwn import code, escape
 from bot.slack.replies import render_reply
 
-ENDED = frozenset({"succeeded", "failed", "partially_failed", "denied", "cancelled", "expired", "interrupted"})
 POST_WAIT_S = 10.0  # how long the listener waits for the message's post once the core returned
 
 HOW_TO_FIX = {
@@ -68,7 +68,7 @@ class Asking:
             self.tell(render_reply(view))  # no message (yet): the asker hears it here
             return
         seen_here = self.outcome.ts is not None and self.outcome.channel == self._channel
-        if view.state in ENDED and not seen_here:
+        if view.state in FINAL_STATES and not seen_here:
             self.tell(render_reply(view))
 
 

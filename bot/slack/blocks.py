@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.app.records import RequestState
 from bot.app.views import HostResultView, PlanView, RequestView
 from bot.slack.mrkdwn import MAX_BLOCKS, SECTION_LIMIT, chunks, code, escape, for_chat
 
@@ -23,25 +24,27 @@ CANCEL = "aspreset.cancel"  # the requester's own: withdraw it before it runs
 RETRY, STATUS = "aspreset.retry", "aspreset.status"  # on a failed run's message
 MAX_BUTTON_TEXT = 75
 
-STATE_MARK = {
-    "awaiting_approval": ":hourglass_flowing_sand:",
-    "approved": ":white_check_mark:",
-    "running": ":arrows_counterclockwise:",
-    "succeeded": ":white_check_mark:",
-    "failed": ":x:",
-    "partially_failed": ":warning:",
-    "denied": ":no_entry_sign:",
-    "cancelled": ":heavy_multiplication_x:",
-    "expired": ":alarm_clock:",
-    "refused": ":no_entry:",
-    "interrupted": ":warning:",
+STATE_MARK: dict[str, str] = {
+    RequestState.AWAITING_APPROVAL: ":hourglass_flowing_sand:",
+    RequestState.APPROVED: ":white_check_mark:",
+    RequestState.RUNNING: ":arrows_counterclockwise:",
+    RequestState.SUCCEEDED: ":white_check_mark:",
+    RequestState.FAILED: ":x:",
+    RequestState.PARTIALLY_FAILED: ":warning:",
+    RequestState.DENIED: ":no_entry_sign:",
+    RequestState.CANCELLED: ":heavy_multiplication_x:",
+    RequestState.EXPIRED: ":alarm_clock:",
+    RequestState.REFUSED: ":no_entry:",
+    RequestState.INTERRUPTED: ":warning:",
 }
-STATE_WORDS = {
-    "awaiting_approval": "waiting for approval",
-    "approved": "approved, starting",
-    "partially_failed": "partly failed",
-    "expired": "expired without approval: nothing ran",
-    "interrupted": "interrupted: the bot that ran it stopped mid-run; check the hosts with `/recycle status`",
+STATE_WORDS: dict[str, str] = {
+    RequestState.AWAITING_APPROVAL: "waiting for approval",
+    RequestState.APPROVED: "approved, starting",
+    RequestState.PARTIALLY_FAILED: "partly failed",
+    RequestState.EXPIRED: "expired without approval: nothing ran",
+    RequestState.INTERRUPTED: (
+        "interrupted: the bot that ran it stopped mid-run; check the hosts with `/recycle status`"
+    ),
 }
 
 

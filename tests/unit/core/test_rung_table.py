@@ -54,3 +54,9 @@ def test_mcp_offers_exactly_the_rungs_and_the_request_states() -> None:
     assert _literal_values(Scope) == {rung.value for rung in Rung}
     assert _literal_values(State) == {state.value for state in RequestState}
     assert RequestState.SUCCEEDED in FINAL_STATES and RequestState.RUNNING not in FINAL_STATES
+
+
+def test_slack_marks_every_request_state() -> None:
+    from bot.slack.blocks import STATE_MARK
+
+    assert set(STATE_MARK) == set(RequestState)
