@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.app.views import RequestView
 from bot.slack.blocks import mention, section, when
 from bot.slack.mrkdwn import code, escape
+from bot.slack.pacing import MethodBuckets
 
 log = structlog.get_logger("aspreset.slack.approver_dms")
 
@@ -23,8 +24,9 @@ MAX_MEMBERS_PAGES = 20  # 200 members a page: a 4000-member channel is as far as
 
 
 class ApproverDMs:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, buckets: MethodBuckets | None = None) -> None:
         self._client = client
+        self._buckets = buckets or MethodBuckets()
         self._lock = threading.Lock()
         self._warned = False
 
@@ -49,6 +51,7 @@ class ApproverDMs:
         for user in away:
             try:
                 opened = self._client.conversations_open(users=user)
+                self._buckets.acquire("chat.postMessage")
                 self._client.chat_postMessage(channel=str(opened["channel"]["id"]), text=text,
                                               blocks=[section(text)])
                 told.append(user)

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from bot.app.deploy import DeployAssessment
 from bot.slack.blocks import DEPLOY_RUN, Rendered, button, context, fit, section
 from bot.slack.mrkdwn import code, escape, link, web_url
+from bot.slack.pacing import MethodBuckets
 from commands.rungs import Rung
 
 log = structlog.get_logger("aspreset.slack.deploy_notice")
@@ -103,8 +104,11 @@ def retire_notice(client: WebClient, channel: str, ts: str, message: dict[str, A
         log.warning("deploy_notice_not_updated", channel=channel, error=type(error).__name__)
 
 
-def post_notice(client: WebClient, channel: str, assessment: DeployAssessment) -> str:
-    """Post it; returns the message ts."""
+def post_notice(client: WebClient, channel: str, assessment: DeployAssessment,
+                buckets: MethodBuckets | None = None) -> str:
+    """Post it (within chat.postMessage's budget for the process); returns the message ts."""
     rendered = render_notice(assessment)
+    if buckets is not None:
+        buckets.acquire("chat.postMessage")
     answer = client.chat_postMessage(channel=channel, text=rendered.text, blocks=rendered.blocks)
     return str(answer["ts"])

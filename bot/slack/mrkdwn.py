@@ -32,8 +32,10 @@ def unescape(text: str) -> str:
 
 
 def for_chat(text: str) -> str:
-    """A core sentence as chat shows it: the CLI's `aspreset status` is `/recycle status` here."""
-    return text.replace("`aspreset ", "`/recycle ")
+    """A core sentence as chat shows it: the CLI's `aspreset status` is `/recycle status` here, and a
+    command given without its front end's prefix (`recycle shop-web --from web03`) is typed
+    `/recycle shop-web --from web03`."""
+    return text.replace("`aspreset ", "`/recycle ").replace("`recycle ", "`/recycle ")
 
 
 def code(text: object) -> str:

@@ -43,6 +43,7 @@ class MethodBuckets:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._lock = threading.Lock()
+        self._refilled = threading.Event()
         now = monotonic()
         self._buckets = {method: _Bucket(rate / 60.0, max(3.0, rate / 6.0), max(3.0, rate / 6.0), now)
                          for method, rate in (per_minute or PER_MINUTE).items()}
@@ -54,6 +55,22 @@ class MethodBuckets:
             if bucket is None or bucket.tokens >= 1.0:
                 return 0.0
             return (1.0 - bucket.tokens) / bucket.rate_per_s
+
+    def acquire(self, method: str, timeout_s: float = 30.0) -> bool:
+        """Wait for a token of `method` (at most timeout_s) and take it; False if none came."""
+        deadline = self._monotonic() + timeout_s
+        while True:
+            with self._lock:
+                bucket = self._fill(method)
+                if bucket is None or bucket.tokens >= 1.0:
+                    if bucket is not None:
+                        bucket.tokens -= 1.0
+                    return True
+                wait = (1.0 - bucket.tokens) / bucket.rate_per_s
+            left = deadline - self._monotonic()
+            if left <= 0:
+                return False
+            self._refilled.wait(min(wait, left))  # never set: a bounded pause until the next token
 
     def take(self, method: str) -> None:
         with self._lock:

@@ -28,7 +28,7 @@ from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
-from bot.slack.pacing import retrying_client
+from bot.slack.pacing import MethodBuckets, retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper
 from bot.store import SqlStore
 from bot.store.shared import MemoryShared, Shared, SqlShared
@@ -78,13 +78,15 @@ def build_serving(
     client = web_client(slack)
     inventory = settings.inventory()
     made: list[tuple[Shared, SlackNotifier]] = []
+    buckets = MethodBuckets()  # one budget per Web API method for the whole process
 
     def slack_notifier(store: Store) -> SlackNotifier:
         """Each request's message is kept in the store, so every replica updates the same one."""
         shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
         made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
                                            if site in inventory.sites else None, shared=shared,
-                                           approver_dms=ApproverDMs(retrying_client(client)))))
+                                           buckets=buckets,
+                                           approver_dms=ApproverDMs(retrying_client(client), buckets))))
         return made[-1][1]
 
     if settings.policy_path is None and settings.loaded_policy is None:
@@ -105,7 +107,7 @@ def build_serving(
         front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
         webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
-                                lambda channel, assessment: post_notice(calls, channel, assessment), shared)
+                                lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
         serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work,
                           restarts=restarts)
         serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,

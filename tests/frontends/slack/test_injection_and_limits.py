@@ -128,3 +128,13 @@ def test_a_long_line_is_never_cut_inside_a_token_or_an_entity():
         assert len(piece) <= 3000
         assert piece.count("<") == piece.count(">")  # every token whole
         assert not re.search(r"&(a|am|l|g|amp|lt|gt)?$", piece)  # no entity cut in two
+
+
+def test_next_steps_name_the_chat_command_not_the_clis():
+    rendered = render_request(_request(
+        state="partially_failed", reason="hung", error=None,
+        next_step="fix the failed host, then resume the rollout with `recycle shop-web --scope apppool --from web03`; "
+                  "`aspreset status shop-web` shows where the hosts stand"))
+    shown = _shown(rendered)
+    assert "`/recycle shop-web --scope apppool --from web03`" in shown and "`/recycle status shop-web`" in shown
+    assert "aspreset status" not in shown

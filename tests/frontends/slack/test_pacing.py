@@ -5,6 +5,7 @@ coalesced and the final state always sent; one token bucket per method; a 429 on
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 from slack_http import WEBHOOK_SECRET, deploy_hook
@@ -55,6 +56,16 @@ def test_a_methods_bucket_allows_a_burst_then_its_tier_rate():
     now[0] += 1.0
     assert buckets.wait_s("chat.update") == 0.0
     assert buckets.wait_s("views.open") == 0.0  # a method without a bucket is not held
+
+
+def test_acquire_waits_for_the_next_token_and_gives_up_at_its_deadline():
+    buckets = MethodBuckets({"chat.postMessage": 600})  # ten a second, a burst of 100
+    for _ in range(100):
+        assert buckets.acquire("chat.postMessage", timeout_s=0.0)
+    started = time.monotonic()
+    assert buckets.acquire("chat.postMessage", timeout_s=5.0)  # the 101st waits for a refill
+    assert time.monotonic() - started >= 0.05
+    assert not buckets.acquire("chat.postMessage", timeout_s=0.0)  # none left right now, no wait allowed
 
 
 def test_a_rate_limited_deploy_notice_waits_retry_after_and_is_posted(start_bot, fake_slack):
