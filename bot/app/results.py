@@ -36,6 +36,7 @@ ErrorCode = Literal[
     "powershell_too_old",  # Windows PowerShell below 3.0 (docs/iis-behaviour.md)
     "wmi_provider_missing",  # no root\WebAdministration and no other way to the AppDomains
     "wmi_timeout",  # a CIM/WMI call passed its -OperationTimeoutSec (a stuck WMI repository)
+    "rapid_fail_risk",  # a kill would trip rapid-fail protection, or the WAS events could not be read
     "access_denied",  # also: content on a UNC share the network logon cannot reach (double hop)
     "bad_parameters",
     "internal",
@@ -192,6 +193,9 @@ class RestartResult(Model):
     wait_ended: str = ""  # condition | deadline | shutdown_time_limit | pool_stopped | not_routed
     # Looks after the act that failed ("<error code>: <text>"); the wait went on and looked again.
     look_errors: list[str] = Field(default_factory=list)
+    # worker: the pool's failures in the System log (WAS events 5009-5011) within its rapid-fail interval,
+    # read before killing (None: not read)
+    crashes_seen: int | None = None
     duration_ms: int = 0
 
 

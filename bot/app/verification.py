@@ -16,6 +16,7 @@ The rules hold on a real server, not only on a friendly one:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -191,6 +192,11 @@ def _judge_warmup(answer: WarmupAnswer | None, after: Observation | None) -> Ver
     if answer is None:
         return Verdict()
     where = f"{answer.url} (Host: {answer.host_header or '-'})"
+    if answer.status is None and answer.failure == "TrustFailure" and _names_an_address(answer.host_header):
+        # An https binding without a host name: no certificate names 127.0.0.1 (docs/iis-behaviour.md).
+        return Verdict(notes=(f"the https warm-up {where} could not validate the certificate, which cannot name the "
+                              "address the binding leaves as Host; the app was not shown to answer (give the site "
+                              "a warmup_url with its host name)",))
     if answer.status is None:
         return Verdict("warmup_failed", f"the warm-up {where} got no HTTP answer ({answer.failure or 'no reason'}) "
                        f"after {answer.ms} ms")
@@ -208,6 +214,16 @@ def _judge_warmup(answer: WarmupAnswer | None, after: Observation | None) -> Ver
         # answered, and it may still be cold (docs/iis-behaviour.md).
         return Verdict(notes=(redirect_note(answer),))
     return Verdict(evidence=("app_answered",))
+
+
+def _names_an_address(host_header: str) -> bool:
+    """A Host header that is an IP address (an IPv6 one in brackets), with or without a port."""
+    name = host_header.rsplit("]", 1)[0].lstrip("[") if host_header.startswith("[") else host_header.split(":")[0]
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def redirect_note(answer: WarmupAnswer) -> str:

@@ -96,6 +96,8 @@ class IisServer:
         self.other_app_restarts_per_read = 0
         # False: AppDomain.Unload() returns but the entry stays (a request in flight holds it).
         self.unload_takes = True
+        # False: the System log's WAS events cannot be read (the worker rung then refuses to kill).
+        self.was_events_readable = True
         # HTTP.sys' DisableServerHeader (common hardening): its own 400/404/503 carry no Server header.
         self.http_sys_hides_server_header = False
         # Reads of the runtime state that fail, as a busy WAS or a WMI call past its bound does: after
@@ -215,6 +217,14 @@ class IisServer:
                 self.failing_reads -= 1
                 return True
             return False
+
+    def failure_events(self, pool: Pool) -> int:
+        """WAS events 5009-5011 for the pool within its rapid-fail interval: its workers' crashes and
+        kills, which rapid-fail protection counts."""
+        with self.lock:
+            self.tick()
+            since = time.monotonic() - pool.rapid_fail_interval_s
+            return sum(1 for at in pool.failures if at >= since)
 
     def restart_counter(self) -> int:
         """The `Application Restarts` counter as a read finds it: other apps move it too."""

@@ -218,6 +218,7 @@ def _worker(run: Run) -> None:
     if not before.workers:
         run.result.method = "warm-up"
         run.act("none", "no worker to stop: the pool starts one with the warm-up")
+    _assert_kills_allowed(run, t, len(before.workers))
     for worker in before.workers:
         # By PID, and only the process observed: a PID reused meanwhile is someone else's.
         if (worker.pid, worker.started_at) in {(w.pid, w.started_at) for w in iis.workers(t.pool)}:
@@ -247,6 +248,23 @@ def _fallback(p: OperationParams) -> str:
         raise Stop("wmi_provider_missing", "the WMI provider root\\WebAdministration is not installed and the policy "
                    "refuses other ways to unload the AppDomain: Install-WindowsFeature Web-Scripting-Tools")
     return fallback
+
+
+def _assert_kills_allowed(run: Run, t: Target, kills: int) -> None:
+    """Assert-KillsAllowed: the pool's own failures in the System log plus the kills must stay below
+    its rapid-fail limit; an unreadable log refuses (fail closed)."""
+    pool, iis = t.pool, run.ctx.iis
+    if kills == 0 or not pool.rapid_fail_protection:
+        return
+    if not iis.was_events_readable:
+        raise Stop("rapid_fail_risk", "the WAS events in the System log could not be read (access_denied): without "
+                   "them a kill could trip rapid-fail protection unseen, so nothing was killed; use --scope apppool")
+    run.result.crashes_seen = iis.failure_events(pool)
+    if run.result.crashes_seen + kills >= pool.rapid_fail_max:
+        raise Stop("rapid_fail_risk", f"{run.result.crashes_seen} worker failure(s) of this pool in the System log "
+                   f"(WAS events 5009-5011) within the last {pool.rapid_fail_interval_s:g} s, plus {kills} kill(s), "
+                   f"would reach rapidFailProtectionMaxCrashes ({pool.rapid_fail_max}) and WAS would stop the pool: "
+                   "nothing was killed; use --scope apppool, which rapid-fail protection does not count")
 
 
 def _holds(condition: Callable[[Observation], bool], seen: Observation | None) -> bool:

@@ -25,6 +25,7 @@ $result = [ordered]@{
     after = $null
     wait_ended = ''
     look_errors = @()
+    crashes_seen = $null
     duration_ms = 0
 }
 

@@ -237,3 +237,31 @@ def test_the_none_rung_reports_the_state_before_its_warm_up_and_after_it_as_two_
     assert outcome.error_code is None
     assert outcome.pids_before == [] and outcome.appdomain_before is None
     assert len(outcome.pids_after) == 1 and outcome.appdomain_after
+
+
+# ---- rapid-fail protection counts the app's own crashes --------------------------------------------
+
+
+def test_a_kill_that_the_apps_own_crashes_would_make_trip_rapid_fail_protection_is_refused(farm, executor, call):
+    iis = farm.host("web01").iis
+    pool = iis.pool("ShopPool")
+    for _ in range(pool.rapid_fail_max - 1):  # the app crashed four times: WAS logged 5009 each time
+        iis.crash(pool)
+    iis.start_workers()
+    before = farm.host("web01").processes("ShopPool")
+
+    r = _restart(executor.run(*call("shop-web", "web01", "worker")))
+
+    assert r.error_code == "rapid_fail_risk" and r.crashes_seen == pool.rapid_fail_max - 1
+    assert [a.step for a in r.actions if a.step == "kill"] == [] and farm.host("web01").processes("ShopPool") == before
+    assert iis.pool("ShopPool").state == "Started" and "--scope apppool" in (r.error or "")
+
+
+def test_a_kill_is_refused_when_the_was_events_cannot_be_read(farm, executor, call):
+    iis = farm.host("web01").iis
+    iis.was_events_readable = False
+
+    r = _restart(executor.run(*call("shop-web", "web01", "worker")))
+
+    assert r.error_code == "rapid_fail_risk" and "could not be read" in (r.error or "")
+    assert not [a for a in r.actions if a.step == "kill"]

@@ -161,13 +161,15 @@ def test_pool_stopped_by_rapid_fail_protection_refuses_the_recycle_with_the_reas
     assert web01.pool("ShopPool").state == "Stopped"  # reported, not restarted in a loop
 
 
-def test_killing_workers_counts_towards_rapid_fail_and_the_kill_that_trips_it_says_so(executor, call):
+def test_killing_workers_counts_towards_rapid_fail_and_the_kill_that_would_trip_it_is_refused(farm, executor, call):
     results = [_restart(executor.run(*call("shop-web", "web01", "worker"))) for _ in range(5)]
     verdicts = [_verdict(r) for r in results]
 
     assert [v.error_code for v in verdicts[:4]] == [None] * 4
-    assert verdicts[4].error_code == "pool_stopped" and "each killed worker counts" in (verdicts[4].error or "")
-    assert results[4].wait_ended == "pool_stopped" and results[4].warmups == []  # ended at once
+    assert [r.crashes_seen for r in results] == [0, 1, 2, 3, 4]  # each kill is a WAS event 5009
+    assert verdicts[4].error_code == "rapid_fail_risk" and "rapidFailProtectionMaxCrashes" in (verdicts[4].error or "")
+    assert not [a for a in results[4].actions if a.step == "kill"]
+    assert farm.host("web01").pool("ShopPool").state == "Started"  # the fifth kill would have stopped it
 
 
 def test_hung_worker_is_killed_by_was_at_shutdown_time_limit_and_the_recycle_waits_past_the_timeout(

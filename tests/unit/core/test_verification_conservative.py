@@ -41,3 +41,13 @@ def test_http_sys_without_its_server_header_is_told_by_its_fixed_line_and_an_iis
     assert verdict.error_code == "warmup_failed" and "HTTP.sys answered" in (verdict.error or "")
     from_iis = answer(404, server="", seen=[NEW], error_line="HTTP Error 404.0 - Not Found")
     assert judge(Rung.APPPOOL, "P", recycled(from_iis)).error_code is None
+
+
+def test_an_https_warm_up_to_a_binding_without_a_host_name_that_fails_validation_is_a_note_not_a_failure():
+    nameless = WarmupAnswer(url="https://127.0.0.1:443/", host_header="127.0.0.1", failure="TrustFailure",
+                            workers_seen=[NEW])
+    verdict = judge(Rung.APPPOOL, "P", recycled(nameless))
+    assert verdict.error_code is None and "app_answered" not in verdict.evidence
+    assert any("certificate" in note for note in verdict.notes)
+    named = nameless.model_copy(update={"host_header": "shop.example.com"})
+    assert judge(Rung.APPPOOL, "P", recycled(named)).error_code == "warmup_failed"
