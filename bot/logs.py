@@ -1,5 +1,6 @@
-"""structlog as JSON lines on stderr (stdout is for results). Secrets never reach a log: nothing
-logs a credential, and the redactor below drops any key that looks like one, as a second guard."""
+"""structlog on stderr (stdout is for results): JSON lines, or readable lines in a terminal.
+Secrets never reach a log: nothing logs a credential, and the redactor below drops any key that
+looks like one, as a second guard."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _stderr_logger(*_: Any) -> structlog.PrintLogger:
 
 
 class _StdlibAsJson(logging.StreamHandler):  # type: ignore[type-arg]
-    """The standard library's records (the MCP SDK, uvicorn, urllib3) as the same JSON lines, on the
+    """The standard library's records (the MCP SDK, uvicorn, urllib3) as the same lines, on the
     current sys.stderr. Being there first also keeps libraries from adding their own handler: the MCP
     SDK's server calls logging.basicConfig with a Rich handler, which does nothing once the root
     logger has one."""
@@ -37,13 +38,13 @@ class _StdlibAsJson(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
-def _stdlib_as_json(level: int) -> None:
+def _stdlib_as(level: int, renderer: Any) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _StdlibAsJson)]:
         root.removeHandler(handler)
     handler = _StdlibAsJson(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.JSONRenderer()],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
                            structlog.processors.TimeStamper(fmt="iso", utc=True), _redact],
     ))
@@ -52,8 +53,17 @@ def _stdlib_as_json(level: int) -> None:
 
 
 def configure(level: str | None = None) -> None:
+    """Log lines on stderr: readable lines when stderr is a terminal, JSON lines otherwise or with
+    ASPRESET_LOG_FORMAT=json (ASPRESET_LOG_FORMAT=console forces readable ones). The level is
+    ASPRESET_LOG_LEVEL (debug, info, warning, error; default warning)."""
     name = (level or os.environ.get("ASPRESET_LOG_LEVEL") or "warning").upper()
-    _stdlib_as_json(logging.getLevelNamesMapping().get(name, 30))
+    chosen = os.environ.get("ASPRESET_LOG_FORMAT", "").strip().lower()
+    readable = chosen == "console" or (chosen != "json" and sys.stderr.isatty())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors="NO_COLOR" not in os.environ and sys.stderr.isatty())
+        if readable else structlog.processors.JSONRenderer()
+    )
+    _stdlib_as(logging.getLevelNamesMapping().get(name, 30), renderer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -61,7 +71,7 @@ def configure(level: str | None = None) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
             structlog.processors.dict_tracebacks,  # frames as data: a log line, never a printed traceback
-            structlog.processors.JSONRenderer(),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(name, 30)),
         logger_factory=_stderr_logger,
