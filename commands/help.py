@@ -1,4 +1,5 @@
-"""Help text shown by `/recycle help` and `aspreset say help`."""
+"""Help text shown by `/recycle help` (and `/help` in the chat console). Chat replies name chat
+commands only: nothing here asks a person in chat to open a shell."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ OVERVIEW = """\
   /recycle approve ID         approve someone else's request
   /recycle deny ID [--reason TEXT]
   /recycle sites              the sites you can name
+  /recycle requests [SITE] [--state STATE]   the latest requests and where they stand
 Rungs, narrowest first: none < appdomain < apppool < worker (server-wide is never run).
 Reasons: hung, locked-file, gac, memory, config, native-module. `help TOPIC` for more."""
 
@@ -32,6 +34,8 @@ TOPICS = {
     "status": "/recycle status SITE reads pool state, worker PIDs and AppDomain ids; it changes nothing.",
     "plan": "/recycle plan SITE ... shows the rung, hosts, blast radius and the policy decision; runs nothing.",
     "sites": "/recycle sites lists the sites in the inventory with their environment and hosts.",
+    "requests": "/recycle requests [SITE] [--state awaiting_approval|running|succeeded|failed|...] lists the "
+                "latest 20 requests, newest first, with their state.",
 }
 
 

@@ -20,6 +20,7 @@ from commands.model import (
     Command,
     Deny,
     Help,
+    ListRequests,
     ListSites,
     Reason,
     RestartRequest,
@@ -30,7 +31,7 @@ from commands.reasons import UnknownReason, parse_reason
 from commands.rungs import Rung
 
 SLASH_COMMANDS = ("/recycle", "/aspreset")
-VERBS = ("recycle", "plan", "status", "approve", "deny", "sites", "help")
+VERBS = ("recycle", "plan", "status", "approve", "deny", "sites", "requests", "help")
 RESTART_OPTIONS = ("--scope", "--reason", "--note", "--changed", "--host", "--from", "--dry-run")
 DENY_OPTIONS = ("--reason",)
 
@@ -128,6 +129,8 @@ def _server_wide(words: list[str]) -> ServerWideRequest | None:
 
 
 def _parse_words(words: list[str]) -> Command:
+    if words and words[0].lower() == "/help":  # the chat console's own `/help`
+        return _parse_help("help", words[1:])
     from_slash = bool(words) and words[0].lower() in SLASH_COMMANDS
     if from_slash:
         words = words[1:]
@@ -266,6 +269,26 @@ def _parse_sites(verb: str, args: list[str]) -> ListSites:
     return ListSites()
 
 
+def _parse_requests(verb: str, args: list[str]) -> ListRequests:
+    """`requests [SITE] [--state STATE]`: the latest requests, newest first."""
+    site: str | None = None
+    state: str | None = None
+    words = iter(args)
+    for word in words:
+        name, _, inline = word.partition("=")
+        if name == "--state":
+            state = inline or next(words, "")
+            if not state:
+                raise ParseError("--state needs a state, e.g. `requests --state awaiting_approval`")
+        elif word.startswith("--"):
+            raise _unknown("option", name, ("--state",))
+        elif site is None:
+            site = word
+        else:
+            raise ParseError(f"`requests` takes at most one site, got {word!r} after {site!r}")
+    return ListRequests(state=state, site=site, limit=20)
+
+
 def _parse_help(verb: str, args: list[str]) -> Help:
     if len(args) > 1:
         raise ParseError("`help` takes at most one topic, e.g. `help recycle`")
@@ -298,5 +321,6 @@ _VERB_PARSERS: dict[str, Callable[[str, list[str]], Command]] = {
     "approve": _parse_approve,
     "deny": _parse_deny,
     "sites": _parse_sites,
+    "requests": _parse_requests,
     "help": _parse_help,
 }

@@ -98,6 +98,9 @@ def decide(
     if rule is None:
         why = f"no rule lets {who} run {plan.rung.value} on {plan.site} ({plan.environment})"
         hint = "a [[rules]] entry naming them (or their group) as requester would"
+        if principal.id.startswith("cli:") and who == principal.id:  # the login name, not a person
+            hint = ("the CLI acts for a person of the policy: pass --as PERSON (one of "
+                    f"{', '.join(sorted(policy.people)) or 'the [people] aliases'}), or set cli_user in aspreset.toml")
         return Refuse("no matching rule", (why, hint), src, _allowed_narrower(plan, principal, policy))
     reasons = [f"rule {rule.name!r}"]
     if plan.wider_than_needed:
@@ -141,8 +144,8 @@ def time_guards(
 
 
 def rapid_fail_guard(plan: Plan, pool_health: Sequence[PoolHealth], source: str) -> Refuse | None:
-    """Every killed worker counts as a crash towards the pool's rapid-fail protection (DOMAIN.md
-    section 9): a kill that reaches `maxCrashes` within the interval would stop the pool, and the
+    """Every killed worker counts as a crash towards the pool's rapid-fail protection
+    (docs/iis-behaviour.md): a kill that reaches `maxCrashes` within the interval would stop the pool, and the
     site would answer 503 until someone starts it. A graceful recycle counts nothing."""
     for health in pool_health:
         if not health.rapid_fail_protection or health.workers == 0:

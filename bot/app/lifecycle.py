@@ -3,19 +3,23 @@ the store and heard by the Notifier; a run is claimed by exactly one caller acro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
 from bot.app.errors import AspresetError, ConfigError, NotAllowed, Refused
 from bot.app.events import EventKind
-from bot.app.execution import HostSlots, run_plan
+from bot.app.execution import HostSlots, resume_command, run_plan
 from bot.app.notifications import Notifications
 from bot.app.ports import Clock, DrainHooks, Executor, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.app.results import OperationParams, StatusResult
+from bot.app.verification import HostOutcome
 from bot.app.views import PlanView, RefusalView, RequestView
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
@@ -54,6 +58,7 @@ class Requests:
     slots: HostSlots  # shared by every request of this process
     command_timeout_s: float
     owner: str | None  # who runs a claimed request (host/pid), in the store
+    stop: threading.Event = field(default_factory=threading.Event)  # set: no further host starts (Ctrl-C)
 
     def display(self, principal_id: str) -> str:
         return person(principal_id, self.policy).display
@@ -122,6 +127,8 @@ class Requests:
         store.expire_due(now)
         planned = self._plan(request, principal)
         decision = planned.decision
+        if not isinstance(decision, Refuse):
+            self._check_hosts(planned.plan)  # before anything is recorded or sent
         new = self._new_request(planned, principal, origin, request, now)
         if isinstance(decision, Refuse):
             recorded = store.record_refused(new, "; ".join(decision.reasons), now)
@@ -185,6 +192,7 @@ class Requests:
         blocked = time_guards(the_plan, self.policy, now, kills, self._pool_health(the_plan))
         if blocked is not None:  # the approval is not recorded; the request waits or expires
             raise Refused(f"{req.id} cannot run now: " + "; ".join(blocked.reasons))
+        self._check_hosts(the_plan)  # the approval is not recorded while a host cannot be reached at all
         outcome = store.add_approval(req.id, principal.id, now)
         if outcome.status == ApprovalStatus.EXPIRED:
             return self._view(store.get(req.id), f"request {req.id} expired before this approval")
@@ -232,6 +240,12 @@ class Requests:
         self.notifications.tell(EventKind.CANCELLED, self.store.get(req.id), principal.id)
         return self._view(self.store.get(req.id), f"{req.id} cancelled by its requester")
 
+    def _check_hosts(self, the_plan: Plan) -> None:
+        """Every host's credentials and transport, checked without traffic: a missing variable stops
+        the request before it is recorded, never after the first host restarted."""
+        for name in the_plan.hosts:
+            self.executor.prepare(name, self.inventory.hosts[name])
+
     def _view(self, req: Request, message: str = "", *, ran_now: bool = False) -> RequestView:
         return self.notifications.view(req, message, ran_now=ran_now)
 
@@ -251,10 +265,14 @@ class Requests:
             return self._view(req, f"{request_id} is already {req.state.value}: nothing more was run")
         started = store.get(request_id)
         self.notifications.tell(EventKind.STARTED, started)
+        seen = _HostsSeen(self.notifications.host_progress(started, the_plan))
         try:
-            progress = self.notifications.host_progress(started, the_plan)
             report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s,
-                              hooks=self.hooks, slots=self.slots, progress=progress)
+                              hooks=self.hooks, slots=self.slots, progress=seen, stop=self.stop)
+        except KeyboardInterrupt:  # the operator stopped waiting: record what is known, then let it end
+            store.finish(request_id, RequestState.INTERRUPTED, seen.known(the_plan), self.clock())
+            self.notifications.tell(EventKind.FINISHED, store.get(request_id))
+            raise
         except Exception as error:  # e.g. credentials missing: nothing ran on any host
             internal = "an internal error stopped the run (the bot's log has the details)"
             detail = str(error) if isinstance(error, AspresetError) else internal
@@ -267,3 +285,33 @@ class Requests:
         log.info("executed", request_id=request_id, site=the_plan.site, rung=the_plan.rung.value,
                  outcome=report.outcome)
         return self._view(finished, ran_now=True)
+
+
+class _HostsSeen:
+    """Passes the rollout's progress on and remembers it, so a run abandoned mid-wave is recorded
+    with the hosts that finished, the ones still restarting and the ones never started."""
+
+    def __init__(self, progress: Callable[[str, str, HostOutcome | None], None]) -> None:
+        self._progress = progress
+        self.started: list[str] = []
+        self.finished: list[HostOutcome] = []
+
+    def __call__(self, kind: str, host: str, outcome: HostOutcome | None) -> None:
+        if kind == "started":
+            self.started.append(host)
+        elif outcome is not None:
+            self.finished.append(outcome)
+        self._progress(kind, host, outcome)
+
+    def known(self, the_plan: Plan) -> dict[str, Any]:
+        done = {o.host for o in self.finished}
+        in_flight = [h for h in self.started if h not in done]
+        untouched = [h for h in the_plan.hosts if h not in done and h not in in_flight]
+        where = f"; {', '.join(in_flight)} were still restarting and have no recorded result" if in_flight else ""
+        return {
+            "error": f"the operator stopped waiting{where}: the status of {the_plan.site} shows where they stand",
+            "hosts": [o.to_json() for o in self.finished],
+            "in_flight": in_flight,
+            "untouched": untouched,
+            "resume": resume_command(the_plan, untouched[0]) if untouched else None,
+        }

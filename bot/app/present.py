@@ -132,6 +132,7 @@ def request_view(req: Request, policy: Policy, message: str = "", *, ran_now: bo
 
 
 def next_step(req: Request) -> str | None:
+    """What a person in chat can do now, in chat commands (never a shell command)."""
     if req.state == RequestState.AWAITING_APPROVAL:
         return f"an approver runs `/recycle approve {req.id}` (or clicks Approve); `/recycle deny {req.id}` denies it"
     if req.state == RequestState.APPROVED:
@@ -140,9 +141,12 @@ def next_step(req: Request) -> str | None:
     if resume and req.state in (RequestState.FAILED, RequestState.PARTIALLY_FAILED):
         return f"fix the failed host, then resume the rollout with `{resume}` (the hosts not yet restarted)"
     if req.state in (RequestState.FAILED, RequestState.PARTIALLY_FAILED):
-        return f"see each host's error; `aspreset status {req.site}` shows where the hosts stand now"
+        return f"see each host's error; `/recycle status {req.site}` shows where the hosts stand now"
+    if req.state == RequestState.INTERRUPTED and resume:
+        return (f"it was stopped before every host started: check `/recycle status {req.site}`, then go on "
+                f"with `/{resume}` (the hosts not yet restarted)")
     if req.state == RequestState.INTERRUPTED:
-        return (f"the bot stopped while this ran: check `aspreset status {req.site}` before asking again; "
+        return (f"the bot stopped while this ran: check `/recycle status {req.site}` before asking again; "
                 "it is never re-run by itself")
     return None
 

@@ -38,7 +38,9 @@ class RequestState(StrEnum):
 
 LIVE_STATES = frozenset({RequestState.AWAITING_APPROVAL, RequestState.APPROVED, RequestState.RUNNING})
 FINAL_STATES = frozenset(set(RequestState) - LIVE_STATES)
-FINISHED_STATES = frozenset({RequestState.SUCCEEDED, RequestState.FAILED, RequestState.PARTIALLY_FAILED})
+FINISHED_STATES = frozenset(
+    {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.PARTIALLY_FAILED, RequestState.INTERRUPTED}
+)  # interrupted: stopped by the operator (Ctrl-C, SIGTERM), with what is known of its hosts
 
 
 class AuditAction(StrEnum):

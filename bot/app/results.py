@@ -34,7 +34,7 @@ ErrorCode = Literal[
     "was_stopped",  # WAS/W3SVC not running: only the server rung would help
     "iis5_isolation",  # aspnet_wp.exe host: killing the worker is the server rung
     "iis_too_old",  # IIS 6 or older: no Microsoft.Web.Administration
-    "powershell_too_old",  # Windows PowerShell below 3.0 (DOMAIN.md section 9)
+    "powershell_too_old",  # Windows PowerShell below 3.0 (docs/iis-behaviour.md)
     "wmi_provider_missing",  # no root\WebAdministration and no other way to the AppDomains
     "wmi_timeout",  # a CIM/WMI call passed its -OperationTimeoutSec (a stuck WMI repository)
     "rapid_fail_risk",  # a kill would trip rapid-fail protection, or the WAS events could not be read
@@ -148,7 +148,7 @@ class PoolSettings(Model):
 
 
 class Features(Model):
-    """Optional IIS features (DOMAIN.md section 9): None when it could not be told."""
+    """Optional IIS features (docs/iis-behaviour.md): None when it could not be told."""
 
     wmi_provider: bool | None = None  # root\WebAdministration (Web-Scripting-Tools)
     webadministration_module: bool | None = None  # the WebAdministration PowerShell module

@@ -4,6 +4,7 @@ Front ends reach it through `bot.app.dispatch`; the methods here are the use cas
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 from bot.app.errors import ConfigError
@@ -53,6 +54,11 @@ class Service:
             clock=clock, hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
         )
         self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock)
+
+    @property
+    def stop(self) -> threading.Event:
+        """Set, no further host of a running rollout starts (the CLI on Ctrl-C or SIGTERM)."""
+        return self.requests.stop
 
     @property
     def policy(self) -> Policy:

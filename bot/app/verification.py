@@ -1,4 +1,4 @@
-"""Judging what a host observed against what its rung promises (DOMAIN.md section 3), for real hosts
+"""Judging what a host observed against what its rung promises (docs/iis-behaviour.md), for real hosts
 and the simulator alike: the scripts only observe and act, so every rule that decides "it restarted"
 lives here, once, and is tested against the simulator.
 

@@ -9,24 +9,24 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.app.dispatch import dispatch, handle_text
-from bot.app.errors import AspresetError, ConfigError
+from bot.app.errors import ConfigError
 from bot.app.incidents import reply_for
+from bot.app.ports import Notifier
 from bot.app.service import Service
-from bot.app.views import ErrorView, View
-from bot.cli import checks
-from bot.cli import mcp as mcp_cli
+from bot.app.views import ErrorView, PlanView, View
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_view
+from bot.cli.render import CHAT, SHELL
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
 from bot.logs import configure as configure_logs
 from commands.model import Approve, Audit, Command, Deny, ListRequests, Reason, RestartRequest, Status
-from commands.reasons import REASON_NAMES, UnknownReason, parse_reason
-from commands.rungs import Rung
 from policies.identity import Principal, UnknownPerson, principal_named
+from policies.rollout import PROD_ENVIRONMENTS
 
 if TYPE_CHECKING:
     from bot.bootstrap import Runtime
@@ -35,8 +35,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot.cli.arguments import build_parser
+
     configure_logs()
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
@@ -72,12 +74,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _build(settings: Settings, args: argparse.Namespace, progress: bool = False) -> Runtime:
+def _build(settings: Settings, notifier: Notifier | None = None) -> Runtime:
     from bot.bootstrap import build
-    from bot.cli.progress import ProgressBar
 
-    bar = ProgressBar(enabled=False if getattr(args, "json", False) else None) if progress else None
-    return build(settings, notifier=bar)
+    return build(settings, notifier=notifier)
 
 
 def _principal(args: argparse.Namespace, settings: Settings, service: Service) -> Principal:
@@ -91,11 +91,10 @@ def _principal(args: argparse.Namespace, settings: Settings, service: Service) -
         raise ConfigError(str(error)) from None
 
 
-def _run(args: argparse.Namespace, command: Callable[[], Command], *, progress: bool = False,
-         origin: str | None = None) -> int:
+def _run(args: argparse.Namespace, command: Callable[[], Command], *, origin: str | None = None) -> int:
     """Build the service, dispatch the command as the acting principal, show the view it returns."""
     settings = _settings(args)
-    with _build(settings, args, progress) as runtime:
+    with _build(settings) as runtime:
         service = runtime.service
         view = dispatch(command, _principal(args, settings, service), service, origin or _origin())
     return _show(args, view)
@@ -117,11 +116,62 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_recycle(args: argparse.Namespace) -> int:
-    return _run(args, _restart_request(args, plan_only=False), progress=True)
+    return _run_restart(args, _restart_request(args, plan_only=False), confirm=not (args.yes or args.dry_run))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    return _run(args, lambda: Approve(args.request_id), progress=True)
+    return _run_restart(args, lambda: Approve(args.request_id))
+
+
+def _run_restart(args: argparse.Namespace, command: Callable[[], Command], *, confirm: bool = False) -> int:
+    """A command that may restart hosts: in a terminal a prod restart is confirmed first; Ctrl-C and
+    SIGTERM stop it as bot/cli/interrupt.py says."""
+    from bot.cli.interrupt import EXIT_INTERRUPTED, stop_gracefully
+    from bot.cli.progress import ProgressBar
+
+    settings = _settings(args)
+    bar = ProgressBar(enabled=False if args.json else None)
+    with _build(settings, bar) as runtime:
+        service = runtime.service
+        principal = _principal(args, settings, service)
+        if confirm and not _confirmed(args, command, principal, service):
+            print("aspreset: nothing was run", file=sys.stderr)
+            return EXIT_FAILED
+        with stop_gracefully(service.stop) as interrupts:
+            try:
+                view = dispatch(command, principal, service, _origin())
+            except KeyboardInterrupt:  # the second signal: the request is recorded interrupted; stop waiting
+                bar.close()
+                site = getattr(args, "site", None) or "SITE"
+                print("aspreset: stopped waiting; the request is recorded interrupted with what is known "
+                      f"(`aspreset requests --state interrupted`); check `aspreset status {site}`",
+                      file=sys.stderr, flush=True)
+                sys.stdout.flush()
+                os._exit(EXIT_INTERRUPTED)  # the hosts' threads would otherwise be waited for at exit
+            finally:
+                bar.close()
+    code = _show(args, view)
+    return EXIT_INTERRUPTED if interrupts.count else code
+
+
+def _confirmed(args: argparse.Namespace, command: Callable[[], Command], principal: Principal,
+               service: Service) -> bool:
+    """A prod restart typed in a terminal shows its plan and asks first (--yes skips)."""
+    if args.json or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return True
+    site = service.inventory.sites.get(args.site)
+    if site is None or site.environment.lower() not in PROD_ENVIRONMENTS:
+        return True
+    planned = dispatch(lambda: replace(cast(RestartRequest, command()), plan_only=True), principal, service,
+                       _origin())
+    if not isinstance(planned, PlanView) or planned.decision.outcome != "allow":
+        return True  # refused or waiting for approval: nothing restarts now
+    _print(render_text(planned))
+    try:
+        answer = input(f"Restart {args.site} ({site.environment}) now? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def cmd_deny(args: argparse.Namespace) -> int:
@@ -143,25 +193,39 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_say(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    with _build(settings, args) as runtime:
+    with _build(settings) as runtime:
         principal = _principal(args, settings, runtime.service)
         view = handle_text(args.text, principal, runtime.service, f"console:{getpass.getuser()}")
-    return _show(args, view)
+    return _show(args, view, prefix=CHAT)
 
 
 def _origin() -> str:
     return f"cli:{getpass.getuser()}"  # who typed it, beside whom they act as
 
 
-def _show(args: argparse.Namespace, view: View) -> int:
+def _show(args: argparse.Namespace, view: View, prefix: str = SHELL) -> int:
     """Print a view as text, or as its own JSON dump with --json; the exit code follows from it."""
     if getattr(args, "json", False):
         _print(view.model_dump_json(indent=2))
     elif isinstance(view, ErrorView):
         print(f"aspreset: {view.message}", file=sys.stderr)
+    elif sys.stdout.isatty():
+        _print_coloured(render_text(view, prefix))
     else:
-        _print(render_text(view))
+        _print(render_text(view, prefix))
     return exit_code_for_view(view)
+
+
+def _print_coloured(text: str) -> None:
+    """In a terminal that supports it (rich honours NO_COLOR and TERM=dumb): outcomes in colour."""
+    from rich.console import Console
+    from rich.text import Text
+
+    shown = Text(text)
+    shown.highlight_regex(r"\b(succeeded|Allowed)\b", "green")
+    shown.highlight_regex(r"\b(failed|partially_failed|interrupted|Refused)\b", "bold red")
+    shown.highlight_regex(r"\b(awaiting_approval|Needs \d+ approval\(s\))", "yellow")
+    Console(highlight=False, soft_wrap=True).print(shown)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -193,7 +257,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return EXIT_DONE if exercised.ok else EXIT_FAILED
     with build_hosts(settings) as hosts:
         report = run_doctor(hosts.inventory, args.target, hosts.executor)
-    _emit(args, report.model_dump(mode="json"), doctor_text(report))
+    where = {"config": str(settings.config_path or "none found"), "database": settings.database_shown}
+    _emit(args, {**report.model_dump(mode="json"), **where},
+          f"{doctor_text(report)}\nconfig: {where['config']}\ndatabase: {where['database']}")
     return EXIT_DONE if report.ok else EXIT_FAILED
 
 
@@ -234,157 +300,3 @@ def _parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         raise ConfigError(f"--since {text!r}: add a timezone, e.g. {text}Z")
     return value
-
-
-# ---- the parser -------------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse already exits 2 on bad input; this keeps its message on one clear line."""
-
-    def error(self, message: str) -> Any:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"aspreset: {message}\n")
-
-
-class _Version(argparse.Action):
-    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        from importlib.metadata import version
-
-        try:
-            settings = load_settings()
-            found = f"config: {settings.config_path or 'none found'}\ndatabase: {settings.database_shown}"
-        except AspresetError as error:
-            found = f"config: {error}"
-        print(f"aspreset {version('aspreset')}\n{found}")
-        parser.exit(EXIT_DONE)
-
-
-def _common(parser: argparse.ArgumentParser, *, json_flag: bool = True, db: bool = True) -> None:
-    parser.add_argument("--config", help="aspreset.toml (default: $ASPRESET_CONFIG, then ./aspreset.toml)")
-    parser.add_argument("--policy", help="policy TOML file (overrides the config file)")
-    parser.add_argument("--inventory", help="inventory TOML file (overrides the config file)")
-    if db:
-        parser.add_argument("--db", help="database URL (default: $ASPRESET_DB, config, .aspreset/aspreset.db)")
-    if json_flag:
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def _as(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as", dest="as_", metavar="PERSON", help="act as this [people] alias or Slack user ID")
-
-
-def _known_reason(text: str) -> Reason:
-    try:
-        return parse_reason(text)
-    except UnknownReason as unknown:
-        raise argparse.ArgumentTypeError(str(unknown)) from None
-
-
-def _restart_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("site", help="a site of the inventory (`aspreset say sites` lists them)")
-    parser.add_argument("--scope", choices=[r.value for r in Rung],
-                        help="the rung to use instead of the narrowest one the change or reason needs")
-    parser.add_argument("--reason", type=_known_reason, metavar="REASON",
-                        help=f"why, as one of the known reasons: {', '.join(REASON_NAMES)}")
-    parser.add_argument("--note", help="free text about why, kept with the request and the audit trail")
-    parser.add_argument("--changed", action="append", metavar="PATH",
-                        help="a file the deploy changed; repeat the flag for each file")
-    parser.add_argument("--host", help="only this host of the site")
-    parser.add_argument("--from", dest="from_host", metavar="HOST",
-                        help="resume a rollout: this host and the ones after it in the site's order")
-    _as(parser)
-
-
-def _parser() -> argparse.ArgumentParser:
-    from bot.sim.timing import add_timing_arguments
-
-    parser = _Parser(prog="aspreset", description="Restart ASP.NET on IIS as narrowly as the job needs.")
-    parser.add_argument("--version", action=_Version, nargs=0,
-                        help="print the version, the config file found and the database it uses, and exit")
-    sub = parser.add_subparsers(title="commands", parser_class=_Parser)
-
-    def add(name: str, handler: Handler, help_text: str, **common: bool) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text)
-        p.set_defaults(handler=handler)
-        _common(p, **common)
-        return p
-
-    p = add("plan", cmd_plan, "show the narrowest restart and the policy decision; runs nothing")
-    _restart_options(p)
-    p = add("recycle", cmd_recycle, "request a restart; runs it at once when the policy allows")
-    _restart_options(p)
-    p.add_argument("--dry-run", action="store_true", help="plan and decide only")
-    p = add("status", cmd_status, "pool state, worker PIDs and AppDomain ids per host (read-only)")
-    p.add_argument("site")
-    p = add("approve", cmd_approve, "approve a waiting request (never your own); runs it when complete")
-    p.add_argument("request_id")
-    _as(p)
-    p = add("deny", cmd_deny, "deny a waiting request, or cancel your own")
-    p.add_argument("request_id")
-    p.add_argument("--reason")
-    _as(p)
-    p = add("requests", cmd_requests, "list requests")
-    p.add_argument("--state", help="awaiting_approval, running, succeeded, ...")
-    p.add_argument("--site")
-    p.add_argument("--limit", type=int, default=100)
-    p = add("audit", cmd_audit, "the audit trail (never edited)")
-    p.add_argument("--site")
-    p.add_argument("--since", help="ISO time with timezone, e.g. 2026-11-24T08:00Z")
-    p.add_argument("--request", help="only this request id")
-    p = add("say", cmd_say, "feed one line of chat text through the bot, as Slack would")
-    p.add_argument("text")
-    _as(p)
-    p = add("mcp", mcp_cli.cmd_mcp, mcp_cli.HELP, json_flag=False)
-    mcp_cli.add_arguments(p)
-    p = add("doctor", cmd_doctor, "read-only checks that real hosts are ready", db=False)
-    p.add_argument("target", nargs="?", help="a site or host (default: every host)")
-    p.add_argument("--exercise", metavar="SITE", help="run each rung once on HOST for a site in canary_sites")
-
-    p = sub.add_parser("policy", help="policy file tools")
-    policy_sub = p.add_subparsers(title="policy commands", parser_class=_Parser)
-    check = policy_sub.add_parser("check", help="validate a policy file (and an inventory's fit with it)")
-    checks.add_policy_check_arguments(check)
-    check.set_defaults(handler=checks.cmd_policy_check)
-
-    p = sub.add_parser("config", help="configuration tools")
-    config_sub = p.add_subparsers(title="config commands", parser_class=_Parser)
-    check = config_sub.add_parser(
-        "check", help="check the config file, policy, inventory, credentials' presence and the database, talking "
-        "to no host"
-    )
-    _common(check)
-    check.set_defaults(handler=checks.cmd_config_check)
-
-    p = sub.add_parser("inventory", help="inventory tools")
-    inventory_sub = p.add_subparsers(title="inventory commands", parser_class=_Parser)
-    discover = inventory_sub.add_parser(
-        "discover", help="read a host's IIS sites and print inventory TOML (--json: what the host reported)"
-    )
-    discover.add_argument("host", help="a [hosts.NAME] of the inventory: how to reach it")
-    _common(discover, db=False)
-    discover.set_defaults(handler=cmd_discover)
-
-    p = sub.add_parser("sim", help="serve a simulated IIS farm on 127.0.0.1 until Ctrl-C")
-    p.add_argument("--inventory", help="the inventory to make real")
-    p.add_argument("--inventory-out", required=True, help="where to write the farm's client inventory")
-    p.add_argument("--hosts", type=int, help="generate a farm of N hosts (for benchmarks)")
-    p.add_argument("--control", action="store_true",
-                   help="read fault lines on stdin (silent HOST, hang HOST [POOL], heal HOST); EOF stops the farm")
-    add_timing_arguments(p)
-    p.set_defaults(handler=cmd_sim)
-
-    from bot.cli import serve
-
-    p = add("serve", serve.cmd_serve, "serve Slack (HTTP or Socket Mode), the deploy webhook and /healthz",
-            json_flag=False)
-    serve.add_arguments(p)
-
-    p = sub.add_parser("demo", help="the demo team's story against a simulated IIS farm")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--interactive", action="store_true", help="type chat lines yourself, and break the farm")
-    mode.add_argument("--slack", action="store_true",
-                      help="the simulated farm behind a real Slack workspace (SLACK_BOT_TOKEN, ...)")
-    p.set_defaults(handler=cmd_demo)
-    return parser
-

@@ -54,3 +54,10 @@ class ProgressBar:
         if event.request_id not in self._tasks:
             self._tasks[event.request_id] = self._bar().add_task(event.site, total=event.detail.get("total"))
         return self._tasks[event.request_id]
+
+    def close(self) -> None:
+        """Ends the bar, which shows the terminal's cursor again (a run abandoned mid-way)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        self._tasks.clear()

@@ -24,13 +24,16 @@ from bot.app.views import (
     View,
 )
 
+SHELL, CHAT = "aspreset ", "/recycle "  # how a command the text suggests is typed, per medium
 
-def text(view: View) -> str:
+
+def text(view: View, prefix: str = SHELL) -> str:
+    """`prefix` starts the commands the text suggests: `aspreset ` in a shell, `/recycle ` in chat."""
     match view:
         case PlanView():
             return plan_text(view)
         case RequestView():
-            return request_text(view)
+            return request_text(view, prefix)
         case StatusView():
             return status_text(view)
         case SiteListView():
@@ -42,11 +45,19 @@ def text(view: View) -> str:
         case ErrorView():
             return f"Sorry: {view.message}"
         case RequestListView():
-            return requests_text(view)
+            return requests_text(view, prefix)
         case AuditView():
             return audit_text(view)
         case _:
             assert_never(view)
+
+
+def typed(prefix: str, command: str) -> str:
+    """A command as the person types it: `aspreset recycle shop-web ...` in a shell, `/recycle
+    shop-web ...` in chat (where `/recycle` is the recycle command itself)."""
+    if prefix == CHAT and command.startswith("recycle "):
+        return "/" + command
+    return prefix + command
 
 
 def plan_text(plan: PlanView) -> str:
@@ -70,7 +81,7 @@ def waves_text(waves: list[list[str]], keep_going: bool) -> str:
     return f"waves: {len(waves)} ({shown}), each warmed up and verified before the next; {stop}"
 
 
-def rollout_text(req: RequestView) -> list[str]:
+def rollout_text(req: RequestView, prefix: str = SHELL) -> list[str]:
     """Where a rollout stopped, in a line or two: `2 of 5 ok; web03 failed; 2 untouched (web04, web05)`."""
     if not req.untouched and all(h.outcome == "succeeded" for h in req.hosts):
         return []
@@ -85,9 +96,9 @@ def rollout_text(req: RequestView) -> list[str]:
         parts.append(f"{len(req.untouched)} untouched ({', '.join(req.untouched[:5])}{more})")
     lines = ["; ".join(parts)]
     if req.resume:
-        lines.append(f"resume with: aspreset {req.resume}")
+        lines.append(f"resume with: {typed(prefix, req.resume)}")
     if req.retry:
-        lines.append(f"retry the failed host with: aspreset {req.retry}")
+        lines.append(f"retry the failed host with: {typed(prefix, req.retry)}")
     return lines
 
 
@@ -105,13 +116,13 @@ def decision_text(decision: DecisionView) -> str:
     return f"Allowed: {reasons}."
 
 
-def request_text(req: RequestView) -> str:
+def request_text(req: RequestView, prefix: str = SHELL) -> str:
     lines: list[str] = []
     if req.plan is not None and not req.approvals and not req.message:  # the reply to the ask itself
         lines.append(plan_text(req.plan))
     head = f"Request {req.id} ({req.site}, {req.rung}, asked by {req.requester_display}): {req.state}"
     if req.waiting and req.expires_at:
-        head += f", approve with `approve {req.id}` before {req.expires_at:%H:%M} UTC"
+        head += f", approve with `{typed(prefix, 'approve ' + req.id)}` before {req.expires_at:%H:%M} UTC"
     lines.append(head)
     if req.message:
         lines.append(f"  {req.message}")
@@ -122,7 +133,7 @@ def request_text(req: RequestView) -> str:
     if req.error:
         lines.append(f"  error: {req.error}")
     lines += [host_text(h) for h in req.hosts if h.outcome != "skipped"]
-    lines += [f"  {line}" for line in rollout_text(req)]
+    lines += [f"  {line}" for line in rollout_text(req, prefix)]
     return "\n".join(lines)
 
 
@@ -166,12 +177,12 @@ def sites_text(sites: SiteListView) -> str:
     return "\n".join(lines) or "No sites in the inventory."
 
 
-def requests_text(requests: RequestListView) -> str:
+def requests_text(requests: RequestListView, prefix: str = SHELL) -> str:
     lines = []
     for r in requests.root:
         lines.append(f"{r.id}  {r.state:<17} {r.site:<16} {r.rung:<9} {r.requester_display}  "
                      f"{r.created_at:%Y-%m-%d %H:%M}Z")
-        lines += [f"    {line}" for line in rollout_text(r)]
+        lines += [f"    {line}" for line in rollout_text(r, prefix)]
     return "\n".join(lines) or "no requests"
 
 

@@ -20,6 +20,7 @@ from bot.app.dispatch import handle_text
 from bot.app.events import EventKind, RecordingNotifier, RequestEvent
 from bot.app.service import Service
 from bot.app.views import View
+from bot.cli.render import CHAT
 from bot.cli.render import text as render_text
 from bot.http.webhook import sign
 
@@ -82,7 +83,7 @@ class Console:
         if echo:
             print(f"{person}> {line}", file=self.out, flush=True)
         view = handle_text(line, self.service.principal(person), self.service, origin=f"console:{person}")
-        print(indent(render_text(view)), file=self.out, flush=True)
+        print(indent(render_text(view, CHAT)), file=self.out, flush=True)
         return view
 
     def post_notice(self, channel: str, assessment: DeployAssessment) -> str:

@@ -72,10 +72,13 @@ def play(story: Story) -> None:
 
     with story.scene("A config-only deploy",
                      "Only an external config file changed, which ASP.NET does not watch: the notice offers "
-                     "the AppDomain restart. It runs; the worker PID stays, the app's AppDomain restarts."):
+                     "the AppDomain restart. It runs; the worker PID stays, the app's AppDomain restarts. "
+                     "First, the demo forges a notice on purpose (signed with the wrong secret) to show that "
+                     "the webhook refuses it."):
         forged, _ = console.deploy({"site": "shop-web", "version": "1.4.1", "changed_files": [SHOP_CONFIG]},
                                    secret="not-the-shared-secret")
         story.expect(forged == 401 and len(console.notices) == 1, "a forged notice was not refused")
+        print(f"  the notice forged on purpose was refused (HTTP {forged}); no message was posted", file=story.out)
         status, answer = console.deploy({"site": "shop-web", "version": "1.4.1", "environment": "prod",
                                          "changed_files": [SHOP_CONFIG], "deployed_by": "pipeline"})
         story.expect(status == 200 and answer.get("rung") == "appdomain", f"webhook answered {answer}")
@@ -94,7 +97,9 @@ def play(story: Story) -> None:
 
     with story.scene("The shop hangs",
                      "Killing a worker drops the requests in flight, so it needs a second person. Alice asks; "
-                     "her own approval is refused; Bob approves; the hosts restart one at a time."):
+                     "her own approval is refused; Bob approves; the hosts restart one at a time. Windows "
+                     "reuses process IDs, so a PID alone proves nothing: the new worker is the (PID, start "
+                     "time) pair no old worker had."):
         waiting = story.request(console.say("alice", "/recycle shop-web --reason hung"), "awaiting_approval")
         story.expect(waiting.plan is not None and waiting.plan.waves == [["web01"], ["web02"]],
                      f"expected one host per wave, got {waiting.plan.waves if waiting.plan else None}")
@@ -104,6 +109,8 @@ def play(story: Story) -> None:
         story.expect(done.ran_now and [h.host for h in done.hosts] == ["web01", "web02"], "not both hosts")
         for host in done.hosts:
             story.expect(_new_processes(host), f"{host.host}: PIDs {host.pids_before} -> {host.pids_after}")
+            print(f"  {host.host}: {_workers(host, 'workers_before')} -> {_workers(host, 'workers_after')}",
+                  file=story.out)
         order = [(e.kind.value, e.host) for e in console.notifier.events
                  if e.request_id == done.id and e.host is not None]
         story.expect(order == [("host_started", "web01"), ("host_finished", "web01"),
@@ -151,3 +158,9 @@ def _new_processes(host: object) -> bool:
     before = {(w["pid"], w["started_at"]) for w in getattr(host, "workers_before", [])}
     after = {(w["pid"], w["started_at"]) for w in getattr(host, "workers_after", [])}
     return bool(after) and not before & after
+
+
+def _workers(host: object, which: str) -> str:
+    """`PID 4242 started 09:14:03.120`: what tells a new worker from an old one with a reused PID."""
+    workers = getattr(host, which, [])
+    return ", ".join(f"PID {w['pid']} started {str(w['started_at'])[11:23]}" for w in workers) or "no worker"

@@ -43,7 +43,7 @@ class SimHost:
     ) -> None:
         self.name = name
         self.timing = timing
-        # Server 2003 (IIS 6) has at most Windows PowerShell 2.0 (DOMAIN.md section 9).
+        # Server 2003 (IIS 6) has at most Windows PowerShell 2.0 (docs/iis-behaviour.md).
         found = powershell_version or ("2.0" if iis_major_version < 7 else "5.1")
         self.iis = IisServer(
             timing=timing,

@@ -1,4 +1,4 @@
-"""Requests to a simulated IIS server, routed as HTTP.sys routes them (DOMAIN.md section 9).
+"""Requests to a simulated IIS server, routed as HTTP.sys routes them (docs/iis-behaviour.md).
 
 HTTP.sys picks the site by the binding's port and Host header (a binding without a host name takes
 any), and answers some requests itself, with `Server: Microsoft-HTTPAPI/2.0`: 400 Invalid Hostname

@@ -1,6 +1,6 @@
 """An in-memory IIS server: sites and their bindings, applications, application pools, worker
 processes and AppDomains, modelled on the conservative side of IIS's documented behaviour
-(DOMAIN.md sections 3 and 9) so that a check which passes here holds on a real server:
+(docs/iis-behaviour.md) so that a check which passes here holds on a real server:
 
 - an application's AppDomain Id is fixed (its path, /LM/W3SVC/1/ROOT/shop); a restart shows only as
   the entry leaving the list, a new entry, and the machine's `Application Restarts` counter growing;

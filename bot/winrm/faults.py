@@ -25,7 +25,15 @@ from winrm.exceptions import (
     WSManFaultError,
 )
 
-from bot.app.errors import AuthenticationFailed, ExecutionError, HostUnreachable, ProtocolError, TimedOut
+from bot.app.errors import (
+    DOCTOR_HINT,
+    AuthenticationFailed,
+    ExecutionError,
+    HostUnreachable,
+    NameNotResolved,
+    ProtocolError,
+    TimedOut,
+)
 from bot.winrm.deadline import READ_ONLY_OPERATIONS, Deadline
 from bot.winrm.fault_codes import ACCESS_DENIED, FAULT_HINTS, TRANSIENT_FAULTS
 from bot.winrm.probes import certificate_names, speaks_tls
@@ -35,7 +43,7 @@ from policies.inventory import Host
 log = structlog.get_logger("bot.winrm.faults")
 
 FIRST_PHASE = "opening a shell"  # what the executor calls its first request
-_DOCTOR = "run `aspreset doctor {host}`"
+_DOCTOR = DOCTOR_HINT
 
 
 @dataclass
@@ -154,11 +162,15 @@ def deadline_passed(ctx: CallContext) -> TimedOut:
         what = f"WinRM at {ctx.endpoint} did not finish answering"
     mutating = ctx.command_started and ctx.op not in READ_ONLY_OPERATIONS
     partly = " (the operation may have partly happened)" if mutating else ""
+    kept = d.end - d.until  # the clean-up's share, reserved once a shell was open
+    waited = min(d.elapsed(), d.seconds)
+    cleanup = (f", keeping its last {_secs(kept)} s ([winrm] cleanup_budget_s) to terminate the command and "
+               "delete the shell") if kept > 0 else ""
     return TimedOut(
         ctx.host_name,
-        f"{what} while {d.phase}; gave up after {_secs(d.elapsed())} s, the {ctx.op} deadline "
-        f"([winrm] {d.setting or 'deadline'} = {_secs(d.seconds)} s). The host may be overloaded, a WMI call "
-        "may hang, or something between here and it holds the connection open; check the host, then run "
+        f"{what} while {d.phase}; gave up after {_secs(waited)} s of the {_secs(d.seconds)} s {ctx.op} deadline "
+        f"([winrm] {d.setting or 'deadline'}){cleanup}. The host may be overloaded, a WMI call may hang, or "
+        "something between here and it holds the connection open; check the host, then run "
         f"`aspreset status` before repeating{partly}.",
     )
 
@@ -307,7 +319,7 @@ def _connection_failure(ctx: CallContext, exc: BaseException) -> Failure:
     doctor = _DOCTOR.format(host=ctx.host_name)
     if names & {"NameResolutionError", "gaierror"}:
         return Failure(
-            HostUnreachable(
+            NameNotResolved(
                 ctx.host_name,
                 f"the name {ctx.host.address!r} does not resolve (DNS): check the host's address in the "
                 "inventory, or this machine's DNS servers and search domains; " + doctor,

@@ -4,7 +4,7 @@
 # then defines functions and nothing else: it prints nothing and carries no operation marker line (the
 # operation's file does). The functions read the operation's $P (parameters), $result (its ordered
 # result), $clock and $deadlineMs, which the operation's script sets at its top level.
-# The scripts observe and act; bot/app/verification.py judges what they saw (DOMAIN.md section 3).
+# The scripts observe and act; bot/app/verification.py judges what they saw (docs/iis-behaviour.md).
 # Windows PowerShell 3.0 or later: the bootstrap (bot/winrm/scripts.py) answers powershell_too_old before.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -269,7 +269,7 @@ function Test-AppDomainOfApp($Domain, $Target) {
 
 function Get-AppDomainEntries($Target) {
     # The application's loaded AppDomains: WMI (bounded) when the provider is installed, else
-    # Microsoft.Web.Administration's WorkerProcesses[..].ApplicationDomains (DOMAIN.md section 3).
+    # Microsoft.Web.Administration's WorkerProcesses[..].ApplicationDomains (docs/iis-behaviour.md).
     $appPath = $Target.AppPath.TrimEnd('/')
     if ($Target.HasProvider) {
         return @(Get-CimBounded 'root/WebAdministration' 'AppDomain' |

@@ -65,11 +65,14 @@ def check_transport(host_name: str, host: Host) -> None:
         raise InsecureTransport(host_name, 'certificate authentication needs https (port 5986): set scheme = "https"')
     if host.transport == "kerberos" and not winrm_transport.HAVE_KERBEROS:
         raise ConfigError(
-            f"hosts.{host_name}.transport = 'kerberos' needs Kerberos support: pip install 'pywinrm[kerberos]'"
+            f"hosts.{host_name}.transport = 'kerberos' needs Kerberos support in aspreset's environment: "
+            "`.venv/bin/pip install 'pywinrm[kerberos]>=0.5,<0.6'`, after the system's Kerberos headers "
+            "(docs/setup.md, section 2)"
         )
     if host.transport == "credssp" and not winrm_transport.HAVE_CREDSSP:
         raise ConfigError(
-            f"hosts.{host_name}.transport = 'credssp' needs requests-credssp: pip install 'pywinrm[credssp]'"
+            f"hosts.{host_name}.transport = 'credssp' needs requests-credssp in aspreset's environment: "
+            "`.venv/bin/pip install 'pywinrm[credssp]>=0.5,<0.6'` (docs/setup.md, section 2)"
         )
     if host.transport == "ntlm" and not winrm_transport.HAVE_NTLM:
         raise ConfigError(f"hosts.{host_name}.transport = 'ntlm' needs requests-ntlm: pip install requests-ntlm")

@@ -3,7 +3,14 @@ Nothing here changes a host: it runs the `discover` and `status` operations only
 
 from __future__ import annotations
 
-from bot.app.errors import AspresetError, AuthenticationFailed, ExecutionError, HostUnreachable
+from bot.app.errors import (
+    AspresetError,
+    AuthenticationFailed,
+    ExecutionError,
+    HostUnreachable,
+    NameNotResolved,
+    without_doctor_hint,
+)
 from bot.app.ports import Executor
 from bot.app.readiness import run_one
 from bot.app.readiness.views import CheckView, DoctorView
@@ -41,15 +48,21 @@ def _check_host(inventory: Inventory, name: str, host: Host, executor: Executor)
     checks.append(_check(name, "transport encryption", *_encryption(host)))
     try:
         found = run_one(executor, name, host, OperationParams(op="discover", timeout_s=60))
+    except NameNotResolved as error:  # nothing on the host can help: the name is the problem
+        return [*checks, _check(name, "address resolves (DNS)", False, without_doctor_hint(error.detail, name),
+                                f"check hosts.{name}.address in the inventory (the server's DNS name, its FQDN for "
+                                f"Kerberos) and this machine's DNS servers and search domains: "
+                                f"`getent hosts {host.address}`")]
     except HostUnreachable as error:
-        return [*checks, _check(name, "WinRM reachable", False, error.detail,
-                               "on the host: Enable-PSRemoting; open TCP 5985/5986 in the firewall")]
+        return [*checks, _check(name, "WinRM reachable", False, without_doctor_hint(error.detail, name),
+                                "on the host: Enable-PSRemoting; open TCP 5985/5986 in the firewall")]
     except AuthenticationFailed as error:
-        return [*checks, _check(name, "authentication", False, error.detail,
-                               "check the user and password source, that the transport is enabled on the "
-                               "listener (winrm get winrm/config/service/auth), Kerberos SPN and clock skew")]
+        return [*checks, _check(name, "authentication", False, without_doctor_hint(error.detail, name),
+                                "check the user and password source, that the transport is enabled on the "
+                                "listener (winrm get winrm/config/service/auth), Kerberos SPN and clock skew")]
     except ExecutionError as error:
-        return [*checks, _check(name, "WinRM command", False, error.detail, "see docs/setup.md, common failures")]
+        return [*checks, _check(name, "WinRM command", False, without_doctor_hint(error.detail, name),
+                                "see docs/setup.md, common failures")]
     assert isinstance(found, DiscoverResult)
     checks.append(_check(name, "WinRM reachable and authenticated", True, f"{host.endpoint} ({host.transport})"))
     if found.error_code == "powershell_too_old":

@@ -96,3 +96,16 @@ def test_a_config_mistake_is_a_sentence_with_the_file_and_line(capsys, tmp_path,
     code, _, err = run(capsys, "config", "check", "--config", str(config))
     assert code == 2 and said in err and str(config) in err
     assert "Input should" not in err and "Extra inputs" not in err and "(at line" not in err
+
+
+def test_recycle_without_the_winrm_user_stops_before_recording_a_request(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("ASPRESET_WINRM_USER", raising=False)
+    monkeypatch.setenv("ASPRESET_WINRM_PASSWORD", "not-shown")
+    files = ["--policy", POLICY, "--inventory", str(EXAMPLES / "inventory.toml"),
+             "--db", f"sqlite:///{tmp_path / 'a.db'}"]
+    code, out, err = run(capsys, "recycle", "shop-web", "--scope", "apppool", "--as", "alice", "--yes", *files)
+    assert code == 2 and out == ""
+    assert "hosts.web01.username_env names ASPRESET_WINRM_USER, which is not set in the environment" in err
+    assert "not-shown" not in err
+    code, out, _ = run(capsys, "requests", *files, "--json")
+    assert code == 0 and json.loads(out) == []

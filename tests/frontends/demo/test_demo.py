@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -21,7 +22,11 @@ def test_the_scripted_demo_plays_every_scene_and_exits_zero():
     text = out.getvalue()
     assert "Every scene behaved as told (8 scenes)." in text
     assert "[button: Run the appdomain restart]" in text, "the config-only deploy offers the appdomain restart"
-    assert "resume with: aspreset recycle shop-web --scope appdomain --from web02" in text
+    assert "resume with: /recycle shop-web --scope appdomain --from web02" in text
+    assert "forges a notice on purpose" in text and "the notice forged on purpose was refused (HTTP 401)" in text
+    assert "Windows reuses process IDs, so a PID alone proves nothing" in text
+    killed = re.findall(r"^  (web0[12]): PID \d+ started [\d:.]+ -> PID \d+ started [\d:.]+$", text, re.M)
+    assert killed == ["web01", "web02"], "each host shows its old and new worker with their start times"
 
 
 def test_the_demo_names_the_scene_that_did_not_behave():

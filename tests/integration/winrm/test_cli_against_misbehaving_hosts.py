@@ -168,7 +168,7 @@ def test_status_against_a_silent_host_honours_the_short_status_deadline(capsys, 
 
     assert code == 1
     assert took < STATUS_DEADLINE_S + 1.0
-    assert "web01" in out and f"status_deadline_s = {STATUS_DEADLINE_S:g} s" in out
+    assert "web01" in out and f"of the {STATUS_DEADLINE_S:g} s status deadline ([winrm] status_deadline_s)" in out
     assert "web02" in out
 
 

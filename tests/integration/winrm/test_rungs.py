@@ -1,5 +1,5 @@
 """Each rung, run by the real executor over WinRM against the simulated farm, really changes
-what it promises (DOMAIN.md section 3), and bot.app.verification, which judges real hosts too,
+what it promises (docs/iis-behaviour.md), and bot.app.verification, which judges real hosts too,
 says so from the host's observations."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_appdomain_restart_on_both_hosts_is_verified_although_the_appdomain_id_n
         r, verdict = _restart(result), _verdict(result)
         assert r.ok and verdict.error_code is None, (r.error, verdict.error)
         assert r.before and r.acted and r.after and r.before.appdomains and r.after.appdomains
-        # The conservative case (DOMAIN.md section 3): the Id is the app's path and stays the same.
+        # The conservative case (docs/iis-behaviour.md): the Id is the app's path and stays the same.
         assert [e.id for e in r.before.appdomains] == [e.id for e in r.after.appdomains] == ["/LM/W3SVC/1/ROOT"]
         assert {"entry_left", "entry_back_in_same_worker", "restart_counter_grew"} <= set(verdict.evidence)
         assert "id_changed" not in verdict.evidence

@@ -1,5 +1,5 @@
 """A worker kill that would trip the pool's rapid-fail protection is refused with the recycle
-offered instead: every killed worker counts as a crash (DOMAIN.md section 9)."""
+offered instead: every killed worker counts as a crash (docs/iis-behaviour.md)."""
 
 from __future__ import annotations
 

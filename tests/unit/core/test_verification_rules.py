@@ -1,5 +1,5 @@
 """The rules bot.app.verification judges a host's observations by, one at a time, on observations
-shaped as a real server gives them (DOMAIN.md sections 3 and 9)."""
+shaped as a real server gives them (docs/iis-behaviour.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scripts follow what a real server needs (DOMAIN.md sections 3 and 9), read from their parse
+"""The scripts follow what a real server needs (docs/iis-behaviour.md), read from their parse
 trees: every CIM call is bounded, the warm-up goes to this host with the binding's Host header and
 follows no redirect, a worker is stopped only if it is still the process observed, and nothing
 compares PIDs without their start times."""
