@@ -29,6 +29,7 @@ ErrorCode = Literal[
     "pool_stopped",  # rapid-fail protection (WAS event 5002) or an operator stopped it
     "pool_transition_timeout",  # stuck in Starting/Stopping past the deadline
     "app_offline",  # app_offline.htm present: no restart will help
+    "site_stopped",  # the IIS site is not Started, or has no http(s) binding to warm up through
     "deploy_in_progress",
     "was_stopped",  # WAS/W3SVC not running: only the server rung would help
     "iis5_isolation",  # aspnet_wp.exe host: killing the worker is the server rung

@@ -105,6 +105,9 @@ def serve(
                     return HttpAnswer(301, "Moved Permanently", server=_iis_server(iis), location=native)
                 _load_app(iis, site, app, worker, now)
                 if app.ready_at <= now:
+                    if app.failing_requests > 0:
+                        app.failing_requests -= 1
+                        return HttpAnswer(500, "Internal Server Error", server=_iis_server(iis))
                     if app.redirect_to:
                         return HttpAnswer(301, "Moved", server=_iis_server(iis), location=app.redirect_to)
                     owner = app.child.pid if app.child is not None else worker.pid

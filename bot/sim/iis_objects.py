@@ -44,6 +44,7 @@ class App:
     content_denied: bool = False  # content on a UNC share the network logon cannot reach
     redirect_to: str | None = None  # the app itself (ASP.NET) answers every request with a 301 to this URL
     ready_at: float = 0.0  # cold start: the first request after a (re)start waits until then
+    failing_requests: int = 0  # the app answers this many next requests with a 500 (a start that stumbles)
 
     @property
     def aspnet_core(self) -> bool:

@@ -28,7 +28,7 @@ from bot.app.results import (
     WorkerProcess,
 )
 from bot.sim.http_sys import OFFLINE_PAGE
-from bot.sim.iis import STARTING, STOPPING, App, Binding, IisServer, IisSite, Pool
+from bot.sim.iis import STARTED, STARTING, STOPPING, App, Binding, IisServer, IisSite, Pool
 
 HttpGet = Callable[[str, str, float], WarmupAnswer]  # (url to connect to, Host header, timeout) -> answer
 
@@ -100,6 +100,16 @@ def resolve(iis: IisServer, p: OperationParams) -> Target:
         if pool is None:
             raise Stop("pool_not_found", f"IIS has no application pool '{app.pool}'")
         return Target(site, app, pool)
+
+
+def site_serves(t: Target, p: OperationParams) -> None:
+    """Assert-SiteServes: a warm-up needs the site Started and bound to http or https."""
+    if t.site.state != STARTED:
+        raise Stop("site_stopped", f"the IIS site is {t.site.state}, so nothing could warm the application up or "
+                   "show it answers: nothing was done; start the site first")
+    if not any(b.protocol in ("http", "https") for b in t.site.bindings) and not p.warmup_url:
+        raise Stop("site_stopped", "the IIS site has no http or https binding to warm the application up through, "
+                   "and the inventory gives no warmup_url: nothing was done")
 
 
 def cim_call(ctx: OpContext, p: OperationParams) -> None:

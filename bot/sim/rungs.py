@@ -22,6 +22,7 @@ from bot.sim.observe import (
     observe,
     resolve,
     settings,
+    site_serves,
     wait,
     wait_settled,
     warm_up,
@@ -55,6 +56,7 @@ class Run:
         """Host checks, the target, its settings, the state before; refuses a Stopped pool and app_offline."""
         check_host(self.ctx, self.p.op)
         t = resolve(self.ctx.iis, self.p)
+        site_serves(t, self.p)
         self.result.settings = settings(self.ctx.iis, t)
         state = wait_settled(self.ctx, t, self.p, self.deadline)
         self.result.before = self.look(t, domains=domains)
@@ -89,11 +91,12 @@ class Run:
         seen = self.result.acted
         fresh = False  # the answer was sent when no old worker was left (overlap: the old one answers)
         while True:
-            if answer is None or answer.status is None or not fresh or not done(seen or Observation()):
+            if not _served(answer) or not fresh or not done(seen or Observation()):
                 fresh = seen is not None and (old_gone is None or old_gone(seen))
                 answers = warm_up(self.ctx, t, self.p, self.deadline, seen)
                 self.result.warmups.extend(answers)
                 answer = answers[-1]
+            assert answer is not None  # asked on the first round at the latest
             look = self.look_after_act(t, domains=domains)
             now = time.monotonic()
             if look is None:
@@ -112,7 +115,7 @@ class Run:
             if answer.status in (400, 404) and by_http_sys:  # no binding: asking again cannot help
                 self.result.wait_ended = "not_routed"
                 return
-            served = answer.status is not None and fresh and done(after)
+            served = _served(answer) and fresh and done(after)
             gone = old_gone is None or old_gone(after)
             if served and gone:
                 self.result.wait_ended = "condition"
@@ -265,6 +268,12 @@ def _assert_kills_allowed(run: Run, t: Target, kills: int) -> None:
                    f"(WAS events 5009-5011) within the last {pool.rapid_fail_interval_s:g} s, plus {kills} kill(s), "
                    f"would reach rapidFailProtectionMaxCrashes ({pool.rapid_fail_max}) and WAS would stop the pool: "
                    "nothing was killed; use --scope apppool, which rapid-fail protection does not count")
+
+
+def _served(answer: WarmupAnswer | None) -> bool:
+    """An answer that ends the asking: a 500 or 502.5 while the app starts is asked again; the offline
+    page is an answer."""
+    return answer is not None and answer.status is not None and (answer.status < 500 or answer.offline_page)
 
 
 def _holds(condition: Callable[[Observation], bool], seen: Observation | None) -> bool:

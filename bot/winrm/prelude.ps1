@@ -337,10 +337,23 @@ function Wait-PoolSettled([string]$Pool) {
     $state
 }
 
+function Assert-SiteServes($Target) {
+    # A warm-up needs the site Started and bound to http or https; 127.0.0.1:80 may be another site.
+    $state = Get-ObjectState $Target.Site
+    if ($state -ne 'Started') {
+        Stop-Operation 'site_stopped' "the IIS site is $state, so nothing could warm the application up or show it answers: nothing was done; start the site first"
+    }
+    $web = @($Target.Site.Bindings | Where-Object { @('http', 'https') -contains $_.Protocol -and $_.EndPoint })
+    if ($web.Count -eq 0 -and -not $P.warmup_url) {
+        Stop-Operation 'site_stopped' 'the IIS site has no http or https binding to warm the application up through, and the inventory gives no warmup_url: nothing was done'
+    }
+}
+
 function Initialize-Operation([string]$Op, [bool]$Domains) {
     # Host checks, the target, its settings and the state before; a Stopped pool and app_offline.htm stop here.
     $null = Assert-Host $Op
     $target = Resolve-Target
+    Assert-SiteServes $target
     $result.settings = Get-PoolSettings $target
     $state = Wait-PoolSettled $target.PoolName
     $result.before = Get-Observation $target $Domains
@@ -372,7 +385,9 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
     $waitSeen = $result.acted
     $waitFresh = $false
     while ($clock.ElapsedMilliseconds -le [Math]::Max($deadlineMs, $DrainUntilMs) + 1000) {
-        if ($null -eq $waitAnswer -or $null -eq $waitAnswer.status -or -not $waitFresh -or -not (& $IsDone $waitSeen)) {
+        # A 500 or 502.5 while the app starts is asked again within the wait; the offline page is an answer.
+        $waitServed = $null -ne $waitAnswer -and $null -ne $waitAnswer.status -and ($waitAnswer.status -lt 500 -or $waitAnswer.offline_page)
+        if (-not $waitServed -or -not $waitFresh -or -not (& $IsDone $waitSeen)) {
             $waitFresh = $null -ne $waitSeen -and (& $AreOldGone $waitSeen)
             $waitAnswer = Invoke-Warmup $WaitTarget $waitSeen
         }
@@ -391,7 +406,8 @@ function Wait-Outcome($WaitTarget, [bool]$WaitDomains, [scriptblock]$IsDone, [sc
         # pages say so by their Server header, or (DisableServerHeader) by their fixed "HTTP Error NNN. " line.
         $waitByHttpSys = $waitAnswer.server -like 'Microsoft-HTTPAPI*' -or $waitAnswer.error_line -match '^HTTP Error \d{3}\. '
         if (@(400, 404) -contains $waitAnswer.status -and $waitByHttpSys) { $result.wait_ended = 'not_routed'; return }
-        if ($null -ne $waitAnswer.status -and $waitFresh -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
+        $waitServed = $null -ne $waitAnswer.status -and ($waitAnswer.status -lt 500 -or $waitAnswer.offline_page)
+        if ($waitServed -and $waitFresh -and (& $IsDone $waitSeen) -and $waitOldGone) { $result.wait_ended = 'condition'; return }
         if (-not $waitOldGone -and $DrainUntilMs -gt 0 -and $waitNowMs -ge $DrainUntilMs) { $result.wait_ended = 'shutdown_time_limit'; return }
         # Old workers gone only now, past the deadline: one more warm-up, which the new worker answers.
         $waitOneMore = $waitOldGone -and -not $waitFresh -and $null -ne $waitAnswer.status

@@ -265,3 +265,39 @@ def test_a_kill_is_refused_when_the_was_events_cannot_be_read(farm, executor, ca
 
     assert r.error_code == "rapid_fail_risk" and "could not be read" in (r.error or "")
     assert not [a for a in r.actions if a.step == "kill"]
+
+
+# ---- a cold start that stumbles --------------------------------------------------------------------
+
+
+def test_a_500_while_the_app_starts_is_asked_again_within_the_wait(farm, executor, call):
+    app = farm.host("web01").iis.app("Shop")
+    app.failing_requests = 2  # the first two requests after the unload fail
+
+    r = _restart(executor.run(*call("shop-web", "web01", "appdomain")))
+
+    assert [w.status for w in r.warmups] == [500, 500, 200] and r.wait_ended == "condition"
+    assert _verdict(r).error_code is None
+
+
+def test_an_app_that_keeps_failing_is_reported_when_the_wait_ends(farm, executor, call):
+    farm.host("web01").iis.app("Shop").failing_requests = 10_000
+
+    r = _restart(executor.run(*call("shop-web", "web01", "appdomain", timeout_s=0.5)))
+
+    verdict = _verdict(r)
+    assert r.wait_ended == "deadline" and len(r.warmups) > 1 and {w.status for w in r.warmups} == {500}
+    assert verdict.error_code == "warmup_failed" and "HTTP 500" in (verdict.error or "")
+
+
+# ---- checks before acting ---------------------------------------------------------------------------
+
+
+def test_a_stopped_site_is_refused_before_anything_is_done(farm, executor, call):
+    farm.host("web01").iis.sites["Shop"].state = "Stopped"
+    before = farm.host("web01").processes("ShopPool")
+
+    results = [_restart(executor.run(*call("shop-web", "web01", op))) for op in ("appdomain", "apppool", "worker")]
+
+    assert [r.error_code for r in results] == ["site_stopped"] * 3
+    assert all(r.actions == [] for r in results) and farm.host("web01").processes("ShopPool") == before
