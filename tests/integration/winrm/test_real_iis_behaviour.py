@@ -8,38 +8,24 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from restart_results import restart_of, verdict_of, worker_keys
+
 from bot.app.results import RestartResult, StatusResult
-from bot.app.verification import Verdict, host_outcome, judge
+from bot.app.verification import host_outcome
 from bot.sim.http_sys import serve
 from bot.sim.iis import OUT_OF_PROCESS
 from bot.sim.timing import SimTiming
 from commands.model import RestartRequest
-from commands.rungs import Rung
 from policies.files import default_policy
 from policies.planner import plan
-
-
-def _restart(result: Any) -> RestartResult:
-    assert isinstance(result, RestartResult), result
-    return result
-
-
-def _verdict(result: Any, pool: str = "ShopPool") -> Verdict:
-    r = _restart(result)
-    return judge(Rung(r.op), pool, r)
-
-
-def _keys(workers) -> set[tuple[int, str]]:
-    return {(w.pid, w.started_at) for w in workers}
-
 
 # ---- 1. AppDomain verification -------------------------------------------------------------------
 
 
 def test_1_an_appdomain_whose_id_never_changes_is_verified_by_its_entry_and_the_restart_counter(executor, call):
-    r = _restart(executor.run(*call("shop-web", "web01", "appdomain")))
+    r = restart_of(executor.run(*call("shop-web", "web01", "appdomain")))
 
-    verdict = _verdict(r)
+    verdict = verdict_of(r)
     assert verdict.error_code is None
     assert r.before and r.acted and r.after and r.before.appdomains and r.after.appdomains
     assert r.before.appdomains[0].id == r.after.appdomains[0].id  # the old check (Id changed) fails here
@@ -53,19 +39,19 @@ def test_1_without_the_wmi_provider_the_appdomain_is_unloaded_through_microsoft_
 ):
     farm.host("web01").iis.wmi_provider = False
 
-    r = _restart(executor.run(*call("shop-web", "web01", "appdomain")))
+    r = restart_of(executor.run(*call("shop-web", "web01", "appdomain")))
 
-    assert r.method == "mwa-unload" and _verdict(r).error_code is None
+    assert r.method == "mwa-unload" and verdict_of(r).error_code is None
     assert [a.step for a in r.actions] == ["unload"]
 
 
 def test_6_the_policy_can_touch_web_config_instead_or_refuse_when_the_wmi_provider_is_missing(farm, executor, call):
     farm.host("web01").iis.wmi_provider = False
 
-    touched = _restart(executor.run(*call("shop-web", "web01", "appdomain", fallback="touch-web-config")))
-    refused = _restart(executor.run(*call("shop-web", "web01", "appdomain", fallback="refuse")))
+    touched = restart_of(executor.run(*call("shop-web", "web01", "appdomain", fallback="touch-web-config")))
+    refused = restart_of(executor.run(*call("shop-web", "web01", "appdomain", fallback="refuse")))
 
-    assert touched.method == "touch-web-config" and _verdict(touched).error_code is None
+    assert touched.method == "touch-web-config" and verdict_of(touched).error_code is None
     assert refused.error_code == "wmi_provider_missing" and refused.actions == []
     assert refused.error and "Install-WindowsFeature Web-Scripting-Tools" in refused.error
 
@@ -95,7 +81,7 @@ def test_6_the_policy_names_its_appdomain_fallback_in_the_plan():
 def test_2_the_warm_up_goes_to_this_host_with_the_bindings_host_header_and_names_what_answered(
     farm, executor, call
 ):
-    r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
+    r = restart_of(executor.run(*call("shop-web", "web01", "apppool")))
 
     answer = r.warmups[-1]
     port = farm.host("web01").http_port
@@ -105,12 +91,12 @@ def test_2_the_warm_up_goes_to_this_host_with_the_bindings_host_header_and_names
 
 def test_2_a_host_name_no_binding_has_is_http_sys_answering_400_and_fails_the_warm_up(farm, executor, call):
     port = farm.host("web01").http_port
-    r = _restart(executor.run(*call("shop-web", "web01", "apppool", warmup_url=f"http://nobody.example:{port}/")))
+    r = restart_of(executor.run(*call("shop-web", "web01", "apppool", warmup_url=f"http://nobody.example:{port}/")))
 
     answer = r.warmups[-1]
     assert answer.status == 400 and answer.server == "Microsoft-HTTPAPI/2.0"
     assert r.wait_ended == "not_routed" and len(r.warmups) == 1  # asking again cannot help
-    verdict = _verdict(r)
+    verdict = verdict_of(r)
     assert verdict.error_code == "warmup_failed" and "Invalid Hostname" in (verdict.error or "")
     assert "nobody.example" in (verdict.error or "")
 
@@ -129,9 +115,9 @@ def test_2_a_redirect_to_https_the_site_does_not_listen_on_is_not_followed_nor_t
 ):
     farm.host("web01").iis.app("Shop").redirect_to = "https://shop-1.sim/"
 
-    r = _restart(executor.run(*call("shop-web", "web01", "apppool")))
+    r = restart_of(executor.run(*call("shop-web", "web01", "apppool")))
 
-    verdict = _verdict(r)
+    verdict = verdict_of(r)
     assert r.warmups[-1].status == 301 and r.warmups[-1].location == "https://shop-1.sim/"
     assert verdict.error_code is None and any("redirect" in note for note in verdict.notes)
     assert "app_answered" not in verdict.evidence and "new_worker" in verdict.evidence
@@ -147,11 +133,11 @@ def test_4_a_pool_that_goes_stopped_during_the_wait_ends_it_at_once_with_pool_st
     web01.iis.stop_pool_after(pool, 0.3)
 
     started = time.monotonic()
-    r = _restart(executor.run(*call("shop-web", "web01", "apppool", timeout_s=30)))
+    r = restart_of(executor.run(*call("shop-web", "web01", "apppool", timeout_s=30)))
 
     assert time.monotonic() - started < 5
     assert r.wait_ended == "pool_stopped"
-    verdict = _verdict(r)
+    verdict = verdict_of(r)
     assert verdict.error_code == "pool_stopped" and "Start-WebAppPool" in (verdict.error or "")
 
 
@@ -180,21 +166,21 @@ def test_5_a_bootstrap_without_the_version_gate_fails_on_powershell_2_the_way_po
 
 
 def test_7_a_killed_workers_pid_reused_by_its_successor_is_still_a_new_process(executor, call):
-    r = _restart(executor.run(*call("shop-web", "web01", "worker")))
+    r = restart_of(executor.run(*call("shop-web", "web01", "worker")))
 
     assert r.before and r.after
     assert [w.pid for w in r.before.workers] == [w.pid for w in r.after.workers]  # Windows reused the PID
-    assert not _keys(r.before.workers) & _keys(r.after.workers)
-    assert _verdict(r).error_code is None  # the old PID-only check said "still running"
+    assert not worker_keys(r.before.workers) & worker_keys(r.after.workers)
+    assert verdict_of(r).error_code is None  # the old PID-only check said "still running"
 
 
 # ---- 8. waits bounded by IIS's own limits --------------------------------------------------------
 
 
 def test_8_after_a_kill_the_old_process_is_confirmed_gone_before_the_warm_up(executor, call):
-    r = _restart(executor.run(*call("shop-web", "web01", "worker")))
+    r = restart_of(executor.run(*call("shop-web", "web01", "worker")))
 
-    assert r.before and r.acted and not _keys(r.before.workers) & _keys(r.acted.workers)
+    assert r.before and r.acted and not worker_keys(r.before.workers) & worker_keys(r.acted.workers)
     assert r.acted.at_ms <= (r.after.at_ms if r.after else 0)
 
 
@@ -204,7 +190,7 @@ def test_8_after_a_kill_the_old_process_is_confirmed_gone_before_the_warm_up(exe
 def test_9_content_on_an_unreachable_share_is_access_denied_with_the_path_and_the_account(farm, executor, call):
     farm.host("web01").iis.app("Shop").content_denied = True
 
-    r = _restart(executor.run(*call("shop-web", "web01", "appdomain", method="touch-web-config")))
+    r = restart_of(executor.run(*call("shop-web", "web01", "appdomain", method="touch-web-config")))
 
     assert r.error_code == "access_denied" and r.error
     assert "C:\\inetpub\\Shop" in r.error and "SIM\\aspreset-lab" in r.error and "double hop" in r.error
@@ -222,7 +208,7 @@ def test_10_a_stuck_wmi_repository_fails_its_host_within_the_bound_and_not_the_o
 
     assert time.monotonic() - started < 4
     assert results[0].error_code == "wmi_timeout" and "-OperationTimeoutSec" in (results[0].error or "")
-    assert _verdict(results[1]).error_code is None
+    assert verdict_of(results[1]).error_code is None
 
 
 # ---- 11. app_offline.htm -------------------------------------------------------------------------
@@ -256,14 +242,14 @@ def test_12_out_of_process_aspnet_core_restarts_its_dotnet_child_and_keeps_the_w
     web03.iis.app("CoreApi").hosting_model = OUT_OF_PROCESS
     executor.run(*call("core-api", "web03", "status", warm_up=True))  # the first request starts dotnet.exe
 
-    r = _restart(executor.run(*call("core-api", "web03", "appdomain")))
+    r = restart_of(executor.run(*call("core-api", "web03", "appdomain")))
 
-    verdict = _verdict(r, "CorePool")
+    verdict = verdict_of(r, "CorePool")
     assert r.method == "touch-web-config" and r.settings and r.settings.hosting_model == "outofprocess"
     assert verdict.error_code is None and "dotnet_child_restarted" in verdict.evidence
     assert r.before and r.after and r.before.children and r.after.children
-    assert not _keys(r.before.children) & _keys(r.after.children)
-    assert _keys(r.before.workers) == _keys(r.after.workers)  # w3wp.exe stays
+    assert not worker_keys(r.before.children) & worker_keys(r.after.children)
+    assert worker_keys(r.before.workers) == worker_keys(r.after.workers)  # w3wp.exe stays
 
 
 # ---- the simulator's own timing ------------------------------------------------------------------
@@ -281,6 +267,6 @@ def test_cold_starts_are_configurable_and_the_warm_up_waits_for_them(inventory, 
         executor = WinRMExecutor(env={}, timeouts=Timeouts(connect_s=2, read_s=10, max_operation_s=5), deadline_s=20)
         params = call("shop-web", "web01", "appdomain").params.model_copy(
             update={"warmup_url": f"{host.warmup_base_url}/", "iis_site": site.iis_site})
-        r = _restart(executor.run("web01", host, params))
-    assert _verdict(r).error_code is None and r.warmups[-1].ms >= 400
+        r = restart_of(executor.run("web01", host, params))
+    assert verdict_of(r).error_code is None and r.warmups[-1].ms >= 400
     assert SimTiming.interactive().cold_start_s >= 1  # `aspreset sim` serves seconds, as real apps take
