@@ -10,11 +10,8 @@ processes and AppDomains, modelled on the conservative side of IIS's documented 
 - an OnDemand pool starts a worker only with a request; ASP.NET Core out of process runs its own
   process (MyApp.exe, with a conhost.exe beside it) as a child of the worker, which touching
   web.config restarts; an app is ASP.NET Core by its ANCM handler, not by its pool's runtime;
-- optional features (the WMI provider, the WebAdministration module, ASP.NET), the PowerShell
-  version and a stuck WMI repository are per host.
-
-Time is real (monotonic seconds) and state is advanced lazily: every read or change first applies
-what is due (`tick`). Requests are served by bot.sim.http_sys.
+- optional features, the PowerShell version and a stuck WMI repository are per host.
+Time is real (monotonic) and applied lazily (`tick`); bot.sim.http_sys serves the requests.
 """
 
 from __future__ import annotations

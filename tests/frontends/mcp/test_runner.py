@@ -33,7 +33,7 @@ async def wait_for(condition, timeout: float = 60.0):  # type: ignore[no-untyped
         value = condition()
         if value:
             return value
-        await anyio.sleep(0.05)
+        await anyio.sleep(0.05)  # the poll interval of a wait with a deadline, not a wait itself
     raise AssertionError(f"not within {timeout} s")
 
 
@@ -81,7 +81,7 @@ async def test_a_restart_still_running_after_answer_after_answers_running_and_ge
         deadline = time.monotonic() + 60
         while (got := await ended()) is None:
             assert time.monotonic() < deadline
-            await anyio.sleep(0.2)
+            await anyio.sleep(0.2)  # the poll interval; the deadline above bounds the wait
     assert got.structured_content["state"] == "succeeded"
     assert [h["outcome"] for h in got.structured_content["hosts"]] == ["succeeded", "succeeded"]
 
