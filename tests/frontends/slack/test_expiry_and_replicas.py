@@ -6,26 +6,15 @@ webhook's replay protection, and the expiry sweeper's lease (one sweeper posts, 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from dead_runs import claim_for_a_dead_process, recorded_apppool_request
 from slack_http import ALICE, BOB, WEBHOOK_SECRET, deploy_hook
 from slack_messages import approval_message, buttons
 
-from bot.app.records import NewRequest
 from bot.store import SqlStore
 from bot.store.shared import SqlShared
-from commands.model import RestartRequest
-from commands.rungs import Rung
-from policies.files import load_policy
-from policies.planner import plan
-
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def _expired_update(fake_slack, ts):
@@ -100,17 +89,10 @@ def test_a_signed_webhook_taken_by_one_replica_is_refused_by_the_other(start_bot
 def test_an_interrupted_runs_recorded_message_is_updated_not_posted_anew(start_bot, fake_slack, farm, tmp_path):
     db_url = f"sqlite:///{tmp_path / 'aspreset.db'}"
     store = SqlStore(db_url)
-    the_plan = plan(RestartRequest(site="shop-web", scope=Rung.APPPOOL), farm.client_inventory(),
-                    load_policy(EXAMPLES / "policy.toml"))
-    new = NewRequest(site="shop-web", rung=Rung.APPPOOL, hosts=the_plan.hosts, pool=the_plan.pool,
-                     requester=ALICE, origin="slack:C0SHOP", plan=the_plan.to_dict(),
-                     decision={"outcome": "allow", "rule": "test", "reasons": []})
-    now = datetime.now(UTC)
-    request = store.create_request(new, new.default_locks(), now)
+    request, now = recorded_apppool_request(store, farm)
     fake_slack.messages[("C0SHOP", "1699999999.000001")] = {"text": "running"}  # what the dead process posted
     SqlShared(store).remember_message(request.id, "C0SHOP", "1699999999.000001", now)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    assert store.claim_for_run(request.id, now, owner=f"{socket.gethostname()}/{gone.stdout.strip()}")
+    claim_for_a_dead_process(store, request, now)
     store.close()
 
     start_bot(db_url=db_url)

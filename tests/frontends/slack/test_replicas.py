@@ -5,26 +5,16 @@ behind is marked interrupted when the bot starts again, and the site's channel h
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from dead_runs import claim_for_a_dead_process, recorded_apppool_request
 from slack_http import ALICE, BOB
 from slack_messages import approval_message, buttons, reply_saying, worker_kills
 
-from bot.app.records import NewRequest
 from bot.slack.blocks import APPROVE
 from bot.store import SqlStore
-from commands.model import RestartRequest
-from commands.rungs import Rung
-from policies.files import load_policy
-from policies.planner import plan
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 @pytest.mark.postgres
 def test_a_click_on_the_replica_that_did_not_post_the_approval_runs_it_once(start_bot, fake_slack, farm, pg_url):
@@ -77,15 +67,8 @@ def test_a_run_left_by_a_dead_bot_process_is_interrupted_and_the_channel_told_wh
 ):
     db_url = f"sqlite:///{tmp_path / 'aspreset.db'}"
     store = SqlStore(db_url)
-    the_plan = plan(RestartRequest(site="shop-web", scope=Rung.APPPOOL), farm.client_inventory(),
-                    load_policy(EXAMPLES / "policy.toml"))
-    new = NewRequest(site="shop-web", rung=Rung.APPPOOL, hosts=the_plan.hosts, pool=the_plan.pool,
-                     requester=ALICE, origin="slack:C0SHOP", plan=the_plan.to_dict(),
-                     decision={"outcome": "allow", "rule": "test", "reasons": []})
-    now = datetime.now(UTC)
-    request = store.create_request(new, new.default_locks(), now)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    assert store.claim_for_run(request.id, now, owner=f"{socket.gethostname()}/{gone.stdout.strip()}")
+    request, now = recorded_apppool_request(store, farm)
+    claim_for_a_dead_process(store, request, now)
     store.close()
 
     start_bot(db_url=db_url)
