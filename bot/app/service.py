@@ -11,7 +11,7 @@ from bot.app.errors import ConfigError
 from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Notifier, RunLiveness, RunsApart, Store
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from commands.model import RestartRequest, ServerWideRequest
@@ -38,8 +38,11 @@ class Service:
         host_concurrency: int = 8,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
+        runs: RunsApart | None = None,
+        liveness: RunLiveness | None = None,
     ) -> None:
-        """Every port is given (bootstrap.build wires them); the service never checks for a missing one."""
+        """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
+        Without `runs`, restarts run in this process; without `liveness`, nothing renews a run's record."""
         self._policy = policy
         self._inventory = inventory
         self.executor = executor
@@ -52,6 +55,7 @@ class Service:
         self.requests = Requests(
             policy=policy, inventory=inventory, executor=executor, store=store, notifications=self.notifications,
             clock=clock, hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
+            runs=runs, liveness=liveness,
         )
         self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock)
 
@@ -107,6 +111,9 @@ class Service:
 
     def cancel(self, request_id: str, principal: Principal) -> RequestView:
         return self.requests.cancel(request_id, principal)
+
+    def run_approved(self, request_id: str) -> RequestView:
+        return self.requests.run_approved(request_id)
 
     # ---- reads ------------------------------------------------------------------------------
 
