@@ -42,6 +42,12 @@ class ProcessRuns:
             process = self._hand_job(request_id)
             return self._follow(process, request_id, hear) if process is not None else None
 
+    @property
+    def warm_pid(self) -> int | None:
+        """The process id of the runner waiting for the next job, if one waits."""
+        with self._lock:
+            return self._warm.pid if self._warm is not None else None
+
     def close(self) -> None:
         """Let the warm runner go (its stdin closes: it exits). Runs in flight are not touched: each
         one's caller waits for its end."""
