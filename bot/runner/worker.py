@@ -18,33 +18,55 @@ import contextlib
 import json
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from bot.app.events import RequestEvent
+from bot.app.events import EventKind, RequestEvent
 from bot.app.incidents import reply_for
 from bot.app.service import Service
 
+VIEW_EVERY_S = 0.5
+_HOST_EVENTS = frozenset({EventKind.HOST_STARTED, EventKind.HOST_FINISHED})
+
 
 class EventLines:
-    """The service's Notifier in a runner: each event as one JSON line on `out`. A reader that left
-    (the front end ended) only stops the lines, never the restart."""
+    """The service's Notifier in a runner: each event as one JSON line on `out` (the rollout's host
+    threads write them, one whole line at a time). A host event carries the request's view at most
+    every `VIEW_EVERY_S`: a 200-host rollout's 400 views (each with every host so far) would cost
+    the front end more to read than the run costs here, and Slack shows one update a second anyway;
+    every other event, the run's end above all, carries its view. A reader that left (the front end
+    ended) only stops the lines, never the restart."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.out = out
         self.gone = False
+        self._lock = threading.Lock()
+        self._monotonic = monotonic
+        self._view_sent = float("-inf")
 
     def notify(self, event: RequestEvent) -> None:
+        if event.kind in _HOST_EVENTS and event.request is not None:
+            now = self._monotonic()
+            with self._lock:
+                recent = now - self._view_sent < VIEW_EVERY_S
+                if not recent:
+                    self._view_sent = now
+            if recent:
+                event = event.model_copy(update={"request": None})
         self.write({"event": event.model_dump(mode="json")})
 
     def write(self, line: dict[str, Any]) -> None:
-        if self.gone:
-            return
-        try:
-            self.out.write(json.dumps(line, default=str) + "\n")
-            self.out.flush()
-        except (BrokenPipeError, OSError, ValueError):  # ValueError: the stream was closed
-            self.gone = True
+        text = json.dumps(line, default=str) + "\n"
+        with self._lock:
+            if self.gone:
+                return
+            try:
+                self.out.write(text)
+                self.out.flush()
+            except (BrokenPipeError, OSError, ValueError):  # ValueError: the stream was closed
+                self.gone = True
 
     def close(self) -> None:
         """Closed here, so that the interpreter's own flush at exit has no broken pipe to report."""
