@@ -158,6 +158,7 @@ class Settings:
     replica: str | None = None  # this machine's name in the store (default: its host name)
     mcp: McpSettings = field(default_factory=McpSettings)
     slack: SlackSettings = field(default_factory=SlackSettings, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)  # ASPRESET_METRICS_TOKEN: bearer token for /metrics
     # already-loaded files, for the demo and tests that build their own farm
     loaded_policy: Policy | None = field(default=None, repr=False)
     loaded_inventory: Inventory | None = field(default=None, repr=False)
@@ -241,6 +242,7 @@ def load_settings(
         env=env,
         slack=_slack_settings(env, file.slack),
         replica=file.replica,
+        metrics_token=env.get("ASPRESET_METRICS_TOKEN") or None,
     )
 
 

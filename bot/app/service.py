@@ -11,7 +11,7 @@ from bot.app.errors import ConfigError
 from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Notifier, RunLiveness, RunsApart, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, RunLiveness, RunsApart, Store
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from commands.model import RestartRequest, ServerWideRequest
@@ -38,10 +38,12 @@ class Service:
         host_concurrency: int = 8,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
+        metrics: Metrics | None = None,
         runs: RunsApart | None = None,
         liveness: RunLiveness | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
+        `metrics` is for the health watch's probes; request events reach it through the Notifier.
         Without `runs`, restarts run in this process; without `liveness`, nothing renews a run's record."""
         self._policy = policy
         self._inventory = inventory
@@ -50,6 +52,7 @@ class Service:
         self.notifier = notifier
         self.clock = clock
         self.hooks = hooks
+        self.metrics = metrics or NoMetrics()
         self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.notifications = Notifications(notifier, policy)
         self.requests = Requests(
