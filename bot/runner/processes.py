@@ -66,14 +66,19 @@ class ProcessRuns:
                                 start_new_session=True)
 
     def _take(self) -> subprocess.Popen[str]:
-        """The warm runner if it is still waiting, else a new one; another is started to wait."""
+        """The warm runner if it is still waiting, else a new one."""
         with self._lock:
             process, self._warm = self._warm, None
-            if self._keep_warm and not self._closed:
-                self._warm = self._start()
         if process is None or process.poll() is not None:
             process = self._start()
         return process
+
+    def _keep_one_waiting(self) -> None:
+        """Start the next warm runner, once the job is handed over (its imports then compete with
+        nothing the run needs first)."""
+        with self._lock:
+            if self._keep_warm and not self._closed and self._warm is None:
+                self._warm = self._start()
 
     def _hand_job(self, request_id: str) -> subprocess.Popen[str] | None:
         for attempt in (1, 2):
@@ -82,6 +87,7 @@ class ProcessRuns:
                 assert process.stdin is not None
                 process.stdin.write(job_line(request_id))
                 process.stdin.close()
+                self._keep_one_waiting()
                 return process
             except OSError:  # it died while it waited (e.g. killed): the next one takes the job
                 log.warning("runner_gone_before_its_job", pid=process.pid, attempt=attempt)
