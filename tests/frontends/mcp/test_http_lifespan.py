@@ -4,6 +4,7 @@ the hosts. Nothing else closes them here, so a lifespan that forgot would leave 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -34,13 +35,10 @@ pytestmark = pytest.mark.anyio
 
 def open_files(path: Path) -> int:
     """How many of this process's file descriptors are open on `path` (Linux's /proc)."""
-    fds = Path("/proc/self/fd")
     count = 0
-    for fd in fds.iterdir():
-        try:
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own descriptor)
             count += os.readlink(fd) == str(path)
-        except OSError:
-            pass  # closed meanwhile (the listing's own descriptor)
     return count
 
 
@@ -70,6 +68,7 @@ async def test_the_serve_app_closes_the_store_and_the_hosts_shells_when_its_life
                 assert demo_farm.host("web01").open_shells == 1, "a shell is kept on each host it read"
             # uvicorn has stopped and run the app's shutdown: nothing but the lifespan closed anything
             assert open_files(database) == 0
-            assert {name: host.open_shells for name, host in demo_farm.hosts.items()} == dict.fromkeys(demo_farm.hosts, 0)
+            shells = {name: host.open_shells for name, host in demo_farm.hosts.items()}
+            assert shells == dict.fromkeys(demo_farm.hosts, 0)
         finally:
             made[0].close()

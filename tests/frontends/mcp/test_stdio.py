@@ -98,7 +98,9 @@ def test_aspreset_mcp_refuses_a_principal_name_that_is_not_one_and_serves_nothin
 
 
 @pytest.mark.anyio
-async def test_aspreset_mcp_leaves_no_shell_open_on_any_host_after_it_exits(tmp_path, farm_inventory, db_url, demo_farm):
+async def test_aspreset_mcp_leaves_no_shell_open_on_any_host_after_it_exits(
+    tmp_path, farm_inventory, db_url, demo_farm
+):
     """The server reads the hosts itself (site_status) and its runner restarts them: both keep a
     shell per host while they work, and both delete them on the way out."""
     async with Client(aspreset_mcp(tmp_path, farm_inventory, db_url)) as client:
