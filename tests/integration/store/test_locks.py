@@ -31,8 +31,8 @@ def test_a_second_request_for_a_locked_pool_is_refused_with_the_holder_named(sto
     assert error.holder_requester == "U01ALICE"
     assert error.since == T0
     assert error.until == at(30)  # the holder waits for approval until it expires
-    assert str(error) == (f"web2 / ShopPool is locked by U01ALICE for request {first.id} since 2026-03-02T09:00:00+00:00"
-                          "; it waits for approval until 2026-03-02T09:30:00+00:00")
+    assert str(error) == (f"web2 / ShopPool is locked by U01ALICE for request {first.id} "
+                          "since 2026-03-02T09:00:00+00:00; it waits for approval until 2026-03-02T09:30:00+00:00")
     assert error.code == "locked"
 
 

@@ -10,9 +10,9 @@ import threading
 import pytest
 from fakes import FakeWorld as World
 
+from bot.app.dispatch import dispatch
 from bot.app.errors import HostUnreachable, LockHeld, NotAllowed
 from bot.app.records import AuditAction, RequestState
-from bot.app.dispatch import dispatch
 from bot.app.views import ErrorView, HostResultView, RequestView
 from commands.model import Reason, RestartRequest
 from commands.rungs import Rung
