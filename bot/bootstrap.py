@@ -24,7 +24,7 @@ from bot.app.events import SilentNotifier
 from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
-from bot.config import Settings
+from bot.config import Settings, former_default_database
 from policies.consistency import environments_fit
 from policies.inventory import Inventory
 from policies.policy import Policy
@@ -190,9 +190,13 @@ def check_environments(policy: Policy, inventory: Inventory, settings: Settings)
 
 
 def warn_on_split_database(settings: Settings) -> str | None:
-    """Says once (a warning on stderr) when this config file was used with another database before."""
+    """Says once (a warning on stderr) when this config file was used with another database before,
+    and on every run while an earlier version's database sits unused in the working directory."""
     from bot.store.choice import note_database
 
+    former = former_default_database(settings)
+    if former:
+        log.warning("database_moved", detail=former)
     if settings.config_path is None or settings.db_url is None:
         return None
     warning = note_database(settings.config_path, settings.db_url, settings.db_source, settings.env)
