@@ -126,7 +126,8 @@ def test_the_move_it_suggests_is_offered_only_while_the_new_database_does_not_ex
     new = config.parent / ".aspreset" / "aspreset.db"
 
     _, _, err = run(capsys, "requests")
-    assert f"mv {former.resolve()} {new.resolve()}" in err and f'db = \\"sqlite:///{former.resolve()}\\" in {config}' in err
+    assert f"mv {former.resolve()} {new.resolve()}" in err
+    assert f'db = \\"sqlite:///{former.resolve()}\\" in {config}' in err
     assert new.is_file()  # this run made it
     _, _, err = run(capsys, "requests")
     assert "database_moved" in err and "mv " not in err  # moving would now overwrite it
