@@ -11,7 +11,7 @@ from bot.app.errors import ConfigError
 from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Reread, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Reread, Store
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from commands.model import RestartRequest, ServerWideRequest
@@ -38,9 +38,11 @@ class Service:
         host_concurrency: int = 8,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
+        metrics: Metrics | None = None,
         reread: Reread | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
+        `metrics` is for the health watch's probes; request events reach it through the Notifier.
         `reread`: where a running process gets its policy and inventory files again (`refresh`)."""
         self._reread = reread
         self._policy = policy
@@ -50,6 +52,7 @@ class Service:
         self.notifier = notifier
         self.clock = clock
         self.hooks = hooks
+        self.metrics = metrics or NoMetrics()
         self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.notifications = Notifications(notifier, policy)
         self.requests = Requests(
