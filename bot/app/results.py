@@ -35,6 +35,7 @@ ErrorCode = Literal[
     "iis5_isolation",  # aspnet_wp.exe host: killing the worker is the server rung
     "iis_too_old",  # IIS 6 or older: no Microsoft.Web.Administration
     "powershell_too_old",  # Windows PowerShell below 3.0 (docs/iis-behaviour.md)
+    "constrained_language",  # PowerShell runs in ConstrainedLanguage mode (WDAC/AppLocker enforce it)
     "wmi_provider_missing",  # no root\WebAdministration and no other way to the AppDomains
     "wmi_timeout",  # a CIM/WMI call passed its -OperationTimeoutSec (a stuck WMI repository)
     "rapid_fail_risk",  # a kill would trip rapid-fail protection, or the WAS events could not be read
