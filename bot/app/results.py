@@ -205,6 +205,11 @@ class DiscoveredApp(Model):
     path: str
     pool: str
     physical_path: str
+    # ASP.NET Core: an ANCM handler in the app's effective configuration (not the pool's runtime version);
+    # None when that configuration could not be read (config_error says why)
+    aspnet_core: bool | None = False
+    hosting_model: str = ""  # ASP.NET Core: inprocess | outofprocess
+    config_error: str = ""
 
 
 class DiscoveredSite(Model):
