@@ -177,6 +177,10 @@ class StatusResult(Model):
     observed: Observation | None = None
     features: Features = Field(default_factory=Features)
     warmups: list[WarmupAnswer] = Field(default_factory=list)  # with warm_up: the answer, then the state
+    # The pool's failures in the System log (WAS events 5009-5011, kills included) within its rapid-fail
+    # interval; None: not read (protection off) or unreadable (crashes_error says why)
+    crashes_seen: int | None = None
+    crashes_error: str = ""
 
 
 class RestartResult(Model):

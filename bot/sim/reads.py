@@ -45,6 +45,12 @@ def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
     result.workers = seen.workers
     result.appdomain_id = joined_ids(seen.appdomains)
     result.app_offline = seen.app_offline
+    if t.pool.rapid_fail_protection:  # Get-PoolCrashes: the pool's WAS events 5009-5011 within its interval
+        if iis.was_events_readable:
+            result.crashes_seen = iis.failure_events(t.pool)
+        else:
+            result.crashes_error = ("access_denied: System.UnauthorizedAccessException: Attempted to perform an "
+                                    "unauthorized operation (the System log)")
     result.ok = True
     return result
 
