@@ -14,7 +14,6 @@ from bot.app.service import Service
 from bot.bootstrap import Runtime, build
 from bot.config import Settings
 from bot.mcp.follow import ANSWER_AFTER_S, CallEvents
-from bot.mcp.reload import PolicyFiles
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource, assistant, fixed
 from bot.runner.processes import ProcessRuns
@@ -28,21 +27,14 @@ def serve_stdio(principal_name: str, settings: Callable[[], Settings], runner_ar
     files or the store cannot be read, every tool fails closed until they can."""
     principal = assistant(principal_name)  # a bad name is bad input: ConfigError before serving
     built: list[Runtime] = []  # the one build that succeeded (a failed one closed what it opened)
-    files: list[PolicyFiles] = []
 
     runs = ProcessRuns(runner_argv)
 
     def service() -> Service:
-        current = settings()
-        built.append(build(current, notifier=CallEvents(), runs=runs))
-        files.append(PolicyFiles(current))
+        built.append(build(settings(), notifier=CallEvents(), runs=runs))
         return built[-1].service
 
-    def refresh(service: Service) -> None:
-        if files:
-            files[-1].refresh(service)
-
-    source = ServiceSource(service, refresh=refresh)
+    source = ServiceSource(service)
     try:
         try:
             source.get()
