@@ -60,9 +60,9 @@ def percentile(values: list[float], share: float) -> float:
 FINISHED = re.compile(r"apppool restart (r-\w+) is (succeeded|failed|partly failed)")
 
 
-def finished_restarts(calls: list[Call]) -> set[str]:
+def finished_restarts(calls: list[Call], outcome: str | None = None) -> set[str]:
     return {m.group(1) for c in calls if c.method in ("chat.update", "chat.postMessage")
-            for m in [FINISHED.search(c.body.get("text", ""))] if m}
+            for m in [FINISHED.search(c.body.get("text", ""))] if m and outcome in (None, m.group(2))}
 
 
 @contextmanager
@@ -154,6 +154,9 @@ def run(commands: int, concurrency: int, latency_ms: float, rollout_hosts: int =
             done.set()
             looping.join(600)
             restarts = len(finished_restarts(fake.calls)) - restarts_before
+            not_succeeded = finished_restarts(fake.calls) - finished_restarts(fake.calls, "succeeded")
+            if not_succeeded:  # a failed rollout does less work: not what is measured
+                raise SystemExit(f"a background restart did not succeed: {sorted(not_succeeded)}")
     return {"p50": percentile(times, 0.50), "p99": percentile(times, 0.99), "max": max(times),
             "mean": statistics.fmean(times), "wall_s": wall, "restarts": restarts}
 

@@ -35,6 +35,7 @@ class ProcessRuns:
         self._lock = threading.Lock()
         self._keep_warm = keep_warm
         self._closed = False
+        self._reapers: list[threading.Thread] = []  # runners that answered, still cleaning up
         self._warm = self._start() if keep_warm else None
 
     def run(self, request_id: str, hear: Callable[[RequestEvent], None]) -> RequestView | None:
@@ -49,11 +50,14 @@ class ProcessRuns:
             return self._warm.pid if self._warm is not None else None
 
     def close(self) -> None:
-        """Let the warm runner go (its stdin closes: it exits). Runs in flight are not touched: each
-        one's caller waits for its end."""
+        """Let the warm runner go (its stdin closes: it exits), and wait for the runners that answered
+        to let go of their hosts. Runs in flight are not touched: each one's caller waits for it."""
         with self._lock:
             self._closed = True
             warm, self._warm = self._warm, None
+            reapers = list(self._reapers)
+        for reaper in reapers:
+            reaper.join(timeout=60)
         if warm is not None:
             _close_stdin(warm)
             try:
@@ -97,25 +101,45 @@ class ProcessRuns:
 
     def _follow(self, process: subprocess.Popen[str], request_id: str,
                 hear: Callable[[RequestEvent], None]) -> RequestView | None:
-        """Every line until the runner ends (so its pipe never fills); the view it answered, if any."""
+        """Every line until the runner's answer (so its pipe never fills): the view it answered, or
+        None when it ended without one. The runner's own clean-up after its answer (the hosts' remote
+        shells, the store) is its business: it is waited for on a thread of its own."""
         assert process.stdout is not None
         answer: RequestView | None = None
+        ended = False
         for raw in process.stdout:
             try:
                 line = json.loads(raw)
                 if "event" in line:
                     hear(RequestEvent.model_validate(line["event"]))
-                elif "result" in line:
+                    continue
+                ended = True
+                if "result" in line:
                     answer = RequestView.model_validate(line["result"])
                 else:
                     log.error("runner_failed", request_id=request_id, pid=process.pid, error=line.get("error"))
             except ValueError:  # pydantic's ValidationError is one too
                 log.warning("runner_line_unreadable", request_id=request_id, line=raw[:200])
+            if ended:
+                break
+        if ended:
+            reaper = threading.Thread(target=_reap, args=(process,), name="runner-reaper", daemon=True)
+            with self._lock:
+                self._reapers = [r for r in self._reapers if r.is_alive()] + [reaper]
+            reaper.start()
+            return answer
         process.stdout.close()
-        code = process.wait()
-        if answer is None:
-            log.error("runner_ended_without_answer", request_id=request_id, pid=process.pid, exit_code=code)
-        return answer
+        log.error("runner_ended_without_answer", request_id=request_id, pid=process.pid, exit_code=process.wait())
+        return None
+
+
+def _reap(process: subprocess.Popen[str]) -> None:
+    """Read what a runner still prints after its answer (nothing, normally) and wait for its exit."""
+    assert process.stdout is not None
+    for raw in process.stdout:
+        log.warning("runner_line_after_its_answer", pid=process.pid, line=raw[:200])
+    process.stdout.close()
+    process.wait()
 
 
 def _close_stdin(process: subprocess.Popen[str]) -> None:
