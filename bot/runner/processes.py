@@ -24,13 +24,17 @@ from bot.runner.worker import job_line
 log = structlog.get_logger("aspreset.runner")
 
 MAX_RUNNERS = 8
+WinrmErrors = Callable[[str, str, int | None], None]
 
 
 class ProcessRuns:
-    def __init__(self, argv: Sequence[str], *, max_runners: int = MAX_RUNNERS, keep_warm: bool = True) -> None:
+    def __init__(self, argv: Sequence[str], *, max_runners: int = MAX_RUNNERS, keep_warm: bool = True,
+                 on_winrm_error: WinrmErrors | None = None) -> None:
         """`argv` starts a runner with the front end's own files (e.g. `aspreset serve --run-one
-        --config FILE`); the environment is inherited."""
+        --config FILE`); the environment is inherited. `on_winrm_error` hears each failed WinRM call
+        of the runs (serve's /metrics counts them)."""
         self._argv = list(argv)
+        self._on_winrm_error = on_winrm_error
         self._slots = threading.BoundedSemaphore(max_runners)
         self._lock = threading.Lock()
         self._keep_warm = keep_warm
@@ -112,6 +116,11 @@ class ProcessRuns:
                 line = json.loads(raw)
                 if "event" in line:
                     hear(RequestEvent.model_validate(line["event"]))
+                    continue
+                if "winrm_error" in line:
+                    if self._on_winrm_error is not None:
+                        error = line["winrm_error"]
+                        self._on_winrm_error(str(error["op"]), str(error["code"]), error.get("fault"))
                     continue
                 ended = True
                 if "result" in line:

@@ -5,6 +5,7 @@ end through the core, printing on stdout what happens, one JSON object a line:
     {"event": {...a RequestEvent: started, host_started, host_finished, finished, with the view...}}
     {"result": {...the RequestView the core answered...}}
     {"error": {...an ErrorView: the runner could not build the service or the run failed...}}
+    {"winrm_error": {"op": ..., "code": ..., "fault": ...}}   (for the front end's /metrics)
 
 A runner is started before its job is known (warm, with its modules imported) and builds the service
 only once the job arrives, so the files it reads are the current ones. SIGTERM and SIGINT do not
@@ -20,7 +21,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from bot.app.events import EventKind, RequestEvent
@@ -72,6 +73,27 @@ class EventLines:
         """Closed here, so that the interpreter's own flush at exit has no broken pipe to report."""
         with contextlib.suppress(OSError):
             self.out.close()
+
+
+class WinrmErrorLines:
+    """The Metrics port in a runner: what the front end's /metrics counts of a run is its WinRM
+    errors (the request's own events reach the front end's metrics as events); each goes on a line
+    of its own. Probes and incidents are the front end's."""
+
+    def __init__(self, lines: EventLines) -> None:
+        self._lines = lines
+
+    def count_winrm_error(self, op: str, code: str, fault: int | None) -> None:
+        self._lines.write({"winrm_error": {"op": op, "code": code, "fault": fault}})
+
+    def record_probe(self, site: str, host: str, outcome: str, seconds: float) -> None:
+        return None
+
+    def count_incidents_with(self, reader: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        return None
+
+    def observe(self, event: RequestEvent) -> None:
+        return None
 
 
 def job_line(request_id: str) -> str:

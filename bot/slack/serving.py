@@ -104,7 +104,8 @@ def build_serving(
         log.warning("built_in_default_policy",
                     message="NO POLICY FILE: the built-in default policy decides who may restart what from Slack. "
                             "Write your own (docs/policy.md) and give it with --policy or `policy =` in aspreset.toml")
-    runs = ProcessRuns(runners, max_runners=restart_threads) if runners else None
+    runs = ProcessRuns(runners, max_runners=restart_threads, on_winrm_error=metrics.count_winrm_error) \
+        if runners else None
     try:
         runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
                         metrics=metrics, runs=runs)

@@ -137,3 +137,19 @@ def _wait_for(condition, timeout: float = 60.0):  # type: ignore[no-untyped-def]
         done.wait(0.05)  # the poll interval of a wait with a deadline
         deadline -= 0.05
     raise AssertionError(f"not within {timeout} s")
+
+
+def test_a_runners_winrm_errors_reach_the_front_end_and_a_runner_that_answers_nothing_is_none() -> None:
+    """The front end's side of the lines, against a stand-in runner that prints what a runner whose
+    build failed after a WinRM error would print."""
+    script = ("import json, sys; sys.stdin.readline(); "
+              "print(json.dumps({'winrm_error': {'op': 'status', 'code': 'auth_failed', 'fault': None}})); "
+              "print(json.dumps({'error': {'code': 'auth_failed', 'message': 'no'}}))")
+    counted: list[tuple[str, str, int | None]] = []
+    runs = ProcessRuns([sys.executable, "-c", script], keep_warm=False,
+                       on_winrm_error=lambda op, code, fault: counted.append((op, code, fault)))
+    heard = RecordingNotifier()
+
+    assert runs.run("r-none", heard.notify) is None
+    runs.close()
+    assert counted == [("status", "auth_failed", None)] and heard.events == []
