@@ -155,7 +155,11 @@ def settings(iis: IisServer, t: Target) -> PoolSettings:
     )
 
 
-def features(iis: IisServer) -> Features:
+def features(ctx: OpContext, p: OperationParams) -> Features:
+    """Get-Features: Test-WmiProvider's CIM call is bounded like every other (a stuck repository)."""
+    iis = ctx.iis
+    if iis.wmi_provider:
+        cim_call(ctx, p)
     return Features(wmi_provider=iis.wmi_provider, webadministration_module=iis.webadministration_module,
                     aspnet=iis.aspnet)
 
