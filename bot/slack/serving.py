@@ -92,6 +92,7 @@ def build_serving(
     def channel_of(site: str) -> str | None:
         sites = services[0].inventory.sites if services else {}
         return sites[site].channel if site in sites else None
+
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
 
     def slack_notifier(store: Store) -> MarksShown:
