@@ -21,7 +21,8 @@ from starlette.testclient import TestClient
 from bot.config import Settings, SlackSettings
 from bot.http.asgi import create_app
 from bot.http.loopback import serve_on_loopback
-from bot.metrics import PrometheusMetrics, SlackCallCounter
+from bot.metrics.registry import PrometheusMetrics
+from bot.metrics.slack import SlackCallCounter
 from bot.sim.wsman import WsmanFaultSpec
 from bot.slack.app import web_client
 from bot.slack.blocks import APPROVE
