@@ -18,23 +18,22 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from bot.app.events import RequestEvent
+from bot.app.ports import Metrics, NoMetrics
 from bot.app.views import RequestView
 from bot.runner.worker import job_line
 
 log = structlog.get_logger("aspreset.runner")
 
 MAX_RUNNERS = 8
-WinrmErrors = Callable[[str, str, int | None], None]
 
 
 class ProcessRuns:
     def __init__(self, argv: Sequence[str], *, max_runners: int = MAX_RUNNERS, keep_warm: bool = True,
-                 on_winrm_error: WinrmErrors | None = None) -> None:
+                 metrics: Metrics | None = None) -> None:
         """`argv` starts a runner with the front end's own files (e.g. `aspreset serve --run-one
-        --config FILE`); the environment is inherited. `on_winrm_error` hears each failed WinRM call
-        of the runs (serve's /metrics counts them)."""
+        --config FILE`); the environment is inherited. `metrics` counts the runners' WinRM failures."""
         self._argv = list(argv)
-        self._on_winrm_error = on_winrm_error
+        self._metrics = metrics or NoMetrics()
         self._slots = threading.BoundedSemaphore(max_runners)
         self._lock = threading.Lock()
         self._keep_warm = keep_warm
@@ -118,9 +117,7 @@ class ProcessRuns:
                     hear(RequestEvent.model_validate(line["event"]))
                     continue
                 if "winrm_error" in line:
-                    if self._on_winrm_error is not None:
-                        error = line["winrm_error"]
-                        self._on_winrm_error(str(error["op"]), str(error["code"]), error.get("fault"))
+                    self._count_winrm_error(line["winrm_error"])
                     continue
                 ended = True
                 if "result" in line:
@@ -132,7 +129,7 @@ class ProcessRuns:
             if ended:
                 break
         if ended:
-            reaper = threading.Thread(target=_reap, args=(process,), name="runner-reaper", daemon=True)
+            reaper = threading.Thread(target=self._reap, args=(process,), name="runner-reaper", daemon=True)
             with self._lock:
                 self._reapers = [r for r in self._reapers if r.is_alive()] + [reaper]
             reaper.start()
@@ -141,14 +138,23 @@ class ProcessRuns:
         log.error("runner_ended_without_answer", request_id=request_id, pid=process.pid, exit_code=process.wait())
         return None
 
+    def _reap(self, process: subprocess.Popen[str]) -> None:
+        """Read what a runner prints after its answer (its clean-up's WinRM failures, counted) and
+        wait for its exit."""
+        assert process.stdout is not None
+        for raw in process.stdout:
+            try:
+                self._count_winrm_error(json.loads(raw).get("winrm_error"))
+            except (ValueError, AttributeError):
+                log.warning("runner_line_unreadable", pid=process.pid, line=raw[:200])
+        process.stdout.close()
+        process.wait()
 
-def _reap(process: subprocess.Popen[str]) -> None:
-    """Read what a runner still prints after its answer (nothing, normally) and wait for its exit."""
-    assert process.stdout is not None
-    for raw in process.stdout:
-        log.warning("runner_line_after_its_answer", pid=process.pid, line=raw[:200])
-    process.stdout.close()
-    process.wait()
+    def _count_winrm_error(self, failed: object) -> None:
+        if isinstance(failed, dict):
+            fault = failed.get("fault")
+            self._metrics.count_winrm_error(str(failed.get("op")), str(failed.get("code")),
+                                            fault if isinstance(fault, int) else None)
 
 
 def _close_stdin(process: subprocess.Popen[str]) -> None:

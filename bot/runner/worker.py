@@ -3,9 +3,9 @@ on stdin, `{"run": "r-..."}`, the id of an approved request; claim it, run it an
 end through the core, printing on stdout what happens, one JSON object a line:
 
     {"event": {...a RequestEvent: started, host_started, host_finished, finished, with the view...}}
+    {"winrm_error": {"op": ..., "code": ..., "fault": ...}}  (a failed WinRM call, for the front end's metrics)
     {"result": {...the RequestView the core answered...}}
     {"error": {...an ErrorView: the runner could not build the service or the run failed...}}
-    {"winrm_error": {"op": ..., "code": ..., "fault": ...}}   (for the front end's /metrics)
 
 A runner is started before its job is known (warm, with its modules imported) and builds the service
 only once the job arrives, so the files it reads are the current ones. SIGTERM and SIGINT do not
@@ -21,11 +21,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from bot.app.events import EventKind, RequestEvent
 from bot.app.incidents import reply_for
+from bot.app.ports import NoMetrics
 from bot.app.service import Service
 
 VIEW_EVERY_S = 0.5
@@ -75,25 +76,15 @@ class EventLines:
             self.out.close()
 
 
-class WinrmErrorLines:
-    """The Metrics port in a runner: what the front end's /metrics counts of a run is its WinRM
-    errors (the request's own events reach the front end's metrics as events); each goes on a line
-    of its own. Probes and incidents are the front end's."""
+class RunnerMetrics(NoMetrics):
+    """The Metrics port in a runner: its WinRM calls' failures go to the front end as lines, counted
+    there (the process a scraper reaches); the request's events go as events, counted there too."""
 
     def __init__(self, lines: EventLines) -> None:
-        self._lines = lines
+        self.lines = lines
 
     def count_winrm_error(self, op: str, code: str, fault: int | None) -> None:
-        self._lines.write({"winrm_error": {"op": op, "code": code, "fault": fault}})
-
-    def record_probe(self, site: str, host: str, outcome: str, seconds: float) -> None:
-        return None
-
-    def count_incidents_with(self, reader: Callable[[], Mapping[tuple[str, str], int]]) -> None:
-        return None
-
-    def observe(self, event: RequestEvent) -> None:
-        return None
+        self.lines.write({"winrm_error": {"op": op, "code": code, "fault": fault}})
 
 
 def job_line(request_id: str) -> str:

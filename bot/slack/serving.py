@@ -22,7 +22,8 @@ from bot.bootstrap import Runtime, build, process_owner
 from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
-from bot.metrics import PrometheusMetrics, SlackCallCounter
+from bot.metrics.registry import PrometheusMetrics
+from bot.metrics.slack import SlackCallCounter
 from bot.runner.processes import ProcessRuns
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
@@ -86,17 +87,20 @@ def build_serving(
     slack = settings.slack
     metrics = PrometheusMetrics()  # one registry per Runtime: replicas and tests never add into each other
     client = web_client(slack, first_handlers=[SlackCallCounter(metrics)])  # every client made from it counts
-    inventory = settings.inventory()
     made: list[tuple[Shared, SlackNotifier]] = []
+    services: list[Service] = []  # the one built below: its inventory is the file as last read
+
+    def channel_of(site: str) -> str | None:
+        sites = services[0].inventory.sites if services else {}
+        return sites[site].channel if site in sites else None
+
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
 
     def slack_notifier(store: Store) -> MarksShown:
         """Each request's message is kept in the store, so every replica updates the same one (and
         which end it shows, for the sweeper)."""
         shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
-        made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
-                                           if site in inventory.sites else None, shared=shared,
-                                           buckets=buckets,
+        made.append((shared, SlackNotifier(client, channel_of, shared=shared, buckets=buckets,
                                            approver_dms=ApproverDMs(retrying_client(client), buckets))))
         return MarksShown(made[-1][1])
 
@@ -104,8 +108,7 @@ def build_serving(
         log.warning("built_in_default_policy",
                     message="NO POLICY FILE: the built-in default policy decides who may restart what from Slack. "
                             "Write your own (docs/policy.md) and give it with --policy or `policy =` in aspreset.toml")
-    runs = ProcessRuns(runners, max_runners=restart_threads, on_winrm_error=metrics.count_winrm_error) \
-        if runners else None
+    runs = ProcessRuns(runners, max_runners=restart_threads, metrics=metrics) if runners else None
     try:
         runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
                         metrics=metrics, runs=runs)
@@ -117,6 +120,7 @@ def build_serving(
         if runs is not None:
             runtime.on_close(runs.close)  # last of the front end's: after the restarts' pool ended
         (shared, notifier), service = made[0], runtime.service
+        services.append(service)
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
         for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
             notifier.show(request_id, service.get_request(request_id), follow_up=False)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from bot.app.events import EventKind, RequestEvent
 from bot.app.views import RequestView
-from bot.runner.worker import EventLines, WinrmErrorLines
+from bot.runner.worker import EventLines
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 VIEW = RequestView(id="r-1", state="running", site="farm-web", rung="apppool", targets=["sim001"], pool="FarmPool",
@@ -70,9 +70,3 @@ def test_a_front_end_that_left_stops_the_lines_never_the_caller() -> None:
     lines.notify(_event(EventKind.FINISHED))  # no error: the run goes on, the store has every step
     assert lines.gone
 
-
-def test_a_runs_winrm_errors_go_to_the_front_ends_metrics_on_lines_of_their_own() -> None:
-    out = io.StringIO()
-    WinrmErrorLines(EventLines(out)).count_winrm_error("apppool", "winrm_timeout", 0x80338029)
-    assert json.loads(out.getvalue()) == {"winrm_error": {"op": "apppool", "code": "winrm_timeout",
-                                                          "fault": 0x80338029}}
