@@ -10,6 +10,7 @@ blocks with "…and N more lines" and the rest for the thread (`Rendered.overflo
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -206,16 +207,22 @@ def render_request(view: RequestView) -> Rendered:
     if view.next_step and state != "awaiting_approval":  # while waiting, the buttons are the next step
         blocks.append(context(f"Next: {escape(for_chat(view.next_step))}"))
     if state in ("failed", "partially_failed"):
-        elements = [button(f"Retry {failed_host(view.retry)}", RETRY, view.id, "primary")] if view.retry else []
+        elements = [button(retry_label(view.retry), RETRY, view.id, "primary")] if view.retry else []
         blocks.append({"type": "actions", "block_id": f"failed:{view.id}",
                        "elements": [*elements, button("Status", STATUS, view.site)]})
     return fit(summary(view), blocks, keep_last=len(blocks) - after_hosts)
 
 
-def failed_host(retry: str) -> str:
-    """The host a retry command names (`recycle SITE --scope RUNG --host HOST`)."""
+def retry_label(retry: str) -> str:
+    """The Retry button's text: the hosts a retry command names (`recycle SITE --scope RUNG --host
+    HOST ...`), or how many when their names would not fit on a button."""
     words = retry.split()
-    return words[words.index("--host") + 1] if "--host" in words[:-1] else "the failed host"
+    hosts = list(itertools.takewhile(lambda w: not w.startswith("--"), words[words.index("--host") + 1:])) \
+        if "--host" in words else []
+    names = ", ".join(hosts)
+    if not hosts:
+        return "Retry failed hosts"
+    return f"Retry {names}" if len(names) <= 40 else f"Retry the {len(hosts)} failed hosts"
 
 
 def summary(view: RequestView) -> str:

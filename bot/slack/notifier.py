@@ -52,6 +52,7 @@ class _Message:
     ts: str | None = None  # None until chat.postMessage answered
     thread_ts: str | None = None  # the thread the message itself sits in (a deploy notice's)
     pending: Rendered | None = None
+    pending_state: str = ""  # the request state `pending` shows
     follow_ups: list[str] = field(default_factory=list)
     ended: bool = False  # the request reached a final state: forget it once everything is sent
     failed: str | None = None  # Slack refused the first post: nothing more is sent for it
@@ -85,6 +86,7 @@ class SlackNotifier:
         self._shared = shared  # where each request's message is, for every replica
         self._buckets = buckets or MethodBuckets(monotonic=monotonic)
         self._approver_dms = approver_dms  # approvers outside the message's channel hear of it
+        self._view_of: Callable[[str], RequestView] | None = None
         self._clock = clock or (lambda: datetime.now(UTC))
         self._channel_for_site = channel_for_site
         self._monotonic = monotonic
@@ -126,7 +128,7 @@ class SlackNotifier:
             message = self._messages.get(request_id) or self._new_message(request_id, view)
             if message is None or message.failed:
                 return
-            message.pending = rendered
+            message.pending, message.pending_state = rendered, view.state
             if view.state in FINAL_STATES and not message.ended:
                 message.follow_ups += rendered.overflow  # what did not fit in 50 blocks, once, in the thread
             message.ended = view.state in FINAL_STATES
@@ -213,8 +215,9 @@ class SlackNotifier:
         self._messages[request_id] = message
         return message
 
-    def _next(self) -> tuple[str, _Message, Rendered | None, str | None] | None:
-        """The next call that may go now: (request id, message, rendering or None, follow-up text).
+    def _next(self) -> tuple[str, _Message, tuple[Rendered, str] | None, str | None] | None:
+        """The next call that may go now: (request id, message, (rendering, its state) or None,
+        follow-up text).
         A message updated less than a second ago waits (what comes meanwhile replaces its pending
         rendering); a method whose bucket is empty waits for a token."""
         now = self._monotonic()
@@ -224,7 +227,7 @@ class SlackNotifier:
             if message.pending is not None and self._may_send(message, now, follow_up=False):
                 self._buckets.take(message.method(follow_up=False))
                 rendered, message.pending = message.pending, None
-                return request_id, message, rendered, None
+                return request_id, message, (rendered, message.pending_state), None
             if message.follow_ups and message.ts and self._may_send(message, now, follow_up=True):
                 self._buckets.take("chat.postMessage")
                 return request_id, message, None, message.follow_ups.pop(0)
@@ -263,9 +266,9 @@ class SlackNotifier:
                     self._cond.wait(self._wait_s())
                     job = self._next()
                 self._busy += 1
-            request_id, message, rendered, follow_up = job
+            request_id, message, rendering, follow_up = job
             try:
-                self._send(request_id, message, rendered, follow_up)
+                self._send(request_id, message, rendering, follow_up)
             finally:
                 with self._cond:
                     self._busy -= 1
@@ -273,12 +276,51 @@ class SlackNotifier:
                         self._forget_some(request_id)
                     self._cond.notify_all()
 
-    def _send(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:
+    def _send(self, request_id: str, message: _Message, rendering: tuple[Rendered, str] | None,
+              follow_up: str | None) -> None:
         try:
-            self._call(request_id, message, rendered, follow_up)
+            state = rendering[1] if rendering is not None else None
+            if state is not None and self._stale(request_id, message, state):
+                return
+            if state in FINAL_STATES and message.ts is not None:
+                self.first_to_show(request_id, state)  # from now on no replica shows an older state over it
+            self._call(request_id, message, rendering[0] if rendering else None, follow_up)
+            if state in FINAL_STATES and message.ts is not None:
+                self.first_to_show(request_id, state)  # (a first post is recorded by _call)
+            elif state is not None and self._stale(request_id, message, state):
+                self._show_again(request_id)  # the final state landed just before this update: again
         finally:
             if follow_up is None:  # the next update on it waits a second from when Slack had this one
                 message.last_sent = self._monotonic()
+
+    def reads_views_from(self, view_of: Callable[[str], RequestView]) -> None:
+        """Where the request's current view comes from (the service), to show it again when an
+        update of this replica may have landed over another replica's final one."""
+        self._view_of = view_of
+
+    def _show_again(self, request_id: str) -> None:
+        if self._view_of is None:
+            return
+        try:
+            self.show(request_id, self._view_of(request_id))
+        except Exception as error:
+            log.warning("slack_show_again_failed", request_id=request_id, error=type(error).__name__)
+
+    def _stale(self, request_id: str, message: _Message, state: str) -> bool:
+        """An update that would show a request as still going on a message that another replica (or
+        this one) already showed ended: it is dropped. Two replicas each hear part of one request
+        (the approval on one, the run on the other), and their updates may arrive in any order."""
+        if self._shared is None or state in FINAL_STATES or message.ts is None:
+            return False
+        try:
+            shown = self._shared.shown_state(request_id)
+        except Exception as error:  # the store is away: send it; the final state is sent after it
+            log.warning("slack_shown_state_unknown", request_id=request_id, error=type(error).__name__)
+            return False
+        if shown in FINAL_STATES:
+            log.info("slack_stale_update_dropped", request_id=request_id, state=state, shown=shown)
+            return True
+        return False
 
     def _call(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:
         try:

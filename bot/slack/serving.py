@@ -97,6 +97,7 @@ def build_serving(
     try:
         (shared, notifier), service = made[0], runtime.service
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
+        notifier.reads_views_from(service.get_request)
         for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
             notifier.show(request_id, service.get_request(request_id), follow_up=False)
         restarts = ThreadPoolExecutor(max_workers=restart_threads, thread_name_prefix="slack-restarts")

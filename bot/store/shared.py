@@ -35,6 +35,10 @@ class Shared(Protocol):
         """The message now shows `state`: True for exactly one caller per state change."""
         ...
 
+    def shown_state(self, request_id: str) -> str | None:
+        """The final state the request's message was last marked as showing."""
+        ...
+
     def use_once(self, key: str, now: datetime, keep_s: float) -> bool:
         """True the first time `key` is used within keep_s seconds, across replicas."""
         ...
@@ -87,6 +91,13 @@ class SqlShared:
             return bool(changed.rowcount == 1)
 
         return self._write(work)
+
+    def shown_state(self, request_id: str) -> str | None:
+        def work(unit: Unit) -> str | None:
+            return unit.conn.execute(select(slack_messages.c.shown_state)
+                                     .where(slack_messages.c.request_id == request_id)).scalar()
+
+        return run_unit(self._engine, self._url, work, write=False)
 
     def use_once(self, key: str, now: datetime, keep_s: float) -> bool:
         check_aware(now)
@@ -148,6 +159,10 @@ class MemoryShared:
                 return False
             self._shown[request_id] = state
             return True
+
+    def shown_state(self, request_id: str) -> str | None:
+        with self._lock:
+            return self._shown.get(request_id)
 
     def use_once(self, key: str, now: datetime, keep_s: float) -> bool:
         with self._lock:

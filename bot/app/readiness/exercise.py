@@ -36,7 +36,7 @@ def run_exercise(inventory: Inventory, policy: Policy, host: str, site: str, exe
     runs: list[RungRunView] = []
     target = inventory.hosts[host]
     for rung in EXECUTABLE_RUNGS:
-        the_plan = plan(RestartRequest(site=site, scope=rung, host=host), inventory, policy)
+        the_plan = plan(RestartRequest(site=site, scope=rung, hosts=(host,)), inventory, policy)
         if rung >= Rung.APPPOOL and len(the_plan.blast_radius) > 1:
             others = ", ".join(s for s in the_plan.blast_radius if s != site)
             runs.append(RungRunView(rung=rung.value, method=the_plan.method, outcome="skipped",
