@@ -18,7 +18,7 @@ import structlog
 
 from bot.app.errors import ConfigError
 from bot.app.events import SilentNotifier
-from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
+from bot.app.ports import ChannelNames, Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
 from bot.config import Settings
@@ -81,6 +81,7 @@ def build(
     clock: Clock | None = None,
     hooks: DrainHooks | None = None,
     metrics: Metrics | None = None,
+    channel_names: ChannelNames | None = None,
 ) -> Runtime:
     """The service with every port filled: the given ones, else the real adapters from `settings`
     (`notifier_for` makes the Notifier from the store, for one that keeps its state there).
@@ -123,6 +124,7 @@ def build(
             command_timeout_s=settings.winrm.command_timeout_s,
             owner=settings.owner or process_owner(),
             metrics=metrics,
+            channel_names=channel_names,
         )
         stack.callback(service.close)
     except BaseException:

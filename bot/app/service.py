@@ -11,7 +11,7 @@ from bot.app.errors import ConfigError
 from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
+from bot.app.ports import ChannelNames, Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from commands.model import RestartRequest, ServerWideRequest
@@ -39,9 +39,11 @@ class Service:
         command_timeout_s: float = 120.0,
         owner: str | None = None,
         metrics: Metrics | None = None,
+        channel_names: ChannelNames | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
-        `metrics` is for the health watch's probes; request events reach it through the Notifier."""
+        `metrics` is for the health watch's probes; request events reach it through the Notifier.
+        `channel_names` (with a chat front end) names a site's channel for text that mentions it."""
         self._policy = policy
         self._inventory = inventory
         self.executor = executor
@@ -50,6 +52,7 @@ class Service:
         self.clock = clock
         self.hooks = hooks
         self.metrics = metrics or NoMetrics()
+        self.channel_names = channel_names
         self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.notifications = Notifications(notifier, policy)
         self.requests = Requests(

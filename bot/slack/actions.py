@@ -63,7 +63,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         with working_for(origin):
             view = front.dispatch(command, front.principal(user, channel), f"slack:{channel}")
         if not isinstance(view, RequestView):
-            rendered = render_reply(view)
+            rendered = render_reply(view, front.channels)
             _tell(respond, rendered.text, rendered.blocks)
             return
         if _already_handled(command, view, origin.heard):
@@ -90,7 +90,8 @@ def register(app: App, front: SlackFrontEnd) -> None:
                            f"{code(f'/recycle {site} --changed PATH')} for what changed since.")
             retire_notice(client, channel, message_ts, notice, "The button was retired: the notice is a day old.")
             return
-        asking = Asking(respond, channel, user, thread_ts=message_ts)  # the restart goes in the notice's thread
+        # the restart goes in the notice's thread
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels)
         with working_for(asking.origin):
             view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
                                   f"slack:{channel}")
@@ -114,7 +115,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         if not retry:
             _tell(respond, f"{code(request_id)} has no failed host to retry; nothing was run.")
             return
-        asking = Asking(respond, channel, user, thread_ts=message_ts)
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels)
         with working_for(asking.origin):
             view = front.handle_text(f"/recycle {retry} --note 'retry of {request_id}'", front.principal(user, channel),
                                      f"slack:{channel}")
@@ -124,7 +125,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         user, channel, _ = _where(body)
         view = front.dispatch(Status(str(action.get("value") or "")), front.principal(user, channel),
                               f"slack:{channel}")
-        rendered = render_reply(view)
+        rendered = render_reply(view, front.channels)
         _tell(respond, rendered.text, rendered.blocks)
 
     def retry(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:

@@ -152,7 +152,7 @@ def render_host(host: HostResultView) -> str:
     parts.append(f"{host.duration_ms} ms" if host.duration_ms < 1000 else f"{host.duration_ms / 1000:.1f} s")
     line = " · ".join(parts)
     if host.error:
-        line += f"\n      {escape(host.error)}" + (f" [{escape(host.error_code)}]" if host.error_code else "")
+        line += f"\n      {escape(for_chat(host.error))}" + (f" [{escape(host.error_code)}]" if host.error_code else "")
     return line
 
 

@@ -25,6 +25,7 @@ from bot.http.webhook import DeployWebhook
 from bot.metrics import PrometheusMetrics, SlackCallCounter
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
+from bot.slack.channels import ChannelNames
 from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
@@ -82,6 +83,7 @@ def build_serving(
     inventory = settings.inventory()
     made: list[tuple[Shared, SlackNotifier]] = []
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
+    channels = ChannelNames(retrying_client(client))  # replies (and MCP's answers) name channels, not ids
 
     def slack_notifier(store: Store) -> SlackNotifier:
         """Each request's message is kept in the store, so every replica updates the same one."""
@@ -89,7 +91,8 @@ def build_serving(
         made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
                                            if site in inventory.sites else None, shared=shared,
                                            buckets=buckets,
-                                           approver_dms=ApproverDMs(retrying_client(client), buckets))))
+                                           approver_dms=ApproverDMs(retrying_client(client), buckets,
+                                                                    channels))))
         return made[-1][1]
 
     if settings.policy_path is None and settings.loaded_policy is None:
@@ -97,7 +100,7 @@ def build_serving(
                     message="NO POLICY FILE: the built-in default policy decides who may restart what from Slack. "
                             "Write your own (docs/policy.md) and give it with --policy or `policy =` in aspreset.toml")
     runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
-                    metrics=metrics)
+                    metrics=metrics, channel_names=channels)
     try:
         (shared, notifier), service = made[0], runtime.service
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
@@ -109,7 +112,7 @@ def build_serving(
         work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
-        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts)
+        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
         webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
