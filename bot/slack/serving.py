@@ -30,7 +30,7 @@ from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
-from bot.slack.pacing import MethodBuckets, retrying_client
+from bot.slack.pacing import MethodBuckets, SharedPacing, paced_client, retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper
 from bot.store import SqlStore
 from bot.store.shared import MemoryShared, Shared, SqlShared
@@ -79,7 +79,9 @@ def build_serving(
 ) -> Serving:
     slack = settings.slack
     metrics = PrometheusMetrics()  # one registry per Runtime: replicas and tests never add into each other
-    client = web_client(slack, first_handlers=[SlackCallCounter(metrics)])  # every client made from it counts
+    pacing = SharedPacing()  # every Web API call of every replica paced by what the store holds
+    # every client made from it counts its calls and waits for `pacing`
+    client = paced_client(web_client(slack, first_handlers=[SlackCallCounter(metrics)]), pacing)
     inventory = settings.inventory()
     made: list[tuple[Shared, SlackNotifier]] = []
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
@@ -88,6 +90,7 @@ def build_serving(
     def slack_notifier(store: Store) -> SlackNotifier:
         """Each request's message is kept in the store, so every replica updates the same one."""
         shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
+        pacing.share_through(shared)
         made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
                                            if site in inventory.sites else None, shared=shared,
                                            buckets=buckets,

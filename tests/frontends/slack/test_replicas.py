@@ -150,3 +150,18 @@ def test_an_older_state_from_one_replica_never_lands_over_the_final_one_another_
     assert second.serving.notifier.flush()
     last = [c for c in fake_slack.of("chat.update") if c.body.get("ts") == final.body["ts"]][-1]
     assert last is final
+
+
+def test_a_429_one_replica_hears_pauses_that_method_for_the_other_replica_too(start_bot, fake_slack, tmp_path):
+    """Slack counts a method's calls per app, whichever replica makes them: Retry-After holds for both."""
+    db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = start_bot(db_url=db_url, owner="replica-a"), start_bot(db_url=db_url, owner="replica-b")
+    fake_slack.rate_limit("chat.postMessage", times=1, retry_after=2)
+    first.slack.command(ALICE, "shop-web --reason hung")
+    [limited] = fake_slack.wait_for(lambda calls: [c for c in calls if c.status == 429], refused_too=True,
+                                    what="the 429 the first replica heard")
+
+    second.slack.command(ALICE, "intranet --reason hung")
+    posted = approval_message(fake_slack, site="intranet")
+    assert posted.at - limited.at >= 1.9, "the second replica posted while Slack had asked the app to wait"
+    assert [c.status for c in fake_slack.calls if c.method == "chat.postMessage"].count(429) == 1
