@@ -281,6 +281,7 @@ class SlackNotifier:
         try:
             state = rendering[1] if rendering is not None else None
             if state is not None and self._stale(request_id, message, state):
+                log.info("slack_stale_update_dropped", request_id=request_id, state=state)
                 return
             if state in FINAL_STATES and message.ts is not None:
                 self.first_to_show(request_id, state)  # from now on no replica shows an older state over it
@@ -307,9 +308,9 @@ class SlackNotifier:
             log.warning("slack_show_again_failed", request_id=request_id, error=type(error).__name__)
 
     def _stale(self, request_id: str, message: _Message, state: str) -> bool:
-        """An update that would show a request as still going on a message that another replica (or
-        this one) already showed ended: it is dropped. Two replicas each hear part of one request
-        (the approval on one, the run on the other), and their updates may arrive in any order."""
+        """True for an update that would show a request as still going on a message that another
+        replica (or this one) already showed ended. Two replicas each hear part of one request (the
+        approval on one, the run on the other), and their updates may arrive in any order."""
         if self._shared is None or state in FINAL_STATES or message.ts is None:
             return False
         try:
@@ -317,10 +318,7 @@ class SlackNotifier:
         except Exception as error:  # the store is away: send it; the final state is sent after it
             log.warning("slack_shown_state_unknown", request_id=request_id, error=type(error).__name__)
             return False
-        if shown in FINAL_STATES:
-            log.info("slack_stale_update_dropped", request_id=request_id, state=state, shown=shown)
-            return True
-        return False
+        return shown in FINAL_STATES
 
     def _call(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:
         try:
