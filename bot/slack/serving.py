@@ -117,7 +117,7 @@ def build_serving(
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
         front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
-        webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
+        webhook = DeployWebhook(slack.webhook_secret, lambda: _refreshed(service).inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
         serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, metrics=metrics,
                           work=work, restarts=restarts)
@@ -134,6 +134,13 @@ def build_serving(
         runtime.close()
         raise
     return serving
+
+
+def _refreshed(service: Service) -> Service:
+    """The service with its policy and inventory files as they are now (what dispatch does for a
+    command; the webhook reads them without one). A broken file raises ConfigError: fail closed."""
+    service.refresh()
+    return service
 
 
 def socket_mode_handler(bolt: App, app_token: str | None) -> SocketModeHandler:
