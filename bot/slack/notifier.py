@@ -42,6 +42,7 @@ log = structlog.get_logger("aspreset.slack.notifier")
 # what a request's message shows; a refused request has none (the person hears it, ephemeral)
 _SHOWN = frozenset(EventKind) - {EventKind.REFUSED}
 _FOLLOW_UP = frozenset({EventKind.FINISHED, EventKind.DENIED, EventKind.CANCELLED})
+_RUN = frozenset({EventKind.STARTED, EventKind.HOST_STARTED, EventKind.HOST_FINISHED})  # heard where it runs
 KEEP_ENDED = 500
 CHANNEL_REFUSALS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
@@ -53,6 +54,7 @@ class _Message:
     thread_ts: str | None = None  # the thread the message itself sits in (a deploy notice's)
     pending: Rendered | None = None
     pending_state: str = ""  # the request state `pending` shows
+    runs_here: bool = False  # this process hears its run: its updates come in order, the end last
     follow_ups: list[str] = field(default_factory=list)
     ended: bool = False  # the request reached a final state: forget it once everything is sent
     failed: str | None = None  # Slack refused the first post: nothing more is sent for it
@@ -108,7 +110,7 @@ class SlackNotifier:
             origin.heard.append(event.kind.value)
         if event.request is None or event.kind not in _SHOWN:
             return
-        self.show(event.request_id, event.request, follow_up=event.kind in _FOLLOW_UP)
+        self.show(event.request_id, event.request, follow_up=event.kind in _FOLLOW_UP, runs_here=event.kind in _RUN)
 
     # ---- for the listeners ----------------------------------------------------------------------
 
@@ -121,7 +123,7 @@ class SlackNotifier:
             elif message.ts is None:
                 message.channel, message.ts = channel, ts
 
-    def show(self, request_id: str, view: RequestView, *, follow_up: bool = False) -> None:
+    def show(self, request_id: str, view: RequestView, *, follow_up: bool = False, runs_here: bool = False) -> None:
         """Render the request's view onto its message (posting it first if there is none yet)."""
         rendered = render_request(view)
         with self._cond:
@@ -129,6 +131,7 @@ class SlackNotifier:
             if message is None or message.failed:
                 return
             message.pending, message.pending_state = rendered, view.state
+            message.runs_here = message.runs_here or runs_here
             if view.state in FINAL_STATES and not message.ended:
                 message.follow_ups += rendered.overflow  # what did not fit in 50 blocks, once, in the thread
             message.ended = view.state in FINAL_STATES
@@ -279,15 +282,15 @@ class SlackNotifier:
     def _send(self, request_id: str, message: _Message, rendering: tuple[Rendered, str] | None,
               follow_up: str | None) -> None:
         try:
-            state = rendering[1] if rendering is not None else None
+            # only an update of a replica that does not run the request can be older than what shows
+            state = rendering[1] if rendering is not None and not message.runs_here else None
             if state is not None and self._stale(request_id, message, state):
                 log.info("slack_stale_update_dropped", request_id=request_id, state=state)
                 return
-            if state in FINAL_STATES and message.ts is not None:
-                self.first_to_show(request_id, state)  # from now on no replica shows an older state over it
+            final = rendering[1] if rendering is not None and rendering[1] in FINAL_STATES else None
             self._call(request_id, message, rendering[0] if rendering else None, follow_up)
-            if state in FINAL_STATES and message.ts is not None:
-                self.first_to_show(request_id, state)  # (a first post is recorded by _call)
+            if final is not None and message.ts is not None:  # (an end heard was marked as it was heard)
+                self.first_to_show(request_id, final)  # from now on no replica shows an older state over it
             elif state is not None and self._stale(request_id, message, state):
                 self._show_again(request_id)  # the final state landed just before this update: again
         finally:
