@@ -90,8 +90,13 @@ def build_serving(
     pacing = SharedPacing()  # every Web API call of every replica paced by what the store holds
     # every client made from it counts its calls and waits for `pacing`
     client = paced_client(web_client(slack, first_handlers=[SlackCallCounter(metrics)]), pacing)
-    inventory = settings.inventory()
     made: list[tuple[Shared, SlackNotifier]] = []
+    services: list[Service] = []  # the one built below: its inventory is the file as last read
+
+    def channel_of(site: str) -> str | None:
+        sites = services[0].inventory.sites if services else {}
+        return sites[site].channel if site in sites else None
+
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
     channels = ChannelNames(retrying_client(client))  # replies (and MCP's answers) name channels, not ids
 
@@ -100,11 +105,8 @@ def build_serving(
         which end it shows, for the sweeper)."""
         shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
         pacing.share_through(shared)
-        made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
-                                           if site in inventory.sites else None, shared=shared,
-                                           buckets=buckets,
-                                           approver_dms=ApproverDMs(retrying_client(client), buckets,
-                                                                    channels))))
+        made.append((shared, SlackNotifier(client, channel_of, shared=shared, buckets=buckets,
+                                           approver_dms=ApproverDMs(retrying_client(client), buckets, channels))))
         return MarksShown(made[-1][1])
 
     if settings.policy_path is None and settings.loaded_policy is None:
@@ -123,6 +125,7 @@ def build_serving(
         if runs is not None:
             runtime.on_close(runs.close)  # last of the front end's: after the restarts' pool ended
         (shared, notifier), service = made[0], runtime.service
+        services.append(service)
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
         notifier.reads_views_from(service.get_request)
         for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
