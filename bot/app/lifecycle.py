@@ -11,14 +11,15 @@ from typing import Any
 
 import structlog
 
-from bot.app.errors import AspresetError, ConfigError, NotAllowed, Refused
+from bot.app.before_acting import look_params, needs_look, with_host_checks
+from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
 from bot.app.events import EventKind
 from bot.app.execution import HostSlots, resume_command, run_plan
 from bot.app.notifications import Notifications
 from bot.app.ports import Clock, DrainHooks, Executor, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
-from bot.app.results import OperationParams, StatusResult
+from bot.app.results import OperationResult, StatusResult
 from bot.app.verification import HostOutcome
 from bot.app.views import PlanView, RefusalView, RequestView
 from commands.model import RestartRequest, ServerWideRequest
@@ -75,14 +76,20 @@ class Requests:
             the_plan = plan(request, self.inventory, self.policy)
         except PlanError as error:
             raise ConfigError(str(error)) from None
-        kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
-        now = self.clock()
-        decision = decide(the_plan, principal, self.policy, now, recent_worker_kills=kills,
-                          pool_health=self._pool_health(the_plan),
-                          recent_requests=self._recent_requests(the_plan, principal, now))
+        decision = self._decide(the_plan, principal, [])
+        looks = None if isinstance(decision, Refuse) else self._look_before_acting(the_plan)  # refused: no host
+        if looks is not None:  # what the hosts show can change the plan, and a kill's pool health the decision
+            the_plan = with_host_checks(the_plan, self.inventory, looks)
+            decision = self._decide(the_plan, principal, self._pool_health(the_plan, looks))
         log.info("planned", site=the_plan.site, rung=the_plan.rung.value, outcome=decision.outcome,
                  requester=principal.id)
         return Planned(the_plan, decision)
+
+    def _decide(self, the_plan: Plan, principal: Principal, health: list[PoolHealth]) -> Decision:
+        kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
+        now = self.clock()
+        return decide(the_plan, principal, self.policy, now, recent_worker_kills=kills, pool_health=health,
+                      recent_requests=self._recent_requests(the_plan, principal, now))
 
     def _recent_requests(self, the_plan: Plan, principal: Principal, now: datetime) -> list[datetime]:
         """This principal's requests of this site within the policy's window, when a cap applies."""
@@ -97,22 +104,29 @@ class Requests:
         refusal = Refuse("server rung", (f"{request.what}: {SERVER_WIDE_WHY}",), "built-in", request.alternative)
         return refusal_view(request.what, refusal, self.policy)
 
-    def _pool_health(self, the_plan: Plan) -> list[PoolHealth]:
-        """For a kill: each host's rapid-fail settings and workers (a read-only status, bounded), and the
-        kills the store recorded within the pool's rapid-fail interval. A host that cannot be read adds
-        nothing: the kill would fail there anyway."""
-        if the_plan.rung != Rung.WORKER:
-            return []
-        calls = [(name, self.inventory.hosts[name], OperationParams(op="status", iis_site=the_plan.iis_site,
-                                                                   app_path=the_plan.app, pool=the_plan.pool,
-                                                                   timeout_s=15))
-                 for name in the_plan.hosts]
+    def _look_before_acting(self, the_plan: Plan) -> dict[str, OperationResult | ExecutionError] | None:
+        """What the hosts show before acting, for a plan that depends on it (bot.app.before_acting): a
+        read-only status per host, bounded. None: the plan does not need it."""
+        if not needs_look(the_plan):
+            return None
+        calls = [(name, self.inventory.hosts[name], look_params(the_plan)) for name in the_plan.hosts]
         try:
             results = self.executor.run_many(calls)
-        except AspresetError:  # hosts not configured to be reached (credentials, transport): the run says so
+        except AspresetError as error:  # hosts not configured to be reached (credentials, transport)
+            return {name: ExecutionError(name, str(error)) for name, _, _ in calls}
+        return {name: result for (name, _, _), result in zip(calls, results, strict=True)}
+
+    def _pool_health(self, the_plan: Plan, looks: dict[str, OperationResult | ExecutionError] | None = None,
+                     ) -> list[PoolHealth]:
+        """For a kill: each host's rapid-fail settings and workers (a read-only status, bounded, or the
+        look the plan already took), and the kills the store recorded within the pool's rapid-fail
+        interval. A host that cannot be read adds nothing: the kill would fail there anyway."""
+        if the_plan.rung != Rung.WORKER:
             return []
+        if looks is None:
+            looks = self._look_before_acting(the_plan) or {}
         health = []
-        for (name, _, _), result in zip(calls, results, strict=True):
+        for name, result in looks.items():
             if isinstance(result, StatusResult) and result.ok and result.settings is not None:
                 settings = result.settings
                 since = self.clock() - timedelta(seconds=settings.rapid_fail_interval_s)

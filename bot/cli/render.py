@@ -70,6 +70,7 @@ def plan_text(plan: PlanView) -> str:
     if plan.wider_than_needed:
         lines.append(f"  note: {plan.wider_than_needed}")
     lines += [f"  warning: {line}" for line in plan.warnings]
+    lines += [f"  seen: {line}" for line in plan.seen_on_hosts]
     lines.append(decision_text(plan.decision))
     return "\n".join(lines)
 

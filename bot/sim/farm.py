@@ -240,6 +240,7 @@ class Farm:
         for index, sim in enumerate(self.hosts.values()):
             # Some servers are hardened with DisableServerHeader: HTTP.sys' own pages carry no Server header.
             sim.iis.http_sys_hides_server_header = index % 2 == 1
+            sim.iis.request_monitor = index % 2 == 0  # an optional feature: some servers lack it
             sim.iis.other_app_restarts_per_read = 1  # the counter is machine-wide: other apps move it
             sim.iis.start_workers()
 

@@ -29,6 +29,7 @@ $result = [ordered]@{
     features = $null
     warmups = @()
     deploy_check = ''
+    before_acting = $null
 }
 
 function Invoke-Operation {
@@ -62,6 +63,7 @@ function Invoke-Operation {
     $result.workers = $seen.workers
     if ($seen.appdomains) { $result.appdomain_id = @($seen.appdomains | ForEach-Object { $_.id } | Sort-Object) -join ',' }
     $result.app_offline = $seen.app_offline
+    if ($P.before_acting) { Get-BeforeActing $target }  # what a plan shows before acting (checks.ps1)
 }
 
 try {
