@@ -6,11 +6,14 @@ that only reach hosts (doctor, discover): no store."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -18,10 +21,10 @@ import structlog
 
 from bot.app.errors import ConfigError
 from bot.app.events import SilentNotifier
-from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
-from bot.config import Settings
+from bot.config import Settings, former_default_database
 from policies.consistency import environments_fit
 from policies.inventory import Inventory
 from policies.policy import Policy
@@ -57,6 +60,7 @@ class _Closes:
 class Runtime(_Closes):
     service: Service
     interrupted: list[str]  # requests a dead process of this machine left running, marked interrupted now
+    metrics: Metrics = field(default_factory=NoMetrics)  # what /metrics reads (serve), else nothing
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
 
@@ -79,11 +83,16 @@ def build(
     notifier_for: Callable[[Store], Notifier] | None = None,
     clock: Clock | None = None,
     hooks: DrainHooks | None = None,
+    metrics: Metrics | None = None,
 ) -> Runtime:
     """The service with every port filled: the given ones, else the real adapters from `settings`
     (`notifier_for` makes the Notifier from the store, for one that keeps its state there).
+    `metrics` (serve's bot.metrics.PrometheusMetrics) hears every request event before the
+    Notifier does, and counts the failed calls of the WinRM executor built here.
     Requests that a dead process on this machine left `running` are marked interrupted first (never
-    re-run), which frees their locks. If anything fails, what was opened is closed again."""
+    re-run), which frees their locks. If anything fails, what was opened is closed again. The
+    service reads its policy and inventory files again when they change (PolicyFiles)."""
+    files = PolicyFiles(settings)  # before reading them: a change from here on is seen
     policy, inventory = settings.policy(), settings.inventory()  # bad files fail before anything opens
     check_environments(policy, inventory, settings)
     warn_on_split_database(settings)
@@ -97,28 +106,35 @@ def build(
             stack.callback(store.close)
             interrupted = reap_dead_local_runs(store)
         if executor is None:
-            executor = _own_executor(settings, stack)
+            executor = _own_executor(settings, stack, metrics)
         if hooks is None:
             from bot.drain.hooks import ProcessAndHttpHooks
 
             hooks = ProcessAndHttpHooks()
+        told = notifier or (notifier_for(store) if notifier_for else SilentNotifier())
+        if metrics is not None:
+            from bot.metrics.notifier import MeasuredNotifier
+
+            told = MeasuredNotifier(metrics, told)
         service = Service(
             policy,
             inventory,
             executor=executor,
             store=store,
-            notifier=notifier or (notifier_for(store) if notifier_for else SilentNotifier()),
+            notifier=told,
             clock=clock or utc_now,
             hooks=hooks,
             host_concurrency=settings.winrm.max_parallel,
             command_timeout_s=settings.winrm.command_timeout_s,
             owner=settings.owner or process_owner(),
+            metrics=metrics,
+            reread=files.changed if files.watched else None,
         )
         stack.callback(service.close)
     except BaseException:
         stack.close()
         raise
-    return Runtime(service, interrupted, stack)
+    return Runtime(service, interrupted, metrics or NoMetrics(), stack)
 
 
 def build_hosts(settings: Settings) -> Hosts:
@@ -127,10 +143,49 @@ def build_hosts(settings: Settings) -> Hosts:
     return Hosts(policy, inventory, _own_executor(settings, stack), stack)
 
 
-def _own_executor(settings: Settings, stack: ExitStack) -> WinRMExecutor:
-    executor = executor_for(settings)
+def _own_executor(settings: Settings, stack: ExitStack, metrics: Metrics | None = None) -> WinRMExecutor:
+    executor = executor_for(settings, metrics)
     stack.callback(executor.close)  # deletes the kept remote shells, then closes the sessions
     return executor
+
+
+class PolicyFiles:
+    """The policy and inventory files behind a Service, looked at before each command of a running
+    process (serve, mcp): reading two small files costs less than one WinRM request, and content,
+    not modification time, so a quick rewrite counts. The last good files are never used in place
+    of a file someone has changed: a broken one fails every command until it is fixed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # files given in memory (Settings.of: the demo, tests) are not watched
+        self.watched = settings.loaded_policy is None and settings.loaded_inventory is None and (
+            settings.policy_path is not None or settings.inventory_path is not None)
+        self._lock = threading.Lock()
+        self._seen = self._digests()
+
+    def _digests(self) -> tuple[str | None, ...]:
+        return tuple(_digest(path) for path in (self.settings.policy_path, self.settings.inventory_path))
+
+    def changed(self) -> tuple[Policy, Inventory] | None:
+        """The files' contents if they changed since the last look, else None; ConfigError (file,
+        line, field) if they no longer read, and again on every look until they do."""
+        with self._lock:
+            now = self._digests()
+            if now == self._seen:
+                return None
+            policy, inventory = self.settings.policy(), self.settings.inventory()
+            check_environments(policy, inventory, self.settings)
+            self._seen = now
+            return policy, inventory
+
+
+def _digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        return f"unreadable: {error.strerror}"
 
 
 def check_environments(policy: Policy, inventory: Inventory, settings: Settings) -> list[str]:
@@ -145,9 +200,13 @@ def check_environments(policy: Policy, inventory: Inventory, settings: Settings)
 
 
 def warn_on_split_database(settings: Settings) -> str | None:
-    """Says once (a warning on stderr) when this config file was used with another database before."""
+    """Says once (a warning on stderr) when this config file was used with another database before,
+    and on every run while an earlier version's database sits unused in the working directory."""
     from bot.store.choice import note_database
 
+    former = former_default_database(settings)
+    if former:
+        log.warning("database_moved", detail=former)
     if settings.config_path is None or settings.db_url is None:
         return None
     warning = note_database(settings.config_path, settings.db_url, settings.db_source, settings.env)
@@ -156,7 +215,7 @@ def warn_on_split_database(settings: Settings) -> str | None:
     return warning
 
 
-def executor_for(settings: Settings) -> WinRMExecutor:
+def executor_for(settings: Settings, metrics: Metrics | None = None) -> WinRMExecutor:
     from bot.winrm.deadline import Deadlines
     from bot.winrm.executor import WinRMExecutor
     from bot.winrm.transport import Timeouts
@@ -173,6 +232,7 @@ def executor_for(settings: Settings) -> WinRMExecutor:
         ),
         ca_trust_path=settings.winrm.ca_trust_path,
         keep_shells=True,  # one shell per host kept with its session: 3 requests per operation, not 5
+        on_error=metrics.count_winrm_error if metrics is not None else None,
     )
 
 

@@ -106,34 +106,43 @@ class Requests:
 
     def _look_before_acting(self, the_plan: Plan) -> dict[str, OperationResult | ExecutionError] | None:
         """What the hosts show before acting, for a plan that depends on it (bot.app.before_acting): a
-        read-only status per host, bounded. None: the plan does not need it."""
+        read-only status per host, bounded. None: the plan does not need it; empty: this process is not
+        configured to reach the hosts (a plan only; a request or approval stops at _check_hosts)."""
         if not needs_look(the_plan):
             return None
         calls = [(name, self.inventory.hosts[name], look_params(the_plan)) for name in the_plan.hosts]
         try:
             results = self.executor.run_many(calls)
-        except AspresetError as error:  # hosts not configured to be reached (credentials, transport)
-            return {name: ExecutionError(name, str(error)) for name, _, _ in calls}
+        except AspresetError:  # credentials, transport: nothing was read
+            return {}
         return {name: result for (name, _, _), result in zip(calls, results, strict=True)}
 
     def _pool_health(self, the_plan: Plan, looks: dict[str, OperationResult | ExecutionError] | None = None,
                      ) -> list[PoolHealth]:
-        """For a kill: each host's rapid-fail settings and workers (a read-only status, bounded, or the
-        look the plan already took), and the kills the store recorded within the pool's rapid-fail
-        interval. A host that cannot be read adds nothing: the kill would fail there anyway."""
+        """For a kill: each host's rapid-fail settings, workers and recent worker failures in its System
+        log (a read-only status, bounded, or the look the plan already took), and the kills the store
+        recorded within the pool's rapid-fail interval. A host that cannot tell (its status or System log
+        unreadable) says why: the guard then holds the kill (fail closed)."""
         if the_plan.rung != Rung.WORKER:
             return []
         if looks is None:
             looks = self._look_before_acting(the_plan) or {}
-        health = []
-        for name, result in looks.items():
-            if isinstance(result, StatusResult) and result.ok and result.settings is not None:
-                settings = result.settings
-                since = self.clock() - timedelta(seconds=settings.rapid_fail_interval_s)
-                health.append(PoolHealth(name, settings.rapid_fail_protection, settings.rapid_fail_max_crashes,
-                                         settings.rapid_fail_interval_s, len(result.workers),
-                                         self.store.count_worker_kills(name, the_plan.pool, since)))
-        return health
+        return [self._health_of(name, the_plan.pool, result) for name, result in looks.items()]
+
+    def _health_of(self, name: str, pool: str, result: OperationResult | ExecutionError) -> PoolHealth:
+        if isinstance(result, ExecutionError):
+            return PoolHealth.unknown(name, f"its status could not be read ({result.code}: {result})")
+        if not isinstance(result, StatusResult) or not result.ok or result.settings is None:
+            why = f"{result.error_code or 'internal'}: {result.error or 'no pool settings in the answer'}"
+            return PoolHealth.unknown(name, f"its status could not be read ({why})")
+        settings = result.settings
+        if settings.rapid_fail_protection and result.crashes_seen is None:
+            return PoolHealth.unknown(name, "the WAS events in its System log could not be read "
+                                      f"({result.crashes_error or 'no reason given'})")
+        since = self.clock() - timedelta(seconds=settings.rapid_fail_interval_s)
+        return PoolHealth(name, settings.rapid_fail_protection, settings.rapid_fail_max_crashes,
+                          settings.rapid_fail_interval_s, len(result.workers),
+                          self.store.count_worker_kills(name, pool, since), result.crashes_seen or 0)
 
     def _recent_worker_kills(self, the_plan: Plan) -> int:
         since = self.clock() - timedelta(hours=1)

@@ -18,16 +18,60 @@ from bot.app.records import (
     RequestState,
 )
 from bot.app.results import OperationParams, OperationResult
-from policies.inventory import DrainHook, Host
+from policies.inventory import DrainHook, Host, Inventory
+from policies.policy import Policy
 
 Clock = Callable[[], datetime]
 """Now, tz-aware UTC. Tests pass a clock they move by hand."""
+
+Reread = Callable[[], tuple[Policy, Inventory] | None]
+"""The policy and inventory as their files say now, or None when neither changed since the last
+look (bootstrap's PolicyFiles). Raises ConfigError naming the file and line of one that no longer
+reads, on every look until it is fixed."""
 
 class Notifier(Protocol):
     """Hears what happens to a request (bot.app.events): the Slack channel, CLI progress, logs.
     Called on the thread doing the work; an implementation must not raise or block for long."""
 
     def notify(self, event: RequestEvent) -> None: ...
+
+
+class Metrics(Protocol):
+    """What the bot measures for `/metrics` (bot.metrics.PrometheusMetrics under `serve`; NoMetrics
+    elsewhere). Labels are names from the inventory and fixed words, never free text. Must not raise
+    or block: a scrape reads what was recorded."""
+
+    def record_probe(self, site: str, host: str, outcome: str, seconds: float) -> None:
+        """One health probe of `site` on `host`: its outcome (a fixed word: ok, hung, slow...) and latency."""
+        ...
+
+    def count_incidents_with(self, reader: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        """`reader` answers, at each scrape, the incidents open now per (site, kind)."""
+        ...
+
+    def observe(self, event: RequestEvent) -> None:
+        """A request's event (restarts by rung and outcome, their duration, the wait for approval)."""
+        ...
+
+    def count_winrm_error(self, op: str, code: str, fault: int | None) -> None:
+        """A failed WinRM call: the operation, our error code, the WSManFault code if the host sent one."""
+        ...
+
+
+class NoMetrics:
+    """Nothing measured (the CLI, tests that do not ask)."""
+
+    def record_probe(self, site: str, host: str, outcome: str, seconds: float) -> None:
+        return None
+
+    def count_incidents_with(self, reader: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        return None
+
+    def observe(self, event: RequestEvent) -> None:
+        return None
+
+    def count_winrm_error(self, op: str, code: str, fault: int | None) -> None:
+        return None
 
 
 class DrainHooks(Protocol):

@@ -22,6 +22,7 @@ from bot.bootstrap import Runtime, build, process_owner
 from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
+from bot.metrics import PrometheusMetrics, SlackCallCounter
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
 from bot.slack.deploy_notice import post_notice
@@ -45,6 +46,7 @@ class Serving:
     bolt: App
     runtime: Runtime
     notifier: SlackNotifier
+    metrics: PrometheusMetrics  # this process's own registry, served at /metrics
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
     restarts: ThreadPoolExecutor | None = None  # what may run a restart, handed over from `work`
     sweeper: ExpirySweeper | None = None
@@ -75,7 +77,8 @@ def build_serving(
     sweep_every_s: float = EVERY_S,
 ) -> Serving:
     slack = settings.slack
-    client = web_client(slack)
+    metrics = PrometheusMetrics()  # one registry per Runtime: replicas and tests never add into each other
+    client = web_client(slack, first_handlers=[SlackCallCounter(metrics)])  # every client made from it counts
     inventory = settings.inventory()
     made: list[tuple[Shared, SlackNotifier]] = []
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
@@ -93,7 +96,8 @@ def build_serving(
         log.warning("built_in_default_policy",
                     message="NO POLICY FILE: the built-in default policy decides who may restart what from Slack. "
                             "Write your own (docs/policy.md) and give it with --policy or `policy =` in aspreset.toml")
-    runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock)
+    runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
+                    metrics=metrics)
     try:
         (shared, notifier), service = made[0], runtime.service
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
@@ -106,12 +110,13 @@ def build_serving(
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
         front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
-        webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
+        webhook = DeployWebhook(slack.webhook_secret, lambda: _refreshed(service).inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
-        serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work,
-                          restarts=restarts)
+        serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, metrics=metrics,
+                          work=work, restarts=restarts)
         serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
-                                  mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
+                                  mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close],
+                                  metrics=metrics.registry, metrics_token=settings.metrics_token)
         if socket_mode:
             handler = serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
             runtime.on_close(handler.close)  # before the work shuts down: no new events meanwhile
@@ -122,6 +127,13 @@ def build_serving(
         runtime.close()
         raise
     return serving
+
+
+def _refreshed(service: Service) -> Service:
+    """The service with its policy and inventory files as they are now (what dispatch does for a
+    command; the webhook reads them without one). A broken file raises ConfigError: fail closed."""
+    service.refresh()
+    return service
 
 
 def socket_mode_handler(bolt: App, app_token: str | None) -> SocketModeHandler:
