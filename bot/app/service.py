@@ -11,7 +11,18 @@ from bot.app.errors import ConfigError
 from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Reread, Store
+from bot.app.ports import (
+    Clock,
+    DrainHooks,
+    Executor,
+    Metrics,
+    NoMetrics,
+    Notifier,
+    Reread,
+    RunLiveness,
+    RunsApart,
+    Store,
+)
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from commands.model import RestartRequest, ServerWideRequest
@@ -40,10 +51,13 @@ class Service:
         owner: str | None = None,
         metrics: Metrics | None = None,
         reread: Reread | None = None,
+        runs: RunsApart | None = None,
+        liveness: RunLiveness | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
         `metrics` is for the health watch's probes; request events reach it through the Notifier.
-        `reread`: where a running process gets its policy and inventory files again (`refresh`)."""
+        `reread`: where a running process gets its policy and inventory files again (`refresh`).
+        Without `runs`, restarts run in this process; without `liveness`, nothing renews a run's record."""
         self._reread = reread
         self._policy = policy
         self._inventory = inventory
@@ -58,6 +72,7 @@ class Service:
         self.requests = Requests(
             policy=policy, inventory=inventory, executor=executor, store=store, notifications=self.notifications,
             clock=clock, hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
+            runs=runs, liveness=liveness,
         )
         self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock)
 
@@ -124,6 +139,9 @@ class Service:
 
     def cancel(self, request_id: str, principal: Principal) -> RequestView:
         return self.requests.cancel(request_id, principal)
+
+    def run_approved(self, request_id: str) -> RequestView:
+        return self.requests.run_approved(request_id)
 
     # ---- reads ------------------------------------------------------------------------------
 
