@@ -168,8 +168,8 @@ def render_plan_lines(plan: PlanView) -> list[str]:
     lines.append(f"*Blast radius:* {escape(', '.join(plan.blast_radius))}" + (" (shared pool)" if shared else ""))
     if plan.wider_than_needed:
         lines.append(f":warning: {escape(plan.wider_than_needed)}")
-    lines += [f":warning: {escape(w)}" for w in plan.warnings]
-    lines += [f":mag: {escape(line)}" for line in plan.seen_on_hosts]  # read on the hosts before acting
+    lines += [f":warning: {escape(for_chat(w))}" for w in plan.warnings]
+    lines += [f":mag: {escape(for_chat(line))}" for line in plan.seen_on_hosts]  # read on the hosts before acting
     return lines
 
 
