@@ -112,7 +112,7 @@ def _restart_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--note", help="free text about why, kept with the request and the audit trail")
     parser.add_argument("--changed", action="append", metavar="PATH",
                         help="a file the deploy changed; repeat the flag for each file")
-    parser.add_argument("--host", help="only this host of the site")
+    parser.add_argument("--host", nargs="+", metavar="HOST", help="only these hosts of the site")
     parser.add_argument("--from", dest="from_host", metavar="HOST",
                         help="resume a rollout: this host and the ones after it in the site's order")
     _as(parser)
@@ -163,9 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     _as(p)
     p = add("mcp", mcp_cli.cmd_mcp, mcp_cli.HELP, json_flag=False)
     mcp_cli.add_arguments(p)
-    p = add("doctor", c.cmd_doctor, "read-only checks that real hosts are ready", db=False)
+    p = add("doctor", c.cmd_doctor, "read-only checks that real hosts are ready")
     p.add_argument("target", nargs="?", help="a site or host (default: every host)")
-    p.add_argument("--exercise", metavar="SITE", help="run each rung once on HOST for a site in canary_sites")
+    p.add_argument("--exercise", metavar="SITE", help="run each rung once on HOST for a site in canary_sites, "
+                   "each as a request (recorded, approved as the policy says)")
+    _as(p)
 
     p = sub.add_parser("policy", help="policy file tools", description="policy file tools")
     p.set_defaults(handler=_group(p))
