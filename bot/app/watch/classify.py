@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.app.errors import ExecutionError
-from bot.app.results import ProbeResult, ProbeWorker, WarmupAnswer
+from bot.app.results import OperationResult, ProbeResult, ProbeWorker, WarmupAnswer
 from bot.app.verification import answered_by_http_sys
 from policies.watch import Watch
 
@@ -72,7 +72,7 @@ class Reading:
 
 def classify(
     host: str,
-    outcome: ProbeResult | ExecutionError,
+    outcome: OperationResult | ExecutionError,
     watch: Watch,
     previous_workers: Sequence[ProbeWorker] | None = None,
     ours_ran: bool = False,
@@ -81,6 +81,8 @@ def classify(
     last probe); `ours_ran`: a request of ours ran on this host since then (its new worker is ours)."""
     if isinstance(outcome, ExecutionError):
         return Reading(host, (Finding(Kind.UNREACHABLE, f"the probe could not run: {outcome}"),))
+    if not isinstance(outcome, ProbeResult):
+        return Reading(host, (Finding(Kind.UNREACHABLE, f"the host answered a {outcome.op} result, not a probe"),))
     if not outcome.ok:
         why = f"{outcome.error_code}: {outcome.error}" if outcome.error_code else (outcome.error or "no reason given")
         return Reading(host, (Finding(Kind.UNREACHABLE, f"the probe failed on the host ({why})"),),
