@@ -17,7 +17,7 @@ class Watch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str | None = Field(default=None, description="probe path; default the site's warmup_path/warmup_url")
-    interval_s: float = Field(default=DEFAULT_INTERVAL_S, ge=1, le=3600)
+    interval_s: float = Field(default=DEFAULT_INTERVAL_S, ge=0.2, le=3600)  # below 1 s: tests, benchmarks
     timeout_s: float = Field(default=10.0, gt=0, le=300, description="no answer within this is a hung probe")
     slow_ms: int | None = Field(default=2000, ge=1, description="an answer slower than this is slow; none: off")
     memory_mb: int | None = Field(

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from bot.app.ports import Clock, Executor, Store
 from bot.app.service import Service
+from bot.app.watch.schedule import WatchSchedule
 from bot.bootstrap import Runtime, build, process_owner
 from bot.config import Settings
 from bot.http.asgi import create_app
@@ -30,7 +31,9 @@ from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import MethodBuckets, retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper
+from bot.slack.watching import start_watch
 from bot.store import SqlStore
+from bot.store.incidents import incidents_for
 from bot.store.shared import MemoryShared, Shared, SqlShared
 
 if TYPE_CHECKING:
@@ -48,6 +51,7 @@ class Serving:
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
     restarts: ThreadPoolExecutor | None = None  # what may run a restart, handed over from `work`
     sweeper: ExpirySweeper | None = None
+    watch: WatchSchedule | None = None  # the health watch, when some site is watched
     socket_mode: SocketModeHandler | None = None
 
     @property
@@ -105,7 +109,8 @@ def build_serving(
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
         front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts)
-        bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
+        incidents = incidents_for(service.store)
+        bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents)
         webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
         serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work,
@@ -117,7 +122,8 @@ def build_serving(
             runtime.on_close(handler.close)  # before the work shuts down: no new events meanwhile
         sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(), every_s=sweep_every_s)
         serving.sweeper = sweeper.start()
-        runtime.on_close(sweeper.stop)  # first of all
+        runtime.on_close(sweeper.stop)
+        serving.watch = start_watch(runtime, incidents, calls, buckets, shared, settings.owner or process_owner())
     except BaseException:
         runtime.close()
         raise

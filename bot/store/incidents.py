@@ -86,6 +86,13 @@ class SqlIncidents:
 
         return run_unit(self._engine, self._url, work, write=False)
 
+    def get_incident(self, incident_id: str) -> Incident | None:
+        def work(unit: Unit) -> Incident | None:
+            row = unit.conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
+            return _incident(row._mapping) if row is not None else None
+
+        return run_unit(self._engine, self._url, work, write=False)
+
     def remember_incident_message(self, incident_id: str, channel: str, ts: str) -> tuple[str, str]:
         def work(unit: Unit) -> tuple[str, str]:
             unit.conn.execute(update(incidents).where(incidents.c.id == incident_id)
@@ -145,6 +152,10 @@ class MemoryIncidents:
         with self._lock:
             found = [i for i in self._all.values() if (site is None or i.site == site) and (i.is_open or not open_only)]
         return sorted(found, key=lambda i: (-i.opened_at.timestamp(), i.id))[:limit]
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        with self._lock:
+            return self._all.get(incident_id)
 
     def remember_incident_message(self, incident_id: str, channel: str, ts: str) -> tuple[str, str]:
         with self._lock:

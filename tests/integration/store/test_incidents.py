@@ -66,3 +66,6 @@ def test_the_first_recorded_message_of_an_incident_wins(incidents):
     assert incidents.remember_incident_message(incident.id, "C0SHOP", "1.1") == ("C0SHOP", "1.1")
     assert incidents.remember_incident_message(incident.id, "C0SHOP", "2.2") == ("C0SHOP", "1.1")
     assert incidents.incidents()[0].ts == "1.1"
+    found = incidents.get_incident(incident.id)
+    assert found is not None and (found.channel, found.ts) == ("C0SHOP", "1.1")
+    assert incidents.get_incident("i-nosuch") is None
