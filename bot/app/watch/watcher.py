@@ -15,6 +15,7 @@ from typing import Protocol
 
 import structlog
 
+from bot.app.dispatch import dispatch
 from bot.app.errors import ConfigError
 from bot.app.records import Request, RequestState
 from bot.app.results import ProbeWorker
@@ -23,6 +24,7 @@ from bot.app.watch.classify import Finding, Kind, Reading, classify
 from bot.app.watch.incidents import BadProbe, Incident, IncidentNotifier, IncidentStore
 from bot.app.watch.offers import offer_for
 from bot.app.watch.probe import probe_params
+from policies.identity import WATCH, Principal
 
 log = structlog.get_logger("aspreset.watch")
 
@@ -120,6 +122,12 @@ class Watcher:
             log.warning("incident_opened", incident=incident.id, site=site, host=host, kind=incident.kind,
                         evidence=finding.evidence)
         self.notifier.incident(incident, "opened" if opened else "updated")
+        environment = self.service.inventory.sites[site].environment
+        if opened and offer.request is not None and offer.rung in self.service.policy.environment(environment).auto:
+            # the policy lets this rung run without a click here: the usual request, by the watch
+            view = dispatch(offer.request, Principal(id=WATCH, verified=True), self.service, f"watch:{incident.id}")
+            log.info("incident_restarted_by_itself", incident=incident.id, rung=offer.rung.value,
+                     reply=getattr(view, "id", None) or getattr(view, "kind", "?"))
 
 
 def _ours_since(recent: Sequence[Request], host: str, since: datetime | None) -> Request | None:

@@ -6,6 +6,8 @@ request. A pool that is stopped shows as stopped, with no restart offered. Never
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from slack_http import ALICE, BOB
 from slack_messages import buttons
 
@@ -15,6 +17,7 @@ from bot.slack.blocks import APPROVE
 from bot.slack.incident_blocks import INCIDENT_RESTART
 from policies.watch import Watch
 
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 WATCH = Watch(interval_s=0.4, timeout_s=0.3, slow_ms=250, bad_probes=3)
 
 
@@ -92,3 +95,28 @@ def test_two_replicas_on_one_database_probe_on_one_schedule_and_post_one_message
     later = max(s.rounds for s in schedules)
     assert rounds[1] - 1 <= probes <= later  # (the latest round may still be on its way)
     assert len(incident_posts(fake_slack)) == 1
+
+
+def test_a_rung_staging_lets_run_by_itself_recovers_the_host_without_a_click(start_bot, fake_slack, farm, tmp_path):
+    policy = tmp_path / "policy.toml"
+    text = (EXAMPLES / "policy.toml").read_text(encoding="utf-8")
+    policy.write_text(text.replace('[environments.staging]\nwidest_rung = "worker"\n',
+                                   '[environments.staging]\nwidest_rung = "worker"\nauto = ["apppool"]\n'))
+    inventory = farm.client_inventory()
+    canary = inventory.sites["canary"].model_copy(update={"channel": "C0CANARY", "watch": Watch(
+        interval_s=0.4, timeout_s=0.3, slow_ms=250, memory_mb=500, bad_probes=2)})
+    bot = start_bot(policy=policy, inventory=inventory.model_copy(update={"sites": {"canary": canary}}))
+    fake_slack.wait_for(lambda _: bot.serving.watch.rounds >= 1 or None, what="a first round")
+    before = farm.host("web03").processes("CanaryPool")
+
+    apply(farm, "leak web03 900")
+    recovered = fake_slack.wait_for(
+        lambda calls: next((c for c in calls if c.method == "chat.update" and "Recovered" in c.body.get("text", "")),
+                           None), what="the memory incident recovered")
+    request_id = recovered.body["text"].rsplit("recovered by request ", 1)[1]
+    request = bot.service.store.get(request_id)
+    assert (request.rung.value, request.requester, request.state) == ("apppool", "watch:aspreset",
+                                                                       RequestState.SUCCEEDED)
+    assert farm.host("web03").processes("CanaryPool").isdisjoint(before)  # the recycle started a new worker
+    [incident] = bot.serving.watch.watcher.incidents.incidents()
+    assert (incident.kind, incident.recovered_by) == ("memory", request_id)
