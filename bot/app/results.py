@@ -70,6 +70,9 @@ class OperationParams(Model):
     poll_ms: int = Field(default=500, ge=50, le=10_000)
     cim_timeout_s: int = Field(default=15, ge=1, le=300)  # -OperationTimeoutSec of every CIM call
     warm_up: bool = False  # status: send the warm-up first (the `none` rung), then read the state
+    # A file in bin/ written within this many seconds (or changing between two looks) is a deploy still
+    # copying: every rung holds (deploy_in_progress).
+    deploy_quiet_s: float = Field(default=5.0, ge=0, le=300)
 
 
 class WorkerProcess(Model):
@@ -176,6 +179,7 @@ class StatusResult(Model):
     observed: Observation | None = None
     features: Features = Field(default_factory=Features)
     warmups: list[WarmupAnswer] = Field(default_factory=list)  # with warm_up: the answer, then the state
+    deploy_check: str = ""  # with warm_up: see RestartResult.deploy_check
 
 
 class RestartResult(Model):
@@ -197,6 +201,9 @@ class RestartResult(Model):
     # worker: the pool's failures in the System log (WAS events 5009-5011) within its rapid-fail interval,
     # read before killing (None: not read)
     crashes_seen: int | None = None
+    # The look for a deploy still writing to bin/ before acting: "quiet", or "unreadable: <code>: <text>"
+    # when bin/ could not be listed (the rung went on; a touch there fails as access_denied)
+    deploy_check: str = ""
     duration_ms: int = 0
 
 

@@ -159,6 +159,9 @@ def judge(rung: Rung, pool: str, result: RestartResult) -> Verdict:
     if result.look_errors:
         retried = (f"{len(result.look_errors)} look(s) at the state after the act failed and were repeated "
                    f"(the last: {result.look_errors[-1]})",)
+    if result.deploy_check.startswith("unreadable"):
+        retried += ("bin/ could not be listed to check for a deploy still writing to it, so the restart went on "
+                    f"without that check ({result.deploy_check.removeprefix('unreadable: ')})",)
     return Verdict(found.error_code, found.error, warm.evidence + found.evidence, warm.notes + found.notes + retried)
 
 

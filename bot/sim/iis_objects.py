@@ -46,6 +46,10 @@ class App:
     ready_at: float = 0.0  # cold start: the first request after a (re)start waits until then
     failing_requests: int = 0  # the app answers this many next requests with a 500 (a start that stumbles)
     answer_delay_s: float = 0.0  # a slow app: each answer takes this long (`slow HOST MS` in the control)
+    # A deploy writing to bin/: file name -> when it was last written (monotonic); the files in
+    # `deploy_copying` are being copied now and change between any two looks.
+    bin_writes: dict[str, float] = field(default_factory=dict)
+    deploy_copying: tuple[str, ...] = ()
 
     @property
     def aspnet_core(self) -> bool:

@@ -112,6 +112,25 @@ def site_serves(t: Target, p: OperationParams) -> None:
                    "and the inventory gives no warmup_url: nothing was done")
 
 
+def deploy_quiet(ctx: OpContext, t: Target, p: OperationParams) -> str:
+    """Assert-DeployQuiet: a file in bin/ written within `deploy_quiet_s` (either way) or changing
+    between two looks `poll_ms` apart holds every rung; bin/ unreadable is recorded and the rung goes on."""
+    if t.app.content_denied:
+        return f"unreadable: access_denied: {content_denied(ctx.iis, t).message}"
+    if ctx.cancel.wait(min(p.poll_ms / 1000, ctx.iis.timing.poll_s)):
+        raise Cancelled
+    now = time.monotonic()
+    with ctx.iis.lock:
+        recent = {name for name, at in t.app.bin_writes.items() if abs(now - at) < p.deploy_quiet_s}
+        writing = sorted("bin\\" + name for name in recent | set(t.app.deploy_copying))
+    if writing:
+        shown = ", ".join(writing[:5]) + (f" and {len(writing) - 5} more" if len(writing) > 5 else "")
+        raise Stop("deploy_in_progress", f"a deploy is still writing to bin/: {shown} changed within the last "
+                   f"{p.deploy_quiet_s:g} s: nothing was done; ASP.NET restarts the application by itself when the "
+                   "copy ends; retry when it has settled")
+    return "quiet"
+
+
 def cim_call(ctx: OpContext, p: OperationParams) -> None:
     """A CIM/WMI call with -OperationTimeoutSec: on a stuck WMI repository it fails after that bound."""
     if not ctx.iis.wmi_stuck:

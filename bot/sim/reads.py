@@ -19,7 +19,7 @@ from bot.app.results import (
     joined_ids,
 )
 from bot.sim.iis import OUT_OF_PROCESS
-from bot.sim.observe import OpContext, Stop, features, observe, resolve, settings, warm_up
+from bot.sim.observe import OpContext, Stop, deploy_quiet, features, observe, resolve, settings, warm_up
 from bot.sim.processes import Worker
 
 
@@ -39,6 +39,7 @@ def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
     t = resolve(iis, p)
     core_child = t.app.hosting_model == OUT_OF_PROCESS
     if p.warm_up:  # the none rung: a look before the warm-up, then one after it
+        result.deploy_check = deploy_quiet(ctx, t, p)  # a deploy still writing to bin/ holds it too
         result.before = observe(ctx, t, p, domains=not t.app.aspnet_core, children=core_child)
         result.warmups.extend(warm_up(ctx, t, p, ctx.started + p.timeout_s, result.before))
     seen = observe(ctx, t, p, domains=not t.app.aspnet_core, children=core_child)

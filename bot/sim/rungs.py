@@ -19,6 +19,7 @@ from bot.sim.observe import (
     Target,
     check_host,
     content_denied,
+    deploy_quiet,
     observe,
     resolve,
     settings,
@@ -53,7 +54,8 @@ class Run:
         self.result.actions.append(Action(step=step, target=target, at_ms=self.ctx.ms()))
 
     def prepare(self, *, domains: bool = False) -> Target:
-        """Host checks, the target, its settings, the state before; refuses a Stopped pool and app_offline."""
+        """Host checks, the target, its settings, the state before; refuses a Stopped pool, app_offline and
+        a deploy still writing to bin/."""
         check_host(self.ctx, self.p.op)
         t = resolve(self.ctx.iis, self.p)
         site_serves(t, self.p)
@@ -67,6 +69,7 @@ class Run:
         if self.result.before.app_offline:
             raise Stop("app_offline", f"app_offline.htm is present in {t.app.physical_path}: the application is "
                        "offline on purpose (a deploy in progress or a leftover); no restart helps until it is removed")
+        self.result.deploy_check = deploy_quiet(self.ctx, t, self.p)
         return t
 
     def look(self, t: Target, *, domains: bool = False) -> Observation:

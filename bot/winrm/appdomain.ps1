@@ -26,14 +26,8 @@ $result = [ordered]@{
     wait_ended = ''
     look_errors = @()
     crashes_seen = $null
+    deploy_check = ''
     duration_ms = 0
-}
-
-function Get-BinSnapshot([string]$Bin) {
-    if (-not [IO.Directory]::Exists($Bin)) { return '' }
-    @(Get-ChildItem -LiteralPath $Bin -Recurse -Force | ForEach-Object {
-        '{0}|{1}' -f $_.FullName, $_.LastWriteTimeUtc.Ticks
-    }) -join "`n"
 }
 
 function Assert-ContentReachable([string]$Physical) {
@@ -73,12 +67,7 @@ function Invoke-Operation {
     $webConfig = [IO.Path]::Combine($target.Physical, 'web.config')
     $bin = [IO.Path]::Combine($target.Physical, 'bin')
     if (@('touch-web-config', 'bin-marker') -contains $method) {
-        Assert-ContentReachable $target.Physical
-        $snapshot = Get-BinSnapshot $bin
-        Start-Sleep -Milliseconds $P.poll_ms
-        if ($snapshot -ne (Get-BinSnapshot $bin)) {
-            Stop-Operation 'deploy_in_progress' 'files in bin/ are changing (a deploy is copying): ASP.NET restarts the application by itself when it ends; try again after the copy'
-        }
+        Assert-ContentReachable $target.Physical  # a deploy still writing to bin/ was held before (checks.ps1)
     }
 
     if ($method -eq 'wmi-unload') {

@@ -350,7 +350,8 @@ function Assert-SiteServes($Target) {
 }
 
 function Initialize-Operation([string]$Op, [bool]$Domains) {
-    # Host checks, the target, its settings and the state before; a Stopped pool and app_offline.htm stop here.
+    # Host checks, the target, its settings and the state before; a Stopped pool, app_offline.htm and a
+    # deploy still writing to bin/ stop here.
     $null = Assert-Host $Op
     $target = Resolve-Target
     Assert-SiteServes $target
@@ -363,6 +364,7 @@ function Initialize-Operation([string]$Op, [bool]$Domains) {
     if ($result.before.app_offline) {
         Stop-Operation 'app_offline' "app_offline.htm is present in $($target.Physical): the application is offline on purpose (a deploy in progress or a leftover); no restart helps until it is removed"
     }
+    Assert-DeployQuiet $target
     $target
 }
 

@@ -1,7 +1,7 @@
 """Turns an operation and its parameters into what travels over WinRM: a fixed `-EncodedCommand`
 bootstrap (the same bytes every time; it checks PowerShell's version, then reads the real script
 from stdin, so nothing from chat or config is ever part of the command line), and on stdin the
-parameters as one base64 JSON literal, the shared prelude (`prelude.ps1`, `warmup.ps1`) and the
+parameters as one base64 JSON literal, the shared prelude (`prelude.ps1`, `warmup.ps1`, `checks.ps1`) and the
 operation's own .ps1 with its `# aspreset-operation: <op>` marker. The layout and why:
 docs/architecture.md, "What travels to a host"."""
 
@@ -16,7 +16,7 @@ from bot.app.results import POWERSHELL_NEEDED, WMF_URL, Operation, OperationPara
 MARKER_PREFIX = "# aspreset-operation: "
 PARAMS_VARIABLE = "$AspresetParams"
 PRELUDE = "prelude"
-PRELUDE_FILES = (PRELUDE, "warmup")  # sent in this order, as one prelude
+PRELUDE_FILES = (PRELUDE, "warmup", "checks")  # sent in this order, as one prelude
 
 # The first thing that runs on a host checks the PowerShell version, before the scripts (which need
 # 3.0: [ordered], ConvertTo-Json, Get-CimInstance) are even parsed, and answers in JSON without

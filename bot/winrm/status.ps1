@@ -28,6 +28,7 @@ $result = [ordered]@{
     observed = $null
     features = $null
     warmups = @()
+    deploy_check = ''
 }
 
 function Invoke-Operation {
@@ -46,6 +47,7 @@ function Invoke-Operation {
     $target = Resolve-Target
     # The none rung: ASP.NET restarted the app by itself; a warm-up on this host, then the state.
     if ($P.warm_up) {
+        Assert-DeployQuiet $target  # a deploy still writing to bin/ holds the none rung too
         # The none rung's before and after are two looks: the state before the warm-up, then after it.
         $result.before = Get-Observation $target $true
         $null = Invoke-Warmup $target $result.before

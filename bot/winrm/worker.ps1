@@ -25,6 +25,7 @@ $result = [ordered]@{
     wait_ended = ''
     look_errors = @()
     crashes_seen = $null
+    deploy_check = ''
     duration_ms = 0
 }
 
