@@ -98,6 +98,8 @@ def build(
             interrupted = reap_dead_local_runs(store)
         if executor is None:
             executor = _own_executor(settings, stack)
+        from bot.store.incidents import incidents_for
+
         if hooks is None:
             from bot.drain.hooks import ProcessAndHttpHooks
 
@@ -113,6 +115,7 @@ def build(
             host_concurrency=settings.winrm.max_parallel,
             command_timeout_s=settings.winrm.command_timeout_s,
             owner=settings.owner or process_owner(),
+            incidents=incidents_for(store),
         )
         stack.callback(service.close)
     except BaseException:

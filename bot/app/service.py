@@ -14,6 +14,7 @@ from bot.app.notifications import Notifications
 from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
+from bot.app.watch.incidents import IncidentStore
 from commands.model import RestartRequest, ServerWideRequest
 from policies.identity import Principal, UnknownPerson, principal_named
 from policies.inventory import Inventory
@@ -38,6 +39,7 @@ class Service:
         host_concurrency: int = 8,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
+        incidents: IncidentStore | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one."""
         self._policy = policy
@@ -53,7 +55,9 @@ class Service:
             policy=policy, inventory=inventory, executor=executor, store=store, notifications=self.notifications,
             clock=clock, hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
         )
-        self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock)
+        self.incidents = incidents  # the health watch's (docs/watch.md); None: no incidents are kept
+        self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock,
+                               incidents=incidents)
 
     @property
     def stop(self) -> threading.Event:

@@ -109,7 +109,7 @@ def build_serving(
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
         front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts)
-        incidents = incidents_for(service.store)
+        incidents = service.incidents or incidents_for(service.store)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents)
         webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
