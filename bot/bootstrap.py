@@ -18,7 +18,7 @@ import structlog
 
 from bot.app.errors import ConfigError
 from bot.app.events import SilentNotifier
-from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
 from bot.config import Settings
@@ -57,6 +57,7 @@ class _Closes:
 class Runtime(_Closes):
     service: Service
     interrupted: list[str]  # requests a dead process of this machine left running, marked interrupted now
+    metrics: Metrics = field(default_factory=NoMetrics)  # what /metrics reads (serve), else nothing
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
 
@@ -79,9 +80,12 @@ def build(
     notifier_for: Callable[[Store], Notifier] | None = None,
     clock: Clock | None = None,
     hooks: DrainHooks | None = None,
+    metrics: Metrics | None = None,
 ) -> Runtime:
     """The service with every port filled: the given ones, else the real adapters from `settings`
     (`notifier_for` makes the Notifier from the store, for one that keeps its state there).
+    `metrics` (serve's bot.metrics.PrometheusMetrics) hears every request event before the
+    Notifier does, and counts the failed calls of the WinRM executor built here.
     Requests that a dead process on this machine left `running` are marked interrupted first (never
     re-run), which frees their locks. If anything fails, what was opened is closed again."""
     policy, inventory = settings.policy(), settings.inventory()  # bad files fail before anything opens
@@ -97,31 +101,37 @@ def build(
             stack.callback(store.close)
             interrupted = reap_dead_local_runs(store)
         if executor is None:
-            executor = _own_executor(settings, stack)
+            executor = _own_executor(settings, stack, metrics)
         from bot.store.incidents import incidents_for
 
         if hooks is None:
             from bot.drain.hooks import ProcessAndHttpHooks
 
             hooks = ProcessAndHttpHooks()
+        told = notifier or (notifier_for(store) if notifier_for else SilentNotifier())
+        if metrics is not None:
+            from bot.metrics.notifier import MeasuredNotifier
+
+            told = MeasuredNotifier(metrics, told)
         service = Service(
             policy,
             inventory,
             executor=executor,
             store=store,
-            notifier=notifier or (notifier_for(store) if notifier_for else SilentNotifier()),
+            notifier=told,
             clock=clock or utc_now,
             hooks=hooks,
             host_concurrency=settings.winrm.max_parallel,
             command_timeout_s=settings.winrm.command_timeout_s,
             owner=settings.owner or process_owner(),
             incidents=incidents_for(store),
+            metrics=metrics,
         )
         stack.callback(service.close)
     except BaseException:
         stack.close()
         raise
-    return Runtime(service, interrupted, stack)
+    return Runtime(service, interrupted, metrics or NoMetrics(), stack)
 
 
 def build_hosts(settings: Settings) -> Hosts:
@@ -130,8 +140,8 @@ def build_hosts(settings: Settings) -> Hosts:
     return Hosts(policy, inventory, _own_executor(settings, stack), stack)
 
 
-def _own_executor(settings: Settings, stack: ExitStack) -> WinRMExecutor:
-    executor = executor_for(settings)
+def _own_executor(settings: Settings, stack: ExitStack, metrics: Metrics | None = None) -> WinRMExecutor:
+    executor = executor_for(settings, metrics)
     stack.callback(executor.close)  # deletes the kept remote shells, then closes the sessions
     return executor
 
@@ -159,7 +169,7 @@ def warn_on_split_database(settings: Settings) -> str | None:
     return warning
 
 
-def executor_for(settings: Settings) -> WinRMExecutor:
+def executor_for(settings: Settings, metrics: Metrics | None = None) -> WinRMExecutor:
     from bot.winrm.deadline import Deadlines
     from bot.winrm.executor import WinRMExecutor
     from bot.winrm.transport import Timeouts
@@ -176,6 +186,7 @@ def executor_for(settings: Settings) -> WinRMExecutor:
         ),
         ca_trust_path=settings.winrm.ca_trust_path,
         keep_shells=True,  # one shell per host kept with its session: 3 requests per operation, not 5
+        on_error=metrics.count_winrm_error if metrics is not None else None,
     )
 
 

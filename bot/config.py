@@ -155,6 +155,7 @@ class Settings:
     owner: str | None = None  # who runs requests (default: this host/pid)
     mcp: McpSettings = field(default_factory=McpSettings)
     slack: SlackSettings = field(default_factory=SlackSettings, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)  # ASPRESET_METRICS_TOKEN: bearer token for /metrics
     # already-loaded files, for the demo and tests that build their own farm
     loaded_policy: Policy | None = field(default=None, repr=False)
     loaded_inventory: Inventory | None = field(default=None, repr=False)
@@ -237,6 +238,7 @@ def load_settings(
         config_path=config_path,
         env=env,
         slack=_slack_settings(env, file.slack),
+        metrics_token=env.get("ASPRESET_METRICS_TOKEN") or None,
     )
 
 

@@ -30,6 +30,44 @@ class Notifier(Protocol):
     def notify(self, event: RequestEvent) -> None: ...
 
 
+class Metrics(Protocol):
+    """What the bot measures for `/metrics` (bot.metrics.PrometheusMetrics under `serve`; NoMetrics
+    elsewhere). Labels are names from the inventory and fixed words, never free text. Must not raise
+    or block: a scrape reads what was recorded."""
+
+    def record_probe(self, site: str, host: str, outcome: str, seconds: float) -> None:
+        """One health probe of `site` on `host`: its outcome (a fixed word: ok, hung, slow...) and latency."""
+        ...
+
+    def count_incidents_with(self, reader: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        """`reader` answers, at each scrape, the incidents open now per (site, kind)."""
+        ...
+
+    def observe(self, event: RequestEvent) -> None:
+        """A request's event (restarts by rung and outcome, their duration, the wait for approval)."""
+        ...
+
+    def count_winrm_error(self, op: str, code: str, fault: int | None) -> None:
+        """A failed WinRM call: the operation, our error code, the WSManFault code if the host sent one."""
+        ...
+
+
+class NoMetrics:
+    """Nothing measured (the CLI, tests that do not ask)."""
+
+    def record_probe(self, site: str, host: str, outcome: str, seconds: float) -> None:
+        return None
+
+    def count_incidents_with(self, reader: Callable[[], Mapping[tuple[str, str], int]]) -> None:
+        return None
+
+    def observe(self, event: RequestEvent) -> None:
+        return None
+
+    def count_winrm_error(self, op: str, code: str, fault: int | None) -> None:
+        return None
+
+
 class DrainHooks(Protocol):
     """Runs one of a site's drain hooks (bot.drain.hooks): a command or an HTTP call, bounded by the
     hook's timeout. `values` fill its placeholders ({host}, {address}, {site}, {pool}, {phase}).

@@ -11,7 +11,7 @@ from bot.app.errors import ConfigError
 from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Notifier, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from bot.app.watch.incidents import IncidentStore
@@ -40,8 +40,10 @@ class Service:
         command_timeout_s: float = 120.0,
         owner: str | None = None,
         incidents: IncidentStore | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        """Every port is given (bootstrap.build wires them); the service never checks for a missing one."""
+        """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
+        `metrics` is for the health watch's probes; request events reach it through the Notifier."""
         self._policy = policy
         self._inventory = inventory
         self.executor = executor
@@ -49,6 +51,7 @@ class Service:
         self.notifier = notifier
         self.clock = clock
         self.hooks = hooks
+        self.metrics = metrics or NoMetrics()
         self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.notifications = Notifications(notifier, policy)
         self.requests = Requests(

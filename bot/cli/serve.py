@@ -48,7 +48,8 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
             serving.socket_mode.connect()  # type: ignore[no-untyped-call]  # its own threads
         bound_host, bound_port = listener.getsockname()[:2]
         slack = "Slack over Socket Mode" if socket_mode else f"Slack at http://{bound_host}:{bound_port}/slack/events"
-        served = f"{slack}, POST /hooks/deploy, GET /healthz" + (", MCP at /mcp" if mcp is not None else "")
+        served = f"{slack}, POST /hooks/deploy, GET /healthz, GET /metrics"
+        served += ", MCP at /mcp" if mcp is not None else ""
         print(f"aspreset serve: listening on {bound_host}:{bound_port} ({served})", file=sys.stderr, flush=True)
         # log_config=None: uvicorn's records go to the root logger, JSON lines like the rest (bot/logs.py)
         server = uvicorn.Server(uvicorn.Config(serving.asgi, log_level="warning", lifespan="on", log_config=None))

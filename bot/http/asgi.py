@@ -1,6 +1,7 @@
 """The one ASGI app `aspreset serve` runs: Slack's requests at /slack/events (slash commands and
 interactivity, signature-checked by Bolt), the deploy webhook at POST /hooks/deploy, /healthz,
-and the MCP server's own ASGI app mounted at /mcp when one is given.
+/metrics (bot/http/metrics.py) for the process's metrics registry when one is given, and the MCP
+server's own ASGI app mounted at /mcp when one is given.
 
 Slack's requests are turned into Bolt requests with Bolt's Starlette adapter functions, and Bolt's
 synchronous dispatch (the signature check, the middleware and the listener's ack) runs on a worker
@@ -22,9 +23,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from bot.http.metrics import METRICS_PATH, MetricsEndpoint
 from bot.http.webhook import DeployWebhook
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
     from slack_bolt import App
 
 MCP_PATH = "/mcp"  # the MCP front end serves its app at this path too (bot/mcp/http.py)
@@ -38,11 +41,14 @@ def create_app(
     mcp: ASGIApp | None = None,
     mcp_lifespan: Callable[[], AbstractAsyncContextManager[object]] | None = None,
     on_shutdown: Sequence[Callable[[], None]] = (),
+    metrics: CollectorRegistry | None = None,
+    metrics_token: str | None = None,
 ) -> Starlette:
     """`mcp`: the MCP server's streamable-HTTP ASGI app (bot/mcp), mounted at /mcp; a mounted app's
     own lifespan does not run, so `mcp_lifespan` (e.g. its session manager's `run`) is entered
     here. `on_shutdown` runs when the server stops, after it stopped taking requests (it finishes
-    the restarts in flight)."""
+    the restarts in flight). `metrics`: the registry GET /metrics serves (with `metrics_token`, only
+    to that bearer; without, only to loopback clients)."""
 
     async def slack_events(request: Request) -> Response:
         if bolt is None:
@@ -73,6 +79,8 @@ def create_app(
         Route("/hooks/deploy", deploy_hook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
+    if metrics is not None:
+        routes.append(Route(METRICS_PATH, endpoint=MetricsEndpoint(metrics, metrics_token), methods=["GET"]))
     if mcp is not None:
         routes.append(Route(MCP_PATH, endpoint=mcp))  # an ASGI endpoint at exactly /mcp (a Mount would 307 it)
         routes.append(Route(MCP_METADATA_PATH, endpoint=mcp))  # its RFC 9728 metadata, which it serves itself

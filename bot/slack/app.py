@@ -7,10 +7,12 @@ shuts down with wait=True, so a restart in flight is finished before the process
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Executor
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler, default_retry_handlers
 
 from bot.app.errors import ConfigError
 from bot.app.watch.incidents import IncidentStore
@@ -19,11 +21,13 @@ from bot.slack import actions, commands, deny_modal, errors, home, incident_acti
 from bot.slack.frontend import SlackFrontEnd
 
 
-def web_client(slack: SlackSettings) -> WebClient:
+def web_client(slack: SlackSettings, first_handlers: Sequence[RetryHandler] = ()) -> WebClient:
+    """`first_handlers` see each response before slack_sdk's default ones (the metrics' call counter)."""
     if not slack.bot_token:
         raise ConfigError("SLACK_BOT_TOKEN is not set: the bot token (xoxb-...) from the Slack app's "
                           "OAuth & Permissions page (docs/slack-setup.md)")
-    return WebClient(token=slack.bot_token, base_url=slack.api_base_url, timeout=10)
+    return WebClient(token=slack.bot_token, base_url=slack.api_base_url, timeout=10,
+                     retry_handlers=[*first_handlers, *default_retry_handlers()])
 
 
 def build_bolt_app(

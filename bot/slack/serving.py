@@ -23,6 +23,7 @@ from bot.bootstrap import Runtime, build, process_owner
 from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
+from bot.metrics import PrometheusMetrics, SlackCallCounter
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
 from bot.slack.deploy_notice import post_notice
@@ -48,6 +49,7 @@ class Serving:
     bolt: App
     runtime: Runtime
     notifier: SlackNotifier
+    metrics: PrometheusMetrics  # this process's own registry, served at /metrics
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
     restarts: ThreadPoolExecutor | None = None  # what may run a restart, handed over from `work`
     sweeper: ExpirySweeper | None = None
@@ -79,7 +81,8 @@ def build_serving(
     sweep_every_s: float = EVERY_S,
 ) -> Serving:
     slack = settings.slack
-    client = web_client(slack)
+    metrics = PrometheusMetrics()  # one registry per Runtime: replicas and tests never add into each other
+    client = web_client(slack, first_handlers=[SlackCallCounter(metrics)])  # every client made from it counts
     inventory = settings.inventory()
     made: list[tuple[Shared, SlackNotifier]] = []
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
@@ -97,7 +100,8 @@ def build_serving(
         log.warning("built_in_default_policy",
                     message="NO POLICY FILE: the built-in default policy decides who may restart what from Slack. "
                             "Write your own (docs/policy.md) and give it with --policy or `policy =` in aspreset.toml")
-    runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock)
+    runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
+                    metrics=metrics)
     try:
         (shared, notifier), service = made[0], runtime.service
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
@@ -113,10 +117,11 @@ def build_serving(
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents)
         webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
-        serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, work=work,
-                          restarts=restarts)
+        serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, metrics=metrics,
+                          work=work, restarts=restarts)
         serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
-                                  mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close])
+                                  mcp_lifespan=mcp_lifespan, on_shutdown=[serving.close],
+                                  metrics=metrics.registry, metrics_token=settings.metrics_token)
         if socket_mode:
             handler = serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
             runtime.on_close(handler.close)  # before the work shuts down: no new events meanwhile

@@ -4,6 +4,7 @@ deployment (the store's lease). Started only when some site has a `[sites.X.watc
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from slack_sdk import WebClient
@@ -13,14 +14,14 @@ from bot.app.watch.classify import Kind
 from bot.app.watch.incidents import Incident, IncidentStore
 from bot.app.watch.offers import Offer, offer_for
 from bot.app.watch.schedule import Leases, WatchSchedule
-from bot.app.watch.watcher import ProbeObserver, Watcher
+from bot.app.watch.watcher import Watcher
 from bot.bootstrap import Runtime
 from bot.slack.incident_messages import SlackIncidents
 from bot.slack.pacing import MethodBuckets
 
 
 def start_watch(runtime: Runtime, incidents: IncidentStore, calls: WebClient, buckets: MethodBuckets,
-                leases: Leases, owner: str, *, observer: ProbeObserver | None = None) -> WatchSchedule | None:
+                leases: Leases, owner: str) -> WatchSchedule | None:
     """Start probing, if any site is watched; closed with the runtime (the schedule first, then the
     messages still to send)."""
     service = runtime.service
@@ -28,7 +29,9 @@ def start_watch(runtime: Runtime, incidents: IncidentStore, calls: WebClient, bu
         return None
     messages = SlackIncidents(calls, incidents, offer_of(service), channel_of(service), buckets)
     runtime.on_close(messages.close)
-    schedule = WatchSchedule(Watcher(service, incidents, messages, observer), leases, owner).start()
+    service.metrics.count_incidents_with(lambda: Counter((i.site, i.kind) for i in incidents.incidents(
+        open_only=True, limit=100_000)))
+    schedule = WatchSchedule(Watcher(service, incidents, messages), leases, owner).start()
     runtime.on_close(schedule.stop)
     return schedule
 

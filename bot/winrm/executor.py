@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -59,6 +59,7 @@ class WinRMExecutor:
         ca_trust_path: str | None = None,
         sessions: SessionCache | None = None,
         keep_shells: bool = False,
+        on_error: Callable[[str, str, int | None], None] | None = None,
     ) -> None:
         if max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
@@ -70,6 +71,7 @@ class WinRMExecutor:
         self.ca_trust_path = ca_trust_path or self._env.get("REQUESTS_CA_BUNDLE") or None
         self.sessions = sessions or SessionCache(close_within_s=self.deadlines.cleanup_s)
         self.keep_shells = keep_shells  # keep each host's shell with its session between operations
+        self.on_error = on_error  # (op, error code, WSManFault code) of each failed attempt: the metrics
 
     # ---- public -------------------------------------------------------------------------------
 
@@ -170,6 +172,8 @@ class WinRMExecutor:
                         result = self._call(session, deadline, credentials, params)
                     except Failure as failure:
                         self._log(host_name, params, start, failure.error.code, attempt, level="warning")
+                        if self.on_error is not None:
+                            self.on_error(params.op, failure.error.code, failure.fault)
                         error = failure.error
                         if not (failure.transient and attempt < attempts and deadline.remaining() > 1.0):
                             break

@@ -52,6 +52,7 @@ class Failure(Exception):
 
     error: ExecutionError
     transient: bool
+    fault: int | None = None  # the WSManFault code the host answered with, if it did
 
     def __str__(self) -> str:
         return self.error.detail
@@ -274,6 +275,7 @@ def _fault(ctx: CallContext, exc: WSManFaultError) -> Failure:
             f"WinRM answered fault {shown}{subcode} while {ctx.deadline.phase}: \"{reason}.\" {hint}.{ctx.maybe_ran}",
         ),
         transient=code in TRANSIENT_FAULTS,
+        fault=code,
     )
 
 

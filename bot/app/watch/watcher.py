@@ -11,7 +11,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 import structlog
 
@@ -29,14 +28,6 @@ from policies.identity import WATCH, Principal
 log = structlog.get_logger("aspreset.watch")
 
 
-class ProbeObserver(Protocol):
-    """Hears every probe and the count of open incidents (metrics). Must not raise."""
-
-    def probed(self, site: str, host: str, reading: Reading, seconds: float) -> None: ...
-
-    def incidents_open(self, count: int) -> None: ...
-
-
 @dataclass
 class Streak:
     count: int
@@ -52,12 +43,10 @@ class HostState:
 
 
 class Watcher:
-    def __init__(self, service: Service, incidents: IncidentStore, notifier: IncidentNotifier,
-                 observer: ProbeObserver | None = None) -> None:
+    def __init__(self, service: Service, incidents: IncidentStore, notifier: IncidentNotifier) -> None:
         self.service = service
         self.incidents = incidents
         self.notifier = notifier
-        self.observer = observer
         self._hosts: dict[tuple[str, str], HostState] = {}
 
     def watched_sites(self) -> list[str]:
@@ -86,11 +75,10 @@ class Watcher:
             if reading.workers or reading.status is not None:
                 state.workers, state.at = reading.workers, now
             self._account(site_name, state, reading, watch.bad_probes, now, recent)
-            if self.observer is not None:
-                self.observer.probed(site_name, host, reading, seconds)
+            # the answer's own latency; without one (a timeout, no answer) the round's
+            latency = reading.ms / 1000 if reading.ms is not None else seconds
+            self.service.metrics.record_probe(site_name, host, _outcome(reading), latency)
             readings.append(reading)
-        if self.observer is not None:
-            self.observer.incidents_open(len(self.incidents.incidents(open_only=True, limit=10_000)))
         return readings
 
     def _account(self, site: str, state: HostState, reading: Reading, needed: int, now: datetime,
@@ -130,6 +118,11 @@ class Watcher:
                      reply=getattr(view, "id", None) or getattr(view, "kind", "?"))
 
 
+def _outcome(reading: Reading) -> str:
+    """One fixed word per probe for the metrics: ok, or its first finding's kind."""
+    return reading.findings[0].kind.value if reading.findings else "ok"
+
+
 def _ours_since(recent: Sequence[Request], host: str, since: datetime | None) -> Request | None:
     """The latest request of ours that started on `host` after `since` (None: no time to compare)."""
     if since is None:
@@ -138,4 +131,4 @@ def _ours_since(recent: Sequence[Request], host: str, since: datetime | None) ->
     return max(ran, key=lambda r: r.started_at or since) if ran else None
 
 
-__all__ = ["Incident", "ProbeObserver", "Watcher"]
+__all__ = ["Incident", "Watcher"]

@@ -1,0 +1,109 @@
+"""GET /metrics of a real `serve` app (uvicorn on 127.0.0.1) after real work: a worker kill approved
+in Slack against the simulated farm, with the fake Slack answering one chat.update with 429. The
+samples are read with prometheus_client's own text parser. Each Runtime has its own registry, so
+two bots in one process never add into each other's numbers."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from slack_http import ALICE, BOB
+from slack_messages import approval_message, buttons
+from starlette.testclient import TestClient
+
+from bot.http.asgi import create_app
+from bot.http.loopback import serve_on_loopback
+from bot.slack.blocks import APPROVE
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(url: str, token: str | None = None) -> Samples:
+    request = urllib.request.Request(f"{url}/metrics", headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = answer.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """The sum over every series of `name` whose labels include `labels`."""
+    return sum(v for (n, have), v in samples.items() if n == name and set(labels.items()) <= have)
+
+
+def test_an_approved_kill_and_a_429_show_in_the_scrape(start_bot, fake_slack, farm):
+    bot = start_bot()
+    fake_slack.rate_limit("chat.update", times=1, retry_after=1)
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    request_id, ts = buttons(posted)[0]["value"], posted.answer["ts"]
+    bot.slack.click(BOB, APPROVE, request_id, "C0SHOP", ts)
+    fake_slack.wait_for(lambda calls: any(c.method == "chat.update" and c.body.get("ts") == ts
+                                          and "succeeded" in c.body.get("text", "") for c in calls),
+                        what="the message updated with the result")
+
+    samples = scrape(bot.url)
+
+    assert value(samples, "aspreset_restarts_total", site="shop-web", rung="worker", outcome="succeeded") == 1
+    assert value(samples, "aspreset_restart_duration_seconds_count", rung="worker") == 1
+    assert value(samples, "aspreset_approval_wait_seconds_count", rung="worker") == 1
+    waited = value(samples, "aspreset_approval_wait_seconds_sum", rung="worker")
+    assert waited is not None and waited >= 0
+    refused = [c for c in fake_slack.calls if c.method == "chat.update" and c.status == 429]
+    assert total(samples, "aspreset_slack_api_calls_total", method="chat.update", status="429") == len(refused) == 1
+    assert total(samples, "aspreset_slack_api_calls_total", method="chat.postMessage", status="200") == len(
+        [c for c in fake_slack.calls if c.method == "chat.postMessage" and c.status == 200])
+    assert total(samples, "aspreset_winrm_errors_total") == 0
+
+
+def test_probes_and_open_incidents_reach_the_scrape(start_bot):
+    bot = start_bot()
+    metrics = bot.service.metrics
+    metrics.record_probe("shop-web", "web02", "hung", 5.0)
+    metrics.record_probe("shop-web", "web01", "ok", 0.04)
+    metrics.count_incidents_with(lambda: {("shop-web", "hung"): 1})
+
+    samples = scrape(bot.url)
+
+    assert value(samples, "aspreset_probes_total", site="shop-web", host="web02", outcome="hung") == 1
+    assert value(samples, "aspreset_probe_duration_seconds_bucket", site="shop-web", host="web01", le="0.05") == 1
+    assert value(samples, "aspreset_probe_duration_seconds_bucket", site="shop-web", host="web02", le="2.5") == 0
+    assert value(samples, "aspreset_incidents_open", site="shop-web", kind="hung") == 1
+
+
+def test_each_bot_in_one_process_counts_only_its_own(start_bot, tmp_path):
+    first, second = start_bot(owner="replica-a"), start_bot(owner="replica-b", db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    first.service.metrics.record_probe("shop-web", "web01", "ok", 0.1)
+
+    assert value(scrape(first.url), "aspreset_probes_total", site="shop-web", host="web01", outcome="ok") == 1
+    assert total(scrape(second.url), "aspreset_probes_total") == 0
+
+
+def test_with_a_token_a_scrape_needs_it(start_bot):
+    bot = start_bot()
+    app = create_app(bolt=None, webhook=None, metrics=bot.serving.metrics.registry, metrics_token="s3cret-scrape")
+    with serve_on_loopback(app) as url:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0LXNjcmFwZQ=="}):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(f"{url}/metrics", headers=headers), timeout=10)
+            assert refused.value.code == 401 and refused.value.headers["WWW-Authenticate"].startswith("Bearer")
+        assert value(scrape(url, token="s3cret-scrape"), "aspreset_slack_api_calls_total", method="auth.test",
+                     status="200", error="") == 1  # Bolt's one auth.test at start
+
+
+def test_without_a_token_only_this_machine_may_scrape(start_bot):
+    bot = start_bot()
+    app = create_app(bolt=None, webhook=None, metrics=bot.serving.metrics.registry)
+    with TestClient(app, client=("203.0.113.7", 40000)) as remote:  # a peer address, not a network
+        refused = remote.get("/metrics")
+        assert refused.status_code == 403 and "ASPRESET_METRICS_TOKEN" in refused.json()["message"]
+    assert scrape(bot.url) is not None  # from 127.0.0.1 over real HTTP
