@@ -10,6 +10,7 @@ from pathlib import Path
 
 from slack_http import ALICE, BOB
 from slack_messages import buttons
+from test_metrics import scrape, value
 
 from bot.app.records import RequestState
 from bot.sim.control import apply
@@ -49,6 +50,10 @@ def test_a_hung_host_is_noticed_offered_a_kill_that_bob_approves_and_the_message
     assert button["action_id"] == INCIDENT_RESTART
     [incident] = incidents.incidents(open_only=True)
     assert (incident.host, incident.kind, incident.offer) == ("web02", "hung", "worker")
+    samples = scrape(bot.url)
+    assert (value(samples, "aspreset_probes_total", site="shop-web", host="web02", outcome="hung") or 0) >= 3
+    assert (value(samples, "aspreset_probes_total", site="shop-web", host="web01", outcome="ok") or 0) >= 3
+    assert value(samples, "aspreset_incidents_open", site="shop-web", kind="hung") == 1
 
     ts = posted.answer["ts"]
     assert bot.slack.click(ALICE, INCIDENT_RESTART, button["value"], "C0SHOP", ts,
