@@ -121,9 +121,9 @@ def play(story: Story) -> None:
                      f"the hosts did not restart one at a time: {order}")
 
     with story.scene("The shop hangs again, and nobody has noticed yet",
-                     "The bot watches the shop: a few times a second here (every minute in real life) it sends each host the "
-                     "warm-up's own request. web02's worker hangs; after three probes in a row without an "
-                     "answer while the worker lives, the channel hears of it, with the evidence and the "
+                     "The bot watches the shop: a few times a second here (every minute in real life) it sends "
+                     "each host the warm-up's own request. web02's worker hangs; after three probes in a row "
+                     "without an answer while the worker lives, the channel hears of it, with the evidence and the "
                      "narrowest restart: the worker kill on web02 alone. Alice takes the offer, Bob approves, "
                      "and the same message says the host recovered by that request."):
         watcher, heard = demo_watcher(console.service, story.out)
