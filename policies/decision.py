@@ -46,7 +46,9 @@ Decision = Allow | NeedsApproval | Refuse
 @dataclass(frozen=True)
 class PoolHealth:
     """What one host said about the pool a kill would hit: its rapid-fail protection settings, how
-    many workers the kill would end, and how many kills the store recorded within the interval."""
+    many workers the kill would end, how many kills the store recorded within the interval, and how
+    many worker failures (WAS events 5009-5011, kills included) the host's System log holds for it.
+    `unreadable` says why the host could not tell (its status, or its System log, could not be read)."""
 
     host: str
     rapid_fail_protection: bool
@@ -54,6 +56,12 @@ class PoolHealth:
     interval_s: float
     workers: int
     recent_kills: int
+    crashes: int = 0
+    unreadable: str = ""
+
+    @classmethod
+    def unknown(cls, host: str, why: str) -> PoolHealth:
+        return cls(host, True, 0, 0.0, 0, 0, unreadable=why)
 
 SERVER_WIDE_WHY = (
     "server-wide restarts (IISRESET, stopping W3SVC/WAS, killing every w3wp.exe, machine.config, reboot) "
@@ -182,21 +190,29 @@ def time_guards(
 
 
 def rapid_fail_guard(plan: Plan, pool_health: Sequence[PoolHealth], source: str) -> Refuse | None:
-    """Every killed worker counts as a crash towards the pool's rapid-fail protection
-    (docs/iis-behaviour.md): a kill that reaches `maxCrashes` within the interval would stop the pool, and the
-    site would answer 503 until someone starts it. A graceful recycle counts nothing."""
+    """Every killed worker counts as a crash towards the pool's rapid-fail protection, and so do the
+    app's own crashes (docs/iis-behaviour.md): a kill that reaches `maxCrashes` within the interval
+    would stop the pool, and the site would answer 503 until someone starts it. A host that could not
+    tell holds the kill (fail closed). A graceful recycle counts nothing."""
+    offer = "a graceful recycle (--scope apppool) replaces the workers without counting as crashes"
     for health in pool_health:
+        if health.unreadable:
+            why = (f"{health.host}: {health.unreadable}; without the pool's recent worker failures a kill could trip "
+                   f"rapid-fail protection unseen, so pool {plan.pool} is not killed until it can be read")
+            return Refuse("rapid-fail protection", (why, offer), source, Rung.APPPOOL)
         if not health.rapid_fail_protection or health.workers == 0:
             continue
-        if health.recent_kills + health.workers >= health.max_crashes:
+        # A killed worker logs WAS event 5009 too: the System log's failures include the recorded kills.
+        failures = max(health.recent_kills, health.crashes)
+        if failures + health.workers >= health.max_crashes:
             minutes = f"{health.interval_s / 60:g} min"
             why = (
                 f"{health.host}: killing {health.workers} worker(s) of pool {plan.pool} after {health.recent_kills} "
-                f"kill(s) in the last {minutes} reaches its rapid-fail protection limit ({health.max_crashes} "
+                f"kill(s) and {health.crashes} worker failure(s) in the System log (WAS events 5009-5011, kills "
+                f"included) in the last {minutes} reaches its rapid-fail protection limit ({health.max_crashes} "
                 f"crashes in {minutes}): IIS would stop the pool and the site would answer 503 until someone "
                 "starts it"
             )
-            offer = "a graceful recycle (--scope apppool) replaces the workers without counting as crashes"
             return Refuse("rapid-fail protection", (why, offer), source, Rung.APPPOOL)
     return None
 

@@ -282,6 +282,7 @@ def _status_result(params: OperationParams, pids: list[int], appdomain: str, res
         before=seen if params.warm_up else None,  # the none rung looks before its warm-up too
         observed=seen,
         warmups=[_warmup(params)] if params.warm_up else [],
+        crashes_seen=0,  # the System log holds no failure of the pool
     )
 
 

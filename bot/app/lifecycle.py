@@ -11,14 +11,14 @@ from typing import Any
 
 import structlog
 
-from bot.app.errors import AspresetError, ConfigError, NotAllowed, Refused
+from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
 from bot.app.events import EventKind
 from bot.app.execution import HostSlots, resume_command, run_plan
 from bot.app.notifications import Notifications
 from bot.app.ports import Clock, DrainHooks, Executor, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
-from bot.app.results import OperationParams, StatusResult
+from bot.app.results import OperationParams, OperationResult, StatusResult
 from bot.app.verification import HostOutcome
 from bot.app.views import PlanView, RefusalView, RequestView
 from commands.model import RestartRequest, ServerWideRequest
@@ -98,9 +98,10 @@ class Requests:
         return refusal_view(request.what, refusal, self.policy)
 
     def _pool_health(self, the_plan: Plan) -> list[PoolHealth]:
-        """For a kill: each host's rapid-fail settings and workers (a read-only status, bounded), and the
-        kills the store recorded within the pool's rapid-fail interval. A host that cannot be read adds
-        nothing: the kill would fail there anyway."""
+        """For a kill: each host's rapid-fail settings, workers and recent worker failures in its System
+        log (a read-only status, bounded), and the kills the store recorded within the pool's rapid-fail
+        interval. A host that cannot tell (its status or System log unreadable) says why: the guard then
+        holds the kill (fail closed)."""
         if the_plan.rung != Rung.WORKER:
             return []
         calls = [(name, self.inventory.hosts[name], OperationParams(op="status", iis_site=the_plan.iis_site,
@@ -109,17 +110,25 @@ class Requests:
                  for name in the_plan.hosts]
         try:
             results = self.executor.run_many(calls)
-        except AspresetError:  # hosts not configured to be reached (credentials, transport): the run says so
-            return []
-        health = []
-        for (name, _, _), result in zip(calls, results, strict=True):
-            if isinstance(result, StatusResult) and result.ok and result.settings is not None:
-                settings = result.settings
-                since = self.clock() - timedelta(seconds=settings.rapid_fail_interval_s)
-                health.append(PoolHealth(name, settings.rapid_fail_protection, settings.rapid_fail_max_crashes,
-                                         settings.rapid_fail_interval_s, len(result.workers),
-                                         self.store.count_worker_kills(name, the_plan.pool, since)))
-        return health
+        except AspresetError:  # this process is not configured to reach the hosts (credentials, transport):
+            return []  # a plan only; a request or approval stops at _check_hosts before anything runs
+        return [self._health_of(name, the_plan.pool, result)
+                for (name, _, _), result in zip(calls, results, strict=True)]
+
+    def _health_of(self, name: str, pool: str, result: OperationResult | ExecutionError) -> PoolHealth:
+        if isinstance(result, ExecutionError):
+            return PoolHealth.unknown(name, f"its status could not be read ({result.code}: {result})")
+        if not isinstance(result, StatusResult) or not result.ok or result.settings is None:
+            why = f"{result.error_code or 'internal'}: {result.error or 'no pool settings in the answer'}"
+            return PoolHealth.unknown(name, f"its status could not be read ({why})")
+        settings = result.settings
+        if settings.rapid_fail_protection and result.crashes_seen is None:
+            return PoolHealth.unknown(name, "the WAS events in its System log could not be read "
+                                      f"({result.crashes_error or 'no reason given'})")
+        since = self.clock() - timedelta(seconds=settings.rapid_fail_interval_s)
+        return PoolHealth(name, settings.rapid_fail_protection, settings.rapid_fail_max_crashes,
+                          settings.rapid_fail_interval_s, len(result.workers),
+                          self.store.count_worker_kills(name, pool, since), result.crashes_seen or 0)
 
     def _recent_worker_kills(self, the_plan: Plan) -> int:
         since = self.clock() - timedelta(hours=1)

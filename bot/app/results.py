@@ -35,6 +35,7 @@ ErrorCode = Literal[
     "iis5_isolation",  # aspnet_wp.exe host: killing the worker is the server rung
     "iis_too_old",  # IIS 6 or older: no Microsoft.Web.Administration
     "powershell_too_old",  # Windows PowerShell below 3.0 (docs/iis-behaviour.md)
+    "constrained_language",  # PowerShell runs in ConstrainedLanguage mode (WDAC/AppLocker enforce it)
     "wmi_provider_missing",  # no root\WebAdministration and no other way to the AppDomains
     "wmi_timeout",  # a CIM/WMI call passed its -OperationTimeoutSec (a stuck WMI repository)
     "rapid_fail_risk",  # a kill would trip rapid-fail protection, or the WAS events could not be read
@@ -180,6 +181,10 @@ class StatusResult(Model):
     features: Features = Field(default_factory=Features)
     warmups: list[WarmupAnswer] = Field(default_factory=list)  # with warm_up: the answer, then the state
     deploy_check: str = ""  # with warm_up: see RestartResult.deploy_check
+    # The pool's failures in the System log (WAS events 5009-5011, kills included) within its rapid-fail
+    # interval; None: not read (protection off) or unreadable (crashes_error says why)
+    crashes_seen: int | None = None
+    crashes_error: str = ""
 
 
 class RestartResult(Model):
@@ -211,6 +216,11 @@ class DiscoveredApp(Model):
     path: str
     pool: str
     physical_path: str
+    # ASP.NET Core: an ANCM handler in the app's effective configuration (not the pool's runtime version);
+    # None when that configuration could not be read (config_error says why)
+    aspnet_core: bool | None = False
+    hosting_model: str = ""  # ASP.NET Core: inprocess | outofprocess
+    config_error: str = ""
 
 
 class DiscoveredSite(Model):

@@ -38,23 +38,8 @@ from bot.sim.iis_objects import (
 from bot.sim.processes import ProcessEvent, ProcessTable, Worker
 from bot.sim.timing import SimTiming
 
-__all__ = [
-    "ALWAYS_RUNNING",
-    "IN_PROCESS",
-    "ON_DEMAND",
-    "OUT_OF_PROCESS",
-    "STARTED",
-    "STARTING",
-    "STOPPED",
-    "STOPPING",
-    "App",
-    "AppDomain",
-    "Binding",
-    "ContentDenied",
-    "IisServer",
-    "IisSite",
-    "Pool",
-]
+__all__ = ["ALWAYS_RUNNING", "IN_PROCESS", "ON_DEMAND", "OUT_OF_PROCESS", "STARTED", "STARTING", "STOPPED",
+           "STOPPING", "App", "AppDomain", "Binding", "ContentDenied", "IisServer", "IisSite", "Pool"]
 
 
 class IisServer:
@@ -74,6 +59,8 @@ class IisServer:
         self.iis_major_version = iis_major_version
         self.iis5_isolation = iis5_isolation
         self.powershell_version = powershell_version
+        # ConstrainedLanguage: an application control policy (WDAC, AppLocker) locks PowerShell down.
+        self.language_mode = "FullLanguage"
         self.was_running = True
         self.wmi_provider = True  # root\WebAdministration (IIS Management Scripts and Tools)
         self.webadministration_module = True

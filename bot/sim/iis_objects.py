@@ -42,6 +42,7 @@ class App:
     console_host: Worker | None = None  # the conhost.exe Windows attaches beside it
     child_of: int | None = None  # the worker PID the child runs under
     content_denied: bool = False  # content on a UNC share the network logon cannot reach
+    config_error: str = ""  # its effective configuration cannot be read (a malformed web.config): why
     redirect_to: str | None = None  # the app itself (ASP.NET) answers every request with a 301 to this URL
     ready_at: float = 0.0  # cold start: the first request after a (re)start waits until then
     failing_requests: int = 0  # the app answers this many next requests with a 500 (a start that stumbles)

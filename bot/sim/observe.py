@@ -91,6 +91,8 @@ def resolve(iis: IisServer, p: OperationParams) -> Target:
         app = site.apps.get(app_path)
         if app is None:
             raise Stop("app_not_found", f"IIS site has no application at {app_path}")
+        if app.config_error:  # Get-CoreHosting reads the app's effective configuration
+            raise Stop("internal", f"System.Runtime.InteropServices.COMException: {app.config_error}")
         if iis.iis5_isolation:
             return Target(site, app, iis.machine_process)
         if p.pool and p.pool != app.pool:

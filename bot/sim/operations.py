@@ -10,7 +10,10 @@ would.
 
 The bootstrap command line matters too: on a host whose Windows PowerShell is older than 3.0, a
 bootstrap that checks `$PSVersionTable` first answers `powershell_too_old`, as the real one does
-(bot.winrm.scripts); one that does not fails the way PowerShell 2.0 fails on the scripts.
+(bot.winrm.scripts); one that does not fails the way PowerShell 2.0 fails on the scripts. Likewise
+on a host whose PowerShell runs in ConstrainedLanguage mode (`IisServer.language_mode`): the
+bootstrap's language gate answers `constrained_language`; without it the scripts' first .NET
+method call fails as it does under CLM.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ from bot.app.results import (
 from bot.sim.observe import Cancelled, OpContext, Stop, loopback_get
 from bot.sim.reads import op_discover, op_probe, op_status
 from bot.sim.rungs import op_appdomain, op_apppool, op_worker
-from bot.winrm.scripts import MARKER_PREFIX, PARAMS_VARIABLE, VERSION_GATE, too_old_answer
+from bot.winrm.scripts import (
+    LANGUAGE_GATE,
+    MARKER_PREFIX,
+    PARAMS_VARIABLE,
+    VERSION_GATE,
+    constrained_answer,
+    too_old_answer,
+)
 
 __all__ = ["Cancelled", "OpContext", "ScriptOutcome", "loopback_get", "run_script"]
 
@@ -90,6 +100,15 @@ def run_script(script: str, ctx: OpContext, bootstrap: str = "") -> ScriptOutcom
             return ScriptOutcome((too_old_answer(op, found) + "\r\n").encode("ascii"), b"", 0)
         return ScriptOutcome(b"", b"Unable to find type [ordered]: make sure that the assembly containing this "
                              b"type is loaded.\r\n", 1)
+    mode = ctx.iis.language_mode
+    if mode != "FullLanguage":
+        if LANGUAGE_GATE in bootstrap:
+            return ScriptOutcome((constrained_answer(op, found, mode) + "\r\n").encode("ascii"), b"", 0)
+        # The first .NET call of a script ($clock = [Diagnostics.Stopwatch]::StartNew()) stops it.
+        return ScriptOutcome(b"", b"Cannot invoke method. Method invocation is supported only on core types in this "
+                             b"language mode.\r\n    + CategoryInfo          : InvalidOperation: (:) [], "
+                             b"RuntimeException\r\n    + FullyQualifiedErrorId : "
+                             b"MethodInvocationNotSupportedInConstrainedLanguage\r\n", 1)
     params, problem = _decode_params(script)
     if params is None or params.op != op:
         problem = problem or f"the parameters are for operation {params.op if params else '?'}, the script is {op}"

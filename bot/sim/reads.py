@@ -18,7 +18,7 @@ from bot.app.results import (
     WorkerProcess,
     joined_ids,
 )
-from bot.sim.iis import OUT_OF_PROCESS
+from bot.sim.iis import OUT_OF_PROCESS, App
 from bot.sim.observe import OpContext, Stop, deploy_quiet, features, observe, resolve, settings, warm_up
 from bot.sim.processes import Worker
 
@@ -52,6 +52,12 @@ def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
     result.workers = seen.workers
     result.appdomain_id = joined_ids(seen.appdomains)
     result.app_offline = seen.app_offline
+    if t.pool.rapid_fail_protection:  # Get-PoolCrashes: the pool's WAS events 5009-5011 within its interval
+        if iis.was_events_readable:
+            result.crashes_seen = iis.failure_events(t.pool)
+        else:
+            result.crashes_error = ("access_denied: System.UnauthorizedAccessException: Attempted to perform an "
+                                    "unauthorized operation (the System log)")
     result.ok = True
     return result
 
@@ -92,8 +98,7 @@ def op_discover(ctx: OpContext, p: OperationParams) -> DiscoverResult:
                 name=site.name,
                 state=site.state,
                 bindings=[str(b) for b in site.bindings],
-                apps=[DiscoveredApp(path=a.path, pool=a.pool, physical_path=a.physical_path)
-                      for a in site.apps.values()],
+                apps=[_discovered(a) for a in site.apps.values()],
             )
             for site in iis.sites.values()
         ]
@@ -103,3 +108,14 @@ def op_discover(ctx: OpContext, p: OperationParams) -> DiscoverResult:
             for pool in iis.pools.values()
         ]
     return result
+
+
+def _discovered(app: App) -> DiscoveredApp:
+    """Get-DiscoveredApp: ASP.NET Core by the app's ANCM handler; an unreadable configuration is
+    reported on that app alone."""
+    found = DiscoveredApp(path=app.path, pool=app.pool, physical_path=app.physical_path,
+                          aspnet_core=app.aspnet_core, hosting_model=app.hosting_model)
+    if app.config_error:
+        found.aspnet_core, found.hosting_model = None, ""
+        found.config_error = f"internal: System.Runtime.InteropServices.COMException: {app.config_error}"
+    return found

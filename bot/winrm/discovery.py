@@ -99,7 +99,7 @@ def _site_table(
         "app": app.path,
         "pool": app.pool,
     }
-    if pool is not None and pool.managed_runtime == "":
+    if app.aspnet_core:  # by its ANCM handler: a No Managed Code pool may serve static files or PHP
         table["runtime"] = "core"
     if app.path != "/":
         table["warmup_path"] = app.path.rstrip("/") + "/"
@@ -108,15 +108,26 @@ def _site_table(
 
 def _describe(site: DiscoveredSite, app: DiscoveredApp, pool: DiscoveredPool | None, apps_in_pool: int) -> list[str]:
     where = f"# IIS site {_quote(site.name)} ({site.state}), app {_quote(app.path)} at {_quote(app.physical_path)}"
+    lines = [where, _hosting(app)]
     if pool is None:
-        return [where, f"# pool {_quote(app.pool)}: not found among the host's application pools"]
-    runtime = pool.managed_runtime or "no managed code (ASP.NET Core)"
+        return [*lines, f"# pool {_quote(app.pool)}: not found among the host's application pools"]
+    runtime = pool.managed_runtime or "no managed code"
     shared = f", shared by {apps_in_pool} applications" if apps_in_pool > 1 else ""
     return [
-        where,
+        *lines,
         f"# pool {_quote(pool.name)}: {pool.state}, {runtime}, {pool.start_mode}, "
         f"maxProcesses {pool.max_processes}{shared}",
     ]
+
+
+def _hosting(app: DiscoveredApp) -> str:
+    """What runs the app, as its effective configuration says (docs/iis-behaviour.md)."""
+    if app.aspnet_core is None:
+        return (f"# its configuration could not be read ({_quote((app.config_error or 'no reason given')[:200])}): "
+                'whether it runs ASP.NET Core is unknown; set runtime = "core" by hand if it does')
+    if app.aspnet_core:
+        return f"# ASP.NET Core under ANCM, {app.hosting_model or 'outofprocess'}"
+    return "# no ASP.NET Core Module handler: ASP.NET (CLR) if its pool loads the CLR, else static files or others"
 
 
 def _site_app_name(site: str, app_path: str) -> str:

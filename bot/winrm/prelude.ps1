@@ -293,6 +293,22 @@ function Get-AppRestarts {
     try { [int](New-Object Diagnostics.PerformanceCounter 'ASP.NET', 'Application Restarts', $true).NextValue() } catch { $null }
 }
 
+function Get-PoolCrashes([string]$Pool, [double]$WindowS) {
+    # What rapid-fail protection counts besides our kills: WAS logs 5009 (a worker ended unexpectedly,
+    # killed ones too), 5010 (it failed to answer a ping) and 5011 (a fatal communication error) in the
+    # System log, with the pool's name as the event's first value (docs/iis-behaviour.md). A log that
+    # cannot be read throws: the caller fails closed.
+    $filter = @{ LogName = 'System'; ProviderName = 'Microsoft-Windows-WAS'; Id = @(5009, 5010, 5011)
+                 StartTime = (Get-Date).AddSeconds(-$WindowS) }
+    try {
+        $events = @(Get-WinEvent -FilterHashtable $filter -ErrorAction Stop)
+    } catch {
+        if ([string]$_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') { return 0 }
+        throw
+    }
+    @($events | Where-Object { [string]$_.Properties[0].Value -eq $Pool }).Count
+}
+
 function Test-AppOffline($Target) {
     [IO.File]::Exists([IO.Path]::Combine($Target.Physical, 'app_offline.htm'))
 }

@@ -1,5 +1,5 @@
 """Turns an operation and its parameters into what travels over WinRM: a fixed `-EncodedCommand`
-bootstrap (the same bytes every time; it checks PowerShell's version, then reads the real script
+bootstrap (the same bytes every time; it checks PowerShell's version and language mode, then reads the real script
 from stdin, so nothing from chat or config is ever part of the command line), and on stdin the
 parameters as one base64 JSON literal, the shared prelude (`prelude.ps1`, `warmup.ps1`, `checks.ps1`) and the
 operation's own .ps1 with its `# aspreset-operation: <op>` marker. The layout and why:
@@ -30,12 +30,27 @@ TOO_OLD_JSON = (
     + '; it needs .NET Framework 4.5 or later; see docs/supported.md)","op":"%O%","powershell_version":"%V%"}'
 )
 
-# Checks the version, then reads the whole of stdin and runs it as one script block.
+# Then the language mode: an application control policy (WDAC, AppLocker) runs PowerShell in
+# ConstrainedLanguage, where the scripts' .NET calls, New-Object and Add-Type fail; the gate answers
+# with what to do instead, using only what ConstrainedLanguage allows (docs/iis-behaviour.md).
+LANGUAGE_GATE = "$ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage'"
+CONSTRAINED_JSON = (
+    '{"ok":false,"error_code":"constrained_language","error":"PowerShell on this host runs in %L% mode, which '
+    "an application control policy (WDAC or AppLocker) enforces: the aspreset scripts need FullLanguage "
+    "(Microsoft.Web.Administration and .NET calls), so nothing was run. An AppLocker policy can allow it for "
+    "the WinRM account; a WDAC policy holds for every account: restart the application on this host by hand "
+    '(see docs/supported.md)","op":"%O%","powershell_version":"%V%"}'
+)
+
+# Checks the version and the language mode, then reads the whole of stdin and runs it as one script block.
 _BOOTSTRAP = (
     "$s = $input | Out-String; $v = '1.0'; if ($PSVersionTable) { $v = $PSVersionTable.PSVersion.ToString() }; "
-    f"if (-not $PSVersionTable -or {VERSION_GATE}) {{ $op = ''; "
-    "if ($s -match '# aspreset-operation: (\\w+)') { $op = $Matches[1] }; "
+    "$op = ''; if ($s -match '# aspreset-operation: (\\w+)') { $op = $Matches[1] }; "
+    f"if (-not $PSVersionTable -or {VERSION_GATE}) {{ "
     f"[Console]::Out.WriteLine('{TOO_OLD_JSON}'.Replace('%V%', $v).Replace('%O%', $op)); exit 0 }}; "
+    f"if ({LANGUAGE_GATE}) {{ "
+    f"Write-Output ('{CONSTRAINED_JSON}'.Replace('%L%', [string]$ExecutionContext.SessionState.LanguageMode)"
+    ".Replace('%V%', $v).Replace('%O%', $op)); exit 0 }; "
     "& ([scriptblock]::Create($s))"
 )
 
@@ -43,6 +58,11 @@ _BOOTSTRAP = (
 def too_old_answer(op: str, found: str) -> str:
     """The line the bootstrap prints on a host with PowerShell `found` (below 3.0)."""
     return TOO_OLD_JSON.replace("%V%", found).replace("%O%", op)
+
+
+def constrained_answer(op: str, found: str, mode: str = "ConstrainedLanguage") -> str:
+    """The line the bootstrap prints on a host whose PowerShell `found` runs in `mode`, not FullLanguage."""
+    return CONSTRAINED_JSON.replace("%L%", mode).replace("%V%", found).replace("%O%", op)
 
 
 def bootstrap_source() -> str:

@@ -29,6 +29,8 @@ $result = [ordered]@{
     features = $null
     warmups = @()
     deploy_check = ''
+    crashes_seen = $null
+    crashes_error = ''
 }
 
 function Invoke-Operation {
@@ -62,6 +64,13 @@ function Invoke-Operation {
     $result.workers = $seen.workers
     if ($seen.appdomains) { $result.appdomain_id = @($seen.appdomains | ForEach-Object { $_.id } | Sort-Object) -join ',' }
     $result.app_offline = $seen.app_offline
+    if ($result.settings.rapid_fail_protection) {
+        # The pool's own recent failures, which rapid-fail protection counts with any kill (the plan's guard).
+        try { $result.crashes_seen = Get-PoolCrashes $target.PoolName $result.settings.rapid_fail_interval_s } catch {
+            $code = Get-ErrorCode $_.Exception
+            $result.crashes_error = '{0}: {1}' -f $code, (Get-ErrorText $code $_.Exception)
+        }
+    }
 }
 
 try {

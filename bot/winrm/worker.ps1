@@ -41,26 +41,13 @@ function Stop-Worker($Worker) {
     Add-Action 'kill' ([string]$Worker.pid)
 }
 
-function Get-PoolCrashes([string]$Pool, [double]$WindowS) {
-    # What rapid-fail protection counts besides our kills: WAS logs 5009 (a worker ended unexpectedly),
-    # 5010 (it failed to answer a ping) and 5011 (a fatal communication error) in the System log, with
-    # the pool's name as the event's first value (docs/iis-behaviour.md). Unreadable: fail closed.
-    $filter = @{ LogName = 'System'; ProviderName = 'Microsoft-Windows-WAS'; Id = @(5009, 5010, 5011)
-                 StartTime = (Get-Date).AddSeconds(-$WindowS) }
-    try {
-        $events = @(Get-WinEvent -FilterHashtable $filter -ErrorAction Stop)
-    } catch {
-        if ([string]$_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') { return 0 }
-        Stop-Operation 'rapid_fail_risk' ('the WAS events in the System log could not be read (' + (Get-ErrorText (Get-ErrorCode $_.Exception) $_.Exception) + '): without them a kill could trip rapid-fail protection unseen, so nothing was killed; use --scope apppool')
-    }
-    @($events | Where-Object { [string]$_.Properties[0].Value -eq $Pool }).Count
-}
-
 function Assert-KillsAllowed($Target, $Settings, [int]$Kills) {
     # The app's own crashes count towards rapid-fail protection as our kills do: refuse a kill that
     # would make them reach the pool's limit within its interval (the pool would be Stopped: 503s).
     if ($Kills -eq 0 -or -not $Settings.rapid_fail_protection) { return }
-    $result.crashes_seen = Get-PoolCrashes $Target.PoolName $Settings.rapid_fail_interval_s
+    try { $result.crashes_seen = Get-PoolCrashes $Target.PoolName $Settings.rapid_fail_interval_s } catch {
+        Stop-Operation 'rapid_fail_risk' ('the WAS events in the System log could not be read (' + (Get-ErrorText (Get-ErrorCode $_.Exception) $_.Exception) + '): without them a kill could trip rapid-fail protection unseen, so nothing was killed; use --scope apppool')
+    }
     if ($result.crashes_seen + $Kills -ge $Settings.rapid_fail_max_crashes) {
         Stop-Operation 'rapid_fail_risk' ("$($result.crashes_seen) worker failure(s) of this pool in the System log (WAS events 5009-5011) within the last $($Settings.rapid_fail_interval_s) s, plus $Kills kill(s), would reach rapidFailProtectionMaxCrashes ($($Settings.rapid_fail_max_crashes)) and WAS would stop the pool: nothing was killed; use --scope apppool, which rapid-fail protection does not count")
     }

@@ -70,6 +70,10 @@ def _check_host(inventory: Inventory, name: str, host: Host, executor: Executor)
                                f"install Windows Management Framework 5.1 ({WMF_URL}) on the host, or use the "
                                "appdomain rung by hand; see docs/supported.md")]
     checks.append(_check(name, "PowerShell version", True, f"Windows PowerShell {found.powershell_version}"))
+    if found.error_code == "constrained_language":
+        return [*checks, _check(name, "PowerShell language mode", False, found.error or "ConstrainedLanguage",
+                                "the host's application control policy (WDAC or AppLocker) locks PowerShell down; "
+                                "see docs/supported.md")]
     checks.append(_iis_version(name, host, found))
     if found.ok and found.iis_major_version >= 7:
         checks.extend(_features(name, inventory, found))

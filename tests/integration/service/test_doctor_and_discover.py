@@ -50,6 +50,17 @@ def test_doctor_names_the_fix_for_refused_credentials_and_for_an_iis6_host(
     assert all(c["ok"] for c in checks if c["host"] in ("web01", "web03"))
 
 
+def test_doctor_says_a_host_runs_powershell_in_constrained_language_mode_and_what_to_do(
+    demo_farm, farm_inventory, tmp_path, capsys
+):
+    demo_farm.host("web01").iis.language_mode = "ConstrainedLanguage"
+    code = main(["doctor", "web01", "--inventory", farm_file(tmp_path, farm_inventory), "--json"])
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    failed = [c for c in checks if not c["ok"]]
+    assert code == 1 and [c["name"] for c in failed] == ["PowerShell language mode"]
+    assert "ConstrainedLanguage" in failed[0]["detail"] and "WDAC or AppLocker" in failed[0]["fix"]
+
+
 def test_discover_prints_inventory_toml_that_loads_and_names_the_sites_apps_and_pools(
     demo_farm, farm_inventory, tmp_path, capsys
 ):

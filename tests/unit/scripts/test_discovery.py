@@ -33,7 +33,9 @@ def _farm() -> DiscoverResult:
                 bindings=["http/*:80:shop.example", "https/*:443:shop.example"],
                 apps=[
                     DiscoveredApp(path="/", pool="ShopPool", physical_path=r"D:\shop"),
-                    DiscoveredApp(path="/api", pool="ShopApiPool", physical_path=r"D:\shop-api"),
+                    DiscoveredApp(path="/api", pool="ShopApiPool", physical_path=r"D:\shop-api", aspnet_core=True,
+                                  hosting_model="inprocess"),
+                    DiscoveredApp(path="/static", pool="ShopApiPool", physical_path=r"D:\shop-static"),
                 ],
             ),
         ],
@@ -62,20 +64,21 @@ def test_the_output_loads_as_an_inventory_with_one_site_per_application_root_inc
         ("Default Web Site", "/legacy", "DefaultAppPool"),
         ("Shop", "/", "ShopPool"),
         ("Shop", "/api", "ShopApiPool"),
+        ("Shop", "/static", "ShopApiPool"),
     }
-    assert set(inventory.sites) == {"default-web-site", "default-web-site-legacy", "shop", "shop-api"}
+    assert set(inventory.sites) == {"default-web-site", "default-web-site-legacy", "shop", "shop-api", "shop-static"}
     assert all(site.hosts == ["web01.shop.example"] for site in inventory.sites.values())
 
 
 def test_every_environment_is_a_placeholder_marked_for_the_team_to_fill():
     text = inventory_toml(_farm(), "web01")
     env_lines = [line for line in text.splitlines() if line.startswith("environment")]
-    assert len(env_lines) == 4
+    assert len(env_lines) == 5
     assert all(line.startswith(f'environment = "{ENVIRONMENT_PLACEHOLDER}"  # placeholder') for line in env_lines)
     assert {s.environment for s in parse_inventory(text, "x").sites.values()} == {ENVIRONMENT_PLACEHOLDER}
 
 
-def test_core_pools_shared_pools_and_sub_applications_are_described():
+def test_core_apps_shared_pools_and_sub_applications_are_described():
     text = inventory_toml(_farm(), "web01")
     sites = parse_inventory(text, "x").sites
     assert sites["shop-api"].runtime == "core"
@@ -83,7 +86,27 @@ def test_core_pools_shared_pools_and_sub_applications_are_described():
     assert sites["shop-api"].warmup_path == "/api/"
     assert sites["shop"].warmup_path == "/"
     assert 'pool "DefaultAppPool": Started, v4.0, OnDemand, maxProcesses 1, shared by 2 applications' in text
-    assert "no managed code (ASP.NET Core)" in text
+    assert "# ASP.NET Core under ANCM, inprocess" in text
+
+
+def test_asp_net_core_is_told_by_the_apps_module_not_by_a_no_managed_code_pool():
+    # A static site in a No Managed Code pool is no Core app; a Core app in a v4.0 pool is one.
+    farm = _farm()
+    farm.sites[0].apps[1] = DiscoveredApp(path="/legacy", pool="DefaultAppPool", physical_path=r"D:\legacy",
+                                          aspnet_core=True, hosting_model="outofprocess")
+    sites = parse_inventory(inventory_toml(farm, "web01"), "x").sites
+    assert sites["shop-static"].runtime == "clr"
+    assert sites["default-web-site-legacy"].runtime == "core"
+
+
+def test_an_app_whose_configuration_could_not_be_read_is_listed_and_says_so():
+    farm = _farm()
+    farm.sites[1].apps[2] = DiscoveredApp(path="/static", pool="ShopApiPool", physical_path=r"D:\shop-static",
+                                          aspnet_core=None, config_error="internal: malformed web.config\nline 3")
+    text = inventory_toml(farm, "web01")
+    assert parse_inventory(text, "x").sites["shop-static"].runtime == "clr"
+    assert 'could not be read ("internal: malformed web.config\\nline 3")' in text
+    assert 'set runtime = "core" by hand' in text
 
 
 def test_an_address_can_differ_from_the_host_name():

@@ -106,14 +106,24 @@ def test_the_none_rung_looks_before_its_warm_up_and_after_it(ps_tree):
     assert status.index("Invoke-Warmup $target $result.before") < status.index("$seen = Get-Observation")
 
 
-def test_before_a_kill_the_pools_own_crashes_are_counted_from_the_system_log_and_an_unreadable_log_refuses(ps_tree):
+def test_before_a_kill_the_pools_own_crashes_are_counted_from_the_system_log_and_an_unreadable_log_refuses(
+    prelude, ps_tree
+):
     worker = ps_tree.load_script("worker")
     library = ps_tree.function_definitions(worker.root)
     operation = ps_tree.text(library["invoke-operation"])
     assert operation.index("Assert-KillsAllowed") < operation.index("Stop-Worker")
-    crashes = ps_tree.text(library["get-poolcrashes"])
+    crashes = ps_tree.text(ps_tree.function_definitions(prelude.root)["get-poolcrashes"])
     assert "Id = @(5009, 5010, 5011)" in crashes and "ProviderName = 'Microsoft-Windows-WAS'" in crashes
-    assert "'NoMatchingEventsFound*'" in crashes  # no event at all is 0; any other failure refuses
-    assert crashes.index("'NoMatchingEventsFound*'") < crashes.index("Stop-Operation 'rapid_fail_risk'")
+    assert "'NoMatchingEventsFound*'" in crashes  # no event at all is 0; any other failure throws
+    assert crashes.index("'NoMatchingEventsFound*'") < crashes.index("        throw\n")
     allowed = ps_tree.text(library["assert-killsallowed"])
+    assert allowed.index("Get-PoolCrashes") < allowed.index("Stop-Operation 'rapid_fail_risk'")  # unreadable: refuse
     assert "$result.crashes_seen + $Kills -ge $Settings.rapid_fail_max_crashes" in allowed
+
+
+def test_status_reads_the_pools_own_crashes_for_the_plans_guard_and_says_why_when_it_cannot(ps_tree):
+    status = ps_tree.text(ps_tree.function_definitions(ps_tree.load_script("status").root)["invoke-operation"])
+    read = status[status.index("if ($result.settings.rapid_fail_protection)"):]
+    assert "Get-PoolCrashes $target.PoolName $result.settings.rapid_fail_interval_s" in read
+    assert read.index("try {") < read.index("Get-PoolCrashes") < read.index("$result.crashes_error =")

@@ -143,8 +143,8 @@ def _key_problems(ps_tree, op: str, mutated_file: str, old: str, new: str) -> li
         (
             "discover",
             "discover",
-            "                    physical_path = ",
-            "                    physicalPath = ",
+            "        physical_path = ",
+            "        physicalPath = ",
             "DiscoveredApp",
         ),
         (
