@@ -94,11 +94,17 @@ class WatchSchedule:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True)
 
+    def _sleep_s(self) -> float:
+        """Until the next site is due, at most a tick (the lease is renewed each tick)."""
+        with self._lock:
+            due = min(self._due.values(), default=float("inf"))
+        return max(0.05, min(self.tick_s(), due - self._monotonic()))
+
     def _loop(self) -> None:
         while True:
             try:
                 self.run_due()
             except Exception:
                 log.exception("watch_schedule_failed")
-            if self._stop.wait(self.tick_s()):
+            if self._stop.wait(self._sleep_s()):
                 return
