@@ -11,6 +11,10 @@ hosts per wave, then:
    sent per host per operation (NTLM handshake legs included), its CPU seconds and peak RSS.
 
     .venv/bin/python bench/rollout.py --inventory FARM.toml --max-parallel 50 [--runs 2] [--rung appdomain]
+        [--metrics]
+
+With --metrics the Runtime measures as `serve`'s does (bot.metrics: every request event counted, the
+executor's failures too), and the result adds the CPU of one /metrics exposition afterwards.
 
 Prints one JSON object.
 """
@@ -30,9 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from prometheus_client import generate_latest
 
 from bot.bootstrap import build, executor_for
 from bot.config import Settings, WinRMSettings
+from bot.metrics import PrometheusMetrics
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.transport import HostSession
 from commands.model import RestartRequest
@@ -76,10 +82,11 @@ class CountingExecutor(WinRMExecutor):
         super().release_session(session, reusable=reusable)
 
 
-def counting_executor(settings: Settings) -> CountingExecutor:
-    built = executor_for(settings)
+def counting_executor(settings: Settings, metrics: PrometheusMetrics | None = None) -> CountingExecutor:
+    built = executor_for(settings, metrics)
     return CountingExecutor(env=settings.env, max_parallel=built.max_parallel, timeouts=built.timeouts,
-                            deadlines=built.deadlines, ca_trust_path=built.ca_trust_path, keep_shells=True)
+                            deadlines=built.deadlines, ca_trust_path=built.ca_trust_path, keep_shells=True,
+                            on_error=built.on_error)
 
 
 def ntlm(inventory: Inventory) -> Inventory:
@@ -101,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single", type=int, default=3, help="single-host restarts for the per-host time")
     parser.add_argument("--rung", default="appdomain", choices=["appdomain", "apppool"])
     parser.add_argument("--transport", default="ntlm", choices=["ntlm", "basic"])
+    parser.add_argument("--metrics", action="store_true", help="measure as serve does (bot.metrics)")
     args = parser.parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # no per-call log lines
 
@@ -128,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             assert view.state == "succeeded", view.model_dump_json()
             runtime.close()
 
-        executor = counting_executor(settings)
-        runtime = build(settings, executor=executor)  # given, so closed here
+        metrics = PrometheusMetrics() if args.metrics else None
+        executor = counting_executor(settings, metrics)
+        runtime = build(settings, executor=executor, metrics=metrics)  # the executor is given, so closed here
         service = runtime.service
         walls: list[float] = []
         requests_per_run: list[int] = []
@@ -144,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
             assert view.state == "succeeded" and len(view.hosts) == hosts, bad[:3]
             assert view.plan is not None and len(view.plan.waves) == math.ceil(hosts / args.max_parallel)
         cpu = cpu_s() - cpu_before
+        scrape_cpu_ms = None
+        if metrics is not None:
+            before_scrape = cpu_s()
+            generate_latest(metrics.registry)
+            scrape_cpu_ms = (cpu_s() - before_scrape) * 1000
         runtime.close()
         executor.close()  # the hosts' kept shells deleted
 
@@ -164,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_s": cpu,
         "cpu_ms_per_host_op": cpu * 1000 / (hosts * args.runs),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "metrics": args.metrics,
+        "scrape_cpu_ms": scrape_cpu_ms,
     }
     json.dump(result, sys.stdout)
     print()

@@ -7,7 +7,8 @@ are chosen to finish in a few minutes on a 2-core machine: a combination whose i
 longer than `--budget-s` (200 hosts one at a time: about 4 minutes) is skipped and said so.
 
     .venv/bin/python bench/run.py [--hosts 10 50 200] [--parallel 1 10 50] [--latency-ms 20]
-        [--recycle-s 2] [--cold-start-s 1] [--budget-s 70] [--only rollout|winrm-requests|farm-restart|slack-ack]
+        [--recycle-s 2] [--cold-start-s 1] [--budget-s 70]
+        [--only rollout|winrm-requests|farm-restart|slack-ack|metrics-cost]
         [--update-docs]
 """
 
@@ -76,10 +77,10 @@ def stop_farm(sim: subprocess.Popen[bytes]) -> None:
         sim.wait()
 
 
-def rollout(client: Path, parallel: int, runs: int, rung: str) -> dict[str, Any]:
+def rollout(client: Path, parallel: int, runs: int, rung: str, *extra: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(HERE / "rollout.py"), "--inventory", str(client), "--max-parallel", str(parallel),
-         "--runs", str(runs), "--rung", rung],
+         "--runs", str(runs), "--rung", rung, *extra],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )
     if done.returncode != 0:
@@ -211,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recycle-s", type=float, default=2.0)
     parser.add_argument("--cold-start-s", type=float, default=1.0)
     parser.add_argument("--budget-s", type=float, default=70.0, help="skip rows whose ideal schedule is longer")
-    parser.add_argument("--only", choices=["rollout", "winrm-requests", "farm-restart", "slack-ack"])
+    parser.add_argument("--only", choices=["rollout", "winrm-requests", "farm-restart", "slack-ack",
+                                                     "metrics-cost"])
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite the sections of {DOCS}")
     args = parser.parse_args(argv)
 
@@ -230,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                         "8", "32", "--runs", "3", *extra], check=True, cwd=ROOT)
     if args.only in (None, "slack-ack"):
         subprocess.run([sys.executable, str(HERE / "slack_ack.py"), "--runs", "1", *extra], check=True, cwd=ROOT)
+    if args.only in (None, "metrics-cost"):
+        subprocess.run([sys.executable, str(HERE / "metrics_cost.py"), "--pairs", "4"], check=True, cwd=ROOT)
     return 0
 
 

@@ -6,11 +6,14 @@ that only reach hosts (doctor, discover): no store."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -21,7 +24,7 @@ from bot.app.events import SilentNotifier
 from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
-from bot.config import Settings
+from bot.config import Settings, former_default_database
 from policies.consistency import environments_fit
 from policies.inventory import Inventory
 from policies.policy import Policy
@@ -87,7 +90,9 @@ def build(
     `metrics` (serve's bot.metrics.PrometheusMetrics) hears every request event before the
     Notifier does, and counts the failed calls of the WinRM executor built here.
     Requests that a dead process on this machine left `running` are marked interrupted first (never
-    re-run), which frees their locks. If anything fails, what was opened is closed again."""
+    re-run), which frees their locks. If anything fails, what was opened is closed again. The
+    service reads its policy and inventory files again when they change (PolicyFiles)."""
+    files = PolicyFiles(settings)  # before reading them: a change from here on is seen
     policy, inventory = settings.policy(), settings.inventory()  # bad files fail before anything opens
     check_environments(policy, inventory, settings)
     warn_on_split_database(settings)
@@ -126,6 +131,7 @@ def build(
             owner=settings.owner or process_owner(),
             incidents=incidents_for(store),
             metrics=metrics,
+            reread=files.changed if files.watched else None,
         )
         stack.callback(service.close)
     except BaseException:
@@ -146,6 +152,45 @@ def _own_executor(settings: Settings, stack: ExitStack, metrics: Metrics | None 
     return executor
 
 
+class PolicyFiles:
+    """The policy and inventory files behind a Service, looked at before each command of a running
+    process (serve, mcp): reading two small files costs less than one WinRM request, and content,
+    not modification time, so a quick rewrite counts. The last good files are never used in place
+    of a file someone has changed: a broken one fails every command until it is fixed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # files given in memory (Settings.of: the demo, tests) are not watched
+        self.watched = settings.loaded_policy is None and settings.loaded_inventory is None and (
+            settings.policy_path is not None or settings.inventory_path is not None)
+        self._lock = threading.Lock()
+        self._seen = self._digests()
+
+    def _digests(self) -> tuple[str | None, ...]:
+        return tuple(_digest(path) for path in (self.settings.policy_path, self.settings.inventory_path))
+
+    def changed(self) -> tuple[Policy, Inventory] | None:
+        """The files' contents if they changed since the last look, else None; ConfigError (file,
+        line, field) if they no longer read, and again on every look until they do."""
+        with self._lock:
+            now = self._digests()
+            if now == self._seen:
+                return None
+            policy, inventory = self.settings.policy(), self.settings.inventory()
+            check_environments(policy, inventory, self.settings)
+            self._seen = now
+            return policy, inventory
+
+
+def _digest(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        return f"unreadable: {error.strerror}"
+
+
 def check_environments(policy: Policy, inventory: Inventory, settings: Settings) -> list[str]:
     """Raises ConfigError when a site names an environment the policy does not define; returns the
     warnings (a policy environment no site uses), each logged once here."""
@@ -158,9 +203,13 @@ def check_environments(policy: Policy, inventory: Inventory, settings: Settings)
 
 
 def warn_on_split_database(settings: Settings) -> str | None:
-    """Says once (a warning on stderr) when this config file was used with another database before."""
+    """Says once (a warning on stderr) when this config file was used with another database before,
+    and on every run while an earlier version's database sits unused in the working directory."""
     from bot.store.choice import note_database
 
+    former = former_default_database(settings)
+    if former:
+        log.warning("database_moved", detail=former)
     if settings.config_path is None or settings.db_url is None:
         return None
     warning = note_database(settings.config_path, settings.db_url, settings.db_source, settings.env)

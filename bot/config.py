@@ -151,6 +151,7 @@ class Settings:
     workdir: Path
     config_path: Path | None = None
     db_source: str = "the working directory's .aspreset/"  # where db_url came from, for people to read
+    db_default: bool = False  # db_url is the default (no --db, ASPRESET_DB or db = "..."): for the upgrade note
     env: dict[str, str] = field(default_factory=dict, repr=False)
     owner: str | None = None  # who runs requests (default: this host/pid)
     mcp: McpSettings = field(default_factory=McpSettings)
@@ -231,6 +232,7 @@ def load_settings(
         inventory_path=Path(inventory) if inventory else resolve(file.inventory),
         db_url=db_url,
         db_source=db_source,
+        db_default=not (db or env.get("ASPRESET_DB") or file.db),
         cli_user=env.get("ASPRESET_USER") or file.cli_user,
         winrm=file.winrm,
         mcp=file.mcp,
@@ -256,6 +258,26 @@ def _database(option: str | None, env: dict[str, str], configured: str | None,
     if config_path is not None:
         return _sqlite(config_path.resolve().parent / DB_DIR / DB_NAME), f"the default beside {config_path}"
     return _sqlite(state_directory(env).resolve() / DB_NAME), "the default per-user state directory"
+
+
+def former_default_database(settings: Settings) -> str | None:
+    """What to tell someone upgrading: the default database used to be `.aspreset/aspreset.db`
+    under the working directory. When one sits here and this run, left to the default, uses another
+    file, its requests, locks and audit trail would seem gone: say where each is and how to keep the
+    old one. Said on every run until they choose (set `db`, move the file, or delete it)."""
+    if not settings.db_default or not settings.db_url:
+        return None
+    former = (settings.workdir / DB_DIR / DB_NAME).resolve()
+    in_use = Path(settings.db_url.removeprefix("sqlite:///"))
+    if not former.is_file() or former == in_use.resolve():
+        return None
+    where = f"db = \"sqlite:///{former}\" in {settings.config_path}" if settings.config_path else (
+        f"ASPRESET_DB=sqlite:///{former} (or db = \"sqlite:///{former}\" in an aspreset.toml)")
+    move = "" if in_use.exists() else f", or move it there (mv {former} {in_use}, with no bot running)"
+    return (f"found the database of an earlier aspreset at {former} (the former default under the working "
+            f"directory); this version uses {in_use} ({settings.db_source}), so the requests, locks and audit "
+            f"trail recorded there are not seen here. To keep using it, set {where}{move}; to start afresh, "
+            "delete or rename it")
 
 
 def state_directory(env: dict[str, str]) -> Path:

@@ -75,6 +75,7 @@ def dispatch(command: Command | Callable[[], Command], principal: Principal, ser
     arguments, so that an input over the limits is answered here, like any other bad input."""
     name = type(command).__name__
     try:
+        service.refresh()  # the policy and inventory files as they are now (a broken one fails closed)
         built = command() if callable(command) else command
         name = type(built).__name__
         return HANDLERS[type(built)](built, principal, service, origin)

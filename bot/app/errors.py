@@ -49,20 +49,26 @@ class UnknownRequest(NotFound):
 
 
 class LockHeld(Refused):
-    """A (host, pool) the request needs is held by another live request: the new one is refused."""
+    """A (host, pool) the request needs is held by another live request: the new one is refused.
+    Who holds it travels as fields (front ends read them, never the sentence): the holder's request
+    id, its requester's principal id, since when, and `until`, the holder's approval deadline when
+    it is waiting for one (None: it runs, and holds the lock until it ends)."""
 
     code = "locked"
 
-    def __init__(self, host: str, pool: str, holder_request_id: str, holder_requester: str, since: datetime) -> None:
+    def __init__(self, host: str, pool: str, holder_request_id: str, holder_requester: str, since: datetime,
+                 until: datetime | None = None) -> None:
+        waits = f"; it waits for approval until {until.isoformat(timespec='seconds')}" if until else ""
         super().__init__(
             f"{host} / {pool} is locked by {holder_requester} for request {holder_request_id} "
-            f"since {since.isoformat(timespec='seconds')}"
+            f"since {since.isoformat(timespec='seconds')}{waits}"
         )
         self.host = host
         self.pool = pool
         self.holder_request_id = holder_request_id
         self.holder_requester = holder_requester
         self.since = since
+        self.until = until
 
 
 class SelfApproval(NotAllowed):

@@ -8,8 +8,8 @@ import secrets
 
 import structlog
 
-from bot.app.errors import AspresetError
-from bot.app.views import ErrorView
+from bot.app.errors import AspresetError, LockHeld
+from bot.app.views import ErrorView, LockHolderView
 from commands.limits import LimitExceeded
 
 log = structlog.get_logger("aspreset.incident")
@@ -27,6 +27,10 @@ def reply_for(error: Exception, **context: object) -> ErrorView:
 
 
 def error_view(error: AspresetError) -> ErrorView:
+    if isinstance(error, LockHeld):
+        holder = LockHolderView(request_id=error.holder_request_id, requester=error.holder_requester,
+                                host=error.host, pool=error.pool, since=error.since, until=error.until)
+        return ErrorView(code=error.code, message=str(error), holder=holder)
     return ErrorView(code=error.code, message=str(error))
 
 

@@ -18,10 +18,16 @@ from bot.app.records import (
     RequestState,
 )
 from bot.app.results import OperationParams, OperationResult
-from policies.inventory import DrainHook, Host
+from policies.inventory import DrainHook, Host, Inventory
+from policies.policy import Policy
 
 Clock = Callable[[], datetime]
 """Now, tz-aware UTC. Tests pass a clock they move by hand."""
+
+Reread = Callable[[], tuple[Policy, Inventory] | None]
+"""The policy and inventory as their files say now, or None when neither changed since the last
+look (bootstrap's PolicyFiles). Raises ConfigError naming the file and line of one that no longer
+reads, on every look until it is fixed."""
 
 class Notifier(Protocol):
     """Hears what happens to a request (bot.app.events): the Slack channel, CLI progress, logs.

@@ -11,7 +11,7 @@ from bot.app.errors import ConfigError
 from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Reread, Store
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from bot.app.watch.incidents import IncidentStore
@@ -41,9 +41,12 @@ class Service:
         owner: str | None = None,
         incidents: IncidentStore | None = None,
         metrics: Metrics | None = None,
+        reread: Reread | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
-        `metrics` is for the health watch's probes; request events reach it through the Notifier."""
+        `metrics` is for the health watch's probes; request events reach it through the Notifier.
+        `reread`: where a running process gets its policy and inventory files again (`refresh`)."""
+        self._reread = reread
         self._policy = policy
         self._inventory = inventory
         self.executor = executor
@@ -84,6 +87,17 @@ class Service:
     def inventory(self, inventory: Inventory) -> None:
         """A new inventory (re-read from its file) holds for every use case from the next call on."""
         self._inventory = self.requests.inventory = self.queries.inventory = inventory
+
+    def refresh(self) -> None:
+        """Take the policy and inventory as their files say now, if they changed: a freeze added to the
+        policy holds from the next command on, whichever front end brings it (dispatch calls this
+        first). A file that no longer reads raises ConfigError (its file and line): the command fails
+        closed, and so does every next one until the file is fixed."""
+        if self._reread is None:
+            return
+        fresh = self._reread()
+        if fresh is not None:
+            self.policy, self.inventory = fresh
 
     def principal(self, name: str, channel: str | None = None) -> Principal:
         """A principal from an alias in [people] or an immutable ID (U..., mcp:NAME, cli:NAME)."""

@@ -191,11 +191,23 @@ class HelpView(Model):
     text: str
 
 
+class LockHolderView(Model):
+    """Who holds the lock a `locked` error is about, as fields a front end can act on."""
+
+    request_id: str
+    requester: str  # the holder's principal id (U..., mcp:NAME, cli:NAME)
+    host: str
+    pool: str
+    since: datetime
+    until: datetime | None = None  # its approval deadline while it waits for one; None while it runs
+
+
 class ErrorView(Model):
     kind: Literal["error"] = "error"
     code: str  # stable: bad_input, refused, locked, not_found, not_allowed, winrm_timeout, internal, ...
     message: str
     incident: str | None = None  # set for unexpected errors: the id to find in the logs
+    holder: LockHolderView | None = None  # set for `locked`: the request that holds the lock
 
 
 class AuditEventView(Model):

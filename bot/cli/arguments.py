@@ -15,7 +15,7 @@ from bot.cli import checks
 from bot.cli import commands as c
 from bot.cli import mcp as mcp_cli
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE
-from bot.config import load_settings
+from bot.config import former_default_database, load_settings
 from commands.model import Reason
 from commands.reasons import REASON_NAMES, UnknownReason, parse_reason
 from commands.rungs import Rung
@@ -74,6 +74,8 @@ class _Version(argparse.Action):
         try:
             settings = load_settings()
             found = f"config: {settings.config_path or 'none found'}\ndatabase: {settings.database_shown}"
+            if former := former_default_database(settings):
+                found += f"\nnote: {former}"
         except AspresetError as error:
             found = f"config: {error}"
         print(f"aspreset {version('aspreset')}\n{found}")

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.app.errors import AspresetError
 from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE
-from bot.config import Settings, load_settings
+from bot.config import Settings, former_default_database, load_settings
 from bot.store.database import parse_url
 from policies.consistency import environments_fit
 from policies.files import FileError, default_policy, load_inventory, load_policy
@@ -70,6 +70,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         _credentials(findings, inventory, settings)
     if findings.attempt("database", lambda: parse_url(settings.db_url or "")) is not None:
         findings.checked["database"] = settings.database_shown
+        if former := former_default_database(settings):
+            findings.warnings.append(f"database: {former}")
     return _report(args, findings, policy, policy_file or "the built-in default policy")
 
 

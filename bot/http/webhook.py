@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from bot.app.deploy import DeployAssessment, NoticeError, assess, read_notice
+from bot.app.errors import ConfigError
 from policies.inventory import Inventory
 from policies.policy import Policy
 
@@ -104,6 +105,9 @@ class DeployWebhook:
             assessment = assess(notice, self._inventory(), self._policy())
         except NoticeError as error:
             return _error(STATUS_FOR.get(error.code, 400), error.code, str(error), field=error.field)
+        except ConfigError as error:  # the policy or inventory file no longer reads: fail closed
+            return _error(503, "bad_configuration", f"nothing was posted: the bot cannot read its files ({error}); "
+                          "a person needs to fix them")
         channel = assessment.plan.channel
         if not channel:
             return _error(422, "no_channel", f"site {notice.site!r} has no channel in the inventory "

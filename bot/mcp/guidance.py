@@ -5,12 +5,11 @@ which tool follows the request."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from bot.app.errors import AspresetError
 from bot.app.service import Service
-from bot.app.views import RequestView
+from bot.app.views import ErrorView, RequestView
 
 WhereApproved = Callable[[Service, str], str]
 """(service, site) -> where a person approves a waiting request of that site, in words."""
@@ -78,23 +77,19 @@ def in_assistant_words(message: str) -> str:
     return message.strip()
 
 
-LOCK_HOLDER = re.compile(r"for request (r-[A-Za-z0-9_-]+)")
-
-
-def locked(service: Service, principal_id: str, message: str) -> str:
+def locked(service: Service, principal_id: str, error: ErrorView) -> str:
     """A `locked` refusal in words an assistant can act on: which request holds the site, whose it
-    is, until when, and what to do about it."""
-    found = LOCK_HOLDER.search(message)
-    if found is None:
-        return message
+    is, until when, and what to do about it (from the error's `holder`, never its sentence)."""
+    if error.holder is None:
+        return error.message
     try:
-        holder = service.queries.get_request(found.group(1))
+        holder = service.queries.get_request(error.holder.request_id)
     except AspresetError:
-        return message
+        return error.message
     whose = "your own request" if holder.requester == principal_id else f"a request by {holder.requester_display}"
     what = f"{holder.rung} restart of {holder.site}"
     if holder.state == "awaiting_approval":
-        until = f" until {holder.expires_at:%H:%M} UTC" if holder.expires_at else ""
+        until = f" until {error.holder.until:%H:%M} UTC" if error.holder.until else ""
         state = f"waiting for approval{until}, when it expires and frees the hosts"
     elif holder.state == "approved":
         state = "approved and about to run"

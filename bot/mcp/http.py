@@ -23,7 +23,6 @@ from bot.config import McpSettings, Settings
 from bot.http.asgi import MCP_METADATA_PATH, MCP_PATH
 from bot.mcp.auth import BearerTokens, authenticated_principal, client_digests
 from bot.mcp.guidance import WhereApproved, at_the_terminal, in_slack
-from bot.mcp.reload import PolicyFiles
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource
 
@@ -121,9 +120,7 @@ def serve_app(settings: Settings, service: Callable[[], Service], host: str = "1
     the app); the Slack front end of `aspreset serve` posts approval requests to the site's channel."""
     if not settings.mcp.clients:
         return None
-    files = PolicyFiles(settings)
-    source = ServiceSource(service, refresh=files.refresh if settings.policy_path or settings.inventory_path else None)
-    return mcp_http_app(source, settings.mcp, settings.env, where_approved=in_slack, host=host)
+    return mcp_http_app(ServiceSource(service), settings.mcp, settings.env, where_approved=in_slack, host=host)
 
 
 @asynccontextmanager

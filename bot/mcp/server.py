@@ -127,7 +127,7 @@ class Tools:
         self, service: Service, principal: Principal, view: View, output: Output, request_outcome: bool
     ) -> CallToolResult:
         if isinstance(view, ErrorView) and view.code == "locked":
-            view = view.model_copy(update={"message": locked(service, principal.id, view.message)})
+            view = view.model_copy(update={"message": locked(service, principal.id, view)})
         if isinstance(view, RequestView):
             view = for_assistant(view, self.where_approved(service, view.site))
         elif isinstance(view, RequestListView):

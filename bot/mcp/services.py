@@ -21,27 +21,25 @@ class ServiceSource:
     """Builds the Service once, the first time a tool needs it; a failed build is tried again on
     the next call (someone may have fixed the file), and until then nothing runs."""
 
-    def __init__(self, build: Callable[[], Service], *, refresh: Callable[[Service], None] | None = None) -> None:
-        """`refresh` is called with the service before each call (bot/mcp/reload.py: the policy and
-        inventory read again when their files changed); what it raises fails the call closed."""
+    def __init__(self, build: Callable[[], Service]) -> None:
         self._build = build
-        self._refresh = refresh
         self._service: Service | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, service: Service, *, refresh: Callable[[Service], None] | None = None) -> ServiceSource:
-        source = cls(lambda: service, refresh=refresh)
+    def of(cls, service: Service) -> ServiceSource:
+        source = cls(lambda: service)
         source._service = service
         return source
 
     def get(self) -> Service:
+        """The service, with its policy and inventory as their files say now (Service.refresh: what
+        it raises fails the call closed)."""
         with self._lock:
             if self._service is None:
                 self._service = self._build()
             service = self._service
-        if self._refresh is not None:
-            self._refresh(service)
+        service.refresh()
         return service
 
 

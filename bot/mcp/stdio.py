@@ -13,7 +13,6 @@ from bot.app.service import Service
 from bot.bootstrap import Runtime, build
 from bot.config import Settings
 from bot.mcp.follow import ANSWER_AFTER_S, RunnerCommand
-from bot.mcp.reload import PolicyFiles
 from bot.mcp.runner import EventLines, run_one
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource, assistant, fixed
@@ -27,19 +26,12 @@ def serve_stdio(principal_name: str, settings: Callable[[], Settings], runner_ar
     files or the store cannot be read, every tool fails closed until they can."""
     principal = assistant(principal_name)  # a bad name is bad input: ConfigError before serving
     built: list[Runtime] = []  # the one build that succeeded (a failed one closed what it opened)
-    files: list[PolicyFiles] = []
 
     def service() -> Service:
-        current = settings()
-        built.append(build(current))
-        files.append(PolicyFiles(current))
+        built.append(build(settings()))
         return built[-1].service
 
-    def refresh(service: Service) -> None:
-        if files:
-            files[-1].refresh(service)
-
-    source = ServiceSource(service, refresh=refresh)
+    source = ServiceSource(service)
     try:
         try:
             source.get()

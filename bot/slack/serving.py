@@ -115,7 +115,7 @@ def build_serving(
         front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts)
         incidents = service.incidents or incidents_for(service.store)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents)
-        webhook = DeployWebhook(slack.webhook_secret, lambda: service.inventory, lambda: service.policy,
+        webhook = DeployWebhook(slack.webhook_secret, lambda: _refreshed(service).inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
         serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, metrics=metrics,
                           work=work, restarts=restarts)
@@ -133,6 +133,13 @@ def build_serving(
         runtime.close()
         raise
     return serving
+
+
+def _refreshed(service: Service) -> Service:
+    """The service with its policy and inventory files as they are now (what dispatch does for a
+    command; the webhook reads them without one). A broken file raises ConfigError: fail closed."""
+    service.refresh()
+    return service
 
 
 def socket_mode_handler(bolt: App, app_token: str | None) -> SocketModeHandler:

@@ -80,7 +80,9 @@ class MemoryStore:
                 if holder is not None:
                     held_by = self._requests[holder[0]]
                     key = wanted[normalized]
-                    raise LockHeld(key.host, key.pool, held_by.id, held_by.requester, holder[1])
+                    waits = held_by.state is RequestState.AWAITING_APPROVAL
+                    raise LockHeld(key.host, key.pool, held_by.id, held_by.requester, holder[1],
+                                   until=held_by.expires_at if waits else None)
             request = self._insert(new, state, now)
             for normalized in wanted:
                 self._locks[normalized] = (request.id, now)

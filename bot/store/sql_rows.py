@@ -65,6 +65,7 @@ def check_locks_free(conn: Connection, wanted: Mapping[tuple[str, str], LockKey]
             requests.c.id,
             requests.c.requester,
             requests.c.state,
+            requests.c.expires_at,
         )
         .join(requests, requests.c.id == request_locks.c.request_id)
         .where(tuple_(request_locks.c.host, request_locks.c.pool).in_(list(wanted)))  # one IN, any number of hosts
@@ -82,7 +83,8 @@ def check_locks_free(conn: Connection, wanted: Mapping[tuple[str, str], LockKey]
             )
             continue
         key = wanted[(row.host, row.pool)]
-        raise LockHeld(key.host, key.pool, row.id, row.requester, row.since)
+        waits = RequestState(row.state) is RequestState.AWAITING_APPROVAL
+        raise LockHeld(key.host, key.pool, row.id, row.requester, row.since, until=row.expires_at if waits else None)
 
 
 def insert_request(

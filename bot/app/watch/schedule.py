@@ -51,7 +51,10 @@ class WatchSchedule:
         return max(0.05, min([MAX_TICK_S, *(i / 4 for i in intervals)]))
 
     def run_due(self) -> list[str]:
-        """Start the round of every site that is due, if this replica holds the lease; the sites started."""
+        """Start the round of every site that is due, if this replica holds the lease; the sites started.
+        The policy and inventory are taken as their files say now (a watch added or changed holds from
+        the next round; a file that no longer reads stops the rounds until it is fixed: fail closed)."""
+        self.watcher.service.refresh()
         sites = self.watcher.watched_sites()
         if not sites or self._stop.is_set():
             return []

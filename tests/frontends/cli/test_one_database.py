@@ -81,3 +81,54 @@ def test_a_second_database_for_the_same_config_is_warned_about_once(capsys, tmp_
     assert "split between them" in warnings[0]["detail"]
 
     assert run(capsys, "requests", "--db", other)[2] == ""  # said once
+
+
+def test_an_earlier_versions_database_under_the_working_directory_is_named_with_how_to_keep_it(
+    capsys, tmp_path, monkeypatch, farm_inventory
+):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "farm.toml").write_text(inventory_toml(farm_inventory))
+    monkeypatch.chdir(project)
+    files = ["--policy", str(EXAMPLES / "policy.toml"), "--inventory", "farm.toml"]
+    former = (project / ".aspreset" / "aspreset.db").resolve()  # where an earlier aspreset kept it by default
+    code, out, _ = run(capsys, "recycle", "shop-web", "--reason", "hung", "--as", "alice", "--json", *files,
+                       "--db", f"sqlite:///{former}")
+    assert code == 4
+    request_id = json.loads(out)["id"]
+    new = (Path(os.environ["XDG_STATE_HOME"]) / "aspreset" / "aspreset.db").resolve()
+
+    code, out, err = run(capsys, "requests", "--json", *files)
+    assert code == 0 and json.loads(out) == []  # the new default database: the request is not there
+    [warning] = [json.loads(line) for line in err.splitlines() if '"database_moved"' in line]
+    detail = warning["detail"]
+    assert f"found the database of an earlier aspreset at {former}" in detail and f"this version uses {new}" in detail
+    assert f"ASPRESET_DB=sqlite:///{former}" in detail and "delete or rename it" in detail
+    assert run(capsys, "requests", "--json", *files)[2].count("database_moved") == 1, "said on every run"
+
+    code, out, _ = run_version(capsys)
+    assert f"note: found the database of an earlier aspreset at {former}" in out
+
+    monkeypatch.setenv("ASPRESET_DB", f"sqlite:///{former}")  # what the warning says keeps the old one in use
+    code, out, err = run(capsys, "requests", "--json", *files)
+    assert [r["id"] for r in json.loads(out)] == [request_id] and "database_moved" not in err
+
+
+def test_the_move_it_suggests_is_offered_only_while_the_new_database_does_not_exist(
+    capsys, tmp_path, monkeypatch, farm_inventory
+):
+    config = farm_config(tmp_path, farm_inventory)
+    monkeypatch.setenv("ASPRESET_CONFIG", str(config))
+    (tmp_path / "clone" / ".aspreset").mkdir(parents=True)
+    former = tmp_path / "clone" / ".aspreset" / "aspreset.db"
+    former.write_bytes(b"")  # any file there: it is named, never opened or changed
+    monkeypatch.chdir(tmp_path / "clone")
+    new = config.parent / ".aspreset" / "aspreset.db"
+
+    _, _, err = run(capsys, "requests")
+    assert f"mv {former.resolve()} {new.resolve()}" in err
+    assert f'db = \\"sqlite:///{former.resolve()}\\" in {config}' in err
+    assert new.is_file()  # this run made it
+    _, _, err = run(capsys, "requests")
+    assert "database_moved" in err and "mv " not in err  # moving would now overwrite it
+    assert former.read_bytes() == b""

@@ -9,7 +9,6 @@ from mcp import Client
 
 from bot.bootstrap import build
 from bot.config import load_settings
-from bot.mcp.reload import PolicyFiles
 from bot.mcp.server import build_server
 from bot.mcp.services import ServiceSource, assistant, fixed
 from bot.sim.cli import inventory_toml
@@ -35,9 +34,8 @@ async def test_a_freeze_added_to_the_policy_file_applies_to_the_next_call(tmp_pa
     farm.write_text(inventory_toml(farm_inventory))
     settings = load_settings(policy=str(policy), inventory=str(farm), db=f"sqlite:///{tmp_path / 'a.db'}",
                              environ={}, cwd=tmp_path)
-    files = PolicyFiles(settings)
-    with build(settings) as runtime:
-        source = ServiceSource.of(runtime.service, refresh=files.refresh)
+    with build(settings) as runtime:  # the service reads its files again when they change
+        source = ServiceSource.of(runtime.service)
         async with Client(build_server(source, fixed(assistant("assistant")))) as client:
             before = await client.call_tool("plan_restart", PLAN)
             policy.write_text(POLICY.read_text() + FREEZE)

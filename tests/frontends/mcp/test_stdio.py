@@ -95,3 +95,24 @@ def test_aspreset_mcp_refuses_a_principal_name_that_is_not_one_and_serves_nothin
     assert main(["mcp", "--principal", "alice bob"]) == 2
     err = capsys.readouterr().err
     assert "MCP principal name 'alice bob'" in err and "mcp:" in err
+
+
+@pytest.mark.anyio
+async def test_aspreset_mcp_leaves_no_shell_open_on_any_host_after_it_exits(
+    tmp_path, farm_inventory, db_url, demo_farm
+):
+    """The server reads the hosts itself (site_status) and its runner restarts them: both keep a
+    shell per host while they work, and both delete them on the way out."""
+    async with Client(aspreset_mcp(tmp_path, farm_inventory, db_url)) as client:
+        status = await client.call_tool("site_status", {"site": "shop-web"})
+        assert not status.is_error, status.content[0].text
+        done = await client.call_tool("request_restart", {"site": "shop-web", "reason": "config", "note": "new string",
+                                                          "changed_files": ["App_Config/connectionStrings.config"]})
+        assert not done.is_error and done.structured_content["state"] == "succeeded", done.content[0].text
+        kept = {name: host.open_shells for name, host in demo_farm.hosts.items()}
+        assert kept["web01"] >= 1 and kept["web02"] >= 1, f"the server keeps a shell per host it read: {kept}"
+    # the client's exit closed stdin: `aspreset mcp` ended (its runner ended before it answered)
+    from tests.frontends.mcp.test_runner import wait_for
+
+    await wait_for(lambda: all(host.open_shells == 0 for host in demo_farm.hosts.values()), timeout=10)
+    assert {name: host.open_shells for name, host in demo_farm.hosts.items()} == dict.fromkeys(demo_farm.hosts, 0)

@@ -7,16 +7,25 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
+from hostile_endpoint import HostileEndpoint
 from prometheus_client.parser import text_string_to_metric_families
-from slack_http import ALICE, BOB
+from slack_http import ALICE, BOB, SIGNING_SECRET
 from slack_messages import approval_message, buttons
 from starlette.testclient import TestClient
 
+from bot.config import Settings, SlackSettings
 from bot.http.asgi import create_app
 from bot.http.loopback import serve_on_loopback
+from bot.sim.wsman import WsmanFaultSpec
 from bot.slack.blocks import APPROVE
+from bot.slack.serving import build_serving
+from bot.winrm.fault_codes import MAX_SHELLS
+from policies.files import load_policy
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -107,3 +116,32 @@ def test_without_a_token_only_this_machine_may_scrape(start_bot):
         refused = remote.get("/metrics")
         assert refused.status_code == 403 and "ASPRESET_METRICS_TOKEN" in refused.json()["message"]
     assert scrape(bot.url) is not None  # from 127.0.0.1 over real HTTP
+
+
+def test_winrm_errors_are_counted_by_code_and_fault_from_serves_own_executor(fake_slack, farm, tmp_path):
+    """serve's own WinRM executor (built by bootstrap, not passed in): web01 answers a WSManFault
+    (MaxShellsPerUser), web02 sits behind a proxy that answers a web page."""
+    with HostileEndpoint(farm.host("web02").wsman_port) as proxy:
+        proxy.misbehave("html", actions=["Create"])
+        farm.host("web01").inject_fault(WsmanFaultSpec(MAX_SHELLS, "w:QuotaLimit", "Too many shells."),
+                                        actions=["Create"])
+        inventory = farm.client_inventory()
+        hosts = {**inventory.hosts, "web02": inventory.hosts["web02"].model_copy(update={"port": proxy.port})}
+        slack = SlackSettings(bot_token=fake_slack.token, signing_secret=SIGNING_SECRET,
+                              api_base_url=fake_slack.base_url)
+        settings = Settings.of(load_policy(EXAMPLES / "policy.toml"), inventory.model_copy(update={"hosts": hosts}),
+                               workdir=tmp_path, db_url=f"sqlite:///{tmp_path / 'aspreset.db'}", slack=slack)
+        serving = build_serving(settings)
+        try:
+            with serve_on_loopback(serving.asgi) as url:
+                status = serving.service.status("shop-web")
+                assert {h.host: h.ok for h in status.hosts} == {"web01": False, "web02": False}
+
+                samples = scrape(url)
+        finally:
+            serving.close()
+
+    # status is read-only: the quota fault is transient, so it was asked once more within the deadline
+    assert value(samples, "aspreset_winrm_errors_total", op="status", code="protocol_error", fault="0x803381A5") == 2
+    assert value(samples, "aspreset_winrm_errors_total", op="status", code="protocol_error", fault="") == len(
+        proxy.misbehaved) == 1

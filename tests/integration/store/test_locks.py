@@ -30,8 +30,22 @@ def test_a_second_request_for_a_locked_pool_is_refused_with_the_holder_named(sto
     assert error.holder_request_id == first.id
     assert error.holder_requester == "U01ALICE"
     assert error.since == T0
-    assert str(error) == f"web2 / ShopPool is locked by U01ALICE for request {first.id} since 2026-03-02T09:00:00+00:00"
+    assert error.until == at(30)  # the holder waits for approval until it expires
+    assert str(error) == (f"web2 / ShopPool is locked by U01ALICE for request {first.id} "
+                          "since 2026-03-02T09:00:00+00:00; it waits for approval until 2026-03-02T09:30:00+00:00")
     assert error.code == "locked"
+
+
+def test_a_lock_held_by_a_running_request_names_no_until(store: Store) -> None:
+    first_new = new_request(approvals_needed=0)
+    first = store.create_request(first_new, locks_of(first_new), T0)
+    assert store.claim_for_run(first.id, at(1), owner="bot-a")
+
+    with pytest.raises(LockHeld) as held:
+        store.create_request(new_request(requester="U02BOB", requester_person="bob"), locks_of(first_new), at(2))
+
+    assert held.value.holder_request_id == first.id and held.value.until is None
+    assert "waits for approval" not in str(held.value)
 
 
 def test_a_refused_overlap_records_nothing_and_takes_no_lock(store: Store) -> None:

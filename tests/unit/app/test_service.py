@@ -10,9 +10,10 @@ import threading
 import pytest
 from fakes import FakeWorld as World
 
+from bot.app.dispatch import dispatch
 from bot.app.errors import HostUnreachable, LockHeld, NotAllowed
 from bot.app.records import AuditAction, RequestState
-from bot.app.views import HostResultView, RequestView
+from bot.app.views import ErrorView, HostResultView, RequestView
 from commands.model import Reason, RestartRequest
 from commands.rungs import Rung
 from policies.identity import Principal
@@ -187,6 +188,18 @@ def test_a_kill_waiting_for_approval_holds_the_pool_against_a_recycle(world: Wor
     assert held.value.holder_request_id == rid and held.value.code == "locked"
     assert len(world.store.list()) == 1  # the refused overlap recorded nothing
     assert restarts_on_shop(world) == {"web01": [], "web02": []}
+
+
+def test_a_locked_error_view_carries_the_holder_as_fields(world: World) -> None:
+    rid = request_id(world.service.request(HUNG, ALICE, "cli"))
+    waiting = world.store.get(rid)
+
+    view = dispatch(RECYCLE, BOB, world.service, "cli")
+
+    assert isinstance(view, ErrorView) and view.code == "locked" and view.holder is not None
+    assert (view.holder.request_id, view.holder.requester) == (rid, ALICE.id)
+    assert view.holder.until == waiting.expires_at and view.holder.since == waiting.created_at
+    assert view.model_dump(mode="json")["holder"]["request_id"] == rid  # --json and MCP see it too
 
 
 def test_an_approved_request_that_no_process_started_runs_on_the_next_approve(world: World) -> None:
