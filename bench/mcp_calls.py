@@ -2,9 +2,12 @@
 own client in memory, over a real `aspreset mcp` stdio subprocess, and over streamable HTTP under
 uvicorn on 127.0.0.1 with a bearer token. Everything is real against `bot.sim` (WinRM over
 loopback, SQLite in a temporary directory); no latency is injected. Over stdio each restart runs
-in a runner process of its own (bot/mcp/runner.py), so its row includes starting that process.
+in a runner process of its own (bot/runner), one kept warm (imported, waiting for its job), so its
+row includes handing the job over, or starting the process when no warm one is ready yet. Restarts
+are `--pause-s` apart (an assistant's restarts come seconds to minutes apart; 0: back to back, when
+the next warm runner is still importing).
 
-    .venv/bin/python bench/mcp_calls.py [--plans 50] [--restarts 10] [--update-docs]
+    .venv/bin/python bench/mcp_calls.py [--plans 50] [--restarts 10] [--pause-s 2] [--update-docs]
 """
 
 from __future__ import annotations
@@ -64,16 +67,18 @@ def _ms(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1000:.1f} ms ({min(samples) * 1000:.1f}-{max(samples) * 1000:.1f})"
 
 
-async def _timed(call: Callable[[], Awaitable[object]], runs: int) -> list[float]:
+async def _timed(call: Callable[[], Awaitable[object]], runs: int, pause_s: float = 0.0) -> list[float]:
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
         await call()
         samples.append(time.perf_counter() - started)
+        await anyio.sleep(pause_s)  # not timed: the time between an assistant's calls
     return samples
 
 
-async def _through(client: Client, plans: int, restarts: int) -> tuple[list[float], list[float]]:
+async def _through(client: Client, plans: int, restarts: int, pause_s: float = 0.0
+                   ) -> tuple[list[float], list[float]]:
     async def plan() -> None:
         result = await client.call_tool("plan_restart", PLAN)
         assert not result.is_error and result.structured_content["rung"] == "appdomain"
@@ -82,7 +87,7 @@ async def _through(client: Client, plans: int, restarts: int) -> tuple[list[floa
         result = await client.call_tool("request_restart", RESTART)
         assert not result.is_error and result.structured_content["state"] == "succeeded", result.content
 
-    return await _timed(plan, plans), await _timed(restart, restarts)
+    return await _timed(plan, plans), await _timed(restart, restarts, pause_s)
 
 
 def _direct(service: Service, plans: int, restarts: int) -> tuple[list[float], list[float]]:
@@ -100,7 +105,7 @@ def _direct(service: Service, plans: int, restarts: int) -> tuple[list[float], l
     return plan_samples, restart_samples
 
 
-def run(plans: int, restarts: int) -> list[tuple[str, list[float], list[float], float | None]]:
+def run(plans: int, restarts: int, pause_s: float = 0.0) -> list[tuple[str, list[float], list[float], float | None]]:
     rows: list[tuple[str, list[float], list[float], float | None]] = []
     with tempfile.TemporaryDirectory() as tmp, Farm.from_inventory(
         load_inventory(EXAMPLES / "inventory.toml"), timing=SimTiming.fast()
@@ -135,7 +140,7 @@ def run(plans: int, restarts: int) -> list[tuple[str, list[float], list[float], 
             async with Client(params) as client:
                 await client.list_tools()
                 first = time.perf_counter() - started
-                plan_samples, restart_samples = await _through(client, plans, restarts)
+                plan_samples, restart_samples = await _through(client, plans, restarts, pause_s)
             return plan_samples, restart_samples, first
 
         rows.append(("MCP over stdio (`aspreset mcp`)", *anyio.run(stdio)))
@@ -195,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plans", type=int, default=50)
     parser.add_argument("--restarts", type=int, default=10)
+    parser.add_argument("--pause-s", type=float, default=2.0, help="seconds between two restarts (not timed)")
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite this benchmark's section of {DOCS}")
     parser.add_argument("--serve-http", nargs=2, metavar=("FARM", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -202,7 +208,7 @@ def main() -> None:
     if args.serve_http:
         serve_http(*args.serve_http)
         return
-    text = report(run(args.plans, args.restarts), args.plans, args.restarts)
+    text = report(run(args.plans, args.restarts, args.pause_s), args.plans, args.restarts)
     print(text)
     if args.update_docs:
         machine = f"Python {platform.python_version()}, {platform.platform()}, nproc {os.cpu_count()}"
@@ -216,6 +222,8 @@ def main() -> None:
             "`SimTiming.fast()`) and SQLite. `plan_restart` plans the connection-string change (no WinRM);",
             "the restart is the appdomain restart it plans, run on web01 and web02 and recorded; every",
             "restart must succeed. The HTTP server runs in its own process, as `aspreset serve` does.",
+            f"Over stdio the restarts are {args.pause_s:g} s apart (untimed), so the runner kept warm for the",
+            "next one has its modules imported when it comes.",
             "",
             "Its listening socket must be made as `IPPROTO_TCP`: asyncio sets TCP_NODELAY only on sockets",
             "that say TCP, and with Nagle left on every reply on a kept-alive connection waited for the",
@@ -226,7 +234,7 @@ def main() -> None:
             text,
             "",
             f"Measured on {machine}. Reproduce: `.venv/bin/python bench/mcp_calls.py --plans {args.plans} "
-            f"--restarts {args.restarts} --update-docs`.",
+            f"--restarts {args.restarts} --pause-s {args.pause_s:g} --update-docs`.",
             END,
         ])
         write_section(START, END, section)

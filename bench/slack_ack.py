@@ -3,11 +3,14 @@
 The real thing end to end: `aspreset serve` as its own process on 127.0.0.1, Slack-signed
 slash commands over real HTTP, Bolt's signature check and lazy listeners, the WebClient pointed at
 a local fake of Slack's Web API, and the simulated IIS farm (real WinRM) restarting shop-web's
-pool over and over in the background (every WinRM request delayed by --latency-ms). Measured:
-the time from sending a command to Slack's HTTP 200 (the ack), which Slack wants within 3000 ms.
+pool over and over in the background (every WinRM request delayed by --latency-ms). With
+`--rollout-hosts N`, the restart in the background is a rollout of N hosts instead (farm-web, a
+farm of its own in its own process, waves of 50), again and again, while the same commands for the
+demo team's sites are measured. Measured: the time from sending a command to Slack's HTTP 200
+(the ack), which Slack wants within 3000 ms.
 
     .venv/bin/python bench/slack_ack.py [--commands 200] [--concurrency 20] [--latency-ms 20] [--runs 3]
-        [--update-docs]
+        [--rollout-hosts 50] [--update-docs]
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +38,12 @@ sys.path.insert(0, str(ROOT / "tests" / "frontends" / "slack"))  # the fake Slac
 import structlog  # noqa: E402
 from docs_section import write_section  # noqa: E402  (bench/ is on sys.path when run as a script)
 from fake_slack import Call, FakeSlack  # noqa: E402
+from run import start_farm, stop_farm  # noqa: E402
 from slack_http import ALICE, BOB, SIGNING_SECRET, SlackSender  # noqa: E402
 
+from bot.sim.cli import inventory_toml  # noqa: E402
 from bot.sim.process import SimProcess  # noqa: E402
+from policies.files import load_inventory  # noqa: E402
 
 START, END = "<!-- slack-ack:start -->", "<!-- slack-ack:end -->"
 EXAMPLES = ROOT / "examples"
@@ -87,31 +93,52 @@ def serve_process(fake: FakeSlack, config: Path, workdir: Path, db_url: str) -> 
             serve.stderr.close()
 
 
-def run(commands: int, concurrency: int, latency_ms: float) -> dict[str, float]:
+def rollout_config(workdir: Path, demo: Path, hosts: int, latency_ms: float) -> tuple[Path, subprocess.Popen[bytes]]:
+    """The demo team's sites plus farm-web, `hosts` hosts in a farm of their own (started here), and
+    a policy that rolls it out in waves of 50: the config file, and the farm's process."""
+    sim, client = start_farm(hosts, workdir, argparse.Namespace(latency_ms=latency_ms, recycle_s=0.25,
+                                                                cold_start_s=0.05))
+    team, farm = load_inventory(demo), load_inventory(client)
+    both = team.model_copy(update={"hosts": {**team.hosts, **farm.hosts}, "sites": {**team.sites, **farm.sites}})
+    (workdir / "both.toml").write_text(inventory_toml(both), encoding="utf-8")
+    policy = (EXAMPLES / "policy.toml").read_text(encoding="utf-8") + "\n[environments.bench]\nmax_parallel = 50\n"
+    (workdir / "policy.toml").write_text(policy, encoding="utf-8")
+    config = workdir / "aspreset.toml"
+    config.write_text('policy = "policy.toml"\ninventory = "both.toml"\n\n[winrm]\nmax_parallel = 50\n'
+                      "command_timeout_s = 60\n", encoding="utf-8")
+    return config, sim
+
+
+def run(commands: int, concurrency: int, latency_ms: float, rollout_hosts: int = 0) -> dict[str, float]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     # the farm in its own process too, so that this process holds only the client and the fake Slack
     with tempfile.TemporaryDirectory() as tmp, FakeSlack() as fake, SimProcess(
         EXAMPLES / "inventory.toml", Path(tmp), "--latency-ms", f"{latency_ms:g}", "--recycle-s", "0.25",
         "--cold-start-s", "0.05",
-    ) as farm:
+    ) as farm, ExitStack() as stack:
         farm.wait_ready()
         config = Path(tmp) / "aspreset.toml"
         config.write_text(f'policy = "{EXAMPLES / "policy.toml"}"\ninventory = "{farm.inventory_out}"\n',
                           encoding="utf-8")
+        background = "shop-web --scope apppool"
+        if rollout_hosts:
+            config, sim = rollout_config(Path(tmp), farm.inventory_out, rollout_hosts, latency_ms)
+            stack.callback(stop_farm, sim)
+            background = "farm-web --scope apppool"
         with serve_process(fake, config, Path(tmp), f"sqlite:///{Path(tmp) / 'aspreset.db'}") as url:
             sender = SlackSender(url, SIGNING_SECRET, fake.response_url("bench"))
             done = threading.Event()
 
             def restart_loop() -> None:
-                """shop-web's pool recycled again and again (bob: allowed without approval)."""
+                """shop-web's (or farm-web's) pool recycled again and again (bob: allowed without approval)."""
                 while not done.is_set():
                     before = len(finished_restarts(fake.calls))
-                    assert sender.command(BOB, "shop-web --scope apppool").status == 200
+                    assert sender.command(BOB, background).status == 200
                     fake.wait_for(lambda calls, n=before: len(finished_restarts(calls)) > n, timeout=120,
                                   what="the restart to finish")
 
-            background = threading.Thread(target=restart_loop, daemon=True)
-            background.start()
+            looping = threading.Thread(target=restart_loop, daemon=True)
+            looping.start()
             fake.wait_for(lambda calls: any(c.method == "chat.postMessage" for c in calls), what="the first restart")
 
             def one(index: int) -> float:
@@ -125,7 +152,7 @@ def run(commands: int, concurrency: int, latency_ms: float) -> dict[str, float]:
                 times = list(pool.map(one, range(commands)))
             wall = time.perf_counter() - started
             done.set()
-            background.join(180)
+            looping.join(600)
             restarts = len(finished_restarts(fake.calls)) - restarts_before
     return {"p50": percentile(times, 0.50), "p99": percentile(times, 0.99), "max": max(times),
             "mean": statistics.fmean(times), "wall_s": wall, "restarts": restarts}
@@ -137,11 +164,14 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--runs", type=int, default=3, help="repeat it; each run is a fresh bot and farm")
+    parser.add_argument("--rollout-hosts", type=int, default=0,
+                        help="in the background, roll out a site of this many hosts (waves of 50) instead of "
+                             "shop-web's two")
     parser.add_argument("--update-docs", action="store_true")
     args = parser.parse_args()
     runs = []
     for _ in range(args.runs):
-        found = run(args.commands, args.concurrency, args.latency_ms)
+        found = run(args.commands, args.concurrency, args.latency_ms, args.rollout_hosts)
         found["load"] = os.getloadavg()[0]
         runs.append(found)
         print(f"ack latency over {args.commands} commands, {args.concurrency} at a time: p50 {found['p50']:.1f} ms, "

@@ -21,7 +21,7 @@ import structlog
 
 from bot.app.errors import ConfigError
 from bot.app.events import SilentNotifier
-from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Store
+from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, RunLiveness, RunsApart, Store
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
 from bot.config import Settings, former_default_database
@@ -84,11 +84,14 @@ def build(
     clock: Clock | None = None,
     hooks: DrainHooks | None = None,
     metrics: Metrics | None = None,
+    runs: RunsApart | None = None,
 ) -> Runtime:
     """The service with every port filled: the given ones, else the real adapters from `settings`
     (`notifier_for` makes the Notifier from the store, for one that keeps its state there).
     `metrics` (serve's bot.metrics.PrometheusMetrics) hears every request event before the
-    Notifier does, and counts the failed calls of the WinRM executor built here.
+    Notifier does, and counts the failed calls of the WinRM executor built here. `runs` sends each
+    run to a runner process (bot/runner). On a SQL store every run here renews its liveness record,
+    so that a replica's sweeper can tell when its process died.
     Requests that a dead process on this machine left `running` are marked interrupted first (never
     re-run), which frees their locks. If anything fails, what was opened is closed again. The
     service reads its policy and inventory files again when they change (PolicyFiles)."""
@@ -104,7 +107,7 @@ def build(
 
             store = open_store(settings.db_url, settings.workdir)
             stack.callback(store.close)
-            interrupted = reap_dead_local_runs(store)
+            interrupted = reap_dead_local_runs(store, settings.replica)
         if executor is None:
             executor = _own_executor(settings, stack, metrics)
         from bot.store.incidents import incidents_for
@@ -128,10 +131,12 @@ def build(
             hooks=hooks,
             host_concurrency=settings.winrm.max_parallel,
             command_timeout_s=settings.winrm.command_timeout_s,
-            owner=settings.owner or process_owner(),
+            owner=settings.owner or process_owner(settings.replica),
             incidents=incidents_for(store),
             metrics=metrics,
             reread=files.changed if files.watched else None,
+            runs=runs,
+            liveness=_liveness(store),
         )
         stack.callback(service.close)
     except BaseException:
@@ -239,15 +244,23 @@ def executor_for(settings: Settings, metrics: Metrics | None = None) -> WinRMExe
     )
 
 
-def process_owner() -> str:
-    """Names this process as the runner of a request: `host/pid`."""
-    return f"{socket.gethostname()}/{os.getpid()}"
+def _liveness(store: Store) -> RunLiveness | None:
+    from bot.store import SqlStore
+    from bot.store.liveness import SqlLiveness
+
+    return SqlLiveness(store) if isinstance(store, SqlStore) else None
 
 
-def reap_dead_local_runs(store: Store) -> list[str]:
-    """Mark interrupted the running requests whose runner was a process of this machine that no
-    longer exists (killed, crashed, machine rebooted). Runs of other machines are left alone."""
-    here = socket.gethostname()
+def process_owner(replica: str | None = None) -> str:
+    """Names this process as the runner of a request: `replica/pid` (replica: the host name)."""
+    return f"{replica or socket.gethostname()}/{os.getpid()}"
+
+
+def reap_dead_local_runs(store: Store, replica: str | None = None) -> list[str]:
+    """Mark interrupted the running requests whose runner was a process of this machine (`replica`,
+    else its host name) that no longer exists (killed, crashed, machine rebooted). Runs of other
+    machines are left alone: the sweeper reaps those when their liveness lapses."""
+    here = replica or socket.gethostname()
     reaped: list[str] = []
     owners = {r.owner for r in store.list(state=RequestState.RUNNING, limit=1000) if r.owner}
     for owner in sorted(owners):

@@ -136,6 +136,8 @@ class ConfigFile(BaseModel):
     inventory: str | None = None
     db: str | None = None
     cli_user: str | None = Field(default=None, description="who the CLI acts as without --as")
+    replica: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$",
+                                description="this machine's name for the runs it records (default: its host name)")
     winrm: WinRMSettings = Field(default_factory=WinRMSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
@@ -153,7 +155,8 @@ class Settings:
     db_source: str = "the working directory's .aspreset/"  # where db_url came from, for people to read
     db_default: bool = False  # db_url is the default (no --db, ASPRESET_DB or db = "..."): for the upgrade note
     env: dict[str, str] = field(default_factory=dict, repr=False)
-    owner: str | None = None  # who runs requests (default: this host/pid)
+    owner: str | None = None  # who runs requests (default: REPLICA/pid)
+    replica: str | None = None  # this machine's name in the store (default: its host name)
     mcp: McpSettings = field(default_factory=McpSettings)
     slack: SlackSettings = field(default_factory=SlackSettings, repr=False)
     metrics_token: str | None = field(default=None, repr=False)  # ASPRESET_METRICS_TOKEN: bearer token for /metrics
@@ -240,6 +243,7 @@ def load_settings(
         config_path=config_path,
         env=env,
         slack=_slack_settings(env, file.slack),
+        replica=file.replica,
         metrics_token=env.get("ASPRESET_METRICS_TOKEN") or None,
     )
 

@@ -14,8 +14,9 @@ import structlog
 from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
 from bot.app.events import EventKind
 from bot.app.execution import HostSlots, resume_command, run_plan
+from bot.app.heartbeat import Heartbeat
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Store
+from bot.app.ports import Clock, DrainHooks, Executor, RunLiveness, RunsApart, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
 from bot.app.results import OperationParams, OperationResult, StatusResult
@@ -59,6 +60,8 @@ class Requests:
     command_timeout_s: float
     owner: str | None  # who runs a claimed request (host/pid), in the store
     stop: threading.Event = field(default_factory=threading.Event)  # set: no further host starts (Ctrl-C)
+    runs: RunsApart | None = None  # given: each run goes to a runner process apart from this one
+    liveness: RunLiveness | None = None  # given: a run here renews its liveness record in the store
 
     def display(self, principal_id: str) -> str:
         return person(principal_id, self.policy).display
@@ -282,7 +285,36 @@ class Requests:
 
     # ---- execute ----------------------------------------------------------------------------
 
+    def run_approved(self, request_id: str) -> RequestView:
+        """Run an approved request here: what a runner process (bot/runner) does with its job."""
+        return self._run_here(request_id, Plan.from_dict(self.store.get(request_id).plan))
+
     def _run(self, request_id: str, the_plan: Plan) -> RequestView:
+        if self.runs is None:
+            return self._run_here(request_id, the_plan)
+        view = self.runs.run(request_id, self.notifications.notify)
+        if view is not None:
+            return view
+        return self._runner_gone(request_id)
+
+    def _runner_gone(self, request_id: str) -> RequestView:
+        """The runner ended without answering: record what that means, so nothing waits on it."""
+        store, now = self.store, self.clock()
+        req = store.get(request_id)
+        if req.state == RequestState.RUNNING:  # it died mid-run (a hard kill): interrupted, said now
+            store.mark_interrupted(now, request_id=request_id)
+        elif req.state == RequestState.APPROVED and store.claim_for_run(request_id, now, owner=self.owner):
+            # it never claimed the run (it could not start or read the files): nothing ran anywhere
+            store.finish(request_id, RequestState.FAILED,
+                         {"error": "its runner process stopped before starting the run (the bot's log says "
+                                   "why); nothing ran on any host"}, now)
+        else:
+            return self._view(req, f"{request_id} is {req.state.value}")
+        finished = store.get(request_id)
+        self.notifications.tell(EventKind.FINISHED, finished)
+        return self._view(finished, f"the runner of {request_id} stopped before answering")
+
+    def _run_here(self, request_id: str, the_plan: Plan) -> RequestView:
         """Claim the request (exactly one caller wins, across processes), run it, record the result."""
         store = self.store
         if not store.claim_for_run(request_id, self.clock(), owner=self.owner):
@@ -292,8 +324,9 @@ class Requests:
         self.notifications.tell(EventKind.STARTED, started)
         seen = _HostsSeen(self.notifications.host_progress(started, the_plan))
         try:
-            report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s,
-                              hooks=self.hooks, slots=self.slots, progress=seen, stop=self.stop)
+            with Heartbeat(self.liveness, request_id, self.owner):
+                report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s,
+                                  hooks=self.hooks, slots=self.slots, progress=seen, stop=self.stop)
         except KeyboardInterrupt:  # the operator stopped waiting: record what is known, then let it end
             store.finish(request_id, RequestState.INTERRUPTED, seen.known(the_plan), self.clock())
             self.notifications.tell(EventKind.FINISHED, store.get(request_id))

@@ -18,6 +18,7 @@ from bot.app.records import (
     RequestState,
 )
 from bot.app.results import OperationParams, OperationResult
+from bot.app.views import RequestView
 from policies.inventory import DrainHook, Host, Inventory
 from policies.policy import Policy
 
@@ -34,6 +35,27 @@ class Notifier(Protocol):
     Called on the thread doing the work; an implementation must not raise or block for long."""
 
     def notify(self, event: RequestEvent) -> None: ...
+
+
+class RunsApart(Protocol):
+    """Runs an approved request in a worker apart from this process (bot.runner: a runner process),
+    so that a rollout's host threads never compete with the front end that took the request. The
+    worker claims the request, runs it and records every step in the store whatever happens to this
+    process; its events come back through `hear`, on the calling thread (as the Notifier's contract
+    wants). Returns the worker's answer once it ended, or None when it ended without one (killed,
+    or it could not start; the bot's log says why)."""
+
+    def run(self, request_id: str, hear: Callable[[RequestEvent], None]) -> RequestView | None: ...
+
+
+class RunLiveness(Protocol):
+    """A running request's sign of life in the store (bot.store.liveness), renewed by whoever runs
+    it while it runs, so that the deployment's one sweeper can mark interrupted a run whose runner
+    stopped renewing, whichever machine it ran on. `now` is wall-clock UTC."""
+
+    def renew(self, request_id: str, owner: str, now: datetime, ttl_s: float) -> None: ...
+
+    def end(self, request_id: str) -> None: ...
 
 
 class Metrics(Protocol):
@@ -138,7 +160,12 @@ class Store(Protocol):
 
     def expire_due(self, now: datetime) -> builtins.list[str]: ...
 
-    def mark_interrupted(self, now: datetime, owner: str | None = None) -> builtins.list[str]: ...
+    def mark_interrupted(
+        self, now: datetime, owner: str | None = None, request_id: str | None = None
+    ) -> builtins.list[str]:
+        """Running requests -> interrupted (locks released; never re-run): all of them, or only
+        those `owner` claimed, or only `request_id`."""
+        ...
 
     def audit(
         self,

@@ -11,7 +11,18 @@ from bot.app.errors import ConfigError
 from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
-from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, Reread, Store
+from bot.app.ports import (
+    Clock,
+    DrainHooks,
+    Executor,
+    Metrics,
+    NoMetrics,
+    Notifier,
+    Reread,
+    RunLiveness,
+    RunsApart,
+    Store,
+)
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
 from bot.app.watch.incidents import IncidentStore
@@ -42,10 +53,13 @@ class Service:
         incidents: IncidentStore | None = None,
         metrics: Metrics | None = None,
         reread: Reread | None = None,
+        runs: RunsApart | None = None,
+        liveness: RunLiveness | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
         `metrics` is for the health watch's probes; request events reach it through the Notifier.
-        `reread`: where a running process gets its policy and inventory files again (`refresh`)."""
+        `reread`: where a running process gets its policy and inventory files again (`refresh`).
+        Without `runs`, restarts run in this process; without `liveness`, nothing renews a run's record."""
         self._reread = reread
         self._policy = policy
         self._inventory = inventory
@@ -60,6 +74,7 @@ class Service:
         self.requests = Requests(
             policy=policy, inventory=inventory, executor=executor, store=store, notifications=self.notifications,
             clock=clock, hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
+            runs=runs, liveness=liveness,
         )
         self.incidents = incidents  # the health watch's (docs/watch.md); None: no incidents are kept
         self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock,
@@ -128,6 +143,9 @@ class Service:
 
     def cancel(self, request_id: str, principal: Principal) -> RequestView:
         return self.requests.cancel(request_id, principal)
+
+    def run_approved(self, request_id: str) -> RequestView:
+        return self.requests.run_approved(request_id)
 
     # ---- reads ------------------------------------------------------------------------------
 

@@ -6,13 +6,13 @@ read, it says so on stderr and every tool fails closed until they can (docs/mcp.
 
 Each restart runs in a runner of its own (`--run-one`, started by the server in a new session), so
 the client stopping this process (it closes stdin, then signals the process group) never stops a
-restart half-way; the runner records it to the end (bot/mcp/runner.py)."""
+restart half-way; the runner records it to the end (bot/runner)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
+from bot.cli.runner import add_run_one, run_one, runner_argv
 from bot.config import Settings, load_settings
 
 HELP = "serve MCP over stdio for an AI assistant (it can request restarts, never approve)"
@@ -28,31 +28,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--answer-after", type=_seconds, default=None, metavar="SECONDS",
         help="answer a restart still running after this long with its state so far; it goes on (default: 25)",
     )
-    parser.add_argument("--run-one", action="store_true", help=argparse.SUPPRESS)  # the runner, see above
+    add_run_one(parser)  # the runner, see above
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from bot.mcp.services import assistant
-    from bot.mcp.stdio import run_runner, serve_stdio
-
     if args.run_one:
-        return run_runner(lambda: _settings(args))
+        return run_one(lambda: _settings(args))
+    from bot.mcp.services import assistant
+    from bot.mcp.stdio import serve_stdio
+
     assistant(args.principal)  # a bad name is bad input: exit 2 before serving
-    return serve_stdio(args.principal, lambda: _settings(args), _runner_argv(args), args.answer_after)
+    return serve_stdio(args.principal, lambda: _settings(args), runner_argv("mcp", args), args.answer_after)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(config=args.config, policy=args.policy, inventory=args.inventory, db=args.db)
-
-
-def _runner_argv(args: argparse.Namespace) -> list[str]:
-    """This command again, as the runner, with the same files (the environment is inherited)."""
-    argv = [sys.executable, "-m", "bot.cli", "mcp", "--run-one"]
-    for option in ("config", "policy", "inventory", "db"):
-        value = getattr(args, option, None)
-        if value:
-            argv += [f"--{option}", value]
-    return argv
 
 
 def _seconds(text: str) -> float:

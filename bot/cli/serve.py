@@ -9,10 +9,12 @@ import argparse
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from types import FrameType
 
 from bot.app.errors import ConfigError
 from bot.cli.exit_codes import EXIT_DONE
+from bot.cli.runner import add_run_one, run_one, runner_argv
 from bot.config import Settings
 
 
@@ -21,17 +23,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="take Slack's events over Socket Mode (SLACK_APP_TOKEN) instead of HTTP")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000; 0 picks a free one)")
+    add_run_one(parser)  # each restart runs in a runner process of its own (bot/runner)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.config import load_settings
 
-    settings = load_settings(config=args.config, policy=args.policy, inventory=args.inventory, db=args.db)
-    return serve(settings, args.host, args.port, socket_mode=args.socket_mode)
+    def settings() -> Settings:
+        return load_settings(config=args.config, policy=args.policy, inventory=args.inventory, db=args.db)
+
+    if args.run_one:
+        return run_one(settings)
+    return serve(settings(), args.host, args.port, socket_mode=args.socket_mode,
+                 runners=runner_argv("serve", args))
 
 
-def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False) -> int:
-    """Serve until SIGINT/SIGTERM (also what `aspreset demo --slack` runs around its simulated farm)."""
+def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False,
+          runners: Sequence[str] | None = None) -> int:
+    """Serve until SIGINT/SIGTERM (also what `aspreset demo --slack` runs around its simulated farm).
+    With `runners` (the command line of one), each restart runs in a runner process apart from this one (bot/runner):
+    the acks and replies here never wait behind a rollout's host threads."""
     import uvicorn
 
     from bot.mcp.http import serve_app
@@ -42,7 +53,7 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
     mcp = serve_app(settings, lambda: serving.service, host=host)
     listener = _listen(host, port)  # before anything starts: a taken port fails fast
     serving = build_serving(settings, socket_mode=socket_mode, mcp=mcp,
-                            mcp_lifespan=mcp.lifespan if mcp is not None else None)
+                            mcp_lifespan=mcp.lifespan if mcp is not None else None, runners=runners)
     try:
         if serving.socket_mode is not None:
             serving.socket_mode.connect()  # type: ignore[no-untyped-call]  # its own threads

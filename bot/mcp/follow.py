@@ -1,5 +1,7 @@
-"""The stdio server's side of a restart: start the runner (bot/mcp/runner.py) in a session of its
-own, follow its lines, pass each host and wave on as MCP progress, and answer with the core's view.
+"""The stdio server's side of a restart: the call runs through the core on a thread of its own, whose
+run goes to a runner process (bot/runner) in a session of its own, so the client's shutdown of the
+server never stops it; each host and wave the runner reports comes back on that thread and is passed
+on as MCP progress, and the call answers with the core's view.
 
 A client gives up on a call after a while (the TypeScript SDK after 60 s by default), so a call
 still running after `answer_after_s` answers with the request as it stands (`running`, the hosts so
@@ -8,101 +10,84 @@ the end, as it does when the server itself is stopped."""
 
 from __future__ import annotations
 
-import json
 import queue
-import subprocess
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import IO, Any
 
 import anyio
 import anyio.to_thread
-import structlog
 
 from bot.app.events import EventKind, RequestEvent
-from bot.app.views import ErrorView, RefusalView, RequestView, View
-from bot.mcp.runner import arguments_line
-from policies.identity import Principal
-
-log = structlog.get_logger("aspreset.mcp")
+from bot.app.incidents import reply_for
+from bot.app.views import RequestView, View
 
 ANSWER_AFTER_S = 25.0
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
-VIEWS: dict[str, type[RequestView] | type[RefusalView] | type[ErrorView]] = {
-    "request": RequestView, "refusal": RefusalView, "error": ErrorView,
-}
-_ENDED = object()
+
+_call: ContextVar[queue.Queue[object] | None] = ContextVar("aspreset_mcp_call", default=None)
 
 
 @dataclass(frozen=True)
-class RunnerCommand:
-    """How to start a runner: `aspreset mcp --run-one` with the server's own configuration."""
-
-    argv: Sequence[str]
-    answer_after_s: float = ANSWER_AFTER_S
+class _Answered:
+    view: View
 
 
-class Followed:
-    """One runner's lines, read on a thread of their own until the runner ends (so its pipe never
-    fills, whether or not anyone still waits for the answer)."""
+class CallEvents:
+    """The stdio service's Notifier: each event goes to the tool call it happened in, if that call
+    follows its restart (the Notifier is called on the thread doing the work)."""
 
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.lines: queue.Queue[object] = queue.Queue()
-        assert process.stdout is not None
-        threading.Thread(target=self._read, args=(process.stdout,), name="mcp-runner-lines", daemon=True).start()
+    def notify(self, event: RequestEvent) -> None:
+        heard = _call.get()
+        if heard is not None:
+            heard.put(event)
 
-    def _read(self, out: IO[str]) -> None:
-        for raw in out:
-            try:
-                self.lines.put(json.loads(raw))
-            except ValueError:
-                log.warning("runner_line_unreadable", line=raw[:200])
-        self.lines.put(_ENDED)
-        self.process.wait()
 
-    def next(self, timeout: float) -> object:
+def _on_a_thread(call: Callable[[], View], heard: queue.Queue[object]) -> None:
+    def work() -> None:
+        _call.set(heard)
         try:
-            return self.lines.get(timeout=max(timeout, 0.0))
-        except queue.Empty:
-            return None
+            view = call()
+        except Exception as error:  # the dispatcher answers errors itself; this is the last guard
+            view = reply_for(error, command="request_restart")
+        heard.put(_Answered(view))
+
+    # a daemon: a server that is stopped does not wait for it; the run is the runner process's
+    threading.Thread(target=work, name="mcp-restart", daemon=True).start()
 
 
-async def run_restart(
-    command: RunnerCommand, principal: Principal, arguments: dict[str, Any], progress: Progress
-) -> View:
-    """Start the runner for this request_restart call and answer with its view, or with the request
-    as it stands once `answer_after_s` has passed."""
-    process = subprocess.Popen(
-        list(command.argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    assert process.stdin is not None
-    process.stdin.write(arguments_line(principal, arguments))
-    process.stdin.close()
-    followed = Followed(process)
-    deadline = anyio.current_time() + command.answer_after_s
+async def follow_restart(call: Callable[[], View], progress: Progress, answer_after_s: float) -> View:
+    """Run `call` (request_restart through the core) and answer with its view, or with the request
+    as it stands once `answer_after_s` has passed and it is running."""
+    heard: queue.Queue[object] = queue.Queue()
+    _on_a_thread(call, heard)
+    deadline = anyio.current_time() + answer_after_s
     latest: RequestView | None = None
     steps = 0
     while True:
         # past the deadline, the answer waits only until the request is recorded and has started
         wait = max(deadline - anyio.current_time(), 0.0 if _started(latest) else 0.5)
-        line = await anyio.to_thread.run_sync(followed.next, wait)
-        if line is None:
+        item = await anyio.to_thread.run_sync(_next, heard, wait)
+        if item is None:
             if _started(latest) and anyio.current_time() >= deadline:
                 assert latest is not None
-                return _still_running(latest, command.answer_after_s)
+                return _still_running(latest, answer_after_s)
             continue
-        if line is _ENDED:
-            return _ended_without_answer(latest)
-        assert isinstance(line, dict)
-        if "result" in line:
-            return VIEWS[line["result"]["kind"]].model_validate(line["result"])
-        event = RequestEvent.model_validate(line["event"])
-        latest = event.request or latest
-        if event.kind in (EventKind.HOST_STARTED, EventKind.HOST_FINISHED):
+        if isinstance(item, _Answered):
+            return item.view
+        assert isinstance(item, RequestEvent)
+        latest = item.request or latest
+        if item.kind in (EventKind.HOST_STARTED, EventKind.HOST_FINISHED):
             steps += 1
-            await progress(steps, 2 * int(event.detail.get("total") or 1), _progress_message(event))
+            await progress(steps, 2 * int(item.detail.get("total") or 1), _progress_message(item))
+
+
+def _next(heard: queue.Queue[object], timeout: float) -> object:
+    try:
+        return heard.get(timeout=max(timeout, 0.0))
+    except queue.Empty:
+        return None
 
 
 def _started(view: RequestView | None) -> bool:
@@ -124,10 +109,3 @@ def _still_running(latest: RequestView, waited_s: float) -> View:
         "message": f"still running after {waited_s:g} s; it goes on and is recorded to the end",
         "next_step": "follow it with get_request until it ends",
     })
-
-
-def _ended_without_answer(latest: RequestView | None) -> View:
-    message = "the runner stopped before answering"
-    if latest is None:
-        return ErrorView(code="internal", message=f"{message}; nothing was recorded (the bot's log has why)")
-    return latest.model_copy(update={"message": f"{message}; get_request shows where the request stands"})

@@ -24,7 +24,7 @@ from bot.app.views import ErrorView, PlanView, RequestListView, RequestView, Sit
 from bot.mcp import calls, replies
 from bot.mcp.arguments import AssistantServer
 from bot.mcp.extras import add_prompts_and_resources
-from bot.mcp.follow import Progress, RunnerCommand, run_restart
+from bot.mcp.follow import Progress, follow_restart
 from bot.mcp.guidance import WhereApproved, at_the_terminal, for_assistant, locked
 from bot.mcp.inputs import (
     RUNG_COSTS,
@@ -67,16 +67,17 @@ CANCELS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempote
 
 class Tools:
     """Runs one tool's command through the core's dispatcher, failing closed when the core cannot be
-    had. With a `runner` (stdio), a restart runs in a runner process of its own (bot/mcp/follow.py)."""
+    had. With `answer_after_s` (stdio), a restart is followed as it runs and answered once it ends or
+    that long has passed (bot/mcp/follow.py)."""
 
     def __init__(
         self, source: ServiceSource, principal: PrincipalSource, where_approved: WhereApproved,
-        runner: RunnerCommand | None = None,
+        answer_after_s: float | None = None,
     ) -> None:
         self.source = source
         self.principal = principal
         self.where_approved = where_approved
-        self.runner = runner
+        self.answer_after_s = answer_after_s
 
     async def run(self, tool: str, output: Output, make: calls.Make, *, request_outcome: bool = False
                   ) -> CallToolResult:
@@ -91,10 +92,11 @@ class Tools:
         return answer
 
     async def restart(self, arguments: dict[str, Any], ctx: Context[Any, Any]) -> CallToolResult:
-        """request_restart: in this process, or through a runner that outlives it."""
+        """request_restart: answered when it ends, or (stdio) followed with progress and answered
+        with the request as it stands once `answer_after_s` passed."""
         a = arguments
         make = calls.restart(a["site"], a["changed_files"], a["reason"], a["note"], a["scope"], plan_only=False)
-        if self.runner is None:
+        if self.answer_after_s is None:
             return await self.run("request_restart", RequestView, make, request_outcome=True)
         try:
             principal = self.principal()
@@ -103,7 +105,9 @@ class Tools:
         got = await anyio.to_thread.run_sync(self._service, "request_restart", RequestView, principal)
         if isinstance(got, CallToolResult):
             return got
-        view = await run_restart(self.runner, principal, arguments, _progress_to(ctx))
+        service = got
+        view = await follow_restart(lambda: dispatch(make, principal, service, principal.id), _progress_to(ctx),
+                                    self.answer_after_s)
         return self._answer(got, principal, view, RequestView, request_outcome=True)
 
     def _call(
@@ -155,12 +159,12 @@ def build_server(
     *,
     where_approved: WhereApproved = at_the_terminal,
     token_verifier: TokenVerifier | None = None,
-    runner: RunnerCommand | None = None,
+    answer_after_s: float | None = None,
 ) -> MCPServer:
     """The server with its tools. `token_verifier` (HTTP) makes the SDK require a bearer token;
     `where_approved` says where a person approves a waiting request (at the bot's terminal, or in
-    Slack when the Slack front end posts approval requests); `runner` (stdio) runs each restart in a
-    process of its own that outlives the server."""
+    Slack when the Slack front end posts approval requests); `answer_after_s` (stdio) follows each
+    restart with progress and answers a long one early, while it goes on."""
     auth = None
     if token_verifier is not None:
         # Static bearer tokens, no OAuth server: the issuer is never advertised (no resource URL).
@@ -174,7 +178,7 @@ def build_server(
         auth=auth,
         log_level="WARNING",
     )
-    tools = Tools(source, principal, where_approved, runner)
+    tools = Tools(source, principal, where_approved, answer_after_s)
 
     @server.tool(title="List sites", annotations=READ_ONLY, description=doc("""
         The sites aspreset knows: environment, IIS site and app, app pool, hosts."""))

@@ -10,9 +10,10 @@ from types import TracebackType
 from typing import Literal
 
 from bot.sim import ntlm
-from bot.sim.iis import IN_PROCESS, IisServer, Pool
+from bot.sim.iis import IN_PROCESS, Binding, IisServer, Pool
 from bot.sim.loopback import LOOPBACK, LoopbackServer
-from bot.sim.observe import OpContext, loopback_get
+from bot.sim.network import LAB_ADDRESS, host_get, tls_context
+from bot.sim.observe import OpContext
 from bot.sim.operations import ScriptOutcome, run_script
 from bot.sim.timing import SimTiming
 from bot.sim.web import SiteHandler
@@ -65,8 +66,13 @@ class SimHost:
             max_receive_wait_s=timing.max_receive_wait_s,
         )
         self._wsman_server = LoopbackServer(WsmanHandler, self.wsman, wsman_port)
-        self._web_server = LoopbackServer(SiteHandler, (self.iis, self._stop, self._count_site_request), http_port)
+        web = (self.iis, self._stop, self._count_site_request)
+        self._web_server = LoopbackServer(SiteHandler, web, http_port)
         self.iis.http_port = self._web_server.port  # the sites' bindings name the port they answer on
+        tls = tls_context(f"{name}.sim", self._https_host_names)
+        self._tls_server = LoopbackServer(SiteHandler, web, 0, tls=tls)
+        self.iis.https_port = self._tls_server.port
+        self.get_from_host = host_get(self.iis.network, self._serving_port)  # a GET as the scripts send it
 
     # ---- addresses ----------------------------------------------------------------------------
 
@@ -171,6 +177,7 @@ class SimHost:
     def start(self) -> None:
         self._stop.clear()
         self._web_server.start()
+        self._tls_server.start()
         self._wsman_server.start()
 
     def begin_stop(self) -> None:
@@ -180,17 +187,29 @@ class SimHost:
                 cancel.set()
         self._wsman_server.begin_stop()
         self._web_server.begin_stop()
+        self._tls_server.begin_stop()
 
     def stop(self) -> None:
         self.begin_stop()
         self._wsman_server.stop()
         self._web_server.stop()
+        self._tls_server.stop()
+
+    def _serving_port(self, scheme: str, port: int) -> int | None:
+        """The loopback port that serves a binding's port: the web server's, or its TLS side's."""
+        wanted = self.iis.https_port if scheme == "https" else self.iis.http_port
+        return port if port == wanted else None
+
+    def _https_host_names(self) -> list[str]:
+        with self.iis.lock:
+            return [b.host for s in self.iis.sites.values() for b in s.bindings if b.protocol == "https" and b.host]
 
     def _run_script(self, script: str, cancel: threading.Event, bootstrap: str) -> ScriptOutcome:
         with self._lock:
             self._cancels.add(cancel)
         try:
-            return run_script(script, OpContext(iis=self.iis, cancel=cancel, http_get=loopback_get), bootstrap)
+            ctx = OpContext(iis=self.iis, cancel=cancel, http_get=self.get_from_host)
+            return run_script(script, ctx, bootstrap)
         finally:
             with self._lock:
                 self._cancels.discard(cancel)
@@ -240,6 +259,13 @@ class Farm:
         for index, sim in enumerate(self.hosts.values()):
             # Some servers are hardened with DisableServerHeader: HTTP.sys' own pages carry no Server header.
             sim.iis.http_sys_hides_server_header = index % 2 == 1
+            # Some list the addresses HTTP.sys listens on, loopback left out (netsh http add iplisten).
+            if index % 3 == 2:
+                sim.iis.network.ip_listen_list = [LAB_ADDRESS]
+            with sim.iis.lock:  # every site answers https too, with a certificate for its host name
+                for iis_site in sim.iis.sites.values():
+                    for binding in [b for b in iis_site.bindings if b.protocol == "http" and b.host]:
+                        iis_site.bindings.append(Binding("https", "*", sim.iis.https_port, binding.host))
             sim.iis.other_app_restarts_per_read = 1  # the counter is machine-wide: other apps move it
             sim.iis.start_workers()
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.sim.iis import OUT_OF_PROCESS, STARTED, App, IisServer, IisSite
+from bot.sim.iis import OUT_OF_PROCESS, STARTED, App, Binding, IisServer, IisSite
+from bot.sim.network import LOOPBACK, OFFLINE_PAGE, host_name_of
 from bot.sim.processes import Worker
 
+__all__ = ["HTTP_API", "OFFLINE_PAGE", "HttpAnswer", "http_sys_page", "route", "serve"]
+
 HTTP_API = "Microsoft-HTTPAPI/2.0"
-OFFLINE_PAGE = "app_offline.htm: this application is offline for maintenance"
 
 
 def http_sys_page(title: str, line: str) -> str:
@@ -42,16 +45,24 @@ class HttpAnswer:
     location: str = ""
 
 
-def route(iis: IisServer, port: int, host_header: str | None, path: str) -> tuple[IisSite, App] | None:
-    """The site whose binding matches port and Host header (an exact host name first, then an IIS 10
-    wildcard host name `*.example.com`, then a binding without one), and its application with the
-    longest prefix of `path`."""
-    name = (host_header or "").rsplit(":", 1)[0].strip("[]").lower()
-    exact = [s for s in iis.sites.values() if any(b.port == port and b.host.lower() == name for b in s.bindings)]
-    under = [s for s in iis.sites.values() if any(b.port == port and b.host.startswith("*.")
-                                                  and name.endswith(b.host[1:].lower()) for b in s.bindings)]
-    anyname = [s for s in iis.sites.values() if any(b.port == port and not b.host for b in s.bindings)]
-    sites = exact or under or anyname
+def route(iis: IisServer, port: int, host_header: str | None, path: str,
+          local_address: str = LOOPBACK) -> tuple[IisSite, App] | None:
+    """The site whose binding matches the address the request came in on, its port and its Host
+    header (an exact host name first, then an IIS 10 wildcard host name `*.example.com`, then a
+    binding without one; a binding to that very address before one to all addresses), and its
+    application with the longest prefix of `path`."""
+    name = host_name_of(host_header or "").lower()
+
+    def on(b: Binding) -> int:  # 2: bound to this address, 1: to every address, 0: not here
+        return 0 if b.port != port else 2 if b.ip == local_address else 1 if b.ip in ("*", "") else 0
+
+    def found(matches: Callable[[Binding], bool]) -> list[IisSite]:
+        ranked = [(max((on(b) for b in s.bindings if matches(b)), default=0), s) for s in iis.sites.values()]
+        return [s for rank, s in sorted(ranked, key=lambda pair: -pair[0]) if rank]
+
+    sites = (found(lambda b: b.host.lower() == name and bool(name))
+             or found(lambda b: b.host.startswith("*.") and name.endswith(b.host[1:].lower()))
+             or found(lambda b: not b.host))
     if not sites:
         return None
     site = sites[0]
@@ -66,7 +77,8 @@ def route(iis: IisServer, port: int, host_header: str | None, path: str) -> tupl
 
 
 def serve(
-    iis: IisServer, port: int, path: str, host_header: str | None, stop: threading.Event | None = None
+    iis: IisServer, port: int, path: str, host_header: str | None, stop: threading.Event | None = None,
+    local_address: str = LOOPBACK,
 ) -> HttpAnswer:
     """Serve one request (bounded by the timing's request timeout)."""
     deadline = time.monotonic() + iis.timing.request_timeout_s
@@ -76,7 +88,7 @@ def serve(
         with iis.lock:
             iis.tick()
             now = time.monotonic()
-            routed = route(iis, port, host_header, path)
+            routed = route(iis, port, host_header, path, local_address)
             if routed is None:
                 return _http_sys(iis, 400, INVALID_HOSTNAME)
             site, app = routed
@@ -100,7 +112,7 @@ def serve(
                     worker = iis.spawn(pool, now)
             ready_in = iis.timing.poll_s
             if worker is not None and worker.ready_at <= now and not worker.hung:  # a hung one never answers
-                native = native_redirect(iis, site, app, path)
+                native = native_redirect(iis, site, app, path, port)
                 if native:  # answered in the worker by a native module: ASP.NET never runs
                     return HttpAnswer(301, "Moved Permanently", server=_iis_server(iis), location=native)
                 _load_app(iis, site, app, worker, now)
@@ -130,11 +142,13 @@ def serve(
     return answer
 
 
-def native_redirect(iis: IisServer, site: IisSite, app: App, path: str) -> str:
-    """The Location a native module answers `path` with, or "": the site's own redirects, and IIS's
-    courtesy redirect of an application's path without its trailing slash (DefaultDocumentModule)."""
-    if path in site.native_redirects:
-        return site.native_redirects[path]
+def native_redirect(iis: IisServer, site: IisSite, app: App, path: str, port: int) -> str:
+    """The Location a native module answers `path` with, or "": the site's own redirects (one to
+    https answers http requests only, as HSTS' redirectHttpToHttps and an "HTTPS off" rewrite rule
+    do), and IIS's courtesy redirect of an application's path without its trailing slash."""
+    location = site.native_redirects.get(path, "")
+    if location and not (port == iis.https_port and location.startswith("https:")):
+        return location
     if iis.courtesy_redirects and app.path != "/" and path == app.path.rstrip("/"):
         return path + "/"
     return ""

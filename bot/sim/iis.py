@@ -35,6 +35,7 @@ from bot.sim.iis_objects import (
     IisSite,
     Pool,
 )
+from bot.sim.network import HostNetwork
 from bot.sim.processes import ProcessEvent, ProcessTable, Worker
 from bot.sim.timing import SimTiming
 
@@ -67,6 +68,8 @@ class IisServer:
         self.aspnet = True
         self.wmi_stuck = False  # every CIM call hangs until its -OperationTimeoutSec
         self.http_port = 80  # the port the sites' bindings name (the simulated web server's)
+        self.https_port = 443  # the same for https bindings (its TLS side)
+        self.network = HostNetwork()  # its addresses and HTTP.sys' IP listen list
         self.account = "SIM\\aspreset-lab"  # what the WinRM network logon runs as
         self.app_restarts = 0  # ASP.NET `Application Restarts`, machine-wide since W3SVC started
         # During an overlapped recycle HTTP.sys hands requests to the old worker until the new one is

@@ -60,12 +60,13 @@ class App:
 @dataclass(frozen=True)
 class Binding:
     protocol: str
-    ip: str  # "*" = all unassigned
+    ip: str  # "*" = all unassigned; an IPv6 address without brackets (::1)
     port: int
     host: str  # "" = any Host header
 
-    def __str__(self) -> str:
-        return f"{self.protocol}/{self.ip}:{self.port}:{self.host}"
+    def __str__(self) -> str:  # as IIS writes bindingInformation: an IPv6 address in brackets
+        ip = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return f"{self.protocol}/{ip}:{self.port}:{self.host}"
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import selectors
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +20,13 @@ class QuietServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: Any = None  # the object the handler serves (a WS-Management endpoint or an IIS server)
+    tls: ssl.SSLContext | None = None  # https: the handshake runs on the connection's own thread
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is not None:
+            request.settimeout(10)  # a client that never finishes its handshake holds only its thread, briefly
+            request = self.tls.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that went away (timeouts, injected drops) is normal here: no traceback spam.
@@ -72,9 +80,11 @@ _acceptor = _Acceptor()
 
 
 class LoopbackServer:
-    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: Any, port: int = 0) -> None:
+    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: Any, port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._server = QuietServer((LOOPBACK, port), handler, bind_and_activate=True)
         self._server.owner = owner
+        self._server.tls = tls
         self._started = False
 
     @property

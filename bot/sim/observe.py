@@ -8,9 +8,7 @@ the script would answer with when it cannot go on.
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
-import re
 import threading
 import time
 import urllib.parse
@@ -27,10 +25,8 @@ from bot.app.results import (
     WarmupAnswer,
     WorkerProcess,
 )
-from bot.sim.http_sys import OFFLINE_PAGE
 from bot.sim.iis import STARTED, STARTING, STOPPING, App, Binding, IisServer, IisSite, Pool
-
-HttpGet = Callable[[str, str, float], WarmupAnswer]  # (url to connect to, Host header, timeout) -> answer
+from bot.sim.network import HostNetwork, HttpGet, host_get
 
 
 class Cancelled(Exception):
@@ -239,10 +235,11 @@ def content_denied(iis: IisServer, t: Target) -> Stop:
 # ---- warm-up -------------------------------------------------------------------------------------
 
 
-def warmup_request(t: Target, p: OperationParams) -> tuple[str, str]:
-    """(URL to connect to, Host header), as Get-WarmupRequest builds them: to this host (127.0.0.1 or
-    the bound IP) on the binding's port, with the URL's host name as Host header, or the binding's
-    when the URL names an address."""
+def warmup_request(t: Target, p: OperationParams, network: HostNetwork) -> tuple[str, str]:
+    """(URL to connect to, Host header), as Get-WarmupRequest builds them: to this host (the bound
+    IP, or for a binding to every address 127.0.0.1, or a listed address when HTTP.sys' listen list
+    leaves loopback out) on the binding's port, with the URL's host name as Host header, or the
+    binding's when the URL names an address."""
     binding = _binding(t.site, "")
     if p.warmup_url:
         parts = urllib.parse.urlsplit(p.warmup_url)
@@ -260,7 +257,8 @@ def warmup_request(t: Target, p: OperationParams) -> tuple[str, str]:
         host = binding.host if binding else ""
     if host.startswith("*"):  # a wildcard host name is no Host header: any name under it routes there
         host = WILDCARD_NAME + host.lstrip("*")
-    address = url_host(binding.ip if binding is not None and binding.ip not in ("*", "") else "127.0.0.1")
+    bound = binding.ip if binding is not None and binding.ip not in ("*", "", "0.0.0.0", "::") else ""
+    address = url_host(bound or network.listen_address())
     header = host or address
     if (scheme, port) not in (("http", 80), ("https", 443)):  # RFC 7230: the port unless the default
         header = f"{header}:{port}"
@@ -272,7 +270,7 @@ def warm_up(ctx: OpContext, t: Target, p: OperationParams, deadline: float, seen
     """Invoke-Warmup: one GET, and one more when it is redirected to the same host (a native module
     answers some paths before ASP.NET runs); each with when it was sent and the workers of the last
     look before it. The last answer is the one that counts."""
-    url, host = warmup_request(t, p)
+    url, host = warmup_request(t, p, ctx.iis.network)
     answers = [_get(ctx, url, host, deadline, seen)]
     follow = same_host_redirect(url, host, answers[0], t.site)
     if follow is not None:
@@ -289,7 +287,6 @@ def _get(ctx: OpContext, url: str, host: str, deadline: float, seen: Observation
 
 
 REDIRECTS = (301, 302, 303, 307, 308)
-ERROR_LINE = re.compile(r"HTTP Error \d{3}[^<\r\n]*")
 WILDCARD_NAME = "aspreset-warmup"
 
 
@@ -337,28 +334,6 @@ def _is_address(name: str) -> bool:
 
 
 def loopback_get(url: str, host_header: str, timeout_s: float) -> WarmupAnswer:
-    """One GET as the scripts send it: no redirect followed, a time bound, the Server header kept.
-    The simulator only ever connects to loopback."""
-    start = time.monotonic()
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1"):
-        return WarmupAnswer(url=url, host_header=host_header, failure="not a loopback http address")
-    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
-    try:
-        connection.request("GET", parts.path or "/", headers={"Host": host_header})
-        response = connection.getresponse()
-        body = response.read().decode("utf-8", errors="replace")
-        error_line = ERROR_LINE.search(body)
-        return WarmupAnswer(url=url, host_header=host_header, status=response.status,
-                            server=response.getheader("Server") or "", location=response.getheader("Location") or "",
-                            ms=int((time.monotonic() - start) * 1000), offline_page=OFFLINE_PAGE in body,
-                            error_line=error_line.group(0).strip()[:200] if error_line else "")
-    except TimeoutError:
-        failure = "timeout"
-    except ConnectionRefusedError:
-        failure = "refused"
-    except (OSError, http.client.HTTPException) as exc:
-        failure = type(exc).__name__
-    finally:
-        connection.close()
-    return WarmupAnswer(url=url, host_header=host_header, failure=failure, ms=int((time.monotonic() - start) * 1000))
+    """One GET from a host with the default network whose bindings' ports are the loopback ports
+    that serve them, http only (tests that run an operation outside a farm host)."""
+    return host_get(HostNetwork(), lambda scheme, port: port if scheme == "http" else None)(url, host_header, timeout_s)

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler
 
 from bot.sim.http_sys import serve
 from bot.sim.iis import IisServer
+from bot.sim.network import LOCAL_ADDRESS_HEADER, LOOPBACK
 
 
 class SiteHandler(BaseHTTPRequestHandler):
@@ -28,7 +29,9 @@ class SiteHandler(BaseHTTPRequestHandler):
         counter()
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path) or "/"
         port = int(self.server.server_address[1])  # type: ignore[index]
-        answer = serve(iis, port, path, self.headers.get("Host"), stop)
+        # The address the request was sent to (bot.sim.network): HTTP.sys routes by it too.
+        local = self.headers.get(LOCAL_ADDRESS_HEADER) or LOOPBACK
+        answer = serve(iis, port, path, self.headers.get("Host"), stop, local)
         body = (answer.body + "\n").encode("utf-8")
         self.send_response_only(answer.status)
         if answer.server:  # HTTP.sys with DisableServerHeader sends none

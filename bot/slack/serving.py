@@ -5,7 +5,7 @@ simulator-pointed adapters for the ports they replace."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
 from bot.metrics import PrometheusMetrics, SlackCallCounter
+from bot.runner.processes import ProcessRuns
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
 from bot.slack.deploy_notice import post_notice
@@ -31,10 +32,11 @@ from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import MethodBuckets, retrying_client
-from bot.slack.sweeper import EVERY_S, ExpirySweeper
+from bot.slack.sweeper import EVERY_S, ExpirySweeper, MarksShown
 from bot.slack.watching import start_watch
 from bot.store import SqlStore
 from bot.store.incidents import incidents_for
+from bot.store.liveness import LapsedRuns, SqlLiveness
 from bot.store.shared import MemoryShared, Shared, SqlShared
 
 if TYPE_CHECKING:
@@ -79,7 +81,12 @@ def build_serving(
     work_threads: int = 8,
     restart_threads: int = 8,
     sweep_every_s: float = EVERY_S,
+    runners: Sequence[str] | None = None,
 ) -> Serving:
+    """`runners`: the command line of a runner process (`aspreset serve --run-one ...`); given, each
+    restart runs in one of those (bot/runner), at most `restart_threads` at once, and this process
+    only answers Slack and follows them. Not given (the demo, tests that build their settings in
+    memory), restarts run on the restart threads here."""
     slack = settings.slack
     metrics = PrometheusMetrics()  # one registry per Runtime: replicas and tests never add into each other
     client = web_client(slack, first_handlers=[SlackCallCounter(metrics)])  # every client made from it counts
@@ -87,22 +94,31 @@ def build_serving(
     made: list[tuple[Shared, SlackNotifier]] = []
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
 
-    def slack_notifier(store: Store) -> SlackNotifier:
-        """Each request's message is kept in the store, so every replica updates the same one."""
+    def slack_notifier(store: Store) -> MarksShown:
+        """Each request's message is kept in the store, so every replica updates the same one (and
+        which end it shows, for the sweeper)."""
         shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
         made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
                                            if site in inventory.sites else None, shared=shared,
                                            buckets=buckets,
                                            approver_dms=ApproverDMs(retrying_client(client), buckets))))
-        return made[-1][1]
+        return MarksShown(made[-1][1])
 
     if settings.policy_path is None and settings.loaded_policy is None:
         log.warning("built_in_default_policy",
                     message="NO POLICY FILE: the built-in default policy decides who may restart what from Slack. "
                             "Write your own (docs/policy.md) and give it with --policy or `policy =` in aspreset.toml")
-    runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
-                    metrics=metrics)
+    runs = ProcessRuns(runners, max_runners=restart_threads) if runners else None
     try:
+        runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
+                        metrics=metrics, runs=runs)
+    except BaseException:
+        if runs is not None:
+            runs.close()
+        raise
+    try:
+        if runs is not None:
+            runtime.on_close(runs.close)  # last of the front end's: after the restarts' pool ended
         (shared, notifier), service = made[0], runtime.service
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
         for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
@@ -125,10 +141,13 @@ def build_serving(
         if socket_mode:
             handler = serving.socket_mode = socket_mode_handler(bolt, slack.app_token)
             runtime.on_close(handler.close)  # before the work shuts down: no new events meanwhile
-        sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(), every_s=sweep_every_s)
+        lapsed = LapsedRuns(SqlLiveness(service.store)) if isinstance(service.store, SqlStore) else None
+        sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(settings.replica),
+                                every_s=sweep_every_s, replica=settings.replica, lapsed=lapsed)
         serving.sweeper = sweeper.start()
         runtime.on_close(sweeper.stop)
-        serving.watch = start_watch(runtime, incidents, calls, buckets, shared, settings.owner or process_owner())
+        serving.watch = start_watch(runtime, incidents, calls, buckets, shared,
+                                    settings.owner or process_owner(settings.replica))
     except BaseException:
         runtime.close()
         raise

@@ -233,9 +233,11 @@ class MemoryStore:
                                  details)
             return [r.id for r in due]
 
-    def mark_interrupted(self, now: datetime, owner: str | None = None) -> builtins.list[str]:
+    def mark_interrupted(
+        self, now: datetime, owner: str | None = None, request_id: str | None = None
+    ) -> builtins.list[str]:
         """Requests found running -> interrupted (locks released; never re-run). With `owner`, only
-        those that owner claimed."""
+        those that owner claimed; with `request_id`, only that one."""
         now = _utc(now)
         with self._unit() as written:
             running = sorted(
@@ -243,6 +245,7 @@ class MemoryStore:
                     r
                     for r in self._requests.values()
                     if r.state is RequestState.RUNNING and (owner is None or r.owner == owner)
+                    and (request_id is None or r.id == request_id)
                 ),
                 key=lambda r: (r.started_at or now, r.id),
             )

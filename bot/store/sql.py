@@ -325,15 +325,18 @@ class SqlStore:
 
         return self._run(work, write=True)
 
-    def mark_interrupted(self, now: datetime, owner: str | None = None) -> RequestIds:
+    def mark_interrupted(self, now: datetime, owner: str | None = None, request_id: str | None = None) -> RequestIds:
         """At start: requests found running -> interrupted (locks released; never re-run). With
-        `owner`, only those that owner claimed (one replica restarting leaves the others' alone)."""
+        `owner`, only those that owner claimed (one replica restarting leaves the others' alone);
+        with `request_id`, only that one (its runner stopped renewing its liveness)."""
         check_aware(now)
 
         def work(unit: Unit) -> RequestIds:
             query = select(requests).where(requests.c.state == RequestState.RUNNING.value)
             if owner is not None:
                 query = query.where(requests.c.owner == owner)
+            if request_id is not None:
+                query = query.where(requests.c.id == request_id)
             rows = unit.conn.execute(query.order_by(requests.c.started_at, requests.c.id).with_for_update()).all()
             for row in rows:
                 details = rules.interrupted_details(row.owner, row.started_at)

@@ -9,8 +9,23 @@ function Get-UrlHost([string]$Address) {
     $Address
 }
 
+function Get-ListenAddress {
+    # Where to reach a binding to every address from this host: 127.0.0.1, unless HTTP.sys' IP listen list
+    # (netsh http add iplisten; the ListenOnlyList registry value) names addresses and leaves loopback out:
+    # then HTTP.sys refuses 127.0.0.1, and ::1 or a listed address is used ("0.0.0.0"/"::": every one).
+    $listed = @()
+    $key = 'HKLM:\SYSTEM\CurrentControlSet\Services\HTTP\Parameters'
+    $values = Get-ItemProperty -LiteralPath $key -Name ListenOnlyList -ErrorAction SilentlyContinue
+    if ($values) { $listed = @($values.ListenOnlyList | Where-Object { $_ } | ForEach-Object { ([string]$_).Trim() }) }
+    if ($listed.Count -eq 0 -or $listed -contains '127.0.0.1' -or $listed -contains '0.0.0.0') { return '127.0.0.1' }
+    if ($listed -contains '::1' -or $listed -contains '::') { return '::1' }
+    $v4 = @($listed | Where-Object { -not $_.Contains(':') })
+    if ($v4.Count -gt 0) { return $v4[0] }
+    $listed[0]
+}
+
 function Get-WarmupRequest($Target) {
-    # To this host (127.0.0.1 or the bound IP) on the binding's port, with the URL's host name as Host
+    # To this host (the bound IP, else 127.0.0.1 or a listed address) on the binding's port, with the URL's host name as Host
     # header, or the binding's when the URL names an address: HTTP.sys routes by it (docs/iis-behaviour.md).
     # The binding: of the URL's scheme if it names one; https with a host name first (a native module may
     # redirect http to https, and the name lets the certificate match), then http with a host name, http, https.
@@ -34,8 +49,9 @@ function Get-WarmupRequest($Target) {
         $path = $uri.PathAndQuery
         if ($uri.HostNameType -eq [UriHostNameType]::Dns -and $uri.Host -ne 'localhost') { $hostHeader = $uri.Host }
     }
-    $address = '127.0.0.1'
+    $address = ''
     if ($binding -and -not (@('0.0.0.0', '::') -contains $binding.EndPoint.Address.ToString())) { $address = $binding.EndPoint.Address.ToString() }
+    if (-not $address) { $address = Get-ListenAddress }
     $address = Get-UrlHost $address
     if (-not $hostHeader) { $hostHeader = $address }
     # RFC 7230: the Host header carries the port unless it is the scheme's default.

@@ -5,9 +5,11 @@ two bots in one process never add into each other's numbers."""
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.error import URLError
 
 import pytest
 from hostile_endpoint import HostileEndpoint
@@ -19,7 +21,9 @@ from starlette.testclient import TestClient
 from bot.config import Settings, SlackSettings
 from bot.http.asgi import create_app
 from bot.http.loopback import serve_on_loopback
+from bot.metrics import PrometheusMetrics, SlackCallCounter
 from bot.sim.wsman import WsmanFaultSpec
+from bot.slack.app import web_client
 from bot.slack.blocks import APPROVE
 from bot.slack.serving import build_serving
 from bot.winrm.fault_codes import MAX_SHELLS
@@ -145,3 +149,20 @@ def test_winrm_errors_are_counted_by_code_and_fault_from_serves_own_executor(fak
     assert value(samples, "aspreset_winrm_errors_total", op="status", code="protocol_error", fault="0x803381A5") == 2
     assert value(samples, "aspreset_winrm_errors_total", op="status", code="protocol_error", fault="") == len(
         proxy.misbehaved) == 1
+
+
+def test_a_slack_call_that_gets_no_answer_is_counted_each_attempt():
+    """Nothing listens on the port: slack_sdk's connection-error handler tries once more, and both
+    attempts are counted with status "none", the method read from the URL."""
+    metrics = PrometheusMetrics()
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    client = web_client(SlackSettings(bot_token="xoxb-test", api_base_url=f"http://127.0.0.1:{port}/api/"),
+                        first_handlers=[SlackCallCounter(metrics)])
+
+    with pytest.raises(URLError):
+        client.chat_postMessage(channel="C0SHOP", text="hello")
+
+    assert metrics.registry.get_sample_value(
+        "aspreset_slack_api_calls_total", {"method": "chat.postMessage", "status": "none", "error": ""}) == 2

@@ -1,51 +1,31 @@
 """Two `aspreset serve` processes, as operators run replicas, on one PostgreSQL database and the fake
-Slack: a request made through A and approved with a click through B updates one message; the same
-signed deploy webhook sent to A and then B is refused the second time; killing A mid-run lets B mark
-the run interrupted and update its message (B's sweeper sees that A's process is gone)."""
+Slack, A on "machine-a" (its config names it so) and B on this machine: a request made through A and
+approved with a click through B updates one message; the same signed deploy webhook sent to A and
+then B is refused the second time; machine A lost mid-run (its serve and the run's runner process
+killed hard) lets B mark the run interrupted and update its message, from the run's liveness record
+alone (no process id of machine A means anything on B); a serve killed hard mid-run does not stop its
+run: the runner process finishes and records it."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from child_output import read_until
+from serve_processes import running_message, serve
 from slack_http import ALICE, BOB, SIGNING_SECRET, WEBHOOK_SECRET, SlackSender, deploy_hook
 from slack_messages import approval_message, buttons
 
+from bot.app.records import RequestState
 from bot.sim.cli import inventory_toml
 from bot.slack.blocks import APPROVE
+from bot.store import SqlStore
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-@contextmanager
-def serve(fake_slack, inventory: Path, db_url: str, workdir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    env = dict(os.environ, SLACK_BOT_TOKEN=fake_slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-               SLACK_API_BASE_URL=fake_slack.base_url, ASPRESET_WEBHOOK_SECRET=WEBHOOK_SECRET)
-    env.pop("ASPRESET_CONFIG", None)
-    workdir.mkdir(exist_ok=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--policy", str(EXAMPLES / "policy.toml"),
-         "--inventory", str(inventory), "--db", db_url],
-        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert process.stderr is not None
-        port = int(read_until(process.stderr, rb"listening on 127\.0\.0\.1:(\d+) ").group(1))
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
-        if process.stderr:
-            process.stderr.close()
 
 
 @pytest.mark.postgres
@@ -53,8 +33,8 @@ def test_two_serve_processes_share_one_message_one_webhook_and_an_interrupted_ru
     inventory = tmp_path / "farm.toml"
     inventory.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")
     with ExitStack() as stack:
-        url_a, process_a = stack.enter_context(serve(fake_slack, inventory, pg_url, tmp_path / "a"))
-        url_b, _ = stack.enter_context(serve(fake_slack, inventory, pg_url, tmp_path / "b"))
+        url_a, process_a = stack.enter_context(serve(fake_slack, inventory, pg_url, tmp_path / "a", "machine-a"))
+        url_b, process_b = stack.enter_context(serve(fake_slack, inventory, pg_url, tmp_path / "b"))
         via_a = SlackSender(url_a, SIGNING_SECRET, fake_slack.response_url("a"))
         via_b = SlackSender(url_b, SIGNING_SECRET, fake_slack.response_url("b"))
 
@@ -77,21 +57,38 @@ def test_two_serve_processes_share_one_message_one_webhook_and_an_interrupted_ru
         again = deploy_hook(url_b, WEBHOOK_SECRET, body, timestamp=stamp)
         assert again.status == 409 and again.json()["error"] == "replayed"
 
-        # A killed mid-run: B marks it interrupted and updates its message
+        # machine A lost mid-run (its serve and the run's runner killed hard): B marks it interrupted once
+        # its liveness record lapses, and updates its message
         for sim in farm.hosts.values():
             sim.inject_latency(0.5)
         assert via_a.command(ALICE, "shop-web --scope apppool").status == 200
-        running = fake_slack.wait_for(
-            lambda calls: next((c for c in calls if c.method in ("chat.postMessage", "chat.update")
-                                and "apppool restart" in c.body.get("text", "")
-                                and "is running" in c.body.get("text", "")), None), what="the run on A")
-        message_ts = running.body.get("ts") or running.answer["ts"]
+        message_ts = running_message(fake_slack)
+        with SqlStore(pg_url) as store:
+            [run] = store.list(state=RequestState.RUNNING)
+        host, _, runner_pid = (run.owner or "").rpartition("/")
+        assert host == "machine-a" and int(runner_pid) != process_a.pid, "the run is its runner's, on machine A"
         process_a.send_signal(signal.SIGKILL)
+        os.kill(int(runner_pid), signal.SIGKILL)
         process_a.wait(timeout=30)
         updated = fake_slack.wait_for(
             lambda calls: next((c for c in calls if c.method == "chat.update" and c.body.get("ts") == message_ts
                                 and "interrupted" in c.body.get("text", "")), None),
-            timeout=60, what="B marking A's run interrupted on its message")
+            timeout=120, what="B marking A's run interrupted on its message")
         assert "interrupted" in updated.text_everywhere
+
+        # B killed hard mid-run: its runner finishes the run and records it
+        assert via_b.command(ALICE, "shop-web --scope apppool").status == 200
+        running_message(fake_slack, after=message_ts)
+        process_b.send_signal(signal.SIGKILL)
+        process_b.wait(timeout=30)
+        with SqlStore(pg_url) as store:
+            [second] = [r for r in store.list(site="shop-web", limit=1)]
+            deadline = time.monotonic() + 120
+            while (ended := store.get(second.id)).state == RequestState.RUNNING:
+                assert time.monotonic() < deadline, "the runner did not finish the run"
+                time.sleep(0.2)  # the poll interval of a wait with a deadline
+        assert ended.state == RequestState.SUCCEEDED, ended.result
+        assert [h["outcome"] for h in (ended.result or {})["hosts"]] == ["succeeded", "succeeded"]
         for sim in farm.hosts.values():
             sim.inject_latency(0.0)
+

@@ -147,7 +147,7 @@ def test_the_check_names_the_file_and_line_of_each_planted_import(tmp_path: Path
 
 ROOT = CORE.parents[1]
 FRONT_ENDS = ("cli", "slack", "mcp", "http", "demo")
-ADAPTERS = ("winrm", "store", "sim", "drain", "metrics")
+ADAPTERS = ("winrm", "store", "sim", "drain", "metrics", "runner")
 ENTRY_POINTS = {
     # what one front end may use of another: where it starts, never its internals
     "cli": ("bot.cli.render", "bot.cli.serve"),  # the console's text; the Slack demo runs `serve`

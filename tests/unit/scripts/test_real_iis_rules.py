@@ -23,7 +23,8 @@ def test_the_warm_up_sets_the_host_header_uses_no_proxy_follows_no_redirect_itse
     assert "$web.AllowAutoRedirect = $false" in send
     assert "$web.Timeout = " in send and "Tls12" in send
     request = ps_tree.text(ps_tree.function_definitions(prelude.root)["get-warmuprequest"])
-    assert "'127.0.0.1'" in request and "localhost" in request  # never resolved by DNS on the server
+    listen = ps_tree.text(ps_tree.function_definitions(prelude.root)["get-listenaddress"])
+    assert "'127.0.0.1'" in listen and "localhost" in request  # never resolved by DNS on the server
 
 
 def test_a_redirect_is_followed_once_and_only_to_the_host_the_request_named(prelude, ps_tree):
@@ -83,6 +84,21 @@ def test_an_ipv6_binding_address_is_bracketed_and_a_wildcard_host_name_becomes_a
     wildcard = "if ($hostHeader.StartsWith('*')) { $hostHeader = 'aspreset-warmup' + $hostHeader.TrimStart('*') }"
     assert wildcard in request
     assert '"[$Address]"' in ps_tree.text(library["get-urlhost"])
+
+
+def test_a_binding_to_every_address_is_reached_where_http_sys_listens(prelude, ps_tree):
+    # HTTP.sys' IP listen list (ListenOnlyList) without 127.0.0.1 refuses loopback: a listed address is used;
+    # a binding to one address is reached on that address, whatever the list says.
+    library = ps_tree.function_definitions(prelude.root)
+    request = ps_tree.text(library["get-warmuprequest"])
+    bound = request.index("$address = $binding.EndPoint.Address.ToString()")
+    assert bound < request.index("if (-not $address) { $address = Get-ListenAddress }")
+    listen = ps_tree.text(library["get-listenaddress"])
+    assert "'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\HTTP\\Parameters'" in listen
+    assert "-Name ListenOnlyList -ErrorAction SilentlyContinue" in listen
+    empty = ("if ($listed.Count -eq 0 -or $listed -contains '127.0.0.1' -or $listed -contains '0.0.0.0') "
+             "{ return '127.0.0.1' }")
+    assert empty in listen
 
 
 def test_http_sys_is_told_by_its_fixed_page_too_when_its_server_header_is_hidden(prelude, ps_tree):

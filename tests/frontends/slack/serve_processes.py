@@ -1,0 +1,51 @@
+"""`aspreset serve` as its own process, as operators run it (each restart in a runner process of its
+own), for the tests that start one or two of them against the fake Slack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from child_output import read_until
+from slack_http import SIGNING_SECRET, WEBHOOK_SECRET
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+@contextmanager
+def serve(fake_slack, inventory: Path, db_url: str, workdir: Path, replica: str | None = None
+          ) -> Iterator[tuple[str, subprocess.Popen]]:
+    env = dict(os.environ, SLACK_BOT_TOKEN=fake_slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+               SLACK_API_BASE_URL=fake_slack.base_url, ASPRESET_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    env.pop("ASPRESET_CONFIG", None)
+    workdir.mkdir(exist_ok=True)
+    config = workdir / "aspreset.toml"
+    config.write_text(f'replica = "{replica}"\n' if replica else "", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--config", str(config),
+         "--policy", str(EXAMPLES / "policy.toml"), "--inventory", str(inventory), "--db", db_url],
+        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        port = int(read_until(process.stderr, rb"listening on 127\.0\.0\.1:(\d+) ").group(1))
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+        if process.stderr:
+            process.stderr.close()
+
+
+def running_message(fake_slack, after: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """The ts of the apppool restart's message once it says running (another than `after`)."""
+    running = fake_slack.wait_for(
+        lambda calls: next((c for c in calls if c.method in ("chat.postMessage", "chat.update")
+                            and "apppool restart" in c.body.get("text", "") and "is running" in c.body.get("text", "")
+                            and (c.body.get("ts") or c.answer["ts"]) != after), None), what="the run")
+    return str(running.body.get("ts") or running.answer["ts"])
