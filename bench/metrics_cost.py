@@ -25,7 +25,7 @@ from run import rollout, start_farm, stop_farm  # bench/ is on the path of a scr
 
 from bot.app.events import EventKind, RequestEvent
 from bot.app.views import ApprovalView, RequestView
-from bot.metrics import PrometheusMetrics
+from bot.metrics.registry import PrometheusMetrics
 
 
 def per_call_ns(call: Any, times: int) -> float:

@@ -38,7 +38,7 @@ from prometheus_client import generate_latest
 
 from bot.bootstrap import build, executor_for
 from bot.config import Settings, WinRMSettings
-from bot.metrics import PrometheusMetrics
+from bot.metrics.registry import PrometheusMetrics
 from bot.winrm.executor import WinRMExecutor
 from bot.winrm.transport import HostSession
 from commands.model import RestartRequest

@@ -32,12 +32,12 @@ def run_one(settings: Callable[[], Settings]) -> int:
     import bot.winrm.executor  # noqa: F401
     from bot.app.service import Service
     from bot.bootstrap import Runtime, build
-    from bot.runner.worker import EventLines, serve_job
+    from bot.runner.worker import EventLines, RunnerMetrics, serve_job
 
     built: list[Runtime] = []
 
     def service(lines: EventLines) -> Service:
-        built.append(build(settings(), notifier=lines))
+        built.append(build(settings(), notifier=lines, metrics=RunnerMetrics(lines)))
         return built[-1].service
 
     try:

@@ -1,9 +1,5 @@
-"""Metrics for `/metrics` (an adapter): `PrometheusMetrics` implements the core's Metrics port
-(bot.app.ports) with a registry per Runtime; `MeasuredNotifier` lets it hear every request event
-the service tells; `SlackCallCounter` counts Slack Web API calls where the WebClient is built."""
-
-from bot.metrics.notifier import MeasuredNotifier
-from bot.metrics.registry import PrometheusMetrics
-from bot.metrics.slack import SlackCallCounter
-
-__all__ = ["MeasuredNotifier", "PrometheusMetrics", "SlackCallCounter"]
+"""Metrics for `/metrics` (an adapter): `registry.PrometheusMetrics` implements the core's Metrics
+port (bot.app.ports) with a registry per Runtime; `notifier.MeasuredNotifier` lets it hear every
+request event the service tells; `slack.SlackCallCounter` counts Slack Web API calls where the
+WebClient is built. Imported by module, so a process that only forwards (a runner) does not load
+prometheus_client."""

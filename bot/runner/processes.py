@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from bot.app.events import RequestEvent
+from bot.app.ports import Metrics, NoMetrics
 from bot.app.views import RequestView
 from bot.runner.worker import job_line
 
@@ -27,10 +28,12 @@ MAX_RUNNERS = 8
 
 
 class ProcessRuns:
-    def __init__(self, argv: Sequence[str], *, max_runners: int = MAX_RUNNERS, keep_warm: bool = True) -> None:
+    def __init__(self, argv: Sequence[str], *, max_runners: int = MAX_RUNNERS, keep_warm: bool = True,
+                 metrics: Metrics | None = None) -> None:
         """`argv` starts a runner with the front end's own files (e.g. `aspreset serve --run-one
-        --config FILE`); the environment is inherited."""
+        --config FILE`); the environment is inherited. `metrics` counts the runners' WinRM failures."""
         self._argv = list(argv)
+        self._metrics = metrics or NoMetrics()
         self._slots = threading.BoundedSemaphore(max_runners)
         self._lock = threading.Lock()
         self._keep_warm = keep_warm
@@ -105,6 +108,8 @@ class ProcessRuns:
                 line = json.loads(raw)
                 if "event" in line:
                     hear(RequestEvent.model_validate(line["event"]))
+                elif "winrm_error" in line:
+                    self._count_winrm_error(line["winrm_error"])
                 elif "result" in line:
                     answer = RequestView.model_validate(line["result"])
                 else:
@@ -116,6 +121,12 @@ class ProcessRuns:
         if answer is None:
             log.error("runner_ended_without_answer", request_id=request_id, pid=process.pid, exit_code=code)
         return answer
+
+    def _count_winrm_error(self, failed: object) -> None:
+        if isinstance(failed, dict):
+            fault = failed.get("fault")
+            self._metrics.count_winrm_error(str(failed.get("op")), str(failed.get("code")),
+                                            fault if isinstance(fault, int) else None)
 
 
 def _close_stdin(process: subprocess.Popen[str]) -> None:

@@ -3,6 +3,7 @@ on stdin, `{"run": "r-..."}`, the id of an approved request; claim it, run it an
 end through the core, printing on stdout what happens, one JSON object a line:
 
     {"event": {...a RequestEvent: started, host_started, host_finished, finished, with the view...}}
+    {"winrm_error": {"op": ..., "code": ..., "fault": ...}}  (a failed WinRM call, for the front end's metrics)
     {"result": {...the RequestView the core answered...}}
     {"error": {...an ErrorView: the runner could not build the service or the run failed...}}
 
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 
 from bot.app.events import EventKind, RequestEvent
 from bot.app.incidents import reply_for
+from bot.app.ports import NoMetrics
 from bot.app.service import Service
 
 VIEW_EVERY_S = 0.5
@@ -72,6 +74,17 @@ class EventLines:
         """Closed here, so that the interpreter's own flush at exit has no broken pipe to report."""
         with contextlib.suppress(OSError):
             self.out.close()
+
+
+class RunnerMetrics(NoMetrics):
+    """The Metrics port in a runner: its WinRM calls' failures go to the front end as lines, counted
+    there (the process a scraper reaches); the request's events go as events, counted there too."""
+
+    def __init__(self, lines: EventLines) -> None:
+        self.lines = lines
+
+    def count_winrm_error(self, op: str, code: str, fault: int | None) -> None:
+        self.lines.write({"winrm_error": {"op": op, "code": code, "fault": fault}})
 
 
 def job_line(request_id: str) -> str:

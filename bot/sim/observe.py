@@ -155,7 +155,11 @@ def settings(iis: IisServer, t: Target) -> PoolSettings:
     )
 
 
-def features(iis: IisServer) -> Features:
+def features(ctx: OpContext, p: OperationParams) -> Features:
+    """Get-Features: Test-WmiProvider's CIM call is bounded like every other (a stuck repository)."""
+    iis = ctx.iis
+    if iis.wmi_provider:
+        cim_call(ctx, p)
     return Features(wmi_provider=iis.wmi_provider, webadministration_module=iis.webadministration_module,
                     aspnet=iis.aspnet)
 
@@ -245,7 +249,7 @@ def warmup_request(t: Target, p: OperationParams, network: HostNetwork) -> tuple
         parts = urllib.parse.urlsplit(p.warmup_url)
         scheme, name = parts.scheme, parts.hostname or ""
         binding = _binding(t.site, scheme)
-        port = parts.port or (binding.port if binding else (443 if scheme == "https" else 80))
+        port = parts.port or (443 if scheme == "https" else 80)  # [Uri].Port: the scheme's default
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
@@ -291,9 +295,11 @@ WILDCARD_NAME = "aspreset-warmup"
 
 
 def same_host_redirect(url: str, host_header: str, answer: WarmupAnswer, site: IisSite) -> tuple[str, str] | None:
-    """(URL to connect to, Host header) of a redirect to the host the request named, on the same
-    address, when the site has a binding for its scheme and port; None for no redirect, one to
-    another host (it leaves this server) or to a port the site does not listen on."""
+    """(URL to connect to, Host header) of a redirect to the host the request named, when the site
+    has a binding for its scheme and port: on that binding's address if it is bound to one (an https
+    binding to one IP beside an http one to all), else on the address the first request went to;
+    None for no redirect, one to another host (it leaves this server) or to a port the site does
+    not listen on."""
     if answer.status not in REDIRECTS or not answer.location:
         return None
     sent = urllib.parse.urlsplit(url)
@@ -302,10 +308,12 @@ def same_host_redirect(url: str, host_header: str, answer: WarmupAnswer, site: I
     if target.scheme not in ("http", "https") or (target.hostname or "") != named:
         return None
     port = target.port or (443 if target.scheme == "https" else 80)
-    if not any(b.protocol == target.scheme and b.port == port for b in site.bindings):
+    bound = [b for b in site.bindings if b.protocol == target.scheme and b.port == port]
+    if not bound:
         return None
     path = (target.path or "/") + (f"?{target.query}" if target.query else "")
-    return f"{target.scheme}://{url_host(sent.hostname or '127.0.0.1')}:{port}{path}", target.netloc
+    address = bound[0].ip if bound[0].ip not in ("*", "", "0.0.0.0", "::") else (sent.hostname or "127.0.0.1")
+    return f"{target.scheme}://{url_host(address)}:{port}{path}", target.netloc
 
 
 def url_host(address: str) -> str:

@@ -26,7 +26,7 @@ from bot.sim.processes import Worker
 def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
     iis = ctx.iis
     result = StatusResult(ok=False, powershell_version=iis.powershell_version, iis_major_version=iis.iis_major_version,
-                          was_running=iis.was_running, features=features(iis))
+                          was_running=iis.was_running, features=features(ctx, p))
     if iis.iis5_isolation:
         # IIS 5 isolation: one aspnet_wp.exe for the whole machine, no application pools.
         result.worker_process_name = "aspnet_wp"
@@ -89,7 +89,7 @@ def op_discover(ctx: OpContext, p: OperationParams) -> DiscoverResult:
     iis = ctx.iis
     result = DiscoverResult(ok=True, powershell_version=iis.powershell_version,
                             iis_major_version=iis.iis_major_version, iis5_isolation=iis.iis5_isolation,
-                            features=features(iis))
+                            features=features(ctx, p))
     if iis.iis_major_version < 7:
         return result  # IIS 6: the version and the isolation mode are all there is to report
     with iis.lock:

@@ -23,7 +23,8 @@ from bot.bootstrap import Runtime, build, process_owner
 from bot.config import Settings
 from bot.http.asgi import create_app
 from bot.http.webhook import DeployWebhook
-from bot.metrics import PrometheusMetrics, SlackCallCounter
+from bot.metrics.registry import PrometheusMetrics
+from bot.metrics.slack import SlackCallCounter
 from bot.runner.processes import ProcessRuns
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
@@ -108,7 +109,7 @@ def build_serving(
         log.warning("built_in_default_policy",
                     message="NO POLICY FILE: the built-in default policy decides who may restart what from Slack. "
                             "Write your own (docs/policy.md) and give it with --policy or `policy =` in aspreset.toml")
-    runs = ProcessRuns(runners, max_runners=restart_threads) if runners else None
+    runs = ProcessRuns(runners, max_runners=restart_threads, metrics=metrics) if runners else None
     try:
         runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
                         metrics=metrics, runs=runs)

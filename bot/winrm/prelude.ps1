@@ -80,27 +80,33 @@ function Test-MissingNamespace($Exception) {
     $false
 }
 
+function Assert-CimInTime($Watch, [string]$What) {
+    # A CIM call that ended after its bound is a timeout whatever the (localised) message says.
+    if ($Watch.Elapsed.TotalSeconds -ge $P.cim_timeout_s) {
+        Stop-Operation 'wmi_timeout' "a WMI call ($What) did not answer within $($P.cim_timeout_s) s: the WMI repository on this host is stuck; check the Winmgmt service (winmgmt /verifyrepository)"
+    }
+}
+
 function Get-CimBounded([string]$Namespace, [string]$Class) {
-    # Every CIM call is bounded, so a stuck WMI repository fails this host, not the bot. A call that ends
-    # after its bound is a timeout whatever the (localised) message says.
+    # Every CIM call is bounded, so a stuck WMI repository fails this host, not the bot.
     $watch = [Diagnostics.Stopwatch]::StartNew()
     try {
         Get-CimInstance -Namespace $Namespace -ClassName $Class -OperationTimeoutSec $P.cim_timeout_s
     } catch {
-        if ($watch.Elapsed.TotalSeconds -ge $P.cim_timeout_s) {
-            Stop-Operation 'wmi_timeout' "a WMI call ($Namespace $Class) did not answer within $($P.cim_timeout_s) s: the WMI repository on this host is stuck; check the Winmgmt service (winmgmt /verifyrepository)"
-        }
+        Assert-CimInTime $watch "$Namespace $Class"
         throw
     }
 }
 
 function Test-WmiProvider {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
     try {
         $null = Get-CimClass -Namespace 'root/WebAdministration' -ClassName AppDomain -OperationTimeoutSec $P.cim_timeout_s
         $true
     } catch {
-        if (-not (Test-MissingNamespace $_.Exception)) { throw }
-        $false
+        if (Test-MissingNamespace $_.Exception) { return $false }
+        Assert-CimInTime $watch 'root/WebAdministration AppDomain class'
+        throw
     }
 }
 

@@ -123,8 +123,8 @@ function Send-Warmup($Request, $Target, $Seen) {
 }
 
 function Get-SameHostRedirect($Request, $Answer, $Target) {
-    # The request for a redirect to the host the first one named, on the same address, when the site
-    # has a binding for its scheme and port; $null for none, for one to another host (it leaves this
+    # The request for a redirect to the host the first one named, on the same address (or the binding's
+    # own, when it is bound to one), when the site has a binding for its scheme and port; $null for none, for one to another host (it leaves this
     # server) or to a port the site does not listen on (TLS ended at a load balancer, say).
     if (@(301, 302, 303, 307, 308) -notcontains $Answer.status -or -not $Answer.location) { return $null }
     try {
@@ -134,6 +134,10 @@ function Get-SameHostRedirect($Request, $Answer, $Target) {
         if (@('http', 'https') -notcontains $target.Scheme -or $target.Host -ne $named.Host) { return $null }
         $bound = @($Target.Site.Bindings | Where-Object { $_.Protocol -eq $target.Scheme -and $_.EndPoint -and $_.EndPoint.Port -eq $target.Port })
         if ($bound.Count -eq 0) { return $null }
-        @{ Url = '{0}://{1}:{2}{3}' -f $target.Scheme, $sent.Host, $target.Port, $target.PathAndQuery; Host = $target.Authority }
+        # On the binding's own address when it is bound to one (https on one IP beside http on all).
+        $address = $sent.Host
+        $ip = $bound[0].EndPoint.Address.ToString()
+        if (-not (@('0.0.0.0', '::') -contains $ip)) { $address = Get-UrlHost $ip }
+        @{ Url = '{0}://{1}:{2}{3}' -f $target.Scheme, $address, $target.Port, $target.PathAndQuery; Host = $target.Authority }
     } catch { $null }
 }

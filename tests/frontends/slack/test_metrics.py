@@ -5,28 +5,35 @@ two bots in one process never add into each other's numbers."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.error import URLError
 
 import pytest
+from child_output import read_until
 from hostile_endpoint import HostileEndpoint
 from prometheus_client.parser import text_string_to_metric_families
-from slack_http import ALICE, BOB, SIGNING_SECRET
+from slack_http import ALICE, BOB, SIGNING_SECRET, SlackSender
 from slack_messages import approval_message, buttons
 from starlette.testclient import TestClient
 
 from bot.config import Settings, SlackSettings
 from bot.http.asgi import create_app
 from bot.http.loopback import serve_on_loopback
-from bot.metrics import PrometheusMetrics, SlackCallCounter
+from bot.metrics.registry import PrometheusMetrics
+from bot.metrics.slack import SlackCallCounter
+from bot.sim.cli import inventory_toml
 from bot.sim.wsman import WsmanFaultSpec
 from bot.slack.app import web_client
 from bot.slack.blocks import APPROVE
 from bot.slack.serving import build_serving
-from bot.winrm.fault_codes import MAX_SHELLS
+from bot.winrm.fault_codes import MAX_OPERATIONS, MAX_SHELLS
 from policies.files import load_policy
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -166,3 +173,42 @@ def test_a_slack_call_that_gets_no_answer_is_counted_each_attempt():
 
     assert metrics.registry.get_sample_value(
         "aspreset_slack_api_calls_total", {"method": "chat.postMessage", "status": "none", "error": ""}) == 2
+
+
+def test_aspreset_serve_counts_a_restart_its_runner_ran_and_the_runners_winrm_fault(fake_slack, farm, tmp_path):
+    """`aspreset serve` as an operator runs it (its restarts in runner processes), with
+    ASPRESET_METRICS_TOKEN: alice's recycle fails on web01 with a WSManFault inside the runner, and
+    serve's /metrics says so; a scrape without the token is refused."""
+    farm.host("web01").inject_fault(WsmanFaultSpec(MAX_OPERATIONS, "w:QuotaLimit", "Too many operations."),
+                                    actions=["Command"])
+    inventory = tmp_path / "farm.toml"
+    inventory.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")
+    env = dict(os.environ, SLACK_BOT_TOKEN=fake_slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+               SLACK_API_BASE_URL=fake_slack.base_url, ASPRESET_METRICS_TOKEN="scrape-token")
+    env.pop("ASPRESET_CONFIG", None)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--policy", str(EXAMPLES / "policy.toml"),
+         "--inventory", str(inventory), "--db", f"sqlite:///{tmp_path / 'aspreset.db'}"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        port = int(read_until(serve.stderr, rb"listening on 127\.0\.0\.1:(\d+) ").group(1))
+        url = f"http://127.0.0.1:{port}"
+        assert SlackSender(url, SIGNING_SECRET, fake_slack.response_url("serve")).command(
+            ALICE, "shop-web --scope apppool").status == 200
+        final = fake_slack.wait_for(lambda calls: next((c for c in calls if c.method == "chat.update" and any(
+            word in c.body.get("text", "") for word in ("failed", "partially"))), None), what="the failed result")
+
+        samples = scrape(url, token="scrape-token")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            scrape(url)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=60)
+        serve.stderr and serve.stderr.close()
+
+    assert refused.value.code == 401
+    ended = {dict(labels)["outcome"]: v for (name, labels), v in samples.items() if name == "aspreset_restarts_total"}
+    assert ended in ({"failed": 1}, {"partially_failed": 1}), (ended, final.text_everywhere[:300])
+    assert value(samples, "aspreset_winrm_errors_total", op="apppool", code="protocol_error",
+                 fault=f"0x{MAX_OPERATIONS:08X}") == 1
+    assert total(samples, "aspreset_slack_api_calls_total", method="chat.postMessage", status="200") >= 1

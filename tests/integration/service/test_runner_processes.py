@@ -23,9 +23,12 @@ from bot.app.service import Service
 from bot.app.views import RequestView
 from bot.bootstrap import Runtime, build
 from bot.config import Settings, WinRMSettings
+from bot.metrics.registry import PrometheusMetrics
 from bot.runner.processes import ProcessRuns
 from bot.sim.cli import inventory_toml
+from bot.sim.wsman import WsmanFaultSpec
 from bot.store.liveness import SqlLiveness
+from bot.winrm.fault_codes import MAX_OPERATIONS
 from commands.model import RestartRequest
 from commands.rungs import Rung
 from policies.files import load_policy
@@ -137,3 +140,25 @@ def _wait_for(condition, timeout: float = 60.0):  # type: ignore[no-untyped-def]
         done.wait(0.05)  # the poll interval of a wait with a deadline
         deadline -= 0.05
     raise AssertionError(f"not within {timeout} s")
+
+
+def test_a_runners_winrm_fault_and_the_restarts_end_are_counted_in_the_front_end(runner_argv, tmp_path,
+                                                                                 farm_inventory, demo_farm) -> None:  # type: ignore[no-untyped-def]
+    """What a scraper reaches is the front end: the runner sends its WinRM failures as lines, and the
+    request's end comes back as an event; both land in the front end's PrometheusMetrics."""
+    demo_farm.host("web01").inject_fault(WsmanFaultSpec(MAX_OPERATIONS, "w:QuotaLimit", "Too many operations."),
+                                         actions=["Command"])
+    metrics = PrometheusMetrics()
+    runs = ProcessRuns(runner_argv(), keep_warm=False, metrics=metrics)
+    settings = Settings.of(load_policy(POLICY), farm_inventory, workdir=tmp_path,
+                           db_url=f"sqlite:///{tmp_path / 'aspreset.db'}", owner="front-end")
+    with build(settings, runs=runs, metrics=metrics) as runtime:
+        view = _recycle(runtime.service)
+    runs.close()
+
+    assert view.state in ("failed", "partially_failed") and view.hosts[0].error_code == "protocol_error"
+    # a restart is never repeated: one failed call
+    assert metrics.registry.get_sample_value("aspreset_winrm_errors_total", {
+        "op": "apppool", "code": "protocol_error", "fault": f"0x{MAX_OPERATIONS:08X}"}) == 1
+    assert metrics.registry.get_sample_value("aspreset_restarts_total", {
+        "site": "shop-web", "rung": "apppool", "outcome": view.state}) == 1

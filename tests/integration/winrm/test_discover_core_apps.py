@@ -1,6 +1,7 @@
 """`discover` through real WinRM against the simulated farm tells ASP.NET Core apps by their ANCM
-handler, as the operations do, not by a No Managed Code pool (docs/iis-behaviour.md), and one
-application whose configuration cannot be read does not hide the others."""
+handler, as the operations do, not by a No Managed Code pool (docs/iis-behaviour.md), one
+application whose configuration cannot be read does not hide the others, and a stuck WMI
+repository is named as such."""
 
 from __future__ import annotations
 
@@ -47,3 +48,12 @@ def test_an_app_whose_configuration_cannot_be_read_is_reported_and_the_others_ar
     assert broken.aspnet_core is None and "not well-formed XML" in broken.config_error
     assert apps[("Intranet", "/")].aspnet_core is False and apps[("CoreApi", "/")].aspnet_core is True
     assert "could not be read" in inventory_toml(found, "web03")
+
+
+def test_discover_on_a_stuck_wmi_repository_says_so_within_the_bound(farm, client, executor):
+    farm.host("web03").iis.wmi_stuck = True  # Test-WmiProvider's Get-CimClass never answers
+
+    found = executor.run("web03", client.hosts["web03"], OperationParams(op="discover", timeout_s=5, cim_timeout_s=1))
+
+    assert isinstance(found, DiscoverResult) and not found.ok and found.error_code == "wmi_timeout"
+    assert "winmgmt /verifyrepository" in (found.error or "")

@@ -74,6 +74,20 @@ def test_a_native_redirect_to_https_on_the_same_host_is_followed_and_the_app_ans
     assert verdict.error_code is None and {"new_worker", "app_answered"} <= set(verdict.evidence)
 
 
+def test_a_redirect_to_an_https_binding_on_one_address_is_followed_to_that_address(farm, executor, call):
+    iis = farm.host("web01").iis
+    name = "shop.example.com"
+    _only(farm, "web01", "Shop", Binding("http", "*", iis.http_port, name),
+          Binding("https", LAB_ADDRESS, iis.https_port, name))
+    iis.sites["Shop"].native_redirects["/"] = f"https://{name}:{iis.https_port}/"
+
+    r = restart_of(executor.run(*call("shop-web", "web01", "appdomain", warmup_url=f"http://{name}:{iis.http_port}/")))
+
+    assert r.warmups[-2].status == 301 and r.warmups[-2].url.startswith("http://127.0.0.1:")
+    assert r.warmups[-1].url == f"https://{LAB_ADDRESS}:{iis.https_port}/" and r.warmups[-1].status == 200
+    assert "app_answered" in verdict_of(r).evidence
+
+
 def test_without_a_warmup_url_an_https_binding_with_a_host_name_is_used(farm, executor, call):
     iis = farm.host("web01").iis
     _only(farm, "web01", "Shop", Binding("http", "*", iis.http_port, ""),

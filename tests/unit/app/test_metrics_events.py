@@ -16,7 +16,7 @@ from bot.app.events import RecordingNotifier
 from bot.app.results import OperationParams, OperationResult
 from bot.bootstrap import build
 from bot.config import Settings, WinRMSettings
-from bot.metrics import PrometheusMetrics
+from bot.metrics.registry import PrometheusMetrics
 from bot.store.memory import MemoryStore
 from commands.model import Reason, RestartRequest
 from commands.rungs import Rung

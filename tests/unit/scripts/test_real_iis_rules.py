@@ -16,6 +16,18 @@ def test_every_cim_call_has_an_operation_timeout(sent_file, ps_tree):
             )
 
 
+def test_every_cim_call_past_its_bound_is_a_wmi_timeout_not_an_internal_error(prelude, ps_tree):
+    # Resolve-Target and Get-Features ask Test-WmiProvider first: on a stuck repository its Get-CimClass
+    # is the call that times out.
+    library = ps_tree.function_definitions(prelude.root)
+    for name, call in (("get-cimbounded", "Get-CimInstance"), ("test-wmiprovider", "Get-CimClass")):
+        body = ps_tree.text(library[name])
+        catch = body[body.index("} catch {"):]
+        assert "$watch = [Diagnostics.Stopwatch]::StartNew()" in body and call in body, name
+        assert catch.index("Assert-CimInTime $watch") < catch.index("throw"), name
+    assert "Stop-Operation 'wmi_timeout'" in ps_tree.text(library["assert-cimintime"])
+
+
 def test_the_warm_up_sets_the_host_header_uses_no_proxy_follows_no_redirect_itself_and_is_bounded(prelude, ps_tree):
     send = ps_tree.text(ps_tree.function_definitions(prelude.root)["send-warmup"])
     assert "$web.Host = $Request.Host" in send
