@@ -62,6 +62,14 @@ class Runtime(_Closes):
     interrupted: list[str]  # requests a dead process of this machine left running, marked interrupted now
     metrics: Metrics = field(default_factory=NoMetrics)  # what /metrics reads (serve), else nothing
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+    _executor: WinRMExecutor | None = field(default=None, repr=False)  # the one build opened, if it did
+
+    def abandon_hosts(self, within_s: float) -> None:
+        """The process is about to end without waiting for its hosts (a second Ctrl-C): the host
+        calls in flight are cut, so each terminates its command and deletes its shell, and the kept
+        shells are deleted, within `within_s` whatever the hosts do (WinRMExecutor.abandon)."""
+        if self._executor is not None:
+            self._executor.abandon(within_s)
 
 
 @dataclass(eq=False)
@@ -102,6 +110,7 @@ def build(
     stack = ExitStack()
     try:
         interrupted: list[str] = []
+        own: WinRMExecutor | None = None
         if store is None:
             from bot.store import open_store
 
@@ -109,7 +118,7 @@ def build(
             stack.callback(store.close)
             interrupted = reap_dead_local_runs(store, settings.replica)
         if executor is None:
-            executor = _own_executor(settings, stack, metrics)
+            executor = own = _own_executor(settings, stack, metrics)
         from bot.store.incidents import incidents_for
 
         if hooks is None:
@@ -142,7 +151,7 @@ def build(
     except BaseException:
         stack.close()
         raise
-    return Runtime(service, interrupted, metrics or NoMetrics(), stack)
+    return Runtime(service, interrupted, metrics or NoMetrics(), stack, own)
 
 
 def build_hosts(settings: Settings) -> Hosts:

@@ -4,7 +4,8 @@ one operation through the executor (the script does before-state, act, wait, war
 after-state), the verdict of bot.app.verification, the drain hook after. A wave starts only when
 every host of the one before is warmed up and verified; the first failed host stops the rollout
 (unless the plan says keep going), and the report lists the hosts left untouched with the command
-that resumes from there."""
+that resumes from there. Once `stop` is set (Ctrl-C, SIGTERM) no further host starts, not even one
+of the current wave still waiting for a free slot; the hosts already started finish."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
+from queue import SimpleQueue
 from typing import Any
 
 from bot.app.errors import AspresetError, DrainFailed
@@ -26,8 +28,8 @@ from policies.inventory import DrainHook, Host, Inventory
 from policies.planner import Plan
 
 Progress = Callable[[str, str, "HostOutcome | None"], None]
-"""Told ("started", host, None) as a host begins and ("finished", host, outcome) as it ends, on the
-thread that runs the rollout (never on a host's worker thread)."""
+"""Told ("started", host, None) as a host begins (a slot's thread took it up) and ("finished", host,
+outcome) as it ends, on the thread that runs the rollout (never on a host's worker thread)."""
 
 
 class HostSlots:
@@ -41,7 +43,7 @@ class HostSlots:
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="host")
         self._ahead = ThreadPoolExecutor(max_workers=min(size, 8), thread_name_prefix="connect")
 
-    def submit(self, fn: Callable[[], HostOutcome]) -> Future[HostOutcome]:
+    def submit(self, fn: Callable[[], None]) -> Future[None]:
         return self._pool.submit(fn)
 
     def ahead(self, fn: Callable[[], None]) -> None:
@@ -178,7 +180,8 @@ def run_plan(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
 ) -> RunReport:
-    """`stop` set (Ctrl-C, SIGTERM): no further wave starts; the hosts already started finish."""
+    """`stop` set (Ctrl-C, SIGTERM): no further host starts, in this wave or a later one; the hosts
+    already started finish (each within its own deadline) and the rest are reported untouched."""
     if plan.rung == Rung.SERVER:  # unreachable by policy; a second lock on the door
         raise ValueError("the server rung is never executed")
     site = inventory.sites.get(plan.site)
@@ -194,7 +197,7 @@ def run_plan(
     interrupted = False
     try:
         for index, wave in enumerate(waves):
-            if stop is not None and stop.is_set():
+            if stopping(stop):
                 interrupted = True
                 break
             jobs = [
@@ -204,8 +207,13 @@ def run_plan(
                 for name in wave
             ]
             upcoming = waves[index + 1] if index + 1 < len(waves) else ()
-            outcomes += _run_wave(jobs, slots, tell, partial(_connect_ahead, executor, inventory, upcoming, slots))
-            failed = [o.host for o in outcomes[-len(jobs):] if o.outcome != "succeeded"]
+            ran = _run_wave(jobs, slots, tell, partial(_connect_ahead, executor, inventory, upcoming, slots, stop),
+                            stop)
+            outcomes += ran
+            if len(ran) < len(jobs):  # stopped while some of this wave's hosts waited for a slot
+                interrupted = True
+                break
+            failed = [o.host for o in ran if o.outcome != "succeeded"]
             if failed and not plan.keep_going and index + 1 < len(waves):
                 stopped_at = failed[0]
                 break
@@ -230,35 +238,54 @@ def run_plan(
     )
 
 
-def _connect_ahead(executor: Executor, inventory: Inventory, hosts: Sequence[str], slots: HostSlots) -> None:
+def stopping(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+def _connect_ahead(executor: Executor, inventory: Inventory, hosts: Sequence[str], slots: HostSlots,
+                   stop: threading.Event | None) -> None:
     """While a wave waits on its hosts (warm-ups take seconds), open the next wave's connections, so
-    its hosts start at once instead of all paying the handshake at the same moment."""
-    if not isinstance(executor, ConnectsAhead):
+    its hosts start at once instead of all paying the handshake at the same moment (not once the
+    rollout is stopping: those hosts will not run)."""
+    if not isinstance(executor, ConnectsAhead) or stopping(stop):
         return
     for name in hosts:
         slots.ahead(partial(executor.connect, name, inventory.hosts[name]))
 
 
 def _run_wave(
-    jobs: Sequence[_HostJob], slots: HostSlots, tell: Progress, after_start: Callable[[], None]
+    jobs: Sequence[_HostJob], slots: HostSlots, tell: Progress, after_start: Callable[[], None],
+    stop: threading.Event | None,
 ) -> list[HostOutcome]:
-    """Every host of the wave, at once up to the slots' bound; outcomes in the wave's order. Events are
-    told here, on the rollout's thread, so a notifier never hears two hosts at the same moment."""
-    futures: dict[Future[HostOutcome], int] = {}
+    """Every host of the wave, at once up to the slots' bound; the outcomes of those that ran, in the
+    wave's order. A host whose turn comes (a slot frees) after `stop` was set never starts. Events
+    are told here, on the rollout's thread, as the hosts' threads take them up and finish them, so a
+    notifier never hears two hosts at the same moment."""
+    heard: SimpleQueue[tuple[int, HostOutcome | bool | None]] = SimpleQueue()  # None: started; False: not
+
+    def take_up(position: int, job: _HostJob) -> None:  # on a slot's thread
+        if stopping(stop):
+            heard.put((position, False))
+            return
+        heard.put((position, None))
+        heard.put((position, job.run()))  # never raises: a host's failure is its outcome
+
     # The next wave connects once a thread has taken up every host of this one: connecting earlier
     # competes for the interpreter with this wave's own start (measured: a wave of 50 started 0.1 s later).
     begun = _Countdown(len(jobs), after_start)
     for position, job in enumerate(jobs):
-        tell("started", job.name, None)
-        futures[slots.submit(partial(begun.then_run, job.run))] = position
+        slots.submit(partial(begun.then_run, partial(take_up, position, job)))
     results: list[HostOutcome | None] = [None] * len(jobs)
-    pending = set(futures)
-    while pending:  # a started restart is always finished: no timeout here, each host call has its own
-        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for future in finished:
-            outcome = future.result()
-            results[futures[future]] = outcome
-            tell("finished", outcome.host, outcome)
+    left = len(jobs)
+    while left:  # a started restart is always finished: no timeout here, each host call has its own
+        position, heard_of = heard.get()
+        if heard_of is None:
+            tell("started", jobs[position].name, None)
+            continue
+        left -= 1
+        if isinstance(heard_of, HostOutcome):
+            results[position] = heard_of
+            tell("finished", heard_of.host, heard_of)
     return [r for r in results if r is not None]
 
 
@@ -270,14 +297,14 @@ class _Countdown:
         self._when_done = when_done
         self._lock = threading.Lock()
 
-    def then_run(self, task: Callable[[], HostOutcome]) -> HostOutcome:
+    def then_run(self, task: Callable[[], None]) -> None:
         with self._lock:
             self._left -= 1
             last = self._left == 0
         if last:
             with contextlib.suppress(Exception):  # it only saves time later: never costs this host its restart
                 self._when_done()
-        return task()
+        task()
 
 
 def _failed(plan: Plan, host: str, error: str, code: str, start: float) -> HostOutcome:

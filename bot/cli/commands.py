@@ -135,7 +135,7 @@ def _run_restart(args: argparse.Namespace, command: Callable[[], Command], *, co
                  verify: Callable[[Service, Principal], Principal] | None = None) -> int:
     """A command that may restart hosts: in a terminal a prod restart is confirmed first; Ctrl-C and
     SIGTERM stop it as bot/cli/interrupt.py says."""
-    from bot.cli.interrupt import EXIT_INTERRUPTED, stop_gracefully
+    from bot.cli.interrupt import ABANDON_S, EXIT_INTERRUPTED, stop_gracefully
     from bot.cli.progress import ProgressBar
 
     settings = _settings(args)
@@ -158,6 +158,7 @@ def _run_restart(args: argparse.Namespace, command: Callable[[], Command], *, co
                       f"(`aspreset requests --state interrupted`); check `aspreset status {site}`",
                       file=sys.stderr, flush=True)
                 sys.stdout.flush()
+                runtime.abandon_hosts(ABANDON_S)  # the shells of the hosts left running are deleted, if quick
                 os._exit(EXIT_INTERRUPTED)  # the hosts' threads would otherwise be waited for at exit
             finally:
                 bar.close()

@@ -1,7 +1,8 @@
 """Ctrl-C and SIGTERM while a restart runs. The first stops new hosts from starting and lets the
 ones in flight finish (each bounded by its own deadline), so the request is recorded with what ran,
 what did not and the command that resumes. The second abandons the wait: the request is recorded
-`interrupted` with what is known and the command exits 130 at once."""
+`interrupted` with what is known, the terminal restored, the shells of the hosts still restarting
+deleted if that takes at most ABANDON_S, and the command exits 130. Later signals change nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells expect of a command stopped by Ctrl-C
+ABANDON_S = 2.0  # at most this long after the second signal, deleting the shells of the hosts in flight
 
 FIRST = (
     "aspreset: stopping: no more hosts will start; the hosts already restarting finish within their "
@@ -33,7 +35,9 @@ class Interrupts:
             self.stop.set()
             print(FIRST, file=sys.stderr, flush=True)
             return
-        raise KeyboardInterrupt  # in the main thread: the wait on the hosts ends here
+        if self.count == 2:
+            raise KeyboardInterrupt  # in the main thread: the wait on the hosts ends here
+        # later ones: the process is already ending, within ABANDON_S
 
 
 @contextmanager

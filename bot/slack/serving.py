@@ -91,17 +91,20 @@ def build_serving(
     slack = settings.slack
     metrics = PrometheusMetrics()  # one registry per Runtime: replicas and tests never add into each other
     client = web_client(slack, first_handlers=[SlackCallCounter(metrics)])  # every client made from it counts
-    inventory = settings.inventory()
     made: list[tuple[Shared, SlackNotifier]] = []
+    services: list[Service] = []  # the one built below: its inventory is the file as last read
+
+    def channel_of(site: str) -> str | None:
+        sites = services[0].inventory.sites if services else {}
+        return sites[site].channel if site in sites else None
+
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
 
     def slack_notifier(store: Store) -> MarksShown:
         """Each request's message is kept in the store, so every replica updates the same one (and
         which end it shows, for the sweeper)."""
         shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
-        made.append((shared, SlackNotifier(client, lambda site: inventory.sites[site].channel
-                                           if site in inventory.sites else None, shared=shared,
-                                           buckets=buckets,
+        made.append((shared, SlackNotifier(client, channel_of, shared=shared, buckets=buckets,
                                            approver_dms=ApproverDMs(retrying_client(client), buckets))))
         return MarksShown(made[-1][1])
 
@@ -121,6 +124,7 @@ def build_serving(
         if runs is not None:
             runtime.on_close(runs.close)  # last of the front end's: after the restarts' pool ended
         (shared, notifier), service = made[0], runtime.service
+        services.append(service)
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
         for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
             notifier.show(request_id, service.get_request(request_id), follow_up=False)

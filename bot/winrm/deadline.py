@@ -194,6 +194,16 @@ class Deadline:
                 _timers.cancel(self._timer)
                 self._timer = None
 
+    def cut_now(self) -> None:
+        """End the call at once, as if its deadline had passed: the process is stopping and will
+        not wait for it (its clean-up still runs, on a fresh connection and its own budget)."""
+        with self._lock:
+            if self._timer is not None:
+                _timers.cancel(self._timer)
+                self._timer = None
+            self.expired = True
+        self._watch.cut()
+
     def _expire(self, token: int) -> None:
         with self._lock:
             if self._timer != token:  # disarmed or re-armed while this one was coming due

@@ -9,9 +9,11 @@ docs/architecture.md, "What travels to a host"."""
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import structlog
@@ -71,6 +73,9 @@ class WinRMExecutor:
         self.ca_trust_path = ca_trust_path or self._env.get("REQUESTS_CA_BUNDLE") or None
         self.sessions = sessions or SessionCache(close_within_s=self.deadlines.cleanup_s)
         self.keep_shells = keep_shells  # keep each host's shell with its session between operations
+        self._flight = threading.Condition()  # the deadlines of the host calls in flight, for `abandon`
+        self._in_flight: set[Deadline] = set()
+        self._abandoned = False
         self.on_error = on_error  # (op, error code, WSManFault code) of each failed attempt: the metrics
 
     # ---- public -------------------------------------------------------------------------------
@@ -115,6 +120,39 @@ class WinRMExecutor:
         each within the clean-up budget: a front end calls this on its way out, else each kept shell
         counts against the host's MaxShellsPerUser until WinRM's idle timeout (two hours)."""
         self.sessions.close()
+
+    def abandon(self, within_s: float) -> None:
+        """The process ends without waiting for its host calls (a second Ctrl-C): each call in flight
+        is cut as at its deadline, so it terminates its command and deletes its shell on a fresh
+        connection, then the kept shells are deleted. Returns when that is done or after `within_s`,
+        whatever the hosts do; nothing is retried or started afterwards."""
+
+        def cut_and_close() -> None:
+            with self._flight:
+                self._abandoned = True
+                calls = list(self._in_flight)
+            for deadline in calls:
+                deadline.cut_now()
+            with self._flight:
+                self._flight.wait_for(lambda: not self._in_flight, timeout=within_s)
+            self.sessions.close()
+
+        closing = threading.Thread(target=cut_and_close, name="winrm-abandon", daemon=True)
+        closing.start()
+        closing.join(within_s)
+
+    @contextmanager
+    def _flying(self, deadline: Deadline) -> Iterator[None]:
+        with self._flight:
+            if self._abandoned:
+                deadline.cut_now()
+            self._in_flight.add(deadline)
+        try:
+            yield
+        finally:
+            with self._flight:
+                self._in_flight.discard(deadline)
+                self._flight.notify_all()
 
     # ---- sessions (the hook a per-host session cache overrides) -------------------------------
 
@@ -165,7 +203,7 @@ class WinRMExecutor:
         reusable = False
         error: ExecutionError | None = None
         try:
-            with Deadline(seconds, session.watch, setting=setting) as deadline:
+            with Deadline(seconds, session.watch, setting=setting) as deadline, self._flying(deadline):
                 for attempt in range(1, attempts + 1):
                     start = time.monotonic()
                     try:
@@ -175,7 +213,8 @@ class WinRMExecutor:
                         if self.on_error is not None:
                             self.on_error(params.op, failure.error.code, failure.fault)
                         error = failure.error
-                        if not (failure.transient and attempt < attempts and deadline.remaining() > 1.0):
+                        if not (failure.transient and attempt < attempts and deadline.remaining() > 1.0
+                                and not self._abandoned):
                             break
                         session.restart_http()
                         deadline.arm(deadline.end)

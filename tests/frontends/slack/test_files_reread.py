@@ -1,7 +1,8 @@
 """A running `serve` reads its policy and inventory files again when they change, whichever front
 end the next request comes through: a freeze added to the policy refuses the next slash command
-and the next Approve click, and a file broken meanwhile fails the slash command and the deploy
-webhook closed, naming the file and line, until it is fixed. No MCP call is involved."""
+and the next Approve click, a site's new channel gets its next request's message, and a file
+broken meanwhile fails the slash command and the deploy webhook closed, naming the file and line,
+until it is fixed. No MCP call is involved."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ DEPLOY = {"site": "shop-web", "version": "2.4.1", "environment": "prod",
 
 
 class Files:
-    def __init__(self, policy: Path, url: str, slack: SlackSender) -> None:
-        self.policy, self.url, self.slack = policy, url, slack
+    def __init__(self, policy: Path, inventory: Path, url: str, slack: SlackSender) -> None:
+        self.policy, self.inventory, self.url, self.slack = policy, inventory, url, slack
         self.original = policy.read_text()
 
     def add_to_policy(self, text: str) -> None:
@@ -59,7 +60,7 @@ def bot_on_files(fake_slack: FakeSlack, farm: Farm, tmp_path: Path) -> Iterator[
     serving = build_serving(settings, executor=WinRMExecutor(max_parallel=4))
     try:
         with serve_on_loopback(serving.asgi) as url:
-            yield Files(policy, url, SlackSender(url, SIGNING_SECRET, fake_slack.response_url("replica-a")))
+            yield Files(policy, inventory, url, SlackSender(url, SIGNING_SECRET, fake_slack.response_url("replica-a")))
     finally:
         serving.close()
 
@@ -108,3 +109,11 @@ def test_a_broken_policy_file_fails_the_deploy_webhook_closed_until_it_is_fixed(
     bot_on_files.add_to_policy("")  # fixed: the file as it was
     assert deploy_hook(bot_on_files.url, WEBHOOK_SECRET, dict(DEPLOY, version="2.4.2")).status == 200
     assert len(fake_slack.of("chat.postMessage")) == 1
+
+
+def test_a_sites_channel_changed_in_the_inventory_file_gets_its_next_requests_message(bot_on_files, fake_slack):
+    bot_on_files.inventory.write_text(bot_on_files.inventory.read_text().replace('"C0SHOP"', '"C0MOVED"'))
+
+    assert bot_on_files.slack.command(ALICE, "shop-web --reason hung", channel="C0MOVED").status == 200
+
+    assert approval_message(fake_slack).body["channel"] == "C0MOVED"
