@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,6 +45,8 @@ class Plan:
     appdomain_fallback: str = "mwa-unload"  # wmi-unload on a host without the WMI provider (policy)
     waves: tuple[tuple[str, ...], ...] = ()  # empty in plans recorded before rollouts: one wave of every host
     keep_going: bool = False  # a failed host does not stop the later waves
+    # What the hosts showed before acting (bot.app.before_acting): requests in flight, WAS events
+    seen_on_hosts: tuple[str, ...] = ()
 
     @property
     def host_waves(self) -> tuple[tuple[str, ...], ...]:
@@ -72,7 +74,7 @@ class Plan:
         values = dict(data)
         values["rung"] = Rung(values["rung"])
         values["needed"] = Rung(values["needed"]) if values.get("needed") else None
-        for name in ("hosts", "blast_radius", "why", "warnings", "iis5_hosts", "changed"):
+        for name in ("hosts", "blast_radius", "why", "warnings", "iis5_hosts", "changed", "seen_on_hosts"):
             values[name] = tuple(values.get(name) or ())
         values["waves"] = tuple(tuple(wave) for wave in values.get("waves") or ())
         return cls(**values)
@@ -118,9 +120,8 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
 
     if rung >= Rung.APPPOOL:
         radius = sorted({name for host in hosts for name in inventory.apps_in_pool(host, site.pool)})
-        if len(radius) > 1:
-            others = ", ".join(n for n in radius if n != request.site)
-            warnings.append(f"pool {site.pool} is shared: restarting it ({rung.value}) also hits {others}")
+        shared = shared_pool_warning(site.pool, rung, request.site, radius)
+        warnings += [shared] if shared else []
     else:
         radius = [request.site]
 
@@ -148,6 +149,14 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
         waves=waves(hosts, rollout.max_parallel),
         keep_going=rollout.keep_going,
     )
+
+
+def shared_pool_warning(pool: str, rung: Rung, site: str, radius: Sequence[str]) -> str | None:
+    """The warning for a pool restart that hits other applications too (None when it hits only `site`)."""
+    others = [name for name in radius if name != site]
+    if not others:
+        return None
+    return f"pool {pool} is shared: restarting it ({rung.value}) also hits {', '.join(others)}"
 
 
 def _server_wide(changed: tuple[str, ...]) -> tuple[Rung, tuple[str, ...]] | None:

@@ -157,6 +157,9 @@ class Policy(Strict):
     appdomain_fallback: Literal["mwa-unload", "touch-web-config", "refuse"] = "mwa-unload"
     # Sites the team names as safe to restart: `aspreset doctor HOST --exercise SITE` runs every rung on them.
     canary_sites: list[str] = Field(default_factory=list)
+    # Canary sites whose `doctor --exercise` runs need no approval (the team's named consent); any other
+    # exercise needs the approvals its rung would. The one way a worker kill runs without a second person.
+    exercise_waives_approval: list[str] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     freezes: list[Freeze] = Field(default_factory=list)
 
@@ -249,6 +252,11 @@ class Policy(Strict):
                             f"rules[{index + 1}].{field}: {name!r} is not '*', a [people] alias, "
                             f"a [groups] name, or an ID (U..., S..., C..., mcp:NAME) (rule {rule.name!r})"
                         )
+        for site in self.exercise_waives_approval:
+            if site not in self.canary_sites:
+                raise ValueError(f"exercise_waives_approval: {site!r} is not in canary_sites "
+                                 f"({', '.join(self.canary_sites) or 'none'}); only a canary site's exercise may run "
+                                 "without approval")
         for name in self.approval.wider_than_needed_approvers:
             if not self.is_known_name(name):
                 raise ValueError(f"approval.wider_than_needed_approvers: {name!r} is not a known name or ID")

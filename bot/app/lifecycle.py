@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from bot.app.before_acting import look_params, needs_look, with_host_checks
 from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowed, Refused
 from bot.app.events import EventKind
 from bot.app.execution import HostSlots, resume_command, run_plan
@@ -19,13 +20,14 @@ from bot.app.notifications import Notifications
 from bot.app.ports import Clock, DrainHooks, Executor, RunLiveness, RunsApart, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
 from bot.app.records import ApprovalStatus, NewRequest, Request, RequestState
-from bot.app.results import OperationParams, OperationResult, StatusResult
+from bot.app.results import OperationResult, StatusResult
 from bot.app.verification import HostOutcome
 from bot.app.views import PlanView, RefusalView, RequestView
 from commands.model import RestartRequest, ServerWideRequest
 from commands.rungs import Rung
 from policies.decision import (
     SERVER_WIDE_WHY,
+    Allow,
     Decision,
     NeedsApproval,
     PoolHealth,
@@ -39,6 +41,9 @@ from policies.planner import Plan, PlanError, plan
 from policies.policy import Policy
 
 log = structlog.get_logger("aspreset.service")
+
+EXERCISE_ORIGIN = "doctor-exercise"  # `aspreset doctor HOST --exercise SITE` (bot.app.readiness.exercise)
+EXERCISE_WAIVER = "exercise_waives_approval"  # the policy field that lets a canary's exercise skip approval
 
 
 @dataclass(frozen=True)
@@ -73,19 +78,28 @@ class Requests:
         planned = self._plan(request, principal)
         return plan_view(planned.plan, planned.decision, self.policy)
 
-    def _plan(self, request: RestartRequest, principal: Principal) -> Planned:
+    def _plan(self, request: RestartRequest, principal: Principal, *, exercise: bool = False) -> Planned:
         try:
             the_plan = plan(request, self.inventory, self.policy)
         except PlanError as error:
             raise ConfigError(str(error)) from None
-        kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
-        now = self.clock()
-        decision = decide(the_plan, principal, self.policy, now, recent_worker_kills=kills,
-                          pool_health=self._pool_health(the_plan),
-                          recent_requests=self._recent_requests(the_plan, principal, now))
+        decision = self._decide(the_plan, principal, [])
+        looks = None if isinstance(decision, Refuse) else self._look_before_acting(the_plan)  # refused: no host
+        if looks is not None:  # what the hosts show can change the plan, and a kill's pool health the decision
+            the_plan = with_host_checks(the_plan, self.inventory, looks)
+            decision = self._decide(the_plan, principal, self._pool_health(the_plan, looks))
+        if exercise and isinstance(decision, NeedsApproval) and the_plan.site in self.policy.exercise_waives_approval:
+            decision = Allow(EXERCISE_WAIVER, (f"doctor --exercise on canary site {the_plan.site}: the policy waives "
+                                               f"the approval ({EXERCISE_WAIVER} in {self.policy.source})",))
         log.info("planned", site=the_plan.site, rung=the_plan.rung.value, outcome=decision.outcome,
                  requester=principal.id)
         return Planned(the_plan, decision)
+
+    def _decide(self, the_plan: Plan, principal: Principal, health: list[PoolHealth]) -> Decision:
+        kills = self._recent_worker_kills(the_plan) if the_plan.rung == Rung.WORKER else 0
+        now = self.clock()
+        return decide(the_plan, principal, self.policy, now, recent_worker_kills=kills, pool_health=health,
+                      recent_requests=self._recent_requests(the_plan, principal, now))
 
     def _recent_requests(self, the_plan: Plan, principal: Principal, now: datetime) -> list[datetime]:
         """This principal's requests of this site within the policy's window, when a cap applies."""
@@ -100,23 +114,30 @@ class Requests:
         refusal = Refuse("server rung", (f"{request.what}: {SERVER_WIDE_WHY}",), "built-in", request.alternative)
         return refusal_view(request.what, refusal, self.policy)
 
-    def _pool_health(self, the_plan: Plan) -> list[PoolHealth]:
-        """For a kill: each host's rapid-fail settings, workers and recent worker failures in its System
-        log (a read-only status, bounded), and the kills the store recorded within the pool's rapid-fail
-        interval. A host that cannot tell (its status or System log unreadable) says why: the guard then
-        holds the kill (fail closed)."""
-        if the_plan.rung != Rung.WORKER:
-            return []
-        calls = [(name, self.inventory.hosts[name], OperationParams(op="status", iis_site=the_plan.iis_site,
-                                                                   app_path=the_plan.app, pool=the_plan.pool,
-                                                                   timeout_s=15))
-                 for name in the_plan.hosts]
+    def _look_before_acting(self, the_plan: Plan) -> dict[str, OperationResult | ExecutionError] | None:
+        """What the hosts show before acting, for a plan that depends on it (bot.app.before_acting): a
+        read-only status per host, bounded. None: the plan does not need it; empty: this process is not
+        configured to reach the hosts (a plan only; a request or approval stops at _check_hosts)."""
+        if not needs_look(the_plan):
+            return None
+        calls = [(name, self.inventory.hosts[name], look_params(the_plan)) for name in the_plan.hosts]
         try:
             results = self.executor.run_many(calls)
-        except AspresetError:  # this process is not configured to reach the hosts (credentials, transport):
-            return []  # a plan only; a request or approval stops at _check_hosts before anything runs
-        return [self._health_of(name, the_plan.pool, result)
-                for (name, _, _), result in zip(calls, results, strict=True)]
+        except AspresetError:  # credentials, transport: nothing was read
+            return {}
+        return {name: result for (name, _, _), result in zip(calls, results, strict=True)}
+
+    def _pool_health(self, the_plan: Plan, looks: dict[str, OperationResult | ExecutionError] | None = None,
+                     ) -> list[PoolHealth]:
+        """For a kill: each host's rapid-fail settings, workers and recent worker failures in its System
+        log (a read-only status, bounded, or the look the plan already took), and the kills the store
+        recorded within the pool's rapid-fail interval. A host that cannot tell (its status or System log
+        unreadable) says why: the guard then holds the kill (fail closed)."""
+        if the_plan.rung != Rung.WORKER:
+            return []
+        if looks is None:
+            looks = self._look_before_acting(the_plan) or {}
+        return [self._health_of(name, the_plan.pool, result) for name, result in looks.items()]
 
     def _health_of(self, name: str, pool: str, result: OperationResult | ExecutionError) -> PoolHealth:
         if isinstance(result, ExecutionError):
@@ -147,7 +168,7 @@ class Requests:
         store = self.store
         now = self.clock()
         store.expire_due(now)
-        planned = self._plan(request, principal)
+        planned = self._plan(request, principal, exercise=origin == EXERCISE_ORIGIN)
         decision = planned.decision
         if not isinstance(decision, Refuse):
             self._check_hosts(planned.plan)  # before anything is recorded or sent

@@ -86,6 +86,7 @@ def plan_view(plan: Plan, decision: Decision | Mapping[str, Any], policy: Policy
         wider_than_needed=plan.wider_than_needed,
         why=list(plan.why),
         warnings=list(plan.warnings),
+        seen_on_hosts=list(plan.seen_on_hosts),
         channel=plan.channel,
         decision=decision_view(decision, policy),
     )

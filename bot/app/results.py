@@ -74,6 +74,10 @@ class OperationParams(Model):
     # A file in bin/ written within this many seconds (or changing between two looks) is a deploy still
     # copying: every rung holds (deploy_in_progress).
     deploy_quiet_s: float = Field(default=5.0, ge=0, le=300)
+    # status: also read what the plan shows before acting (BeforeActing): the pool's applications, the
+    # content's path, the requests in flight and the pool's WAS events within `events_since_s`
+    before_acting: bool = False
+    events_since_s: float = Field(default=3600.0, gt=0, le=7 * 86400)
 
 
 class WorkerProcess(Model):
@@ -159,6 +163,41 @@ class Features(Model):
     aspnet: bool | None = None  # ASP.NET 4.x (Web-Asp-Net45)
 
 
+class PoolApp(Model):
+    """One application that IIS runs in the pool (on this host), whatever the inventory says."""
+
+    site: str  # the IIS site's name
+    path: str  # the application's path in it
+    physical_path: str = ""  # environment variables expanded; \\server\share\... for content on a share
+
+
+class InFlightRequest(Model):
+    """A request a worker of the pool is running (WorkerProcess.GetRequests)."""
+
+    verb: str
+    path: str  # the URL without its query string, which may carry secrets
+    elapsed_ms: int
+    worker_pid: int
+
+
+class WasEvent(Model):
+    """One event WAS logged in the System log for the pool (5002, 5009-5011, 5013)."""
+
+    id: int
+    at: str  # ISO 8601, UTC
+
+
+class BeforeActing(Model):
+    """What status reads with `before_acting`: judged in bot.app.before_acting, shown in the plan."""
+
+    pool_apps: list[PoolApp] = Field(default_factory=list)
+    physical_path: str = ""  # the target application's content folder
+    requests: list[InFlightRequest] | None = None  # None: not known, `requests_unknown` says why
+    requests_unknown: str = ""
+    was_events: list[WasEvent] | None = None  # None: the System log could not be read, `was_events_unknown` says why
+    was_events_unknown: str = ""
+
+
 class StatusResult(Model):
     ok: bool
     error_code: ErrorCode | None = None
@@ -185,6 +224,7 @@ class StatusResult(Model):
     # interval; None: not read (protection off) or unreadable (crashes_error says why)
     crashes_seen: int | None = None
     crashes_error: str = ""
+    before_acting: BeforeActing | None = None  # with before_acting
 
 
 class RestartResult(Model):

@@ -67,6 +67,7 @@ class HostOutcome:
     workers_after: list[dict[str, Any]] = field(default_factory=list)
     warmup_url: str | None = None
     warmup_server: str | None = None
+    warmup_host: str | None = None  # the Host header the last warm-up was sent with
     app_offline: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -129,6 +130,7 @@ def host_outcome(plan: Plan, host: str, result: OperationResult | ExecutionError
         workers_after=[w.model_dump() for w in after.workers],
         warmup_url=last.url if last else None,
         warmup_server=last.server if last else None,
+        warmup_host=last.host_header if last else None,
         app_offline=before.app_offline or after.app_offline,
     )
 
@@ -364,6 +366,7 @@ def _none_outcome(base: dict[str, Any], result: StatusResult, elapsed: int) -> H
                        notes=list(verdict.notes), workers_before=[w.model_dump() for w in before.workers],
                        workers_after=workers,
                        warmup_url=last.url if last else None, warmup_server=last.server if last else None,
+                       warmup_host=last.host_header if last else None,
                        app_offline=result.app_offline)
 
 

@@ -54,6 +54,7 @@ class PlanView(Model):
     wider_than_needed: str | None = None
     why: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    seen_on_hosts: list[str] = Field(default_factory=list)  # read on the hosts before acting (a kill's requests...)
     channel: str | None = None
     decision: DecisionView
 

@@ -168,9 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     _as(p)
     p = add("mcp", mcp_cli.cmd_mcp, mcp_cli.HELP, json_flag=False)
     mcp_cli.add_arguments(p)
-    p = add("doctor", c.cmd_doctor, "read-only checks that real hosts are ready", db=False)
+    p = add("doctor", c.cmd_doctor, "read-only checks that real hosts are ready")
     p.add_argument("target", nargs="?", help="a site or host (default: every host)")
-    p.add_argument("--exercise", metavar="SITE", help="run each rung once on HOST for a site in canary_sites")
+    p.add_argument("--exercise", metavar="SITE", help="run each rung once on HOST for a site in canary_sites, "
+                   "each as a request (recorded, approved as the policy says)")
+    _as(p)
 
     p = sub.add_parser("policy", help="policy file tools", description="policy file tools")
     p.set_defaults(handler=_group(p))

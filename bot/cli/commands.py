@@ -19,7 +19,7 @@ from bot.app.incidents import reply_for
 from bot.app.ports import Notifier
 from bot.app.service import Service
 from bot.app.views import ErrorView, PlanView, View
-from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, exit_code_for_view
+from bot.cli.exit_codes import EXIT_BAD_INPUT, EXIT_DONE, EXIT_FAILED, EXIT_WAITING, exit_code_for_view
 from bot.cli.render import CHAT, SHELL
 from bot.cli.render import text as render_text
 from bot.config import Settings, load_settings
@@ -270,10 +270,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
         if not args.target:
             raise ConfigError("--exercise SITE needs the HOST to run on: aspreset doctor HOST --exercise SITE")
-        with build_hosts(settings) as hosts:
-            exercised = run_exercise(hosts.inventory, hosts.policy, args.target, args.exercise, hosts.executor)
+        with _build(settings) as runtime:  # each rung is a request: planned, decided, recorded, approved
+            service = runtime.service
+            exercised = run_exercise(service.requests, _principal(args, settings, service), args.target,
+                                     args.exercise)
         _emit(args, exercised.model_dump(mode="json"), exercise_text(exercised))
-        return EXIT_DONE if exercised.ok else EXIT_FAILED
+        return EXIT_WAITING if exercised.waiting else EXIT_DONE if exercised.ok else EXIT_FAILED
     with build_hosts(settings) as hosts:
         report = run_doctor(hosts.inventory, args.target, hosts.executor)
     where = {"config": str(settings.config_path or "none found"), "database": settings.database_shown}

@@ -73,6 +73,7 @@ def plan_text(plan: PlanView) -> str:
     if plan.wider_than_needed:
         lines.append(f"  note: {plan.wider_than_needed}")
     lines += [f"  warning: {line}" for line in plan.warnings]
+    lines += [f"  seen: {line}" for line in plan.seen_on_hosts]
     lines.append(decision_text(plan.decision))
     return "\n".join(lines)
 
@@ -207,10 +208,14 @@ def doctor_text(report: DoctorView) -> str:
 def exercise_text(report: ExerciseView) -> str:
     lines = [f"Exercising {report.site} on {report.host}, each rung once:"]
     for r in report.rungs:
-        lines.append(f"  {r.rung:<9} {r.outcome.upper():<9} {r.method}: {r.detail}")
+        request = f" [{r.request_id}]" if r.request_id else ""
+        lines.append(f"  {r.rung:<9} {r.outcome.upper():<9} {r.method}{request}: {r.detail}")
         lines += [f"            seen: {EVIDENCE.get(e, e)}" for e in r.evidence]
         lines += [f"            note: {n}" for n in r.notes]
         if r.warmup:
             lines.append(f"            warm-up: {r.warmup}")
-    lines.append("every rung behaved as verified" if report.ok else "some rungs failed: see docs/setup.md")
+    if report.waiting:
+        lines.append("a rung waits for approval: approve its request, then exercise again for the rest")
+    else:
+        lines.append("every rung behaved as verified" if report.ok else "some rungs failed: see docs/setup.md")
     return "\n".join(lines)

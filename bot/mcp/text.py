@@ -83,6 +83,7 @@ def plan(view: PlanView) -> str:
     if view.wider_than_needed:
         lines.append(f"  note: {view.wider_than_needed}")
     lines += [f"  warning: {w}" for w in view.warnings]
+    lines += [f"  seen on the host: {line}" for line in view.seen_on_hosts]
     lines.append("  policy: " + decision(view.decision))
     if view.decision.outcome == "needs_approval":
         lines.append("  A request would wait until a person approves it; you cannot approve it.")

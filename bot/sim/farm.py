@@ -259,6 +259,7 @@ class Farm:
         for index, sim in enumerate(self.hosts.values()):
             # Some servers are hardened with DisableServerHeader: HTTP.sys' own pages carry no Server header.
             sim.iis.http_sys_hides_server_header = index % 2 == 1
+            sim.iis.request_monitor = index % 2 == 0  # an optional feature: some servers lack it
             # Some list the addresses HTTP.sys listens on, loopback left out (netsh http add iplisten).
             if index % 3 == 2:
                 sim.iis.network.ip_listen_list = [LAB_ADDRESS]

@@ -34,6 +34,8 @@ from bot.sim.iis_objects import (
     ContentDenied,
     IisSite,
     Pool,
+    default_physical_path,
+    host_name,
 )
 from bot.sim.network import HostNetwork
 from bot.sim.processes import ProcessEvent, ProcessTable, Worker
@@ -85,6 +87,7 @@ class IisServer:
         self.unload_takes = True
         # False: the System log's WAS events cannot be read (the worker rung then refuses to kill).
         self.was_events_readable = True
+        self.request_monitor = True  # Web-Request-Monitor: without it the requests in flight cannot be listed
         # HTTP.sys' DisableServerHeader (common hardening): its own 400/404/503 carry no Server header.
         self.http_sys_hides_server_header = False
         # Reads of the runtime state that fail, as a busy WAS or a WMI call past its bound does: after
@@ -118,12 +121,12 @@ class IisServer:
                 binding = Binding("http", "*", self.http_port, host_name(site_name, site_id))
                 site = IisSite(name=site_name, site_id=site_id, bindings=[binding])
                 self.sites[site_name] = site
-                site.apps.setdefault("/", App(path="/", pool=pool, physical_path=_physical(site_name, "/")))
+                site.apps.setdefault("/", App(path="/", pool=pool, physical_path=default_physical_path(site_name, "/")))
             if not self.iis5_isolation:
                 self.add_pool(pool)
             app = site.apps.get(path)
             if app is None:
-                app = App(path=path, pool=pool, physical_path=physical_path or _physical(site_name, path))
+                app = App(path=path, pool=pool, physical_path=physical_path or default_physical_path(site_name, path))
                 site.apps[path] = app
             return app
 
@@ -212,6 +215,11 @@ class IisServer:
             self.tick()
             since = time.monotonic() - pool.rapid_fail_interval_s
             return sum(1 for at in pool.failures if at >= since)
+
+    def log_was_event(self, pool: Pool, event_id: int) -> None:
+        """WAS logs an event for the pool in the System log (5009: a crash or kill; 5002: rapid-fail stop)."""
+        with self.lock:
+            pool.was_log.append((event_id, self.processes.start_time()))
 
     def restart_counter(self) -> int:
         """The `Application Restarts` counter as a read finds it: other apps move it too."""
@@ -416,24 +424,15 @@ class IisServer:
         if pool is self.machine_process or not pool.rapid_fail_protection:
             return
         pool.failures.append(now)
+        self.log_was_event(pool, 5009)
         while pool.failures and pool.failures[0] < now - pool.rapid_fail_interval_s:
             pool.failures.popleft()
         if len(pool.failures) >= pool.rapid_fail_max:
             pool.state = STOPPED
             pool.stopped_by_rapid_fail = True
+            self.log_was_event(pool, 5002)
 
     def _forget_appdomains(self, pool: Pool, pid: int | None = None) -> None:
         for _, app in self.apps_of(pool):
             if app.appdomain is not None and (pid is None or app.appdomain.worker_pid == pid):
                 app.appdomain = None
-
-
-def host_name(site_name: str, site_id: int) -> str:
-    slug = "".join(c if c.isalnum() else "-" for c in site_name.lower()).strip("-")[:40] or "site"
-    return f"{slug}-{site_id}.sim"
-
-
-def _physical(site: str, path: str) -> str:
-    tail = path.strip("/").replace("/", "\\")
-    base = f"C:\\inetpub\\{site}"
-    return f"{base}\\{tail}" if tail else base

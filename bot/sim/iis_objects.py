@@ -51,6 +51,9 @@ class App:
     # `deploy_copying` are being copied now and change between any two looks.
     bin_writes: dict[str, float] = field(default_factory=dict)
     deploy_copying: tuple[str, ...] = ()
+    # Requests the app is running now, as Request Monitor lists them: (verb, URL with its query, since when
+    # (monotonic)). A kill of the worker ends them.
+    in_flight: list[tuple[str, str, float]] = field(default_factory=list)
 
     @property
     def aspnet_core(self) -> bool:
@@ -98,9 +101,24 @@ class Pool:
     transition_to: str | None = None
     transition_at: float = 0.0
     stopped_by_rapid_fail: bool = False
+    # What WAS logged for the pool in the System log: (event id, when (wall clock, UTC ISO 8601)).
+    was_log: list[tuple[int, str]] = field(default_factory=list)
 
     def alive(self, now: float) -> list[Worker]:
         return [w for w in self.workers if w.alive(now)]
 
     def pids(self, now: float) -> list[int]:
         return sorted(w.pid for w in self.alive(now))
+
+
+def host_name(site_name: str, site_id: int) -> str:
+    """The host name a simulated site is bound to."""
+    slug = "".join(c if c.isalnum() else "-" for c in site_name.lower()).strip("-")[:40] or "site"
+    return f"{slug}-{site_id}.sim"
+
+
+def default_physical_path(site: str, path: str) -> str:
+    """Where a simulated application's content is, unless a test puts it elsewhere (a share)."""
+    tail = path.strip("/").replace("/", "\\")
+    base = f"C:\\inetpub\\{site}"
+    return f"{base}\\{tail}" if tail else base

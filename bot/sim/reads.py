@@ -7,19 +7,23 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bot.app.results import (
+    BeforeActing,
     DiscoveredApp,
     DiscoveredPool,
     DiscoveredSite,
     DiscoverResult,
+    InFlightRequest,
     OperationParams,
+    PoolApp,
     ProbeResult,
     ProbeWorker,
     StatusResult,
+    WasEvent,
     WorkerProcess,
     joined_ids,
 )
-from bot.sim.iis import OUT_OF_PROCESS, App
-from bot.sim.observe import OpContext, Stop, deploy_quiet, features, observe, resolve, settings, warm_up
+from bot.sim.iis import OUT_OF_PROCESS, App, IisServer
+from bot.sim.observe import OpContext, Stop, Target, deploy_quiet, features, observe, resolve, settings, warm_up
 from bot.sim.processes import Worker
 
 
@@ -58,6 +62,8 @@ def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
         else:
             result.crashes_error = ("access_denied: System.UnauthorizedAccessException: Attempted to perform an "
                                     "unauthorized operation (the System log)")
+    if p.before_acting:
+        result.before_acting = before_acting(iis, t, p)
     result.ok = True
     return result
 
@@ -83,6 +89,35 @@ def op_probe(ctx: OpContext, p: OperationParams) -> ProbeResult:
 
 def _probe_worker(worker: Worker) -> ProbeWorker:
     return ProbeWorker(pid=worker.pid, started_at=worker.started_at, private_bytes=worker.private_bytes)
+
+
+WAS_EVENT_IDS = (5002, 5009, 5010, 5011, 5013)
+
+
+def before_acting(iis: IisServer, t: Target, p: OperationParams) -> BeforeActing:
+    """Get-BeforeActing: the pool's applications as IIS has them, the content's path, the requests in
+    flight (Request Monitor) without their query strings, and the pool's recent WAS events."""
+    seen = BeforeActing(physical_path=t.app.physical_path)
+    with iis.lock:
+        iis.tick()
+        seen.pool_apps = [PoolApp(site=site.name, path=app.path, physical_path=app.physical_path)
+                          for site, app in iis.apps_of(t.pool)]
+        pids = [w.pid for w in t.pool.alive(time.monotonic())]
+        if not iis.request_monitor:
+            seen.requests_unknown = "Request Monitor not installed"
+        else:
+            now = time.monotonic()
+            seen.requests = [InFlightRequest(verb=verb, path=url.split("?")[0], elapsed_ms=int((now - since) * 1000),
+                                             worker_pid=pids[0])
+                             for _, app in iis.apps_of(t.pool) for verb, url, since in app.in_flight if pids]
+        if not iis.was_events_readable:
+            seen.was_events_unknown = "access_denied: the System log could not be read"
+        else:
+            since = datetime.now(UTC) - timedelta(seconds=p.events_since_s)
+            since_at = since.isoformat(timespec="microseconds").replace("+00:00", "Z")
+            seen.was_events = [WasEvent(id=event_id, at=at) for event_id, at in t.pool.was_log
+                               if event_id in WAS_EVENT_IDS and at >= since_at]
+    return seen
 
 
 def op_discover(ctx: OpContext, p: OperationParams) -> DiscoverResult:

@@ -168,6 +168,7 @@ def render_plan_lines(plan: PlanView) -> list[str]:
     if plan.wider_than_needed:
         lines.append(f":warning: {escape(plan.wider_than_needed)}")
     lines += [f":warning: {escape(w)}" for w in plan.warnings]
+    lines += [f":mag: {escape(line)}" for line in plan.seen_on_hosts]  # read on the hosts before acting
     return lines
 
 

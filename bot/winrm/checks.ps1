@@ -48,3 +48,67 @@ function Assert-DeployQuiet($Target) {
     }
     $result.deploy_check = 'quiet'
 }
+
+function Get-PoolApps($Target) {
+    # Every application IIS runs in the pool on this host: the blast radius of a recycle or a kill, read
+    # from IIS itself (the inventory may be stale).
+    @(foreach ($site in @($Target.Manager.Sites)) {
+        foreach ($app in @($site.Applications | Where-Object { $_.ApplicationPoolName -eq $Target.PoolName })) {
+            $root = $app.VirtualDirectories['/']
+            $physical = if ($root) { [Environment]::ExpandEnvironmentVariables([string]$root.PhysicalPath) } else { '' }
+            [ordered]@{ site = [string]$site.Name; path = [string]$app.Path; physical_path = $physical }
+        }
+    })
+}
+
+function Get-RequestsInFlight($Target) {
+    # The requests the pool's workers are running (WorkerProcess.GetRequests), which a kill ends: only
+    # with the Request Monitor feature (Web-Request-Monitor). The query string is left out: it may carry secrets.
+    $components = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\InetStp\Components' -ErrorAction SilentlyContinue
+    if (-not ($components -and $components.RequestMonitor -eq 1)) {
+        $result.before_acting.requests_unknown = 'Request Monitor not installed'
+        return
+    }
+    $manager = New-ServerManager
+    try {
+        $result.before_acting.requests = @(foreach ($worker in @($manager.WorkerProcesses | Where-Object { $_.AppPoolName -eq $Target.PoolName })) {
+            foreach ($request in @($worker.GetRequests(0))) {
+                [ordered]@{ verb = [string]$request.Verb; path = ([string]$request.Url).Split('?')[0]
+                            elapsed_ms = [int]$request.TimeElapsed; worker_pid = [int]$worker.ProcessId }
+            }
+        })
+    } catch {
+        $result.before_acting.requests_unknown = Get-ErrorText (Get-ErrorCode $_.Exception) $_.Exception
+    } finally { $manager.Dispose() }
+}
+
+function Get-WasEvents($Target) {
+    # The pool's recent WAS events in the System log: 5002 (disabled by rapid-fail protection), 5009 (a
+    # worker ended unexpectedly), 5010 (no answer to a ping), 5011 (fatal communication error), 5013
+    # (shutdown time limit exceeded); the pool's name is the event's first value.
+    $filter = @{ LogName = 'System'; ProviderName = 'Microsoft-Windows-WAS'; Id = @(5002, 5009, 5010, 5011, 5013)
+                 StartTime = (Get-Date).AddSeconds(-[double]$P.events_since_s) }
+    try {
+        $events = @(Get-WinEvent -FilterHashtable $filter -ErrorAction Stop)
+    } catch {
+        if ([string]$_.FullyQualifiedErrorId -like 'NoMatchingEventsFound*') { $result.before_acting.was_events = @(); return }
+        $result.before_acting.was_events_unknown = Get-ErrorText (Get-ErrorCode $_.Exception) $_.Exception
+        return
+    }
+    $result.before_acting.was_events = @($events | Where-Object { [string]$_.Properties[0].Value -eq $Target.PoolName } |
+        ForEach-Object { [ordered]@{ id = [int]$_.Id; at = $_.TimeCreated.ToUniversalTime().ToString('o') } })
+}
+
+function Get-BeforeActing($Target) {
+    # What the plan shows before anything is done: each read that fails says why and the others go on.
+    $result.before_acting = [ordered]@{
+        pool_apps = @(Get-PoolApps $Target)
+        physical_path = $Target.Physical
+        requests = $null
+        requests_unknown = ''
+        was_events = $null
+        was_events_unknown = ''
+    }
+    Get-RequestsInFlight $Target
+    Get-WasEvents $Target
+}

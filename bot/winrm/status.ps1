@@ -31,6 +31,7 @@ $result = [ordered]@{
     deploy_check = ''
     crashes_seen = $null
     crashes_error = ''
+    before_acting = $null
 }
 
 function Invoke-Operation {
@@ -71,6 +72,7 @@ function Invoke-Operation {
             $result.crashes_error = '{0}: {1}' -f $code, (Get-ErrorText $code $_.Exception)
         }
     }
+    if ($P.before_acting) { Get-BeforeActing $target }  # what a plan shows before acting (checks.ps1)
 }
 
 try {

@@ -25,7 +25,7 @@ class DoctorView(_Model):
 class RungRunView(_Model):
     rung: str
     method: str
-    outcome: str  # succeeded | failed | skipped
+    outcome: str  # succeeded | failed | skipped | refused | awaiting_approval
     detail: str
     evidence: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
@@ -33,10 +33,12 @@ class RungRunView(_Model):
     pids_after: list[int] = Field(default_factory=list)
     warmup: str = ""
     error_code: str | None = None
+    request_id: str | None = None  # the request it ran as (in the audit trail)
 
 
 class ExerciseView(_Model):
     ok: bool
+    waiting: bool = False  # a rung waits for approval; the rungs after it were not run
     host: str
     site: str
     rungs: list[RungRunView] = Field(default_factory=list)

@@ -300,7 +300,7 @@ def test_the_fourth_worker_kill_within_an_hour_is_refused_and_allowed_an_hour_la
 
 def test_a_host_that_cannot_be_reached_fails_alone_and_the_pool_is_free_again(world: World) -> None:
     before = shop_pids(world)
-    world.executor.fail_next("web02", HostUnreachable("web02", "connection refused"))
+    world.executor.fail_next("web02", HostUnreachable("web02", "connection refused"), op="apppool")
 
     reply = world.service.request(RECYCLE, ALICE, "cli")
 
@@ -315,7 +315,7 @@ def test_a_host_that_cannot_be_reached_fails_alone_and_the_pool_is_free_again(wo
 
 def test_a_script_error_on_the_first_prod_host_fails_the_request_and_stops_the_rollout(world: World) -> None:
     for host in SHOP:
-        world.executor.report_next(host, "pool_stopped", "rapid-fail protection stopped ShopPool")
+        world.executor.report_next(host, "pool_stopped", "rapid-fail protection stopped ShopPool", op="apppool")
 
     reply = world.service.request(RECYCLE, ALICE, "cli")
 

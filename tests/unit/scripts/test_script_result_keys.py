@@ -48,6 +48,10 @@ def test_the_checker_knows_which_models_each_result_nests(ps_tree):
         "AppDomainEntry",
         "Features",
         "WarmupAnswer",
+        "BeforeActing",
+        "PoolApp",
+        "InFlightRequest",
+        "WasEvent",
     ]
     assert sorted(m.__name__ for m in ps_tree.nested_models(RestartResult)) == [
         "Action",
