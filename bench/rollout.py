@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             runtime = build(settings)
             service = runtime.service
             start = time.perf_counter()
-            view = service.request(RestartRequest(site=SITE, scope=rung, host=name), REQUESTER, "bench")
+            view = service.request(RestartRequest(site=SITE, scope=rung, hosts=(name,)), REQUESTER, "bench")
             single.append(time.perf_counter() - start)
             assert view.state == "succeeded", view.model_dump_json()
             runtime.close()

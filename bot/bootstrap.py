@@ -21,7 +21,18 @@ import structlog
 
 from bot.app.errors import ConfigError
 from bot.app.events import SilentNotifier
-from bot.app.ports import Clock, DrainHooks, Executor, Metrics, NoMetrics, Notifier, RunLiveness, RunsApart, Store
+from bot.app.ports import (
+    ChannelNames,
+    Clock,
+    DrainHooks,
+    Executor,
+    Metrics,
+    NoMetrics,
+    Notifier,
+    RunLiveness,
+    RunsApart,
+    Store,
+)
 from bot.app.records import RequestState
 from bot.app.service import Service, utc_now
 from bot.config import Settings, former_default_database
@@ -93,6 +104,7 @@ def build(
     hooks: DrainHooks | None = None,
     metrics: Metrics | None = None,
     runs: RunsApart | None = None,
+    channel_names: ChannelNames | None = None,
 ) -> Runtime:
     """The service with every port filled: the given ones, else the real adapters from `settings`
     (`notifier_for` makes the Notifier from the store, for one that keeps its state there).
@@ -146,6 +158,7 @@ def build(
             reread=files.changed if files.watched else None,
             runs=runs,
             liveness=_liveness(store),
+            channel_names=channel_names,
         )
         stack.callback(service.close)
     except BaseException:

@@ -7,7 +7,7 @@ from commands.rungs import rungs_help
 
 OVERVIEW = """\
 *aspreset* restarts as little as the job needs; IISRESET is never one of the options.
-  /recycle SITE [--changed PATH ...] [--reason REASON] [--note TEXT] [--scope RUNG] [--host HOST | --from HOST]
+  /recycle SITE [--changed PATH ...] [--reason REASON] [--note TEXT] [--scope RUNG] [--host HOST ... | --from HOST]
     [--dry-run]
   /recycle plan SITE ...      show what would run and whether it needs approval
   /recycle status SITE        worker PIDs, pool state and AppDomain per host

@@ -31,7 +31,7 @@ class RestartRequest:
     reason: Reason | None = None
     note: str | None = None  # free text given with --reason that is not one of the known reasons
     changed: tuple[str, ...] = ()
-    host: str | None = None
+    hosts: tuple[str, ...] = ()  # only these hosts of the site (empty: all of them)
     from_host: str | None = None  # resume a rollout: this host and the ones after it in the site's order
     dry_run: bool = False
     plan_only: bool = False
@@ -44,7 +44,7 @@ class RestartRequest:
         scope: str | None = None,
         reason: str | None = None,
         changed: Sequence[str] | None = None,
-        host: str | None = None,
+        host: str | Sequence[str] | None = None,
         from_host: str | None = None,
         dry_run: bool = False,
         plan_only: bool = False,
@@ -62,7 +62,7 @@ class RestartRequest:
             reason=chosen,
             note="; ".join(notes) or None,
             changed=tuple(changed or ()),
-            host=host,
+            hosts=(host,) if isinstance(host, str) else tuple(host or ()),
             from_host=from_host,
             dry_run=dry_run,
             plan_only=plan_only,
@@ -71,8 +71,8 @@ class RestartRequest:
     def __post_init__(self) -> None:
         """The limits of commands.limits, whichever front end made this request."""
         check_name("site", self.site)
-        if self.host is not None:
-            check_name("host", self.host)
+        for host in self.hosts:
+            check_name("host", host)
         check_reason(self.note, "--note")
         check_changed(self.changed)
 

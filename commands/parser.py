@@ -33,6 +33,8 @@ from commands.rungs import Rung
 SLASH_COMMANDS = ("/recycle", "/aspreset")
 VERBS = ("recycle", "plan", "status", "approve", "deny", "sites", "requests", "help")
 RESTART_OPTIONS = ("--scope", "--reason", "--note", "--changed", "--host", "--from", "--dry-run")
+MANY_VALUES = {"--changed": "path, e.g. --changed bin/Shop.Web.dll",  # each takes one or more values
+               "--host": "host of the site, e.g. --host web01 web03"}
 DENY_OPTIONS = ("--reason",)
 
 
@@ -160,7 +162,7 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
     reason: Reason | None = None
     note: str | None = None
     changed: list[str] = []
-    host: str | None = None
+    hosts: list[str] = []
     from_host: str | None = None
     dry_run = False
     seen: set[str] = set()
@@ -174,7 +176,7 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
         name, _, inline = word.partition("=")
         if name not in RESTART_OPTIONS:
             raise _unknown("option", name, RESTART_OPTIONS)
-        if name in seen and name != "--changed":
+        if name in seen and name not in MANY_VALUES:
             raise ParseError(f"{name} is given twice; give it once")
         seen.add(name)
         if name == "--dry-run":
@@ -182,14 +184,14 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
                 raise ParseError("--dry-run takes no value")
             dry_run = True
             continue
-        if name == "--changed":
+        if name in MANY_VALUES:
             values = [inline] if inline else []
             while index < len(args) and not args[index].startswith("--"):
                 values.append(args[index])
                 index += 1
             if not values:
-                raise ParseError("--changed needs at least one path, e.g. --changed bin/Shop.Web.dll")
-            changed.extend(values)
+                raise ParseError(f"{name} needs at least one {MANY_VALUES[name]}")
+            (changed if name == "--changed" else hosts).extend(values)
             continue
         value = inline
         if not value:
@@ -203,8 +205,6 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
             reason, note = _reason_or_note(value, note)
         elif name == "--note":
             note = value if note is None else f"{note}; {value}"
-        elif name == "--host":
-            host = value
         elif name == "--from":
             from_host = value
     if not positional:
@@ -220,7 +220,7 @@ def _parse_restart(verb: str, args: list[str]) -> RestartRequest:
         reason=reason,
         note=note,
         changed=tuple(changed),
-        host=host,
+        hosts=tuple(dict.fromkeys(hosts)),
         from_host=from_host,
         dry_run=dry_run,
         plan_only=verb == "plan",

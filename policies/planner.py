@@ -85,13 +85,14 @@ def plan(request: RestartRequest, inventory: Inventory, policy: Policy) -> Plan:
     if site is None:
         raise PlanError(_unknown("site", request.site, sorted(inventory.sites)))
     hosts = tuple(site.hosts)
-    if request.host is not None:
-        if request.host not in site.hosts:
-            raise PlanError(f"host {request.host!r} does not serve {request.site}; its hosts: {', '.join(hosts)}")
-        hosts = (request.host,)
+    for host in request.hosts:
+        if host not in site.hosts:
+            raise PlanError(f"host {host!r} does not serve {request.site}; its hosts: {', '.join(hosts)}")
+    if request.hosts:
+        hosts = tuple(h for h in hosts if h in request.hosts)  # in the site's order, as its waves are
     if request.from_host is not None:
-        if request.host is not None:
-            raise PlanError("give --host (one host) or --from (this host and the ones after it), not both")
+        if request.hosts:
+            raise PlanError("give --host (these hosts) or --from (this host and the ones after it), not both")
         if request.from_host not in site.hosts:
             raise PlanError(f"host {request.from_host!r} does not serve {request.site}; its hosts: {', '.join(hosts)}")
         hosts = hosts[hosts.index(request.from_host) :]

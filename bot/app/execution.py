@@ -62,7 +62,7 @@ class RunReport:
     untouched: list[str] = field(default_factory=list)  # never started: the rollout stopped first
     stopped_at: str | None = None  # the first failed host, when that stopped the rollout
     resume: str | None = None  # the command (after `aspreset ` or `/recycle `) that restarts the untouched hosts
-    retry: str | None = None  # the command that repeats the failed host alone
+    retry: str | None = None  # the command that repeats every failed host, and only those
     waves: int = 1
 
     def to_json(self) -> dict[str, Any]:
@@ -115,8 +115,8 @@ def resume_command(plan: Plan, first_untouched: str) -> str:
     return f"recycle {plan.site} --scope {plan.rung.value} --from {first_untouched}"
 
 
-def retry_command(plan: Plan, host: str) -> str:
-    return f"recycle {plan.site} --scope {plan.rung.value} --host {host}"
+def retry_command(plan: Plan, hosts: Sequence[str]) -> str:
+    return f"recycle {plan.site} --scope {plan.rung.value} --host {' '.join(hosts)}"
 
 
 @dataclass(frozen=True)
@@ -226,14 +226,14 @@ def run_plan(
     overall = "succeeded" if ok == len(plan.hosts) else "failed" if ok == 0 else "partially_failed"
     if interrupted and untouched and all(o.outcome == "succeeded" for o in outcomes):
         overall = "interrupted"  # nothing failed: the operator stopped it, and `resume` goes on from there
-    first_failed = next((o.host for o in outcomes if o.outcome != "succeeded"), None)
+    failed = [o.host for o in outcomes if o.outcome != "succeeded"]
     return RunReport(
         overall,
         outcomes,
         untouched=untouched,
         stopped_at=stopped_at,
         resume=resume_command(plan, untouched[0]) if untouched else None,
-        retry=retry_command(plan, first_failed) if first_failed else None,
+        retry=retry_command(plan, failed) if failed else None,
         waves=len(waves),
     )
 

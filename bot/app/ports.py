@@ -96,6 +96,14 @@ class NoMetrics:
         return None
 
 
+class ChannelNames(Protocol):
+    """A chat channel's name by its id, for text that names it (the Slack adapter asks Slack)."""
+
+    def channel_name(self, channel_id: str) -> str | None:
+        """The name without '#', or None when it is not known."""
+        ...
+
+
 class DrainHooks(Protocol):
     """Runs one of a site's drain hooks (bot.drain.hooks): a command or an HTTP call, bounded by the
     hook's timeout. `values` fill its placeholders ({host}, {address}, {site}, {pool}, {phase}).

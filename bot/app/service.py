@@ -12,6 +12,7 @@ from bot.app.execution import HostSlots
 from bot.app.lifecycle import Requests
 from bot.app.notifications import Notifications
 from bot.app.ports import (
+    ChannelNames,
     Clock,
     DrainHooks,
     Executor,
@@ -55,11 +56,13 @@ class Service:
         reread: Reread | None = None,
         runs: RunsApart | None = None,
         liveness: RunLiveness | None = None,
+        channel_names: ChannelNames | None = None,
     ) -> None:
         """Every port is given (bootstrap.build wires them); the service never checks for a missing one.
         `metrics` is for the health watch's probes; request events reach it through the Notifier.
         `reread`: where a running process gets its policy and inventory files again (`refresh`).
-        Without `runs`, restarts run in this process; without `liveness`, nothing renews a run's record."""
+        Without `runs`, restarts run in this process; without `liveness`, nothing renews a run's record.
+        `channel_names` (with a chat front end) names a site's channel for text that mentions it."""
         self._reread = reread
         self._policy = policy
         self._inventory = inventory
@@ -69,6 +72,7 @@ class Service:
         self.clock = clock
         self.hooks = hooks
         self.metrics = metrics or NoMetrics()
+        self.channel_names = channel_names
         self.slots = HostSlots(host_concurrency)  # shared by every request of this process
         self.notifications = Notifications(notifier, policy)
         self.requests = Requests(

@@ -114,7 +114,7 @@ class RequestView(Model):
     hosts: list[HostResultView] = Field(default_factory=list)  # per-host results once it ran
     untouched: list[str] = Field(default_factory=list)  # hosts a stopped rollout never started
     resume: str | None = None  # the command (after `aspreset ` or `/recycle `) that restarts the untouched hosts
-    retry: str | None = None  # the command that repeats the first failed host alone
+    retry: str | None = None  # the command that repeats every failed host (and only those)
     error: str | None = None  # why a run failed before reaching any host
     message: str = ""  # what this reply adds ("approval counted (1 of 2)", "already handled")
     ran_now: bool = False  # this very call ran the restart (exactly one caller per request does)

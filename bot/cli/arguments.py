@@ -112,7 +112,7 @@ def _restart_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--note", help="free text about why, kept with the request and the audit trail")
     parser.add_argument("--changed", action="append", metavar="PATH",
                         help="a file the deploy changed; repeat the flag for each file")
-    parser.add_argument("--host", help="only this host of the site")
+    parser.add_argument("--host", nargs="+", metavar="HOST", help="only these hosts of the site")
     parser.add_argument("--from", dest="from_host", metavar="HOST",
                         help="resume a rollout: this host and the ones after it in the site's order")
     _as(parser)

@@ -102,7 +102,7 @@ def rollout_text(req: RequestView, prefix: str = SHELL) -> list[str]:
     if req.resume:
         lines.append(f"resume with: {typed(prefix, req.resume)}")
     if req.retry:
-        lines.append(f"retry the failed host with: {typed(prefix, req.retry)}")
+        lines.append(f"retry the failed hosts with: {typed(prefix, req.retry)}")
     return lines
 
 

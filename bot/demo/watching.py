@@ -21,7 +21,7 @@ DEMO_WATCH = Watch(interval_s=1, timeout_s=0.5, slow_ms=400, bad_probes=3)
 def button_line(request: RestartRequest) -> str:
     """The chat line an incident's button stands for."""
     reason = f" --reason {request.reason.value}" if request.reason else ""
-    return f"/recycle {request.site}{reason} --host {request.host}"
+    return f"/recycle {request.site}{reason} " + " ".join(f"--host {h}" for h in request.hosts)
 
 
 class ConsoleIncidents:

@@ -21,12 +21,16 @@ def at_the_terminal(service: Service, site: str) -> str:
 
 
 def in_slack(service: Service, site: str) -> str:
-    """Where a person approves when the Slack front end posts approval requests to the site's channel.
-    The channel is named by its site: a raw channel id means nothing to a model or its user."""
+    """Where a person approves when the Slack front end posts approval requests to the site's channel:
+    by the channel's name when the service can tell it (Slack's ChannelNames), else by its site. A raw
+    channel id means nothing to a model or its user."""
     entry = service.inventory.sites.get(site)
-    if entry is None or not getattr(entry, "channel", None):
+    channel = getattr(entry, "channel", None) if entry is not None else None
+    if not channel:
         return at_the_terminal(service, site)
-    return f"the approval request was posted in {site}'s Slack channel; a person must approve it there"
+    name = service.channel_names.channel_name(channel) if service.channel_names is not None else None
+    where = f"the Slack channel #{name}" if name else f"{site}'s Slack channel"
+    return f"the approval request was posted in {where}; a person must approve it there"
 
 
 def next_step(view: RequestView, where_approved: str) -> str | None:

@@ -63,10 +63,10 @@ def register(app: App, front: SlackFrontEnd) -> None:
         with working_for(origin):
             view = front.dispatch(command, front.principal(user, channel), f"slack:{channel}")
         if not isinstance(view, RequestView):
-            rendered = render_reply(view)
+            rendered = render_reply(view, front.channels)
             _tell(respond, rendered.text, rendered.blocks)
             return
-        if not origin.heard:  # the click changed nothing: someone (or this click, sent twice) got there first
+        if _already_handled(command, view, origin.heard):
             # the message shows the truth (e.g. expired: no buttons); the requester hears of expiry once
             told = view.state == "expired" and front.notifier.first_to_show(request_id, view.state)
             front.notifier.show(request_id, view, follow_up=told)
@@ -90,7 +90,8 @@ def register(app: App, front: SlackFrontEnd) -> None:
                            f"{code(f'/recycle {site} --changed PATH')} for what changed since.")
             retire_notice(client, channel, message_ts, notice, "The button was retired: the notice is a day old.")
             return
-        asking = Asking(respond, channel, user, thread_ts=message_ts)  # the restart goes in the notice's thread
+        # the restart goes in the notice's thread
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels)
         with working_for(asking.origin):
             view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
                                   f"slack:{channel}")
@@ -101,8 +102,9 @@ def register(app: App, front: SlackFrontEnd) -> None:
                           f"{state_text(view.state)} (in the thread)")
 
     def on_retry(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        """The failed host again, as a new request by the clicker under the same policy (and its
-        approvals); its message goes in the failed run's thread."""
+        """Every failed host again, and only those, as one new request by the clicker under the same
+        policy (and its approvals, which the same rung needs again); its message goes in the failed
+        run's thread and its reason names the run it retries."""
         user, channel, message_ts = _where(body)
         request_id = str(action.get("value") or "")
         mismatch = _not_this_message(front, request_id, action, channel, message_ts)
@@ -113,16 +115,17 @@ def register(app: App, front: SlackFrontEnd) -> None:
         if not retry:
             _tell(respond, f"{code(request_id)} has no failed host to retry; nothing was run.")
             return
-        asking = Asking(respond, channel, user, thread_ts=message_ts)
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels)
         with working_for(asking.origin):
-            view = front.handle_text(f"/recycle {retry}", front.principal(user, channel), f"slack:{channel}")
+            view = front.handle_text(f"/recycle {retry} --note 'retry of {request_id}'", front.principal(user, channel),
+                                     f"slack:{channel}")
         asking.finish(view)
 
     def on_status(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         user, channel, _ = _where(body)
         view = front.dispatch(Status(str(action.get("value") or "")), front.principal(user, channel),
                               f"slack:{channel}")
-        rendered = render_reply(view)
+        rendered = render_reply(view, front.channels)
         _tell(respond, rendered.text, rendered.blocks)
 
     def retry(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -140,6 +143,16 @@ def register(app: App, front: SlackFrontEnd) -> None:
     app.action(DEPLOY_RUN)(ack=ack_now, lazy=[answered(deploy_run)])
     app.action(RETRY)(ack=ack_now, lazy=[answered(retry)])
     app.action(STATUS)(ack=ack_now, lazy=[answered(on_status)])
+
+
+def _already_handled(command: Approve | Cancel, view: RequestView, heard: list[str]) -> bool:
+    """The click changed nothing, or only what another delivery of it finished: someone (or this
+    click, sent twice) got there first. An approval that made the request approved but lost the run
+    to the same click delivered to another replica (which then read it approved and ran it) heard
+    `approved` and nothing more: its clicker is told too, not left without a word."""
+    if not heard:
+        return True
+    return isinstance(command, Approve) and not view.ran_now and view.state != "awaiting_approval"
 
 
 def _not_this_message(front: SlackFrontEnd, request_id: str, action: dict[str, Any], channel: str | None,

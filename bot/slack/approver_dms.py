@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app.views import RequestView
 from bot.slack.blocks import mention, section, when
+from bot.slack.channels import ChannelNames, channel_label
 from bot.slack.mrkdwn import code, escape
 from bot.slack.pacing import MethodBuckets
 
@@ -24,8 +25,10 @@ MAX_MEMBERS_PAGES = 20  # 200 members a page: a 4000-member channel is as far as
 
 
 class ApproverDMs:
-    def __init__(self, client: WebClient, buckets: MethodBuckets | None = None) -> None:
+    def __init__(self, client: WebClient, buckets: MethodBuckets | None = None,
+                 channels: ChannelNames | None = None) -> None:
         self._client = client
+        self._channels = channels
         self._buckets = buckets or MethodBuckets()
         self._lock = threading.Lock()
         self._warned = False
@@ -44,7 +47,8 @@ class ApproverDMs:
             return []
         link = self._permalink(channel, ts)
         text = (f"{mention(view.requester)} asks for {escape(view.site)}: {escape(view.rung)} restart "
-                f"{code(view.id)}, and you are among its approvers. You are not in <#{escape(channel)}>, where "
+                f"{code(view.id)}, and you are among its approvers. You are not in "
+                f"{channel_label(self._channels, channel)}, where "
                 f"it waits: {f'<{link}|open the request>' if link else 'look there'}. It expires "
                 f"{when(view.expires_at)}.")
         told = []

@@ -13,6 +13,7 @@ from typing import Any
 from bot.app.records import FINAL_STATES
 from bot.app.views import RequestView, View
 from bot.slack.blocks import Rendered, mention, section, state_text, when
+from bot.slack.channels import ChannelNames, channel_label
 from bot.slack.context import PostOutcome, SlackOrigin
 from bot.slack.mrkdwn import code, escape
 from bot.slack.replies import render_reply
@@ -28,18 +29,20 @@ HOW_TO_FIX = {
 }
 
 
-def why_not_posted(channel: str, error: str) -> str:
+def why_not_posted(channel: str, error: str, channels: ChannelNames | None = None) -> str:
+    where = channel_label(channels, channel)
     fix = HOW_TO_FIX.get(error, "Slack answered `{error}`; the bot's log has the details").format(
-        channel=f"<#{escape(channel)}>", error=escape(error))
-    return f"Slack refused the message in <#{escape(channel)}> (`{escape(error)}`): {fix}."
+        channel=where, error=escape(error))
+    return f"Slack refused the message in {where} (`{escape(error)}`): {fix}."
 
 
 class Asking:
     """One request asked through Slack by one person."""
 
-    def __init__(self, respond: Callable[..., Any], channel: str | None, user: str, thread_ts: str | None = None
-                 ) -> None:
+    def __init__(self, respond: Callable[..., Any], channel: str | None, user: str, thread_ts: str | None = None,
+                 channels: ChannelNames | None = None) -> None:
         self._respond = respond
+        self._channels = channels
         self._channel = channel
         self._posted = threading.Event()
         self.outcome: PostOutcome | None = None
@@ -52,34 +55,34 @@ class Asking:
 
     def on_posted(self, view: RequestView, outcome: PostOutcome) -> None:
         """The request's message was posted, or refused: say so at once."""
-        self.tell(_where_it_is(view, outcome, self._channel))
+        self.tell(_where_it_is(view, outcome, self._channels))
         self.outcome = outcome
         self._posted.set()
 
     def finish(self, view: View) -> None:
         """The core returned (for an allowed restart: after it ran)."""
         if not isinstance(view, RequestView) or view.state == "refused":
-            self.tell(render_reply(view))
+            self.tell(render_reply(view, self._channels))
             return
         if view.id not in self.origin.posting:  # the request already had its message (e.g. an approve)
-            self.tell(render_reply(view))
+            self.tell(render_reply(view, self._channels))
             return
         if not self._posted.wait(POST_WAIT_S) or self.outcome is None:
-            self.tell(render_reply(view))  # no message (yet): the asker hears it here
+            self.tell(render_reply(view, self._channels))  # no message (yet): the asker hears it here
             return
         seen_here = self.outcome.ts is not None and self.outcome.channel == self._channel
         if view.state in FINAL_STATES and not seen_here:
-            self.tell(render_reply(view))
+            self.tell(render_reply(view, self._channels))
 
 
-def _where_it_is(view: RequestView, outcome: PostOutcome, asked_in: str | None) -> Rendered:
+def _where_it_is(view: RequestView, outcome: PostOutcome, channels: ChannelNames | None) -> Rendered:
     head = f"{code(view.id)} {escape(view.site)}: {escape(view.rung)} restart is {state_text(view.state)}"
     lines: list[str] = []
     if outcome.ts is None:
         lines.append(f":warning: {head}, but it has no channel message. "
-                     + why_not_posted(outcome.channel, outcome.error or "unknown"))
+                     + why_not_posted(outcome.channel, outcome.error or "unknown", channels))
         if outcome.refused_by is not None:
-            lines.append(why_not_posted(*outcome.refused_by))
+            lines.append(why_not_posted(*outcome.refused_by, channels))
         if view.state == "awaiting_approval":
             lines.append(f"*Nobody was asked to approve it*: its approvers cannot see it. It expires "
                          f"{when(view.expires_at)}; cancel it with `/recycle deny {escape(view.id)}` and ask again "
@@ -87,13 +90,14 @@ def _where_it_is(view: RequestView, outcome: PostOutcome, asked_in: str | None) 
         elif view.state in ("running", "approved"):
             lines.append("It runs anyway; you will hear the result here.")
     else:
-        where = f"<{outcome.permalink}|its message>" if outcome.permalink else f"its message in <#{outcome.channel}>"
+        where = (f"<{outcome.permalink}|its message>" if outcome.permalink
+                 else f"its message in {channel_label(channels, outcome.channel)}")
         if view.state == "awaiting_approval":
             head += f" from {', '.join(mention(a) for a in view.approvers) or 'nobody'}"
         lines.append(f"{head}: {where}.")
         if outcome.refused_by is not None:
-            lines.append(f"It went to <#{escape(outcome.channel)}> instead of the site's channel. "
-                         + why_not_posted(*outcome.refused_by))
+            lines.append(f"It went to {channel_label(channels, outcome.channel)} instead of the site's channel. "
+                         + why_not_posted(*outcome.refused_by, channels))
     text = "\n".join(lines)
     return Rendered(text, [section(text)])
 

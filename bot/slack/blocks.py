@@ -10,6 +10,7 @@ blocks with "…and N more lines" and the rest for the thread (`Rendered.overflo
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -151,7 +152,7 @@ def render_host(host: HostResultView) -> str:
     parts.append(f"{host.duration_ms} ms" if host.duration_ms < 1000 else f"{host.duration_ms / 1000:.1f} s")
     line = " · ".join(parts)
     if host.error:
-        line += f"\n      {escape(host.error)}" + (f" [{escape(host.error_code)}]" if host.error_code else "")
+        line += f"\n      {escape(for_chat(host.error))}" + (f" [{escape(host.error_code)}]" if host.error_code else "")
     return line
 
 
@@ -167,8 +168,8 @@ def render_plan_lines(plan: PlanView) -> list[str]:
     lines.append(f"*Blast radius:* {escape(', '.join(plan.blast_radius))}" + (" (shared pool)" if shared else ""))
     if plan.wider_than_needed:
         lines.append(f":warning: {escape(plan.wider_than_needed)}")
-    lines += [f":warning: {escape(w)}" for w in plan.warnings]
-    lines += [f":mag: {escape(line)}" for line in plan.seen_on_hosts]  # read on the hosts before acting
+    lines += [f":warning: {escape(for_chat(w))}" for w in plan.warnings]
+    lines += [f":mag: {escape(for_chat(line))}" for line in plan.seen_on_hosts]  # read on the hosts before acting
     return lines
 
 
@@ -207,16 +208,22 @@ def render_request(view: RequestView) -> Rendered:
     if view.next_step and state != "awaiting_approval":  # while waiting, the buttons are the next step
         blocks.append(context(f"Next: {escape(for_chat(view.next_step))}"))
     if state in ("failed", "partially_failed"):
-        elements = [button(f"Retry {failed_host(view.retry)}", RETRY, view.id, "primary")] if view.retry else []
+        elements = [button(retry_label(view.retry), RETRY, view.id, "primary")] if view.retry else []
         blocks.append({"type": "actions", "block_id": f"failed:{view.id}",
                        "elements": [*elements, button("Status", STATUS, view.site)]})
     return fit(summary(view), blocks, keep_last=len(blocks) - after_hosts)
 
 
-def failed_host(retry: str) -> str:
-    """The host a retry command names (`recycle SITE --scope RUNG --host HOST`)."""
+def retry_label(retry: str) -> str:
+    """The Retry button's text: the hosts a retry command names (`recycle SITE --scope RUNG --host
+    HOST ...`), or how many when their names would not fit on a button."""
     words = retry.split()
-    return words[words.index("--host") + 1] if "--host" in words[:-1] else "the failed host"
+    hosts = list(itertools.takewhile(lambda w: not w.startswith("--"), words[words.index("--host") + 1:])) \
+        if "--host" in words else []
+    names = ", ".join(hosts)
+    if not hosts:
+        return "Retry failed hosts"
+    return f"Retry {names}" if len(names) <= 40 else f"Retry the {len(hosts)} failed hosts"
 
 
 def summary(view: RequestView) -> str:

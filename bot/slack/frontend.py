@@ -14,6 +14,7 @@ from typing import Any
 from bot.app.dispatch import dispatch, handle_text
 from bot.app.service import Service
 from bot.app.views import View
+from bot.slack.channels import ChannelNames
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
 from commands.model import Command
@@ -26,6 +27,7 @@ class SlackFrontEnd:
     notifier: SlackNotifier
     groups: UserGroups | None = None
     restarts: Executor | None = None  # None: on the listener's own thread
+    channels: ChannelNames | None = None  # replies name a channel by its name
 
     def may_restart(self, work: Callable[..., None], *args: Any) -> None:
         """Run `work`, which may run a restart, on the restarts' pool."""

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 SECTION_LIMIT = 3000  # a section's (and a context element's) text, in characters
 MAX_BLOCKS = 50  # in one message
 _TOKEN = re.compile(r"<[^<>]*>")
+_DOCTOR = re.compile(r"run `aspreset doctor ([^`]*)`")  # a host error's advice (bot.app.errors.DOCTOR_HINT)
 
 
 def escape(text: object) -> str:
@@ -34,7 +35,9 @@ def unescape(text: str) -> str:
 def for_chat(text: str) -> str:
     """A core sentence as chat shows it: the CLI's `aspreset status` is `/recycle status` here, and a
     command given without its front end's prefix (`recycle shop-web --from web03`) is typed
-    `/recycle shop-web --from web03`."""
+    `/recycle shop-web --from web03`. The advice to run the CLI's doctor on a host, which chat has
+    no command for, becomes who can."""
+    text = _DOCTOR.sub(r"whoever runs the bot can check how it reaches \1 (its doctor command)", text)
     return text.replace("`aspreset ", "`/recycle ").replace("`recycle ", "`/recycle ")
 
 

@@ -42,6 +42,7 @@ log = structlog.get_logger("aspreset.slack.notifier")
 # what a request's message shows; a refused request has none (the person hears it, ephemeral)
 _SHOWN = frozenset(EventKind) - {EventKind.REFUSED}
 _FOLLOW_UP = frozenset({EventKind.FINISHED, EventKind.DENIED, EventKind.CANCELLED})
+_RUN = frozenset({EventKind.STARTED, EventKind.HOST_STARTED, EventKind.HOST_FINISHED})  # heard where it runs
 KEEP_ENDED = 500
 CHANNEL_REFUSALS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
@@ -52,6 +53,8 @@ class _Message:
     ts: str | None = None  # None until chat.postMessage answered
     thread_ts: str | None = None  # the thread the message itself sits in (a deploy notice's)
     pending: Rendered | None = None
+    pending_state: str = ""  # the request state `pending` shows
+    runs_here: bool = False  # this process hears its run: its updates come in order, the end last
     follow_ups: list[str] = field(default_factory=list)
     ended: bool = False  # the request reached a final state: forget it once everything is sent
     failed: str | None = None  # Slack refused the first post: nothing more is sent for it
@@ -85,6 +88,7 @@ class SlackNotifier:
         self._shared = shared  # where each request's message is, for every replica
         self._buckets = buckets or MethodBuckets(monotonic=monotonic)
         self._approver_dms = approver_dms  # approvers outside the message's channel hear of it
+        self._view_of: Callable[[str], RequestView] | None = None
         self._clock = clock or (lambda: datetime.now(UTC))
         self._channel_for_site = channel_for_site
         self._monotonic = monotonic
@@ -106,7 +110,7 @@ class SlackNotifier:
             origin.heard.append(event.kind.value)
         if event.request is None or event.kind not in _SHOWN:
             return
-        self.show(event.request_id, event.request, follow_up=event.kind in _FOLLOW_UP)
+        self.show(event.request_id, event.request, follow_up=event.kind in _FOLLOW_UP, runs_here=event.kind in _RUN)
 
     # ---- for the listeners ----------------------------------------------------------------------
 
@@ -119,14 +123,15 @@ class SlackNotifier:
             elif message.ts is None:
                 message.channel, message.ts = channel, ts
 
-    def show(self, request_id: str, view: RequestView, *, follow_up: bool = False) -> None:
+    def show(self, request_id: str, view: RequestView, *, follow_up: bool = False, runs_here: bool = False) -> None:
         """Render the request's view onto its message (posting it first if there is none yet)."""
         rendered = render_request(view)
         with self._cond:
             message = self._messages.get(request_id) or self._new_message(request_id, view)
             if message is None or message.failed:
                 return
-            message.pending = rendered
+            message.pending, message.pending_state = rendered, view.state
+            message.runs_here = message.runs_here or runs_here
             if view.state in FINAL_STATES and not message.ended:
                 message.follow_ups += rendered.overflow  # what did not fit in 50 blocks, once, in the thread
             message.ended = view.state in FINAL_STATES
@@ -213,8 +218,9 @@ class SlackNotifier:
         self._messages[request_id] = message
         return message
 
-    def _next(self) -> tuple[str, _Message, Rendered | None, str | None] | None:
-        """The next call that may go now: (request id, message, rendering or None, follow-up text).
+    def _next(self) -> tuple[str, _Message, tuple[Rendered, str] | None, str | None] | None:
+        """The next call that may go now: (request id, message, (rendering, its state) or None,
+        follow-up text).
         A message updated less than a second ago waits (what comes meanwhile replaces its pending
         rendering); a method whose bucket is empty waits for a token."""
         now = self._monotonic()
@@ -224,7 +230,7 @@ class SlackNotifier:
             if message.pending is not None and self._may_send(message, now, follow_up=False):
                 self._buckets.take(message.method(follow_up=False))
                 rendered, message.pending = message.pending, None
-                return request_id, message, rendered, None
+                return request_id, message, (rendered, message.pending_state), None
             if message.follow_ups and message.ts and self._may_send(message, now, follow_up=True):
                 self._buckets.take("chat.postMessage")
                 return request_id, message, None, message.follow_ups.pop(0)
@@ -263,9 +269,9 @@ class SlackNotifier:
                     self._cond.wait(self._wait_s())
                     job = self._next()
                 self._busy += 1
-            request_id, message, rendered, follow_up = job
+            request_id, message, rendering, follow_up = job
             try:
-                self._send(request_id, message, rendered, follow_up)
+                self._send(request_id, message, rendering, follow_up)
             finally:
                 with self._cond:
                     self._busy -= 1
@@ -273,12 +279,49 @@ class SlackNotifier:
                         self._forget_some(request_id)
                     self._cond.notify_all()
 
-    def _send(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:
+    def _send(self, request_id: str, message: _Message, rendering: tuple[Rendered, str] | None,
+              follow_up: str | None) -> None:
         try:
-            self._call(request_id, message, rendered, follow_up)
+            # only an update of a replica that does not run the request can be older than what shows
+            state = rendering[1] if rendering is not None and not message.runs_here else None
+            if state is not None and self._stale(request_id, message, state):
+                log.info("slack_stale_update_dropped", request_id=request_id, state=state)
+                return
+            final = rendering[1] if rendering is not None and rendering[1] in FINAL_STATES else None
+            self._call(request_id, message, rendering[0] if rendering else None, follow_up)
+            if final is not None and message.ts is not None:  # (an end heard was marked as it was heard)
+                self.first_to_show(request_id, final)  # from now on no replica shows an older state over it
+            elif state is not None and self._stale(request_id, message, state):
+                self._show_again(request_id)  # the final state landed just before this update: again
         finally:
             if follow_up is None:  # the next update on it waits a second from when Slack had this one
                 message.last_sent = self._monotonic()
+
+    def reads_views_from(self, view_of: Callable[[str], RequestView]) -> None:
+        """Where the request's current view comes from (the service), to show it again when an
+        update of this replica may have landed over another replica's final one."""
+        self._view_of = view_of
+
+    def _show_again(self, request_id: str) -> None:
+        if self._view_of is None:
+            return
+        try:
+            self.show(request_id, self._view_of(request_id))
+        except Exception as error:
+            log.warning("slack_show_again_failed", request_id=request_id, error=type(error).__name__)
+
+    def _stale(self, request_id: str, message: _Message, state: str) -> bool:
+        """True for an update that would show a request as still going on a message that another
+        replica (or this one) already showed ended. Two replicas each hear part of one request (the
+        approval on one, the run on the other), and their updates may arrive in any order."""
+        if self._shared is None or state in FINAL_STATES or message.ts is None:
+            return False
+        try:
+            shown = self._shared.shown_state(request_id)
+        except Exception as error:  # the store is away: send it; the final state is sent after it
+            log.warning("slack_shown_state_unknown", request_id=request_id, error=type(error).__name__)
+            return False
+        return shown in FINAL_STATES
 
     def _call(self, request_id: str, message: _Message, rendered: Rendered | None, follow_up: str | None) -> None:
         try:

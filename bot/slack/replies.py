@@ -1,6 +1,7 @@
 """Block Kit for the replies only the asker sees (ephemeral): a plan, status, the site list, help,
 a refusal with its narrower alternative, an error (with its incident id when it was unexpected),
-and the short note about a request. Rendered from the core's views alone."""
+and the short note about a request. Rendered from the core's views alone, with a channel named
+by `channels` (never a bare `<#C...>` id)."""
 
 from __future__ import annotations
 
@@ -23,22 +24,23 @@ from bot.app.views import (
     View,
 )
 from bot.slack.blocks import Rendered, context, fit, mention, render_plan_lines, section, state_text
+from bot.slack.channels import ChannelNames, channel_label
 from bot.slack.mrkdwn import code, escape, for_chat
 
 VERDICT = {"allow": ":white_check_mark: allowed", "needs_approval": ":hourglass: needs approval",
            "refuse": ":no_entry: refused"}
 
 
-def render_reply(view: View) -> Rendered:
+def render_reply(view: View, channels: ChannelNames | None = None) -> Rendered:
     match view:
         case PlanView():
             return _plan(view)
         case RequestView():
-            return _request(view)
+            return _request(view, channels)
         case StatusView():
             return _status(view)
         case SiteListView():
-            return _sites(view)
+            return _sites(view, channels)
         case RefusalView():
             return _refusal(view)
         case HelpView():
@@ -46,7 +48,7 @@ def render_reply(view: View) -> Rendered:
         case ErrorView():
             return _error(view)
         case RequestListView():
-            lines = [_request(request).text for request in view.root]
+            lines = [_request(request, channels).text for request in view.root]
             return fit("requests", [section("\n".join(lines) or "No requests.")])
         case AuditView():
             lines = [f"{e.at:%Y-%m-%d %H:%M} {code(e.request_id)} {escape(e.actor_display)}: {escape(e.action)}"
@@ -89,7 +91,7 @@ def _error(view: ErrorView) -> Rendered:
     return fit(escape(for_chat(view.message)), blocks)
 
 
-def _request(view: RequestView) -> Rendered:
+def _request(view: RequestView, channels: ChannelNames | None) -> Rendered:
     """For the asker beside the channel message, or instead of one when it was refused."""
     if view.state == "refused":
         decision = view.decision or (view.plan.decision if view.plan else None)
@@ -103,7 +105,7 @@ def _request(view: RequestView) -> Rendered:
     if view.message:
         text += f". {escape(for_chat(view.message))}"
     if view.plan is not None and view.plan.channel:
-        text += f" (its message is in <#{escape(view.plan.channel)}>)"
+        text += f" (its message is in {channel_label(channels, view.plan.channel)})"
     return fit(text, [section(text)])
 
 
@@ -115,7 +117,7 @@ def _status(view: StatusView) -> Rendered:
 def _status_line(host: HostStatusView) -> str:
     if not host.ok:
         code_part = f" [{escape(host.error_code)}]" if host.error_code else ""
-        return f":x: *{escape(host.host)}* {escape(host.error or 'no answer')}{code_part}"
+        return f":x: *{escape(host.host)}* {escape(for_chat(host.error or 'no answer'))}{code_part}"
     workers = escape(", ".join(str(w.get("pid")) for w in host.workers) or "none running")
     line = (f":large_green_circle: *{escape(host.host)}* pool {escape(host.pool_state or '?')} · "
             f"{escape(host.worker_process_name)} {workers}")
@@ -126,8 +128,8 @@ def _status_line(host: HostStatusView) -> str:
     return line
 
 
-def _sites(view: SiteListView) -> Rendered:
+def _sites(view: SiteListView, channels: ChannelNames | None) -> Rendered:
     lines = [f"• *{escape(s.name)}* ({escape(s.environment)}): {escape(s.iis_site + s.app)}, pool {code(s.pool)} "
-             f"on {escape(', '.join(s.hosts))}" + (f" · <#{escape(s.channel)}>" if s.channel else "")
+             f"on {escape(', '.join(s.hosts))}" + (f" · {channel_label(channels, s.channel)}" if s.channel else "")
              for s in view.sites]
     return fit("sites", [section("\n".join(lines) or "No sites in the inventory.")])

@@ -28,11 +28,12 @@ from bot.metrics.slack import SlackCallCounter
 from bot.runner.processes import ProcessRuns
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
+from bot.slack.channels import ChannelNames
 from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
-from bot.slack.pacing import MethodBuckets, retrying_client
+from bot.slack.pacing import MethodBuckets, SharedPacing, paced_client, retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper, MarksShown
 from bot.slack.watching import start_watch
 from bot.store import SqlStore
@@ -90,7 +91,9 @@ def build_serving(
     memory), restarts run on the restart threads here."""
     slack = settings.slack
     metrics = PrometheusMetrics()  # one registry per Runtime: replicas and tests never add into each other
-    client = web_client(slack, first_handlers=[SlackCallCounter(metrics)])  # every client made from it counts
+    pacing = SharedPacing()  # every Web API call of every replica paced by what the store holds
+    # every client made from it counts its calls and waits for `pacing`
+    client = paced_client(web_client(slack, first_handlers=[SlackCallCounter(metrics)]), pacing)
     made: list[tuple[Shared, SlackNotifier]] = []
     services: list[Service] = []  # the one built below: its inventory is the file as last read
 
@@ -99,13 +102,15 @@ def build_serving(
         return sites[site].channel if site in sites else None
 
     buckets = MethodBuckets()  # one budget per Web API method for the whole process
+    channels = ChannelNames(retrying_client(client))  # replies (and MCP's answers) name channels, not ids
 
     def slack_notifier(store: Store) -> MarksShown:
         """Each request's message is kept in the store, so every replica updates the same one (and
         which end it shows, for the sweeper)."""
         shared: Shared = SqlShared(store) if isinstance(store, SqlStore) else MemoryShared()
+        pacing.share_through(shared)
         made.append((shared, SlackNotifier(client, channel_of, shared=shared, buckets=buckets,
-                                           approver_dms=ApproverDMs(retrying_client(client), buckets))))
+                                           approver_dms=ApproverDMs(retrying_client(client), buckets, channels))))
         return MarksShown(made[-1][1])
 
     if settings.policy_path is None and settings.loaded_policy is None:
@@ -115,7 +120,7 @@ def build_serving(
     runs = ProcessRuns(runners, max_runners=restart_threads, metrics=metrics) if runners else None
     try:
         runtime = build(settings, executor=executor, store=store, notifier_for=slack_notifier, clock=clock,
-                        metrics=metrics, runs=runs)
+                        metrics=metrics, runs=runs, channel_names=channels)
     except BaseException:
         if runs is not None:
             runs.close()
@@ -126,6 +131,7 @@ def build_serving(
         (shared, notifier), service = made[0], runtime.service
         services.append(service)
         runtime.on_close(notifier.close)  # after the work below: its last message updates go out
+        notifier.reads_views_from(service.get_request)
         for request_id in runtime.interrupted:  # its message (in the store, whoever posted it) is updated
             notifier.show(request_id, service.get_request(request_id), follow_up=False)
         restarts = ThreadPoolExecutor(max_workers=restart_threads, thread_name_prefix="slack-restarts")
@@ -133,7 +139,7 @@ def build_serving(
         work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
-        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts)
+        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels)
         incidents = service.incidents or incidents_for(service.store)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents)
         webhook = DeployWebhook(slack.webhook_secret, lambda: _refreshed(service).inventory, lambda: service.policy,

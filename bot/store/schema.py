@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -168,6 +169,16 @@ once_keys = Table(  # e.g. a deploy webhook's signature: a replay is refused on 
     Column("at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("key"),
     Index("ix_once_keys_at", "at"),
+)
+
+slack_rate_limits = Table(  # Slack's limits count per method for the app, whichever replica calls
+    "slack_rate_limits",
+    metadata,
+    Column("method", String(64), nullable=False),
+    Column("tokens", Float, nullable=False),  # the method's token bucket, as of `at`
+    Column("at", UtcDateTime, nullable=False),
+    Column("paused_until", UtcDateTime, nullable=True),  # a 429's Retry-After: nobody calls it before
+    PrimaryKeyConstraint("method"),
 )
 
 leases = Table(  # one holder at a time across replicas (the expiry sweeper)

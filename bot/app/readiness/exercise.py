@@ -36,7 +36,7 @@ def run_exercise(requests: Requests, principal: Principal, host: str, site: str)
     runs: list[RungRunView] = []
     waiting: str | None = None
     for rung in EXECUTABLE_RUNGS:
-        asked = RestartRequest(site=site, scope=rung, host=host, note=NOTE)
+        asked = RestartRequest(site=site, scope=rung, hosts=(host,), note=NOTE)
         planned = requests.plan(asked, principal)
         skipped = _why_skipped(rung, planned.blast_radius, site, entry.pool, inventory.hosts[host].iis5_isolation,
                                waiting)

@@ -36,7 +36,7 @@ class Offer:
 def offer_for(kind: Kind, site: str, host: str, inventory: Inventory, policy: Policy) -> Offer:
     if kind not in REASON_OF:
         return Offer(None, None, NO_OFFER[kind])
-    request = RestartRequest(site=site, reason=REASON_OF[kind], host=host)
+    request = RestartRequest(site=site, reason=REASON_OF[kind], hosts=(host,))
     try:
         planned = plan(request, inventory, policy)
     except PlanError as error:

@@ -73,7 +73,7 @@ async def test_on_serve_a_worker_kill_is_posted_to_slack_and_runs_only_after_bob
         waiting = await mcp.call_tool("request_restart", {"site": "shop-web", "reason": "hung", "note": "it hangs"})
         text = waiting.content[0].text
         match = re.match(r"waiting for approval: request (r-\w+)", text)
-        assert match and "posted in shop-web's Slack channel" in text and "<#" not in text, text
+        assert match and "posted in the Slack channel #shop-deploys" in text and "<#" not in text, text
         request_id = match.group(1)
 
         posted = approval_message(fake_slack)

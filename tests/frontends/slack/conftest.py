@@ -22,6 +22,7 @@ if str(_HERE) not in sys.path:
 from fake_slack import FakeSlack  # noqa: E402
 from slack_http import SIGNING_SECRET, WEBHOOK_SECRET, SlackSender  # noqa: E402
 
+from bot.app.ports import Store  # noqa: E402
 from bot.config import Settings, SlackSettings, WinRMSettings  # noqa: E402
 from bot.http.loopback import serve_on_loopback  # noqa: E402
 from bot.sim.farm import Farm  # noqa: E402
@@ -79,14 +80,15 @@ def start_bot(fake_slack: FakeSlack, farm: Farm, tmp_path: Path) -> Iterator[Cal
 
     def start(db_url: str | None = None, owner: str = "replica-a", webhook_secret: str | None = WEBHOOK_SECRET,
               clock: Callable[[], datetime] | None = None, policy: Path | None = None,
-              sweep_every_s: float = 15.0, work_threads: int = 8, inventory: Inventory | None = None) -> Bot:
+              sweep_every_s: float = 15.0, work_threads: int = 8, store: Store | None = None,
+              inventory: Inventory | None = None) -> Bot:
         slack = SlackSettings(bot_token=fake_slack.token, signing_secret=SIGNING_SECRET,
                               webhook_secret=webhook_secret, api_base_url=fake_slack.base_url)
         settings = Settings.of(load_policy(policy or EXAMPLES / "policy.toml"), inventory or farm.client_inventory(),
                                workdir=tmp_path,
                                db_url=db_url or f"sqlite:///{tmp_path / 'aspreset.db'}",
                                winrm=WinRMSettings(command_timeout_s=20), owner=owner, slack=slack)
-        serving = build_serving(settings, executor=WinRMExecutor(max_parallel=4), clock=clock,
+        serving = build_serving(settings, executor=WinRMExecutor(max_parallel=4), clock=clock, store=store,
                                 sweep_every_s=sweep_every_s, work_threads=work_threads)
         stack.callback(serving.close)
         url = stack.enter_context(serve_on_loopback(serving.asgi))

@@ -13,7 +13,9 @@ It answers as Slack's Web API documents (docs/slack-api-behaviour.md has the sou
   a message with neither text nor blocks with `no_text`;
 - chat.update of a ts it never posted in that channel answers `message_not_found`;
 - chat.getPermalink answers a permalink for a posted message; views.open needs a trigger_id that
-  Slack handed out (3 s) and a modal within the view limits."""
+  Slack handed out (3 s) and a modal within the view limits;
+- conversations.info answers a channel's name for the channels in `channel_names`, else
+  `channel_not_found`."""
 
 from __future__ import annotations
 
@@ -113,6 +115,8 @@ class FakeSlack:
     # channel -> its members (conversations.members); a channel not listed answers missing_scope, as
     # for an app installed without channels:read
     channel_members: dict[str, list[str]] = field(default_factory=dict)
+    # channel -> its name (conversations.info); any other channel answers channel_not_found
+    channel_names: dict[str, str] = field(default_factory=lambda: {"C0SHOP": "shop-deploys"})
     _limits: dict[str, _Limit] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
@@ -269,6 +273,11 @@ class FakeSlack:
             if channel not in self.channel_members:
                 return {"ok": False, "error": "missing_scope", "needed": "channels:read", "provided": "chat:write"}
             return {"ok": True, "members": self.channel_members[channel], "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            if channel not in self.channel_names or self.channels.get(channel) == "channel_not_found":
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": {"id": channel, "name": self.channel_names[channel],
+                                            "is_archived": self.channels.get(channel) == "is_archived"}}
         if method == "conversations.open":
             users = str(body.get("users") or "")
             if not users or "," in users:

@@ -18,10 +18,10 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 @contextmanager
-def serve(fake_slack, inventory: Path, db_url: str, workdir: Path, replica: str | None = None
-          ) -> Iterator[tuple[str, subprocess.Popen]]:
+def serve(fake_slack, inventory: Path, db_url: str, workdir: Path, replica: str | None = None,
+          env_more: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     env = dict(os.environ, SLACK_BOT_TOKEN=fake_slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-               SLACK_API_BASE_URL=fake_slack.base_url, ASPRESET_WEBHOOK_SECRET=WEBHOOK_SECRET)
+               SLACK_API_BASE_URL=fake_slack.base_url, ASPRESET_WEBHOOK_SECRET=WEBHOOK_SECRET, **(env_more or {}))
     env.pop("ASPRESET_CONFIG", None)
     workdir.mkdir(exist_ok=True)
     config = workdir / "aspreset.toml"

@@ -5,20 +5,16 @@ two bots in one process never add into each other's numbers."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.error import URLError
 
 import pytest
-from child_output import read_until
 from hostile_endpoint import HostileEndpoint
 from prometheus_client.parser import text_string_to_metric_families
+from serve_processes import serve
 from slack_http import ALICE, BOB, SIGNING_SECRET, SlackSender
 from slack_messages import approval_message, buttons
 from starlette.testclient import TestClient
@@ -183,16 +179,8 @@ def test_aspreset_serve_counts_a_restart_its_runner_ran_and_the_runners_winrm_fa
                                     actions=["Command"])
     inventory = tmp_path / "farm.toml"
     inventory.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")
-    env = dict(os.environ, SLACK_BOT_TOKEN=fake_slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-               SLACK_API_BASE_URL=fake_slack.base_url, ASPRESET_METRICS_TOKEN="scrape-token")
-    env.pop("ASPRESET_CONFIG", None)
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--policy", str(EXAMPLES / "policy.toml"),
-         "--inventory", str(inventory), "--db", f"sqlite:///{tmp_path / 'aspreset.db'}"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        port = int(read_until(serve.stderr, rb"listening on 127\.0\.0\.1:(\d+) ").group(1))
-        url = f"http://127.0.0.1:{port}"
+    with serve(fake_slack, inventory, f"sqlite:///{tmp_path / 'aspreset.db'}", tmp_path / "serve",
+               env_more={"ASPRESET_METRICS_TOKEN": "scrape-token"}) as (url, _):
         assert SlackSender(url, SIGNING_SECRET, fake_slack.response_url("serve")).command(
             ALICE, "shop-web --scope apppool").status == 200
         final = fake_slack.wait_for(lambda calls: next((c for c in calls if c.method == "chat.update" and any(
@@ -201,10 +189,6 @@ def test_aspreset_serve_counts_a_restart_its_runner_ran_and_the_runners_winrm_fa
         samples = scrape(url, token="scrape-token")
         with pytest.raises(urllib.error.HTTPError) as refused:
             scrape(url)
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=60)
-        serve.stderr and serve.stderr.close()
 
     assert refused.value.code == 401
     ended = {dict(labels)["outcome"]: v for (name, labels), v in samples.items() if name == "aspreset_restarts_total"}

@@ -24,6 +24,7 @@ from bot.sim.timing import SimTiming
 from bot.store import SqlStore
 from bot.winrm.executor import WinRMExecutor
 from commands.model import RestartRequest
+from commands.parser import parse
 from commands.rungs import Rung
 from policies.files import parse_policy
 from policies.identity import Principal
@@ -155,14 +156,22 @@ def test_a_failure_on_one_host_stops_the_rollout_lists_the_rest_and_the_resume_c
     assert "web03 failed" in text and "2 untouched" in text and "--from web04" in text
 
 
-def test_keep_going_restarts_every_host_and_reports_the_failed_one(make, farm):
+def test_keep_going_restarts_every_host_and_one_retry_covers_every_failed_host_and_only_those(make, farm):
     service, _ = make("max_parallel = 1\nkeep_going = true")
-    farm.host("web02").iis.app("Farm").app_offline = True
+    for name in ("web02", "web04"):
+        farm.host(name).iis.app("Farm").app_offline = True
     outcome = service.request(RestartRequest(site="farm-web", scope=Rung.APPDOMAIN), ALICE, "cli")
     assert outcome.state == "partially_failed"
-    assert [h.outcome for h in outcome.hosts] == ["succeeded", "failed", "succeeded", "succeeded", "succeeded"]
+    assert [h.outcome for h in outcome.hosts] == ["succeeded", "failed", "succeeded", "failed", "succeeded"]
     assert outcome.untouched == [] and outcome.resume is None
-    assert outcome.retry == "recycle farm-web --scope appdomain --host web02"
+    assert outcome.retry == "recycle farm-web --scope appdomain --host web02 web04"
+
+    for name in ("web02", "web04"):
+        farm.host(name).iis.app("Farm").app_offline = False  # fixed
+    before = {h: appdomain_commands(farm, h) for h in HOSTS}
+    retried = service.request(parse(outcome.retry), ALICE, "cli")
+    assert [(h.host, h.outcome) for h in retried.hosts] == [("web02", "succeeded"), ("web04", "succeeded")]
+    assert {h for h in HOSTS if appdomain_commands(farm, h) != before[h]} == {"web02", "web04"}
 
 
 def hook_command(log: Path, fail_for: str = "", hang_for: str = "") -> list[str]:

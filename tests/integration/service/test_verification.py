@@ -40,7 +40,8 @@ def test_a_recycle_that_left_the_old_worker_running_is_reported_as_not_finished(
     demo_farm.host("web01").inject_script_output(claimed(
         "apppool", before=Observation(pool_state="Started", workers=[WORKER]),
         after=Observation(pool_state="Started", workers=[WORKER, new]), wait_ended="deadline"))
-    outcome = make_service().request(RestartRequest(site="shop-web", scope=Rung.APPPOOL, host="web01"), ALICE, "cli")
+    outcome = make_service().request(RestartRequest(site="shop-web", scope=Rung.APPPOOL, hosts=("web01",)),
+                                     ALICE, "cli")
     assert outcome.state == "failed"
     assert outcome.hosts[0].error_code == "recycle_not_finished"
     assert "still running" in (outcome.hosts[0].error or "")

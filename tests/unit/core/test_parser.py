@@ -34,7 +34,7 @@ def test_every_restart_option_is_read():
         scope=Rung.APPPOOL,
         reason=Reason.GAC,
         changed=("bin/A.dll", "App_Config/x.config"),
-        host="web01",
+        hosts=("web01",),
         dry_run=True,
     )
 

@@ -85,7 +85,7 @@ def test_an_appdomain_restart_hits_only_its_own_app(example_policy, example_inve
 
 
 def test_host_option_narrows_the_hosts(example_policy, example_inventory):
-    result = plan(RestartRequest(site="shop-web", host="web02"), example_inventory, example_policy)
+    result = plan(RestartRequest(site="shop-web", hosts=("web02",)), example_inventory, example_policy)
     assert result.hosts == ("web02",)
 
 
@@ -93,7 +93,7 @@ def test_unknown_site_and_host_name_close_matches(example_policy, example_invent
     with pytest.raises(PlanError, match="did you mean shop-web"):
         plan(RestartRequest(site="shop-wbe"), example_inventory, example_policy)
     with pytest.raises(PlanError, match="its hosts: web01, web02"):
-        plan(RestartRequest(site="shop-web", host="web03"), example_inventory, example_policy)
+        plan(RestartRequest(site="shop-web", hosts=("web03",)), example_inventory, example_policy)
 
 
 def test_aspnet_core_apps_restart_by_touching_web_config(example_policy):

@@ -80,9 +80,18 @@ def test_host_restarts_one_host_only_and_cannot_be_combined_with_from():
     inventory, policy = parse_inventory(FARM, "farm.toml"), parse_policy("", "p.toml")
     assert plan(parse("/recycle shop-web --host web03"), inventory, policy).waves == (("web03",),)
     with pytest.raises(PlanError, match="not both"):
-        plan(RestartRequest(site="shop-web", host="web01", from_host="web02"), inventory, policy)
+        plan(RestartRequest(site="shop-web", hosts=("web01",), from_host="web02"), inventory, policy)
     with pytest.raises(PlanError, match="does not serve shop-web"):
         plan(RestartRequest(site="shop-web", from_host="db01"), inventory, policy)
+
+
+def test_host_takes_several_hosts_which_run_in_the_sites_order_once_each():
+    inventory, policy = parse_inventory(FARM, "farm.toml"), parse_policy("", "p.toml")
+    chosen = plan(parse("/recycle shop-web --host web09 web03 web09"), inventory, policy)
+    assert chosen.hosts == ("web03", "web09")
+    assert plan(parse("/recycle shop-web --host web03 --host web09"), inventory, policy).hosts == ("web03", "web09")
+    with pytest.raises(PlanError, match="'db01' does not serve shop-web"):
+        plan(parse("/recycle shop-web --host web03 db01"), inventory, policy)
 
 
 def test_a_recorded_plan_keeps_its_waves_through_the_store_round_trip():

@@ -103,7 +103,7 @@ def test_why_shows_the_person_s_own_reason(example_inventory, example_policy):
         (lambda: RestartRequest(site="shop web"), "is not a name"),
         (lambda: RestartRequest(site="shop-web", changed=("a.dll",) * (MAX_CHANGED_FILES + 1)), "at most 500"),
         (lambda: RestartRequest(site="shop-web", changed=("bin/" + "x" * 500,)), "characters long; at most"),
-        (lambda: RestartRequest(site="shop-web", host="web 01"), "host name"),
+        (lambda: RestartRequest(site="shop-web", hosts=("web 01",)), "host name"),
         (lambda: Status(site="x" * 100), "at most 63"),
         (lambda: Deny("r-7k2m9q", reason="no" * 300), f"at most {MAX_REASON}"),
     ],
