@@ -70,6 +70,7 @@ class CountingExecutor(WinRMExecutor):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sent = 0
+        self.released = 0  # host calls ended (each gives its session back once)
         self._seen: dict[int, int] = {}  # id(session) -> its count when last given back
         self._lock = threading.Lock()
 
@@ -77,6 +78,7 @@ class CountingExecutor(WinRMExecutor):
         with self._lock:
             self.sent += session.watch.requests - self._seen.get(id(session), 0)
             self._seen[id(session)] = session.watch.requests
+            self.released += 1
         super().release_session(session, reusable=reusable)
 
 

@@ -131,6 +131,8 @@ def build(
             interrupted = reap_dead_local_runs(store, settings.replica)
         if executor is None:
             executor = own = _own_executor(settings, stack, metrics)
+        from bot.store.incidents import incidents_for
+
         if hooks is None:
             from bot.drain.hooks import ProcessAndHttpHooks
 
@@ -151,6 +153,7 @@ def build(
             host_concurrency=settings.winrm.max_parallel,
             command_timeout_s=settings.winrm.command_timeout_s,
             owner=settings.owner or process_owner(settings.replica),
+            incidents=incidents_for(store),
             metrics=metrics,
             reread=files.changed if files.watched else None,
             runs=runs,

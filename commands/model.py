@@ -129,6 +129,15 @@ class ListRequests:
 
 
 @dataclass(frozen=True)
+class ListIncidents:
+    """The health watch's incidents (docs/watch.md), newest first."""
+
+    site: str | None = None
+    open_only: bool = False
+    limit: int = 50
+
+
+@dataclass(frozen=True)
 class Audit:
     site: str | None = None
     since: datetime | None = None
@@ -157,5 +166,5 @@ class ServerWideRequest:
 
 Command = (
     RestartRequest | Status | Approve | Deny | Cancel | ListSites | ShowRequest | ListRequests | Audit | Help
-    | ServerWideRequest
+    | ServerWideRequest | ListIncidents
 )

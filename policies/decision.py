@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commands.rungs import Rung
-from policies.identity import Principal, covers, person_of, resolve_approvers, same_person
+from policies.identity import WATCH, Principal, covers, person_of, resolve_approvers, same_person
 from policies.planner import Plan
 from policies.policy import WEEKDAYS, Effect, Freeze, Policy, Rule
 
@@ -107,6 +107,8 @@ def decide(
     if limited is not None:
         return limited
 
+    if principal.id == WATCH:
+        return _by_itself(plan, policy)
     rule = _first_rule(plan, plan.rung, principal, policy)
     who = person_of(principal.id, policy) or principal.id
     if rule is None:
@@ -132,6 +134,16 @@ def decide(
     if effect == "allow":
         return Allow(rule.name, tuple(reasons))
     return _needs_approval(rule, approvers, approvals, expiry, reasons, plan, principal, policy)
+
+
+def _by_itself(plan: Plan, policy: Policy) -> Decision:
+    """The health watch asks without a person: only a rung its environment's `auto` lists (never a
+    worker kill: the policy refuses that at load; prod only with auto_in_production)."""
+    where = f"environments.{plan.environment}.auto"
+    if plan.rung in policy.environment(plan.environment).auto:
+        return Allow(where, (f"{plan.rung.value} in {plan.environment} may run without a click ({where})",))
+    return Refuse(where, (f"the watch runs nothing by itself at {plan.rung.value} in {plan.environment}: "
+                          "it offers it to a person",), policy.source)
 
 
 def rate_limit(

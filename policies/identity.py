@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from policies.policy import ID_PATTERN, Policy
 
+WATCH = "watch:aspreset"
+"""The health watch, when it runs a rung an environment's `auto` lets it run without a click."""
+
 
 @dataclass(frozen=True)
 class Principal:

@@ -10,10 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from commands.limits import MAX_NAME, NAME_PATTERN
+from policies.watch import Watch
 
 Transport = Literal["ntlm", "kerberos", "credssp", "certificate", "ssl", "basic"]
 AppDomainMethod = Literal["wmi-unload", "touch-web-config", "bin-marker"]
-
 
 
 class Strict(BaseModel):
@@ -134,6 +134,7 @@ class Site(Strict):
     channel: str | None = Field(default=None, description="Slack channel ID (C...) that owns this site")
     appdomain_method: AppDomainMethod | None = None
     drain: Drain | None = Field(default=None, description="hooks run before and after each host restarts")
+    watch: Watch | None = Field(default=None, description="probe the site's health on each host (docs/watch.md)")
 
     @field_validator("app")
     @classmethod

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from commands.rungs import EXECUTABLE_RUNGS, Rung
 from policies.inventory import AppDomainMethod
-from policies.rollout import check_max_parallel
+from policies.rollout import PROD_ENVIRONMENTS, check_max_parallel
 
 Effect = Literal["allow", "needs_approval", "refuse"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -85,6 +85,22 @@ class Environment(Strict):
         "unset: 1 in prod/production, all hosts elsewhere",
     )
     keep_going: bool = Field(default=False, description="a failed host does not stop the later waves")
+    auto: list[Rung] = Field(
+        default_factory=list, description="rungs the health watch may run for an incident without a click"
+    )
+    auto_in_production: bool = Field(
+        default=False, description="prod/production: `auto` holds only with this set too, on purpose"
+    )
+
+    @field_validator("auto")
+    @classmethod
+    def _people_kill_workers(cls, value: list[Rung]) -> list[Rung]:
+        if Rung.WORKER in value or Rung.SERVER in value:
+            raise ValueError(
+                "a worker kill always waits for a person (and the server rung never runs): the watch may only "
+                "run appdomain or apppool by itself; remove 'worker' from auto"
+            )
+        return value
 
     @field_validator("max_parallel")
     @classmethod
@@ -244,6 +260,20 @@ class Policy(Strict):
         for name in self.approval.wider_than_needed_approvers:
             if not self.is_known_name(name):
                 raise ValueError(f"approval.wider_than_needed_approvers: {name!r} is not a known name or ID")
+        return self
+
+    @model_validator(mode="after")
+    def _auto_on_purpose(self) -> Policy:
+        for name, env in self.environments.items():
+            wider = [rung.value for rung in env.auto if rung > env.widest_rung]
+            if wider:
+                raise ValueError(f"environments.{name}.auto: {', '.join(wider)} is wider than its widest_rung "
+                                 f"({env.widest_rung.value})")
+            if env.auto and name in PROD_ENVIRONMENTS and not env.auto_in_production:
+                raise ValueError(
+                    f"environments.{name}.auto: {name} never restarts anything by itself unless the policy says "
+                    "so on purpose: add auto_in_production = true beside it, or remove auto"
+                )
         return self
 
     def os_user_person(self, os_user: str) -> str | None:

@@ -19,6 +19,7 @@ from commands.model import (
     Command,
     Deny,
     Help,
+    ListIncidents,
     ListRequests,
     ListSites,
     RestartRequest,
@@ -52,6 +53,8 @@ HANDLERS: dict[type, Handler] = {
     Audit: lambda command, _who, service, _origin: service.queries.audit(
         command.site, command.since, command.request_id),
     Help: lambda command, _who, _service, _origin: HelpView(topic=command.topic, text=help_text(command.topic)),
+    ListIncidents: lambda command, _who, service, _origin: service.queries.list_incidents(
+        command.site, command.open_only, command.limit),
 }
 """Every Command type has exactly one entry (a test holds the table to `commands.model.Command`)."""
 

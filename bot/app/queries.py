@@ -11,7 +11,16 @@ from bot.app.ports import Clock, Executor, Store
 from bot.app.present import audit_event_view, request_view, site_list_view, status_view
 from bot.app.records import RequestState
 from bot.app.results import OperationParams, StatusResult
-from bot.app.views import AuditView, RequestListView, RequestView, SiteListView, StatusView
+from bot.app.views import (
+    AuditView,
+    IncidentListView,
+    IncidentView,
+    RequestListView,
+    RequestView,
+    SiteListView,
+    StatusView,
+)
+from bot.app.watch.incidents import IncidentStore
 from policies.inventory import Inventory
 from policies.policy import Policy
 
@@ -23,6 +32,13 @@ class Queries:
     executor: Executor
     store: Store
     clock: Clock
+    incidents: IncidentStore | None = None
+
+    def list_incidents(self, site: str | None = None, open_only: bool = False, limit: int = 50) -> IncidentListView:
+        if site is not None and site not in self.inventory.sites:
+            raise ConfigError(f"unknown site {site!r}; known: {', '.join(sorted(self.inventory.sites))}")
+        found = self.incidents.incidents(site=site, open_only=open_only, limit=limit) if self.incidents else []
+        return IncidentListView([IncidentView.model_validate(i.as_dict()) for i in found])
 
     def status(self, site: str) -> StatusView:
         entry = self.inventory.sites.get(site)

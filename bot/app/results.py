@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Operation = Literal["status", "appdomain", "apppool", "worker", "discover"]
+Operation = Literal["status", "appdomain", "apppool", "worker", "discover", "probe"]
 
 # Stable error codes a script (or the simulator) reports; matched by code, never by message text.
 ErrorCode = Literal[
@@ -291,7 +291,30 @@ class DiscoverResult(Model):
     pools: list[DiscoveredPool] = Field(default_factory=list)
 
 
-OperationResult = StatusResult | RestartResult | DiscoverResult
+class ProbeWorker(Model):
+    """A worker process as the watch sees it: (PID, start time) and its private bytes."""
+
+    pid: int
+    started_at: str
+    private_bytes: int | None = None  # None: could not be read
+
+
+class ProbeResult(Model):
+    """One health probe (the watch): the warm-up's request with the watch's timeout as `timeout_s`,
+    then the pool's state and workers. bot.app.watch.classify judges it."""
+
+    ok: bool
+    error_code: ErrorCode | None = None
+    error: str | None = None
+    op: Literal["probe"] = "probe"
+    powershell_version: str = ""
+    pool_state: str = ""
+    workers: list[ProbeWorker] = Field(default_factory=list)
+    warmups: list[WarmupAnswer] = Field(default_factory=list)  # the last one is the answer that counts
+    rapid_fail_stop_at: str = ""  # a Stopped pool: when WAS last logged event 5002 for it ("" none/unread)
+
+
+OperationResult = StatusResult | RestartResult | DiscoverResult | ProbeResult
 
 RESULT_MODELS: dict[str, type[Model]] = {
     "status": StatusResult,
@@ -299,6 +322,7 @@ RESULT_MODELS: dict[str, type[Model]] = {
     "apppool": RestartResult,
     "worker": RestartResult,
     "discover": DiscoverResult,
+    "probe": ProbeResult,
 }
 
 

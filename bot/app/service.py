@@ -26,6 +26,7 @@ from bot.app.ports import (
 )
 from bot.app.queries import Queries
 from bot.app.views import AuditView, PlanView, RefusalView, RequestListView, RequestView, SiteListView, StatusView
+from bot.app.watch.incidents import IncidentStore
 from commands.model import RestartRequest, ServerWideRequest
 from policies.identity import Principal, UnknownPerson, principal_named
 from policies.inventory import Inventory
@@ -50,6 +51,7 @@ class Service:
         host_concurrency: int = 8,
         command_timeout_s: float = 120.0,
         owner: str | None = None,
+        incidents: IncidentStore | None = None,
         metrics: Metrics | None = None,
         reread: Reread | None = None,
         runs: RunsApart | None = None,
@@ -78,7 +80,9 @@ class Service:
             clock=clock, hooks=hooks, slots=self.slots, command_timeout_s=command_timeout_s, owner=owner,
             runs=runs, liveness=liveness,
         )
-        self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock)
+        self.incidents = incidents  # the health watch's (docs/watch.md); None: no incidents are kept
+        self.queries = Queries(policy=policy, inventory=inventory, executor=executor, store=store, clock=clock,
+                               incidents=incidents)
 
     @property
     def stop(self) -> threading.Event:

@@ -226,6 +226,30 @@ class AuditEventView(Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class IncidentView(Model):
+    """One incident of the health watch (docs/watch.md)."""
+
+    id: str
+    site: str
+    host: str
+    kind: str  # hung | failing | pool_stopped | slow | memory | restarted | unreachable
+    state: Literal["open", "closed"]
+    opened_at: datetime  # the first bad probe of the streak
+    updated_at: datetime  # the latest bad probe
+    closed_at: datetime | None = None
+    probes: int  # bad probes in a row
+    evidence: str  # what the latest bad probe showed
+    first_evidence: str
+    offer: str | None = None  # the rung offered; None: no restart helps or is allowed
+    recovered_by: str | None = None  # the request of ours that ran on the host before it recovered
+
+
+class IncidentListView(RootModel[list[IncidentView]]):
+    @property
+    def kind(self) -> Literal["incidents"]:
+        return "incidents"
+
+
 class RequestListView(RootModel[list[RequestView]]):
     @property
     def kind(self) -> Literal["requests"]:  # not a field: the dump stays a JSON list
@@ -240,5 +264,5 @@ class AuditView(RootModel[list[AuditEventView]]):
 
 View = (
     PlanView | RequestView | StatusView | SiteListView | RefusalView | HelpView | ErrorView
-    | RequestListView | AuditView
+    | RequestListView | AuditView | IncidentListView
 )

@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", help="only this site's events")
     p.add_argument("--since", help="ISO time with timezone, e.g. 2026-11-24T08:00Z")
     p.add_argument("--request", help="only this request id")
+    p = add("watch", c.cmd_watch, "probe a site's hosts as the health watch does, in a live table (docs/watch.md)",
+            json_flag=False)
+    p.add_argument("site", help="a site of the inventory (its [sites.X.watch], or the defaults)")
+    p.add_argument("--interval", type=float, help="seconds between rounds (default: the site's interval_s)")
+    p.add_argument("--rounds", type=int, help="stop after this many rounds (default: until Ctrl-C)")
     p = add("say", c.cmd_say, "feed one line of chat text through the bot, as Slack would")
     p.add_argument("text", help='the chat line, quoted: "/recycle plan shop-web --reason gac"')
     _as(p)

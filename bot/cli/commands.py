@@ -203,6 +203,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return _run(args, lambda: Audit(site=args.site, since=since, request_id=args.request))
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from bot.cli.watch import run
+
+    with _build(_settings(args)) as runtime:
+        return run(args, runtime.service)
+
+
 def cmd_say(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with _build(settings) as runtime:

@@ -19,6 +19,7 @@ from bot.app.views import (
     AuditView,
     ErrorView,
     HelpView,
+    IncidentListView,
     PlanView,
     RefusalView,
     RequestListView,
@@ -71,7 +72,7 @@ def exit_code_for_view(view: View) -> int:
         case RequestView():
             # approved-but-not-started, denied, cancelled, running elsewhere: nothing failed here
             return _BY_STATE.get(view.state, EXIT_DONE)
-        case SiteListView() | HelpView() | RequestListView() | AuditView():
+        case SiteListView() | HelpView() | RequestListView() | AuditView() | IncidentListView():
             return EXIT_DONE
         case _:
             assert_never(view)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import assert_never
 
 from bot.app.readiness.views import DoctorView, ExerciseView
-from bot.app.text import audit_text
+from bot.app.text import audit_text, incidents_text
 from bot.app.verification import EVIDENCE
 from bot.app.views import (
     AuditView,
@@ -15,6 +15,7 @@ from bot.app.views import (
     HelpView,
     HostResultView,
     HostStatusView,
+    IncidentListView,
     PlanView,
     RefusalView,
     RequestListView,
@@ -48,6 +49,8 @@ def text(view: View, prefix: str = SHELL) -> str:
             return requests_text(view, prefix)
         case AuditView():
             return audit_text(view)
+        case IncidentListView():
+            return incidents_text(view)
         case _:
             assert_never(view)
 

@@ -14,6 +14,7 @@ HELP = """\
   !deploy SITE FILE [FILE ...]  a CI pipeline's signed deploy notice (what changed)
   !silent HOST                  the host stops answering WinRM     !heal HOST  it answers again
   !hang HOST [POOL]             the pool's worker stops responding (a recycle will not finish)
+  !stop HOST [POOL]  !crash HOST [POOL]  !slow HOST MS  !leak HOST MB   more ways to break it (docs/watch.md)
   !help                         this text                          !quit (or Ctrl-D) ends the demo"""
 
 

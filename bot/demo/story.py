@@ -6,13 +6,16 @@ what went wrong, and the demo exits non-zero naming it."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from bot.app.views import ErrorView, RefusalView, RequestView, View
+from bot.app.watch.watcher import Watcher
 from bot.demo.console import Console, button_command
+from bot.demo.watching import demo_watcher
 from bot.sim.process import SimProcess
 
 
@@ -117,6 +120,27 @@ def play(story: Story) -> None:
                                ("host_started", "web02"), ("host_finished", "web02")],
                      f"the hosts did not restart one at a time: {order}")
 
+    with story.scene("The shop hangs again, and nobody has noticed yet",
+                     "The bot watches the shop: a few times a second here (every minute in real life) it sends "
+                     "each host the warm-up's own request. web02's worker hangs; after three probes in a row "
+                     "without an answer while the worker lives, the channel hears of it, with the evidence and the "
+                     "narrowest restart: the worker kill on web02 alone. Alice takes the offer, Bob approves, "
+                     "and the same message says the host recovered by that request."):
+        watcher, heard = demo_watcher(console.service, story.out)
+        watch_until(story, watcher, lambda: True, rounds=1)  # the healthy shop: the workers it knows
+        story.expect(story.sim.control("hang web02").startswith("ok"), "the farm did not hang web02")
+        watch_until(story, watcher, lambda: any(change == "opened" for change, _ in heard.heard), rounds=8)
+        _, incident = next(item for item in heard.heard if item[0] == "opened")
+        story.expect((incident.host, incident.kind, incident.offer) == ("web02", "hung", "worker"),
+                     f"expected a hung web02 offering the worker kill, got {incident}")
+        waiting = story.request(console.say("alice", "/recycle shop-web --reason hung --host web02"),
+                                "awaiting_approval")
+        done = story.request(console.say("bob", f"/recycle approve {waiting.id}"), "succeeded")
+        story.expect([h.host for h in done.hosts] == ["web02"], "the kill was not on web02 alone")
+        watch_until(story, watcher, lambda: any(change == "closed" for change, _ in heard.heard), rounds=4)
+        closed = next(i for change, i in heard.heard if change == "closed")
+        story.expect(closed.recovered_by == waiting.id, f"expected recovery by {waiting.id}, got {closed}")
+
     with story.scene("A worker kill on an IIS 5 isolation host",
                      "legacy runs on IIS 5 isolation mode: one aspnet_wp.exe serves every site, so killing it "
                      "is server-wide. Refused, with the narrower restart that does the job."):
@@ -150,7 +174,18 @@ def play(story: Story) -> None:
             print(f"  {event.at:%H:%M:%S} {event.request_id} {event.action:<11} {event.state_to:<17} "
                   f"{event.site:<9} {event.rung:<9} by {event.actor_display}", file=story.out)
         finished = sum(1 for e in events if e.action == "finished")
-        story.expect(finished == 6, f"expected 6 restarts to have finished, the audit shows {finished}")
+        story.expect(finished == 7, f"expected 7 restarts to have finished, the audit shows {finished}")
+
+
+def watch_until(story: Story, watcher: Watcher, done: Callable[[], bool], rounds: int) -> None:
+    """Probe the shop round by round, as `serve` would, at most `rounds` times, until `done`."""
+    pause = threading.Event()  # never set: the interval between rounds
+    for _ in range(rounds):
+        watcher.probe_site("shop-web")
+        if done():
+            return
+        pause.wait(0.3)
+    story.expect(False, f"the watch did not see it within {rounds} rounds")
 
 
 def _new_processes(host: object) -> bool:

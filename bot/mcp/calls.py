@@ -8,7 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.mcp.notes import check_note
-from commands.model import Cancel, Command, ListRequests, ListSites, RestartRequest, ShowRequest, Status
+from commands.model import (
+    Cancel,
+    Command,
+    ListIncidents,
+    ListRequests,
+    ListSites,
+    RestartRequest,
+    ShowRequest,
+    Status,
+)
 
 Make = Callable[[], Command]
 
@@ -41,6 +50,10 @@ def get_request(request_id: str) -> Make:
 
 def list_requests(site: str | None, state: str | None, limit: int = 50) -> Make:
     return lambda: ListRequests(state=state, site=site, limit=limit)
+
+
+def list_incidents(site: str | None, open_only: bool, limit: int = 50) -> Make:
+    return lambda: ListIncidents(site=site, open_only=open_only, limit=limit)
 
 
 def cancel_request(request_id: str) -> Make:

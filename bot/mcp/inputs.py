@@ -115,6 +115,11 @@ State = Annotated[
     Field(description="Only requests in this state, e.g. awaiting_approval."),
 ]
 
+IncidentSite = Annotated[
+    str | None,
+    Field(max_length=MAX_NAME, description="Only incidents of this site, e.g. shop-web."),
+]
+OpenOnly = Annotated[bool, Field(description="Only the incidents still open.")]
 OptionalSite = Annotated[
     str | None,
     Field(max_length=MAX_NAME, description="Only requests for this site, e.g. shop-web."),

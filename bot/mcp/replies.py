@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from bot.app.errors import AspresetError
 from bot.app.incidents import error_view
 from bot.app.records import FINAL_STATES, RequestState
-from bot.app.views import ErrorView, RefusalView, RequestListView, RequestView, View
+from bot.app.views import ErrorView, IncidentListView, IncidentView, RefusalView, RequestListView, RequestView, View
 from bot.mcp import text
 from bot.mcp.guidance import REFUSAL_SUGGESTION, in_assistant_words
 
@@ -29,6 +29,13 @@ class RequestsResult(BaseModel):
     requests: list[RequestView]
 
 
+class IncidentsResult(BaseModel):
+    """list_incidents' structured content: the health watch's incidents, newest first."""
+
+    kind: Literal["incidents"] = "incidents"
+    incidents: list[IncidentView]
+
+
 Output = type[BaseModel]
 
 
@@ -37,7 +44,11 @@ def result(view: View, output: Output, *, request_outcome: bool = False) -> Call
     restart I asked for happen?" (request_restart), so a refused or failed request is an error;
     reading a request back never is."""
     view = _in_assistant_words(view)
-    data: BaseModel = RequestsResult(requests=view.root) if isinstance(view, RequestListView) else view
+    data: BaseModel = view
+    if isinstance(view, RequestListView):
+        data = RequestsResult(requests=view.root)
+    elif isinstance(view, IncidentListView):
+        data = IncidentsResult(incidents=view.root)
     error = isinstance(view, ErrorView | RefusalView) or (
         request_outcome and isinstance(view, RequestView) and view.state in NOT_DONE
     )

@@ -1,4 +1,4 @@
-"""The MCP server: seven tools, thin over the core. The same policy decides for an assistant as for a
+"""The MCP server: eight tools, thin over the core. The same policy decides for an assistant as for a
 person; there is no tool that approves or denies, and nothing a client confirms counts as an
 approval. Each call runs the (blocking) core in a worker thread, shielded from cancellation, so a
 restart that has started finishes and is recorded even if the client hangs up."""
@@ -29,7 +29,9 @@ from bot.mcp.guidance import WhereApproved, at_the_terminal, for_assistant, lock
 from bot.mcp.inputs import (
     RUNG_COSTS,
     ChangedFiles,
+    IncidentSite,
     Note,
+    OpenOnly,
     OptionalSite,
     Reason,
     RequestId,
@@ -38,7 +40,7 @@ from bot.mcp.inputs import (
     Site,
     State,
 )
-from bot.mcp.replies import Output, RequestsResult
+from bot.mcp.replies import IncidentsResult, Output, RequestsResult
 from bot.mcp.services import PrincipalSource, ServiceSource
 from policies.identity import Principal
 
@@ -230,6 +232,16 @@ def build_server(
         return await tools.run(
             "list_requests", RequestsResult, calls.list_requests(site, state)
         )
+
+    @server.tool(title="List incidents", annotations=READ_ONLY, description=doc("""
+        What the health watch saw (at most 50, newest first), optionally for one site or only the open
+        ones: per host, the kind (hung, failing, pool_stopped, slow, memory, restarted, unreachable), since
+        when, the evidence, the narrowest restart it offers, and for a closed one the request that
+        recovered it. Ask this first when someone says a site is slow or down."""))
+    async def list_incidents(
+        site: IncidentSite = None, open_only: OpenOnly = False
+    ) -> Annotated[CallToolResult, IncidentsResult]:
+        return await tools.run("list_incidents", IncidentsResult, calls.list_incidents(site, open_only))
 
     @server.tool(title="Cancel a request", annotations=CANCELS, description=doc("""
         Withdraw one of your own requests while it waits for approval (or is approved and not started).

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import assert_never
 
 from bot.app.records import RequestState
-from bot.app.text import audit_text
+from bot.app.text import audit_text, incidents_text
 from bot.app.views import (
     AuditView,
     DecisionView,
     ErrorView,
     HelpView,
     HostResultView,
+    IncidentListView,
     PlanView,
     RefusalView,
     RequestListView,
@@ -43,6 +44,8 @@ def text(view: View) -> str:
             return requests(view)
         case AuditView():
             return audit_text(view)
+        case IncidentListView():
+            return incidents_text(view)
         case HelpView():
             return view.text
         case ErrorView():

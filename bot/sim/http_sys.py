@@ -124,7 +124,10 @@ def serve(
                         return HttpAnswer(301, "Moved", server=_iis_server(iis), location=app.redirect_to)
                     owner = app.child.pid if app.child is not None else worker.pid
                     appdomain = app.appdomain.id if app.appdomain else "-"
-                    return HttpAnswer(200, f"pid={owner} appdomain={appdomain}", server=_iis_server(iis))
+                    answer = HttpAnswer(200, f"pid={owner} appdomain={appdomain}", server=_iis_server(iis))
+                    if app.answer_delay_s <= 0:
+                        return answer
+                    break  # a slow app: it answers after its delay, waited outside the lock
                 ready_in = app.ready_at - now
             elif worker is not None and not worker.hung:
                 ready_in = worker.ready_at - now
@@ -134,6 +137,9 @@ def serve(
         # fifty hosts compiling at once would otherwise spend the simulator's CPU on looking.
         if pause.wait(max(0.001, min(max(iis.timing.poll_s, ready_in / 4), ready_in))) and stop is not None:
             return HttpAnswer(503, "server stopping")
+    if pause.wait(min(app.answer_delay_s, max(0.0, deadline - time.monotonic()))) and stop is not None:
+        return HttpAnswer(503, "server stopping")
+    return answer
 
 
 def native_redirect(iis: IisServer, site: IisSite, app: App, path: str, port: int) -> str:

@@ -46,6 +46,7 @@ class App:
     redirect_to: str | None = None  # the app itself (ASP.NET) answers every request with a 301 to this URL
     ready_at: float = 0.0  # cold start: the first request after a (re)start waits until then
     failing_requests: int = 0  # the app answers this many next requests with a 500 (a start that stumbles)
+    answer_delay_s: float = 0.0  # a slow app: each answer takes this long (`slow HOST MS` in the control)
     # A deploy writing to bin/: file name -> when it was last written (monotonic); the files in
     # `deploy_copying` are being copied now and change between any two looks.
     bin_writes: dict[str, float] = field(default_factory=dict)

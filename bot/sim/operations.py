@@ -33,11 +33,12 @@ from bot.app.results import (
     DiscoverResult,
     ErrorCode,
     OperationParams,
+    ProbeResult,
     RestartResult,
     StatusResult,
 )
 from bot.sim.observe import Cancelled, OpContext, Stop, loopback_get
-from bot.sim.reads import op_discover, op_status
+from bot.sim.reads import op_discover, op_probe, op_status
 from bot.sim.rungs import op_appdomain, op_apppool, op_worker
 from bot.winrm.scripts import (
     LANGUAGE_GATE,
@@ -146,6 +147,8 @@ def _failure(op: str, code: ErrorCode, message: str) -> BaseModel:
         return StatusResult(ok=False, error_code=code, error=message)
     if op == "discover":
         return DiscoverResult(ok=False, error_code=code, error=message)
+    if op == "probe":
+        return ProbeResult(ok=False, error_code=code, error=message)
     return RestartResult.model_validate({"ok": False, "error_code": code, "error": message, "op": op})
 
 
@@ -155,4 +158,5 @@ OPERATIONS: dict[str, Callable[[OpContext, OperationParams], BaseModel]] = {
     "apppool": op_apppool,
     "worker": op_worker,
     "discover": op_discover,
+    "probe": op_probe,
 }

@@ -21,6 +21,7 @@ class Worker:
     exits_at: float | None = None
     retiring: bool = False  # told to shut down (recycle): takes no new requests
     hung: bool = False  # ignores shutdown: WAS kills it at shutdownTimeLimit
+    private_bytes: int = 180 * 1024 * 1024  # what the watch reads (`leak HOST MB` in the control)
 
     def alive(self, now: float) -> bool:
         return self.exits_at is None or now < self.exits_at

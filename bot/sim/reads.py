@@ -15,6 +15,8 @@ from bot.app.results import (
     InFlightRequest,
     OperationParams,
     PoolApp,
+    ProbeResult,
+    ProbeWorker,
     StatusResult,
     WasEvent,
     WorkerProcess,
@@ -22,6 +24,7 @@ from bot.app.results import (
 )
 from bot.sim.iis import OUT_OF_PROCESS, App, IisServer
 from bot.sim.observe import OpContext, Stop, Target, deploy_quiet, features, observe, resolve, settings, warm_up
+from bot.sim.processes import Worker
 
 
 def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
@@ -63,6 +66,29 @@ def op_status(ctx: OpContext, p: OperationParams) -> StatusResult:
         result.before_acting = before_acting(iis, t, p)
     result.ok = True
     return result
+
+
+def op_probe(ctx: OpContext, p: OperationParams) -> ProbeResult:
+    """probe.ps1: the warm-up's request bounded by the watch's timeout, then the pool and its workers
+    with their private bytes; for a Stopped pool, when rapid-fail protection stopped it (WAS 5002)."""
+    iis = ctx.iis
+    if iis.iis_major_version < 7:
+        raise Stop("iis_too_old", f"the watch reads IIS 7 or later (Microsoft.Web.Administration); this host runs "
+                   f"IIS {iis.iis_major_version}")
+    t = resolve(iis, p)
+    result = ProbeResult(ok=True, powershell_version=iis.powershell_version)
+    result.warmups.extend(warm_up(ctx, t, p, time.monotonic() + p.timeout_s))
+    with iis.lock:
+        result.pool_state = iis.state(t.pool)
+        result.workers = [_probe_worker(w) for w in iis.workers(t.pool)]
+        if t.pool.stopped_by_rapid_fail and t.pool.failures:
+            ago = timedelta(seconds=time.monotonic() - t.pool.failures[-1])  # the failure that stopped it
+            result.rapid_fail_stop_at = (datetime.now(UTC) - ago).isoformat().replace("+00:00", "Z")
+    return result
+
+
+def _probe_worker(worker: Worker) -> ProbeWorker:
+    return ProbeWorker(pid=worker.pid, started_at=worker.started_at, private_bytes=worker.private_bytes)
 
 
 WAS_EVENT_IDS = (5002, 5009, 5010, 5011, 5013)

@@ -15,8 +15,9 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import RetryHandler, default_retry_handlers
 
 from bot.app.errors import ConfigError
+from bot.app.watch.incidents import IncidentStore
 from bot.config import SlackSettings
-from bot.slack import actions, commands, deny_modal, errors, home
+from bot.slack import actions, commands, deny_modal, errors, home, incident_actions
 from bot.slack.frontend import SlackFrontEnd
 
 
@@ -30,7 +31,8 @@ def web_client(slack: SlackSettings, first_handlers: Sequence[RetryHandler] = ()
 
 
 def build_bolt_app(
-    slack: SlackSettings, client: WebClient, front: SlackFrontEnd, executor: Executor, *, socket_mode: bool = False
+    slack: SlackSettings, client: WebClient, front: SlackFrontEnd, executor: Executor, *, socket_mode: bool = False,
+    incidents: IncidentStore | None = None,
 ) -> App:
     if not socket_mode and not slack.signing_secret:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it "
@@ -47,5 +49,7 @@ def build_bolt_app(
     actions.register(app, front)
     deny_modal.register(app, front)
     home.register(app, front)
+    if incidents is not None:  # the health watch's incident buttons
+        incident_actions.register(app, front, incidents)
     errors.register(app)
     return app

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from bot.app.text import incidents_text
 from bot.app.views import (
     AuditView,
     DecisionView,
     ErrorView,
     HelpView,
     HostStatusView,
+    IncidentListView,
     PlanView,
     RefusalView,
     RequestListView,
@@ -52,6 +54,8 @@ def render_reply(view: View, channels: ChannelNames | None = None) -> Rendered:
             lines = [f"{e.at:%Y-%m-%d %H:%M} {code(e.request_id)} {escape(e.actor_display)}: {escape(e.action)}"
                      for e in view.root]
             return fit("audit", [section("\n".join(lines) or "No audit events.")])
+        case IncidentListView():
+            return fit("incidents", [section(escape(incidents_text(view)))])
         case _:
             assert_never(view)
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from bot.app.ports import Clock, Executor, Store
 from bot.app.service import Service
+from bot.app.watch.schedule import WatchSchedule
 from bot.bootstrap import Runtime, build, process_owner
 from bot.config import Settings
 from bot.http.asgi import create_app
@@ -34,7 +35,9 @@ from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import MethodBuckets, SharedPacing, paced_client, retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper, MarksShown
+from bot.slack.watching import start_watch
 from bot.store import SqlStore
+from bot.store.incidents import incidents_for
 from bot.store.liveness import LapsedRuns, SqlLiveness
 from bot.store.shared import MemoryShared, Shared, SqlShared
 
@@ -54,6 +57,7 @@ class Serving:
     work: ThreadPoolExecutor  # Bolt's listener executor: every piece of work after an ack
     restarts: ThreadPoolExecutor | None = None  # what may run a restart, handed over from `work`
     sweeper: ExpirySweeper | None = None
+    watch: WatchSchedule | None = None  # the health watch, when some site is watched
     socket_mode: SocketModeHandler | None = None
 
     @property
@@ -136,7 +140,8 @@ def build_serving(
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
         front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels)
-        bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode)
+        incidents = service.incidents or incidents_for(service.store)
+        bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents)
         webhook = DeployWebhook(slack.webhook_secret, lambda: _refreshed(service).inventory, lambda: service.policy,
                                 lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
         serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, metrics=metrics,
@@ -151,7 +156,9 @@ def build_serving(
         sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(settings.replica),
                                 every_s=sweep_every_s, replica=settings.replica, lapsed=lapsed)
         serving.sweeper = sweeper.start()
-        runtime.on_close(sweeper.stop)  # first of all
+        runtime.on_close(sweeper.stop)
+        serving.watch = start_watch(runtime, incidents, calls, buckets, shared,
+                                    settings.owner or process_owner(settings.replica))
     except BaseException:
         runtime.close()
         raise

@@ -189,3 +189,27 @@ leases = Table(  # one holder at a time across replicas (the expiry sweeper)
     Column("until", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("name"),
 )
+
+incidents = Table(  # the health watch (bot/app/watch): one open per site, host and kind
+    "incidents",
+    metadata,
+    Column("id", String(16), nullable=False),
+    Column("site", String(200), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    # "site host kind" while open, NULL once closed: the unique constraint allows one open at a time
+    Column("open_key", String(500), nullable=True),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("probes", Integer, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("first_evidence", Text, nullable=False),
+    Column("offer", String(16), nullable=True),
+    Column("recovered_by", String(16), nullable=True),
+    Column("channel", String(32), nullable=True),
+    Column("ts", String(32), nullable=True),
+    PrimaryKeyConstraint("id"),
+    UniqueConstraint("open_key"),
+    Index("ix_incidents_site_opened_at", "site", "opened_at"),
+)

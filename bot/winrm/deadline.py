@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-READ_ONLY_OPERATIONS = frozenset({"status", "discover"})
+READ_ONLY_OPERATIONS = frozenset({"status", "discover", "probe"})
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,13 @@ class Deadlines:
         if min(self.status_s, self.discover_s, self.restart_s, self.cleanup_s) <= 0:
             raise ValueError("deadlines must be positive")
 
-    def for_op(self, op: str, *, warm_up: bool = False) -> tuple[float, str]:
+    def for_op(self, op: str, *, warm_up: bool = False, request_s: float = 0.0) -> tuple[float, str]:
         """(seconds, the [winrm] setting that sets them). A status with a warm-up (the none rung)
         waits for a cold start as a restart does, so it gets the restart's deadline, which the
-        config check keeps above the script's own timeout (`command_timeout_s`)."""
+        config check keeps above the script's own timeout (`command_timeout_s`). A probe is a
+        status read plus one request bounded by the watch's timeout (`request_s`)."""
+        if op == "probe":
+            return self.status_s + request_s, "status_deadline_s"
         if op == "status" and not warm_up:
             return self.status_s, "status_deadline_s"
         if op == "discover":

@@ -197,7 +197,7 @@ class WinRMExecutor:
     def _run_prepared(
         self, host_name: str, host: Host, credentials: Credentials, params: OperationParams
     ) -> OperationResult:
-        seconds, setting = self.deadlines.for_op(params.op, warm_up=params.warm_up)
+        seconds, setting = self.deadlines.for_op(params.op, warm_up=params.warm_up, request_s=params.timeout_s)
         session = self.open_session(host_name, host, credentials)
         attempts = 2 if params.op in READ_ONLY_OPERATIONS else 1
         reusable = False

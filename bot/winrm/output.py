@@ -12,6 +12,7 @@ from bot.app.results import (
     DiscoverResult,
     OperationParams,
     OperationResult,
+    ProbeResult,
     RestartResult,
     StatusResult,
 )
@@ -64,7 +65,7 @@ def parse_output(
             ),
             transient=False,
         ) from None
-    assert isinstance(result, StatusResult | RestartResult | DiscoverResult)
+    assert isinstance(result, StatusResult | RestartResult | DiscoverResult | ProbeResult)
     if isinstance(result, RestartResult) and result.op != op:
         raise Failure(ProtocolError(host_name, f"asked for {op}, the script answered for {result.op}"), False)
     return result

@@ -39,7 +39,7 @@ class SessionCache:
         self,
         *,
         per_host: int = 2,
-        idle_s: float = 60.0,
+        idle_s: float = 90.0,  # outlasts the watch's default 60 s between probes (docs/watch.md)
         close_within_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -20,7 +20,11 @@ def test_the_scripted_demo_plays_every_scene_and_exits_zero():
     out = io.StringIO()
     assert run_demo(out=out) == 0, out.getvalue()[-3000:]
     text = out.getvalue()
-    assert "Every scene behaved as told (8 scenes)." in text
+    assert "Every scene behaved as told (9 scenes)." in text
+    # the watch: the channel hears of the hung web02 before anyone asks, and of its recovery by the kill
+    assert re.search(r"#channel  shop-web on web02: hung since [\d:]+Z \(3 bad probes in a row\), nobody asked", text)
+    assert "[button: worker on web02]  type: /recycle shop-web --reason hung --host web02" in text
+    assert re.search(r"#channel \(the same message, updated\)  shop-web on web02: recovered by request r-\w+", text)
     assert "[button: Run the appdomain restart]" in text, "the config-only deploy offers the appdomain restart"
     assert "resume with: /recycle shop-web --scope appdomain --from web02" in text
     assert "forges a notice on purpose" in text and "the notice forged on purpose was refused (HTTP 401)" in text

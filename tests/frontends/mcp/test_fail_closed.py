@@ -22,6 +22,7 @@ CALLS = [
     ("cancel_request", {"request_id": "r-abc123"}),
     ("get_request", {"request_id": "r-abc123"}),
     ("list_requests", {}),
+    ("list_incidents", {"site": "shop-web"}),
 ]
 
 
@@ -42,7 +43,7 @@ def serve(tmp_path, farm_inventory, *, policy_text: str | None = None, db: str |
 async def test_a_broken_policy_file_makes_every_tool_fail_closed_naming_the_file(tmp_path, farm_inventory, demo_farm):
     server = serve(tmp_path, farm_inventory, policy_text='[[rules]]\nname = "x"\neffect = "alow"\n')
     async with Client(server) as client:
-        assert len((await client.list_tools()).tools) == 7
+        assert len((await client.list_tools()).tools) == 8
         for name, arguments in CALLS:
             result = await client.call_tool(name, arguments)
             assert result.is_error, name

@@ -55,7 +55,7 @@ def client(url: str, token: str | None, mode: str = "auto") -> Client:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])  # legacy: the initialize handshake older clients speak
 async def test_over_http_the_bearer_token_acts_as_its_principal_and_runs_the_allowed_restart(url, demo_farm, mode):
     async with client(url, TOKEN, mode) as mcp:
-        assert len((await mcp.list_tools()).tools) == 7
+        assert len((await mcp.list_tools()).tools) == 8
         done = await mcp.call_tool(
             "request_restart",
             {"site": "shop-web", "reason": "config", "note": "new connection string",

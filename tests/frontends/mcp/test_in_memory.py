@@ -16,10 +16,10 @@ pytestmark = pytest.mark.anyio
 
 CONFIG_CHANGE = ["App_Config/connectionStrings.config"]
 TOOLS = {"list_sites", "site_status", "plan_restart", "request_restart", "get_request", "list_requests",
-         "cancel_request"}
+         "list_incidents", "cancel_request"}
 
 
-async def test_the_assistant_sees_seven_tools_and_none_approves_or_denies(server):
+async def test_the_assistant_sees_eight_tools_and_none_approves_or_denies(server):
     async with Client(server) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == TOOLS

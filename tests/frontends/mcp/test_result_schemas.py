@@ -62,6 +62,10 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("list_requests", {"state": "awaiting_approval"}),
     ("list_requests", {"site": "shop web"}),
     ("cancel_request", {"request_id": "r-nosuch"}),
+    ("list_incidents", {}),
+    ("list_incidents", {"site": "shop-web", "open_only": True}),
+    ("list_incidents", {"site": "no-such-site"}),
+    ("list_incidents", {"site": "shop web"}),
 ]
 
 

@@ -38,7 +38,7 @@ async def test_over_stdio_an_assistant_plans_runs_the_appdomain_restart_and_read
     async with Client(aspreset_mcp(tmp_path, farm_inventory, db_url), mode=mode) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert names == {"list_sites", "site_status", "plan_restart", "request_restart", "get_request",
-                         "list_requests", "cancel_request"}
+                         "list_requests", "list_incidents", "cancel_request"}
         changed = ["App_Config/connectionStrings.config"]
         plan = await client.call_tool("plan_restart", {"site": "shop-web", "changed_files": changed})
         assert plan.structured_content["rung"] == "appdomain"

@@ -30,6 +30,7 @@ from bot.sim.timing import SimTiming  # noqa: E402
 from bot.slack.serving import Serving, build_serving  # noqa: E402
 from bot.winrm.executor import WinRMExecutor  # noqa: E402
 from policies.files import load_inventory, load_policy  # noqa: E402
+from policies.inventory import Inventory  # noqa: E402
 
 
 def _integration_fixtures() -> object:
@@ -79,10 +80,11 @@ def start_bot(fake_slack: FakeSlack, farm: Farm, tmp_path: Path) -> Iterator[Cal
 
     def start(db_url: str | None = None, owner: str = "replica-a", webhook_secret: str | None = WEBHOOK_SECRET,
               clock: Callable[[], datetime] | None = None, policy: Path | None = None,
-              sweep_every_s: float = 15.0, work_threads: int = 8, store: Store | None = None) -> Bot:
+              sweep_every_s: float = 15.0, work_threads: int = 8, store: Store | None = None,
+              inventory: Inventory | None = None) -> Bot:
         slack = SlackSettings(bot_token=fake_slack.token, signing_secret=SIGNING_SECRET,
                               webhook_secret=webhook_secret, api_base_url=fake_slack.base_url)
-        settings = Settings.of(load_policy(policy or EXAMPLES / "policy.toml"), farm.client_inventory(),
+        settings = Settings.of(load_policy(policy or EXAMPLES / "policy.toml"), inventory or farm.client_inventory(),
                                workdir=tmp_path,
                                db_url=db_url or f"sqlite:///{tmp_path / 'aspreset.db'}",
                                winrm=WinRMSettings(command_timeout_s=20), owner=owner, slack=slack)
