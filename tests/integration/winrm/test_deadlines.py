@@ -186,4 +186,6 @@ def assert_the_numbers_add_up(detail: str) -> None:
     waited, deadline = float(found.group(1)), float(found.group(2))
     kept = re.search(r"keeping its last ([\d.]+) s \(\[winrm\] cleanup_budget_s\)", detail)
     spent = waited + (float(kept.group(1)) if kept else 0.0)
-    assert deadline - 0.25 <= spent <= deadline + 0.05, detail
+    # the message says how long it really waited: on a loaded machine the deadline's thread can wake a
+    # tenth of a second late, and each number is rounded to 0.1 s
+    assert deadline - 0.25 <= spent <= deadline + 0.15, detail
