@@ -7,8 +7,11 @@ see it in the channel they typed in."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+import structlog
 
 from bot.app.records import FINAL_STATES
 from bot.app.views import RequestView, View
@@ -19,6 +22,12 @@ from bot.slack.mrkdwn import code, escape
 from bot.slack.replies import render_reply
 
 POST_WAIT_S = 10.0  # how long the listener waits for the message's post once the core returned
+# Slack takes up to five replies through one response_url, within 30 minutes of the command or click
+# (docs/slack-api-behaviour.md); a little margin, so a reply never meets a URL that just expired
+RESPONSE_URL_USES = 5
+RESPONSE_URL_TTL_S = 29 * 60
+
+log = structlog.get_logger(__name__)
 
 HOW_TO_FIX = {
     "not_in_channel": "the bot is not in {channel}: `/invite @aspreset` there (or set the site's `channel` "
@@ -40,8 +49,11 @@ class Asking:
     """One request asked through Slack by one person."""
 
     def __init__(self, respond: Callable[..., Any], channel: str | None, user: str, thread_ts: str | None = None,
-                 channels: ChannelNames | None = None) -> None:
+                 channels: ChannelNames | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._respond = respond
+        self._clock = clock
+        self._since = clock()
+        self._uses = 0
         self._channels = channels
         self._channel = channel
         self._posted = threading.Event()
@@ -49,9 +61,20 @@ class Asking:
         self.origin = SlackOrigin(channel=channel, user=user, thread_ts=thread_ts, on_posted=self.on_posted)
 
     def tell(self, rendered: Rendered) -> None:
-        self._respond(text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False)
-        for rest in rendered.overflow:  # an ephemeral reply has no thread: the rest follows
-            self._respond(text=rest, blocks=[section(rest)], response_type="ephemeral", replace_original=False)
+        parts = [(rendered.text, rendered.blocks), *((rest, [section(rest)]) for rest in rendered.overflow)]
+        for text, blocks in parts:  # an ephemeral reply has no thread: the rest follows, while the URL takes it
+            if not self._reply(text, blocks):
+                return
+
+    def _reply(self, text: str, blocks: list[Any]) -> bool:
+        """One reply through respond(), unless its response_url expired or is used up: a long run's end is
+        then on the request's channel message and thread, never sent to a URL Slack no longer takes."""
+        if self._uses >= RESPONSE_URL_USES or self._clock() - self._since > RESPONSE_URL_TTL_S:
+            log.warning("slack_reply_not_sent", reason="response_url expired or used up", uses=self._uses)
+            return False
+        self._uses += 1
+        self._respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+        return True
 
     def on_posted(self, view: RequestView, outcome: PostOutcome) -> None:
         """The request's message was posted, or refused: say so at once."""
