@@ -158,7 +158,7 @@ def build_serving(
         serving.sweeper = sweeper.start()
         runtime.on_close(sweeper.stop)
         serving.watch = start_watch(runtime, incidents, calls, buckets, shared,
-                                    settings.owner or process_owner(settings.replica))
+                                    settings.owner or process_owner(settings.replica), front.message_link)
     except BaseException:
         runtime.close()
         raise
