@@ -240,3 +240,16 @@ def test_a_used_deploy_notice_links_to_the_request_it_made(start_bot, fake_slack
     [request] = bot.service.store.list()
     channel, ts = bot.serving.notifier.message_of(request.id) or ("", None)
     assert f"<{permalink(channel, str(ts))}|{request.id}>, " in retired.text_everywhere
+
+
+def test_the_approvers_dm_and_the_askers_reply_share_one_permalink_call(start_bot, fake_slack):
+    fake_slack.channel_members["C0SHOP"] = [ALICE, "U0BOT"]  # bob, the approver, is not in #shop
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    link = permalink("C0SHOP", posted.answer["ts"])
+    dm = fake_slack.wait_for(lambda calls: next((c for c in calls if c.method == "chat.postMessage"
+                                                 and c.body.get("channel") == f"D{BOB}"), None), what="bob's DM")
+    assert f"<{link}|open the request>" in dm.body["text"]
+    assert f"<{link}|its message>" in reply_saying(fake_slack, "|its message>").body["text"]
+    assert len(fake_slack.of("chat.getPermalink")) == 1
