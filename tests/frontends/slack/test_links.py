@@ -253,3 +253,17 @@ def test_the_approvers_dm_and_the_askers_reply_share_one_permalink_call(start_bo
     assert f"<{link}|open the request>" in dm.body["text"]
     assert f"<{link}|its message>" in reply_saying(fake_slack, "|its message>").body["text"]
     assert len(fake_slack.of("chat.getPermalink")) == 1
+
+
+def test_a_pool_busy_with_another_request_links_to_that_requests_message(start_bot, fake_slack):
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    request_id = buttons(posted)[0]["value"]
+    assert bot.serving.notifier.flush(timeout=10)
+    bot.slack.command(BOB, "shop-web --scope apppool")
+    text = reply_saying(fake_slack, "is busy with").blocks[0]["text"]["text"]
+    assert f"is busy with <@{ALICE}>'s request <{permalink('C0SHOP', posted.answer['ts'])}|{request_id}> since " \
+        in text
+    assert "it waits for approval until <!date^" in text
+    assert len(bot.service.store.list()) == 1  # bob's was refused: nothing else ran
