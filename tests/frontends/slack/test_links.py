@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeWorld
-from slack_http import ALICE, BOB, WEBHOOK_SECRET, deploy_hook
+from slack_http import ALICE, BOB, CAROL, WEBHOOK_SECRET, deploy_hook
 from slack_messages import approval_message, buttons, reply_saying
 from slack_sdk import WebClient
 
@@ -267,3 +267,11 @@ def test_a_pool_busy_with_another_request_links_to_that_requests_message(start_b
         in text
     assert "it waits for approval until <!date^" in text
     assert len(bot.service.store.list()) == 1  # bob's was refused: nothing else ran
+
+
+def test_help_in_slack_says_what_recycle_requests_lists(start_bot, fake_slack):
+    bot = start_bot()
+    bot.slack.command(CAROL, "help")
+    text = reply_saying(fake_slack, "/recycle requests").blocks[0]["text"]["text"]
+    assert "/recycle requests           what waits on your approval, and your own, linked to their messages" in text
+    assert "aspreset " not in text
