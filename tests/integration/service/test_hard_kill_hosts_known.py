@@ -3,7 +3,8 @@ runner process (`aspreset serve --run-one`) against the simulated farm, on SQLit
 web01 finishes, web02 hangs in its recycle, and the runner is SIGKILLed. The interrupted request,
 read back from the store alone, says web01 finished with its worker PIDs before and after, web02's
 state is unknown (it was restarting), web03 never started; the follow-up it offers names web02 and
-web03 only, and running it restarts them without touching web01 again."""
+web03 only (an assistant reads the same in words, without the command), and running it restarts
+them without touching web01 again."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from bot.app.views import RequestView
 from bot.bootstrap import Runtime, build
 from bot.cli.render import request_text
 from bot.config import Settings, WinRMSettings
+from bot.mcp import text as mcp_text
+from bot.mcp.guidance import for_assistant
 from bot.runner.processes import ProcessRuns
 from bot.sim.cli import inventory_toml
 from bot.sim.farm import Farm
@@ -117,6 +120,11 @@ def test_a_run_killed_hard_shows_each_hosts_known_state_and_offers_only_the_host
     assert "web02: STATE UNKNOWN" in shown
     assert "finish the hosts not known to be done with: aspreset recycle shop-web --scope apppool --host web02 " \
            "web03" in shown
+    for_model = for_assistant(view, "a person must approve it at the bot's terminal")  # MCP's get_request
+    assert for_model.retry is None and for_model.next_step is not None
+    assert "finished: web01" in for_model.next_step and "state unknown: web02" in for_model.next_step
+    assert "finish it on web02, web03 only" in for_model.next_step
+    assert "  web02: state unknown (" in mcp_text.request(for_model)
     audit = service.store.audit(request_id=run.id)
     assert audit[-1].action.value == "interrupted"
     assert [h["host"] for h in audit[-1].details["known"]["hosts"]] == ["web01"], "the trail keeps it too"
