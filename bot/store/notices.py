@@ -64,7 +64,7 @@ class PostedNotices(Protocol):
 
     def started(self, channel: str, ts: str, request_id: str) -> None: ...
 
-    def mark_shown(self, channel: str, ts: str, was: str | None, shown: str) -> bool:
+    def mark_shown(self, channel: str, ts: str, was: str | None, shown: str | None) -> bool:
         """The message now shows `shown` instead of `was`: True for exactly one caller."""
         ...
 
@@ -140,7 +140,7 @@ class SqlNotices:
 
         self._write(work)
 
-    def mark_shown(self, channel: str, ts: str, was: str | None, shown: str) -> bool:
+    def mark_shown(self, channel: str, ts: str, was: str | None, shown: str | None) -> bool:
         column = deploy_notices.c.shown
 
         def work(unit: Unit) -> bool:
@@ -200,7 +200,7 @@ class MemoryNotices:
     def started(self, channel: str, ts: str, request_id: str) -> None:
         self._change(channel, ts, lambda n: True, request_id=request_id)
 
-    def mark_shown(self, channel: str, ts: str, was: str | None, shown: str) -> bool:
+    def mark_shown(self, channel: str, ts: str, was: str | None, shown: str | None) -> bool:
         return self._change(channel, ts, lambda n: n.shown == was, shown=shown)
 
     def unsettled(self, posted_before: datetime, settled: Collection[str], limit: int = 100) -> list[PostedNotice]:
