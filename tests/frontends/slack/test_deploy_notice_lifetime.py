@@ -6,12 +6,17 @@ many replicas sweep. What the notice shows is rebuilt from the store, not from t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from slack_http import ALICE, BOB, CAROL, WEBHOOK_SECRET, deploy_hook
-from slack_messages import buttons, reply_saying
+from slack_messages import approval_message, buttons, reply_saying
+
+from bot.slack.blocks import APPROVE
 
 CONFIG_ONLY = {"site": "shop-web", "version": "2.4.1", "environment": "prod",
                "changed_files": ["App_Config/connectionStrings.config"], "deployed_by": "azure-devops"}
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 NEVER = 3600.0  # sweep only when the test says so
 OLD_NOTE = "Older than a day: this deploy is likely no longer the running one"
 
@@ -74,6 +79,34 @@ def test_a_click_the_policy_refuses_leaves_the_button_to_someone_it_allows(start
     _click(bot, ALICE, notice, run)
     _final_update(fake_slack, notice.answer["ts"], "succeeded")
     assert [r.requester for r in bot.service.store.list() if r.state.value == "succeeded"] == [ALICE]
+
+
+def test_a_restart_waiting_for_approval_is_on_the_notice_and_the_sweeper_shows_how_it_ended(
+        start_bot, fake_slack, farm, tmp_path):
+    policy = tmp_path / "policy.toml"  # an AppDomain restart waits for a lead
+    text = (EXAMPLES / "policy.toml").read_text(encoding="utf-8")
+    text = text.replace('rungs = ["none", "appdomain", "apppool"]\nrequesters = ["deployers", "leads"]',
+                        'rungs = ["none", "apppool"]\nrequesters = ["deployers", "leads"]')
+    policy.write_text(text.replace('rungs = ["worker"]\nrequesters = ["deployers", "leads"]',
+                                   'rungs = ["appdomain", "worker"]\nrequesters = ["deployers", "leads"]'),
+                      encoding="utf-8")
+    bot = start_bot(policy=policy, sweep_every_s=NEVER)
+    notice, run = _post_notice(bot, fake_slack)
+    ts = notice.answer["ts"]
+    _click(bot, ALICE, notice, run)
+    waiting = _final_update(fake_slack, ts, "waiting for approval")
+    assert not buttons(waiting) and "<@U01ALICE> used the button" in waiting.text_everywhere
+
+    asked = approval_message(fake_slack)
+    assert asked.body.get("thread_ts") == ts
+    request_id = buttons(asked)[0]["value"]
+    bot.slack.click(BOB, APPROVE, request_id, "C0SHOP", asked.answer["ts"])
+    fake_slack.wait_for(lambda calls: bot.service.store.get(request_id).state.value == "succeeded",
+                        what="the approved restart finished")
+    bot.serving.sweeper.sweep_once()
+    done = _final_update(fake_slack, ts, "succeeded")
+    assert f"|{request_id}>, succeeded" in done.text_everywhere and not buttons(done)
+    assert len(_updates(fake_slack, ts)) == 2
 
 
 def test_a_notice_nobody_used_is_retired_by_the_sweeper_after_a_day_once(start_bot, fake_slack, farm, clock):
