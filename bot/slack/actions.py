@@ -92,7 +92,9 @@ def register(app: App, front: SlackFrontEnd) -> None:
             _tell(respond, refusal)
             return
         # the restart goes in the notice's thread
-        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels)
+        notices = front.notices
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels,
+                        on_request=lambda made: notices.started(channel, message_ts, made.id))
         try:
             with working_for(asking.origin):
                 view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),

@@ -49,8 +49,10 @@ class Asking:
     """One request asked through Slack by one person."""
 
     def __init__(self, respond: Callable[..., Any], channel: str | None, user: str, thread_ts: str | None = None,
-                 channels: ChannelNames | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 channels: ChannelNames | None = None, clock: Callable[[], float] = time.monotonic,
+                 on_request: Callable[[RequestView], None] | None = None) -> None:
         self._respond = respond
+        self._on_request = on_request  # told first, once the request exists and its message was posted or refused
         self._clock = clock
         self._since = clock()
         self._uses = 0
@@ -78,6 +80,8 @@ class Asking:
 
     def on_posted(self, view: RequestView, outcome: PostOutcome) -> None:
         """The request's message was posted, or refused: say so at once."""
+        if self._on_request is not None:
+            self._on_request(view)
         self.tell(_where_it_is(view, outcome, self._channels))
         self.outcome = outcome
         self._posted.set()

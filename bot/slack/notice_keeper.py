@@ -11,6 +11,7 @@ and takes a token of the method's bucket first."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -47,6 +48,7 @@ class NoticeKeeper:
         self._clock = clock
         self._state = request_state
         self._buckets = buckets
+        self._showing = threading.Lock()
 
     def post(self, channel: str, assessment: DeployAssessment) -> str:
         """Post the notice (within chat.postMessage's budget) and record it; returns its ts."""
@@ -86,6 +88,11 @@ class NoticeKeeper:
         self._notices.started(channel, ts, view.id)
         self.show(channel, ts)
 
+    def started(self, channel: str, ts: str, request_id: str) -> None:
+        """The click's request exists (its message is posted): recorded at once, so a replica that
+        outlives this one shows how it ends even if the click's own listener is gone."""
+        self._notices.started(channel, ts, request_id)
+
     def sweep(self, by: str) -> list[str]:
         """Retire the notices older than a day that nobody used, and show what became of the used
         ones' requests; the ts of the notices this call updated."""
@@ -103,12 +110,20 @@ class NoticeKeeper:
     def show(self, channel: str, ts: str) -> bool:
         """Update the notice to what the record says became of it, unless it shows that already; one
         caller across replicas makes each update."""
-        notice = self._notices.get(channel, ts)
-        if notice is None or notice.offered:
-            return False
-        target = TOO_OLD if notice.retired_why == TOO_OLD else self._request_state(notice)
-        if target is None or target == notice.shown or not self._notices.mark_shown(channel, ts, notice.shown, target):
-            return False
+        with self._showing:  # this process's updates of a notice go out in order
+            for _ in range(3):  # another caller changed what it shows meanwhile: read it again
+                notice = self._notices.get(channel, ts)
+                if notice is None or notice.offered:
+                    return False
+                target = TOO_OLD if notice.retired_why == TOO_OLD else self._request_state(notice)
+                if target is None or target == notice.shown:
+                    return False
+                if self._notices.mark_shown(channel, ts, notice.shown, target):
+                    return self._update(notice, target)
+        return False
+
+    def _update(self, notice: PostedNotice, target: str) -> bool:
+        channel, ts = notice.channel, notice.ts
         try:
             self._take("chat.update")
             self._client.chat_update(channel=channel, ts=ts, text=notice.text,
