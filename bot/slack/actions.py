@@ -25,6 +25,7 @@ from bot.slack.deploy_notice import read_button_value
 from bot.slack.errors import answered
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.mrkdwn import code
+from bot.slack.permalinks import its_message
 from bot.slack.replies import render_reply
 from commands.model import Approve, Cancel, Status
 
@@ -61,7 +62,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         with working_for(origin):
             view = front.dispatch(command, front.principal(user, channel), f"slack:{channel}")
         if not isinstance(view, RequestView):
-            rendered = render_reply(view, front.channels)
+            rendered = render_reply(view, front.channels, front.message_link)
             _tell(respond, rendered.text, rendered.blocks)
             return
         if _already_handled(command, view, origin.heard):
@@ -94,7 +95,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         # the restart goes in the notice's thread
         notices = front.notices
         asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels,
-                        on_request=lambda made: notices.started(channel, message_ts, made.id))
+                        links=front.message_link, on_request=lambda made: notices.started(channel, message_ts, made.id))
         try:
             with working_for(asking.origin):
                 view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
@@ -119,7 +120,8 @@ def register(app: App, front: SlackFrontEnd) -> None:
         if not retry:
             _tell(respond, f"{code(request_id)} has no failed host to retry; nothing was run.")
             return
-        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels)
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels,
+                        links=front.message_link)
         with working_for(asking.origin):
             view = front.handle_text(f"/recycle {retry} --note 'retry of {request_id}'", front.principal(user, channel),
                                      f"slack:{channel}")
@@ -172,8 +174,8 @@ def _not_this_message(front: SlackFrontEnd, request_id: str, action: dict[str, A
     kind = block.split(":", 1)[0]
     on_other = kind in ("approval", "failed") and block != f"{kind}:{request_id}"
     if on_other or (known is not None and known[1] is not None and (channel, message_ts) != known):
-        return (f"This button is not on {code(request_id)}'s message; nothing was changed. "
-                f"Use the buttons on that request's own message.")
+        return (f"This button is not on {code(request_id)}'s message; nothing was changed. Use the buttons "
+                f"on that request's own message: {its_message(front.message_link(request_id), front.channels)}.")
     return None
 
 

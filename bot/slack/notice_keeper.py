@@ -6,6 +6,7 @@ from what Slack sent with a click (the sweeper has no click): who used the butto
 to the request's message with how it ended; or that it is too old. A later click is answered only
 to the clicker, and runs nothing.
 
+The link is the request message's permalink, asked of Slack once per process (bot/slack/permalinks.py).
 Every call goes through the paced client that waits out a 429's Retry-After (bot/slack/pacing.py)
 and takes a token of the method's bucket first."""
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import structlog
 from slack_sdk import WebClient
@@ -27,10 +27,8 @@ from bot.slack.blocks import context, mention, state_text, when
 from bot.slack.deploy_notice import render_notice, without_button
 from bot.slack.mrkdwn import code, escape
 from bot.slack.pacing import MethodBuckets
+from bot.slack.permalinks import MessageLink, linked_id
 from bot.store.notices import TOO_OLD, USED, PostedNotice, PostedNotices
-
-if TYPE_CHECKING:
-    from bot.store.shared import Shared
 
 log = structlog.get_logger("aspreset.slack.notices")
 
@@ -39,12 +37,12 @@ SETTLED = frozenset({TOO_OLD, *(state.value for state in FINAL_STATES)})  # noth
 
 
 class NoticeKeeper:
-    def __init__(self, client: WebClient, notices: PostedNotices, shared: Shared, *,
+    def __init__(self, client: WebClient, notices: PostedNotices, links: Callable[[str], MessageLink], *,
                  clock: Callable[[], datetime], request_state: Callable[[str], str],
                  buckets: MethodBuckets | None = None) -> None:
         self._client = client  # paced, and retrying a 429 after its Retry-After
         self._notices = notices
-        self._shared = shared  # where each request's own message is
+        self._links = links  # a request's message: its permalink (chat.getPermalink, kept per process)
         self._clock = clock
         self._state = request_state
         self._buckets = buckets
@@ -148,22 +146,11 @@ class NoticeKeeper:
         if shown == TOO_OLD:
             return (f":hourglass: Older than a day: this deploy is likely no longer the running one, so the button "
                     f"was retired {when(notice.retired_at)}. Use `/recycle {escape(notice.site)}` for a restart now.")
-        request = code(notice.request_id or "?")
-        where = self._permalink(notice.request_id)
-        request = f"<{where}|{escape(notice.request_id or '?')}>" if where else f"{request} (in the thread)"
-        return (f"{mention(notice.retired_by or '?')} used the button {when(notice.retired_at)}: {request}, "
+        link = self._links(notice.request_id) if notice.request_id else None
+        request = linked_id(notice.request_id or "?", link)
+        where = "" if link is not None and link.url else " (in the thread)"
+        return (f"{mention(notice.retired_by or '?')} used the button {when(notice.retired_at)}: {request}{where}, "
                 f"{state_text(shown)}.")
-
-    def _permalink(self, request_id: str | None) -> str | None:
-        message = self._shared.message_of(request_id) if request_id else None
-        if message is None:
-            return None
-        try:
-            self._take("chat.getPermalink")
-            return str(self._client.chat_getPermalink(channel=message[0], message_ts=message[1])["permalink"])
-        except Exception as error:  # the note names the request and says it is in the thread
-            log.warning("deploy_notice_no_permalink", request_id=request_id, error=_code(error))
-            return None
 
     def _take(self, method: str) -> None:
         if self._buckets is not None:

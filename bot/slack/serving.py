@@ -140,10 +140,11 @@ def build_serving(
         work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
-        notices = NoticeKeeper(calls, notices_for(service.store), shared, clock=service.clock, buckets=buckets,
+        notices = NoticeKeeper(calls, notices_for(service.store), notifier.permalinks.of_request, clock=service.clock,
+                               buckets=buckets,
                                request_state=lambda request_id: service.store.get(request_id).state.value)
         front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels,
-                              notices)
+                              notices=notices)
         incidents = service.incidents or incidents_for(service.store)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents)
         webhook = DeployWebhook(slack.webhook_secret, lambda: _refreshed(service).inventory, lambda: service.policy,
