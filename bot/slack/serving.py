@@ -29,9 +29,9 @@ from bot.runner.processes import ProcessRuns
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
 from bot.slack.channels import ChannelNames
-from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
+from bot.slack.notice_keeper import NoticeKeeper
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import MethodBuckets, SharedPacing, paced_client, retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper, MarksShown
@@ -39,6 +39,7 @@ from bot.slack.watching import start_watch
 from bot.store import SqlStore
 from bot.store.incidents import incidents_for
 from bot.store.liveness import LapsedRuns, SqlLiveness
+from bot.store.notices import notices_for
 from bot.store.shared import MemoryShared, Shared, SqlShared
 
 if TYPE_CHECKING:
@@ -139,11 +140,15 @@ def build_serving(
         work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
-        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels)
+        notices = NoticeKeeper(calls, notices_for(service.store), notifier.permalinks.of_request, clock=service.clock,
+                               buckets=buckets,
+                               request_state=lambda request_id: service.store.get(request_id).state.value)
+        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels,
+                              notices=notices)
         incidents = service.incidents or incidents_for(service.store)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents)
         webhook = DeployWebhook(slack.webhook_secret, lambda: _refreshed(service).inventory, lambda: service.policy,
-                                lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
+                                notices.post, shared)
         serving = Serving(asgi=Starlette(), bolt=bolt, runtime=runtime, notifier=notifier, metrics=metrics,
                           work=work, restarts=restarts)
         serving.asgi = create_app(bolt=None if socket_mode else bolt, webhook=webhook, mcp=mcp,
@@ -154,7 +159,8 @@ def build_serving(
             runtime.on_close(handler.close)  # before the work shuts down: no new events meanwhile
         lapsed = LapsedRuns(SqlLiveness(service.store)) if isinstance(service.store, SqlStore) else None
         sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(settings.replica),
-                                every_s=sweep_every_s, replica=settings.replica, lapsed=lapsed)
+                                every_s=sweep_every_s, replica=settings.replica, lapsed=lapsed,
+                                notices=notices)
         serving.sweeper = sweeper.start()
         runtime.on_close(sweeper.stop)
         serving.watch = start_watch(runtime, incidents, calls, buckets, shared,
