@@ -11,6 +11,7 @@ one Slack work process (`--slack-work`: the work after each Slack ack) and runne
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import socket
 import sys
@@ -72,6 +73,10 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
         slack = "Slack over Socket Mode" if socket_mode else f"Slack at http://{bound_host}:{bound_port}/slack/events"
         served = f"{slack}, POST /hooks/deploy, GET /healthz, GET /metrics"
         served += ", MCP at /mcp" if mcp is not None else ""
+        # what was built so far lives as long as serve: a full collection need not walk it again. Without
+        # this, one gen-2 collection of the front end's ~160,000 objects held every ack in flight
+        # 90-200 ms on the benchmark's machine; after, 1-6 ms (docs/benchmarks.md, Slack ack latency)
+        gc.freeze()
         print(f"aspreset serve: listening on {bound_host}:{bound_port} ({served})", file=sys.stderr, flush=True)
         # log_config=None: uvicorn's records go to the root logger, JSON lines like the rest (bot/logs.py)
         server = uvicorn.Server(uvicorn.Config(serving.asgi, log_level="warning", lifespan="on", log_config=None))
