@@ -15,7 +15,7 @@ import gc
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import FrameType
 
 from bot.app.errors import ConfigError
@@ -93,20 +93,9 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
 
 def slack_work(settings: Settings, runners: Sequence[str]) -> int:
     """Be the Slack work process of the `aspreset serve` that started it (bot/slack/work_child.py)."""
-    from concurrent.futures import Executor, ThreadPoolExecutor
+    from bot.slack.serving import serve_slack_work
 
-    from slack_bolt import App
-
-    from bot.metrics.forwarded import MetricLines
-    from bot.slack.serving import build_slack_work
-    from bot.slack.work_child import slack_work as serve_jobs
-
-    def build(metrics: MetricLines, restarts: Callable[[ThreadPoolExecutor], Executor]
-              ) -> tuple[App, Executor, Callable[[], None]]:
-        made = build_slack_work(settings, metrics, runners, restarts)
-        return made.bolt, made.work, made.runtime.close
-
-    return serve_jobs(build)
+    return serve_slack_work(settings, runners)
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:

@@ -41,6 +41,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import MethodBuckets, SharedPacing, paced_client, retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper, MarksShown
 from bot.slack.watching import start_watch
+from bot.slack.work_child import slack_work
 from bot.slack.work_process import HandToSlackWork, SlackWorkProcess
 from bot.store import SqlStore
 from bot.store.incidents import incidents_for
@@ -153,6 +154,17 @@ def build_serving(
         runtime.close()
         raise
     return serving
+
+
+def serve_slack_work(settings: Settings, runners: Sequence[str] | None) -> int:
+    """Be the Slack work process (`aspreset serve --slack-work`) until the front end closes stdin."""
+
+    def build(metrics: MetricLines, restarts: Callable[[ThreadPoolExecutor], Executor]
+              ) -> tuple[App, Executor, Callable[[], None]]:
+        made = build_slack_work(settings, metrics, runners, restarts)
+        return made.bolt, made.work, made.runtime.close
+
+    return slack_work(build)
 
 
 def build_slack_work(settings: Settings, metrics: MetricLines, runners: Sequence[str] | None,
