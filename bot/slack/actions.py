@@ -27,6 +27,7 @@ from bot.slack.deploy_notice import read_button_value, retire_notice, too_old
 from bot.slack.errors import answered
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.mrkdwn import code
+from bot.slack.permalinks import its_message, linked_id
 from bot.slack.replies import render_reply
 from commands.model import Approve, Cancel, Status
 
@@ -63,7 +64,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         with working_for(origin):
             view = front.dispatch(command, front.principal(user, channel), f"slack:{channel}")
         if not isinstance(view, RequestView):
-            rendered = render_reply(view, front.channels)
+            rendered = render_reply(view, front.channels, front.message_link)
             _tell(respond, rendered.text, rendered.blocks)
             return
         if _already_handled(command, view, origin.heard):
@@ -91,14 +92,16 @@ def register(app: App, front: SlackFrontEnd) -> None:
             retire_notice(client, channel, message_ts, notice, "The button was retired: the notice is a day old.")
             return
         # the restart goes in the notice's thread
-        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels)
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels,
+                        links=front.message_link)
         with working_for(asking.origin):
             view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
                                   f"slack:{channel}")
         asking.finish(view)
         if isinstance(view, RequestView) and view.state != "refused" and channel and message_ts:
+            request = linked_id(view.id, front.message_link(view.id))
             retire_notice(client, channel, message_ts, notice,
-                          f"{mention(user)} used the button {when(datetime.now(UTC))}: {code(view.id)}, "
+                          f"{mention(user)} used the button {when(datetime.now(UTC))}: {request}, "
                           f"{state_text(view.state)} (in the thread)")
 
     def on_retry(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
@@ -115,7 +118,8 @@ def register(app: App, front: SlackFrontEnd) -> None:
         if not retry:
             _tell(respond, f"{code(request_id)} has no failed host to retry; nothing was run.")
             return
-        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels)
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels,
+                        links=front.message_link)
         with working_for(asking.origin):
             view = front.handle_text(f"/recycle {retry} --note 'retry of {request_id}'", front.principal(user, channel),
                                      f"slack:{channel}")
@@ -168,8 +172,8 @@ def _not_this_message(front: SlackFrontEnd, request_id: str, action: dict[str, A
     kind = block.split(":", 1)[0]
     on_other = kind in ("approval", "failed") and block != f"{kind}:{request_id}"
     if on_other or (known is not None and known[1] is not None and (channel, message_ts) != known):
-        return (f"This button is not on {code(request_id)}'s message; nothing was changed. "
-                f"Use the buttons on that request's own message.")
+        return (f"This button is not on {code(request_id)}'s message; nothing was changed. Use the buttons "
+                f"on that request's own message: {its_message(front.message_link(request_id), front.channels)}.")
     return None
 
 

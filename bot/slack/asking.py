@@ -19,7 +19,7 @@ from bot.slack.blocks import Rendered, mention, section, state_text, when
 from bot.slack.channels import ChannelNames, channel_label
 from bot.slack.context import PostOutcome, SlackOrigin
 from bot.slack.mrkdwn import code, escape
-from bot.slack.replies import render_reply
+from bot.slack.replies import Links, render_reply
 
 POST_WAIT_S = 10.0  # how long the listener waits for the message's post once the core returned
 # Slack takes up to five replies through one response_url, within 30 minutes of the command or click
@@ -49,8 +49,10 @@ class Asking:
     """One request asked through Slack by one person."""
 
     def __init__(self, respond: Callable[..., Any], channel: str | None, user: str, thread_ts: str | None = None,
-                 channels: ChannelNames | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 channels: ChannelNames | None = None, clock: Callable[[], float] = time.monotonic,
+                 links: Links | None = None) -> None:
         self._respond = respond
+        self._links = links  # a reply about a request links to its message
         self._clock = clock
         self._since = clock()
         self._uses = 0
@@ -85,17 +87,17 @@ class Asking:
     def finish(self, view: View) -> None:
         """The core returned (for an allowed restart: after it ran)."""
         if not isinstance(view, RequestView) or view.state == "refused":
-            self.tell(render_reply(view, self._channels))
+            self.tell(render_reply(view, self._channels, self._links))
             return
         if view.id not in self.origin.posting:  # the request already had its message (e.g. an approve)
-            self.tell(render_reply(view, self._channels))
+            self.tell(render_reply(view, self._channels, self._links))
             return
         if not self._posted.wait(POST_WAIT_S) or self.outcome is None:
-            self.tell(render_reply(view, self._channels))  # no message (yet): the asker hears it here
+            self.tell(render_reply(view, self._channels, self._links))  # no message (yet): the asker hears it here
             return
         seen_here = self.outcome.ts is not None and self.outcome.channel == self._channel
         if view.state in FINAL_STATES and not seen_here:
-            self.tell(render_reply(view, self._channels))
+            self.tell(render_reply(view, self._channels, self._links))
 
 
 def _where_it_is(view: RequestView, outcome: PostOutcome, channels: ChannelNames | None) -> Rendered:

@@ -61,10 +61,10 @@ def register(app: App, front: SlackFrontEnd) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])
         # Slack escaped &, < and > in the text; the core holds what the person typed
         text = f"{command.get('command', '/recycle')} {unescape(str(command.get('text') or ''))}".strip()
-        asking = Asking(respond, channel, user, channels=front.channels)
+        asking = Asking(respond, channel, user, channels=front.channels, links=front.message_link)
         principal = front.principal(user, channel)
-        if text.split()[1:2] == ["requests"]:  # mine and those waiting on me: this edge's own read
-            asking.tell(my_requests(front.service, principal))
+        if text.split()[1:] == ["requests"]:  # mine and those waiting on me: this edge's own read
+            asking.tell(my_requests(front.service, principal, front.message_link, front.channels))
             return
         with working_for(asking.origin):
             view = front.handle_text(text, principal, origin=f"slack:{channel}")

@@ -71,7 +71,7 @@ def register(app: App, front: SlackFrontEnd) -> None:
         if isinstance(result, RequestView) and origin.heard:
             return  # the message and its thread say it
         if channel:  # a modal has no response_url: the denier hears it in the channel, alone
-            rendered = render_reply(result, front.channels)
+            rendered = render_reply(result, front.channels, front.message_link)
             client.chat_postEphemeral(channel=channel, user=user, text=rendered.text, blocks=rendered.blocks)
 
     app.view(CALLBACK)(ack=check_reason_then_ack, lazy=[deny])

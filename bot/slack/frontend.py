@@ -17,6 +17,7 @@ from bot.app.views import View
 from bot.slack.channels import ChannelNames
 from bot.slack.groups import UserGroups
 from bot.slack.notifier import SlackNotifier
+from bot.slack.permalinks import MessageLink
 from commands.model import Command
 from policies.identity import Principal
 
@@ -40,6 +41,10 @@ class SlackFrontEnd:
         """A Slack user by ID, with their user groups when the policy names any, and the channel."""
         groups = self.groups.of(user) if self.groups is not None else frozenset()
         return Principal(id=user, groups=groups, channel=channel, verified=True)  # Slack signed the request
+
+    def message_link(self, request_id: str) -> MessageLink:
+        """Where the request's channel message is: its permalink (asked once, then kept), else its channel."""
+        return self.notifier.permalinks.of_request(request_id)
 
     def handle_text(self, text: str, principal: Principal, origin: str) -> View:
         return handle_text(text, principal, self.service, origin)

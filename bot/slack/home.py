@@ -1,6 +1,8 @@
 """The App Home tab: what waits on my approval and my own recent requests, published when the
 person opens the tab (`app_home_opened`, scope-free; the manifest enables the Home tab and
-subscribes to the event). The same content as `/recycle requests`."""
+subscribes to the event). The same content as `/recycle requests`: each request's id links to its
+channel message. Permalinks are kept once asked (bot/slack/permalinks.py), so opening the tab again
+asks Slack only about requests it has not linked before."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ MAX_HOME_BLOCKS = 100
 
 
 def home_view(front: SlackFrontEnd, user: str) -> dict[str, Any]:
-    rendered = my_requests(front.service, front.principal(user, None))
+    rendered = my_requests(front.service, front.principal(user, None), front.message_link, front.channels)
     header = {"type": "header", "text": {"type": "plain_text", "text": "aspreset: restarts"}}
     hint = {"type": "context", "elements": [{"type": "mrkdwn", "text":
             "`/recycle help` shows what you may restart; `/recycle requests` shows this in any channel."}]}

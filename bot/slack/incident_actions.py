@@ -42,7 +42,8 @@ def register(app: App, front: SlackFrontEnd, incidents: IncidentStore) -> None:
         if offer.request is None:
             _tell(respond, f"{code(incident.id)}: {escape(offer.why)}. Nothing was run.")
             return
-        asking = Asking(respond, channel, user, thread_ts=message_ts)  # the request's message: in the thread
+        asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels,
+                        links=front.message_link)  # the request's message: in the thread
         with working_for(asking.origin):
             view = front.dispatch(offer.request, front.principal(user, channel), f"slack:{channel}")
         asking.finish(view)

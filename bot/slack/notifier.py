@@ -31,7 +31,8 @@ from bot.app.views import RequestView
 from bot.slack import context
 from bot.slack.blocks import Rendered, follow_up_text, render_request
 from bot.slack.context import PostOutcome, SlackOrigin
-from bot.slack.pacing import UPDATE_INTERVAL_S, MethodBuckets
+from bot.slack.pacing import UPDATE_INTERVAL_S, MethodBuckets, retrying_client
+from bot.slack.permalinks import Permalinks
 
 if TYPE_CHECKING:
     from bot.slack.approver_dms import ApproverDMs
@@ -85,6 +86,8 @@ class SlackNotifier:
         approver_dms: ApproverDMs | None = None,
     ) -> None:
         self._client = client
+        # links to each request's message, for every reply that speaks of it (kept once asked)
+        self.permalinks = Permalinks(retrying_client(client), self.message_of)
         self._shared = shared  # where each request's message is, for every replica
         self._buckets = buckets or MethodBuckets(monotonic=monotonic)
         self._approver_dms = approver_dms  # approvers outside the message's channel hear of it
@@ -171,10 +174,12 @@ class SlackNotifier:
         self._replies.shutdown(wait=True)
 
     def message_of(self, request_id: str) -> tuple[str, str | None] | None:
+        """Where the request's message is (ts None: being posted), or None: it has none (Slack
+        refused it, or it was never posted)."""
         with self._cond:
             message = self._messages.get(request_id)
             if message is not None:
-                return message.channel, message.ts
+                return None if message.failed else (message.channel, message.ts)
         return self._recorded(request_id)
 
     def _recorded(self, request_id: str) -> tuple[str, str] | None:
@@ -406,13 +411,9 @@ class SlackNotifier:
 
         def with_permalink() -> None:
             found = outcome
-            if outcome.ts is not None:
-                try:
-                    answer = self._client.chat_getPermalink(channel=outcome.channel, message_ts=outcome.ts)
-                    found = PostOutcome(outcome.channel, outcome.ts, permalink=str(answer["permalink"]),
-                                        refused_by=outcome.refused_by)
-                except Exception as error:  # the reply names the channel instead
-                    log.info("slack_permalink_failed", channel=outcome.channel, error=type(error).__name__)
+            if outcome.ts is not None:  # kept for later replies and lists; without it the reply names the channel
+                link = self.permalinks.of_message(outcome.channel, outcome.ts)
+                found = PostOutcome(outcome.channel, outcome.ts, permalink=link.url, refused_by=outcome.refused_by)
             try:
                 tell(view, found)
             except Exception:

@@ -1,10 +1,11 @@
 """Block Kit for the replies only the asker sees (ephemeral): a plan, status, the site list, help,
 a refusal with its narrower alternative, an error (with its incident id when it was unexpected),
 and the short note about a request. Rendered from the core's views alone, with a channel named
-by `channels` (never a bare `<#C...>` id)."""
+by `channels` (never a bare `<#C...>` id) and a request's message linked by `links` (its permalink)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import assert_never
 
 from bot.app.text import incidents_text
@@ -26,17 +27,20 @@ from bot.app.views import (
 from bot.slack.blocks import Rendered, context, fit, mention, render_plan_lines, section, state_text
 from bot.slack.channels import ChannelNames, channel_label
 from bot.slack.mrkdwn import code, escape, for_chat
+from bot.slack.permalinks import MessageLink, its_message
+
+Links = Callable[[str], MessageLink]  # request id -> where its channel message is
 
 VERDICT = {"allow": ":white_check_mark: allowed", "needs_approval": ":hourglass: needs approval",
            "refuse": ":no_entry: refused"}
 
 
-def render_reply(view: View, channels: ChannelNames | None = None) -> Rendered:
+def render_reply(view: View, channels: ChannelNames | None = None, links: Links | None = None) -> Rendered:
     match view:
         case PlanView():
             return _plan(view)
         case RequestView():
-            return _request(view, channels)
+            return _request(view, channels, links)
         case StatusView():
             return _status(view)
         case SiteListView():
@@ -48,7 +52,7 @@ def render_reply(view: View, channels: ChannelNames | None = None) -> Rendered:
         case ErrorView():
             return _error(view)
         case RequestListView():
-            lines = [_request(request, channels).text for request in view.root]
+            lines = [_request(request, channels, links).text for request in view.root]
             return fit("requests", [section("\n".join(lines) or "No requests.")])
         case AuditView():
             lines = [f"{e.at:%Y-%m-%d %H:%M} {code(e.request_id)} {escape(e.actor_display)}: {escape(e.action)}"
@@ -91,8 +95,8 @@ def _error(view: ErrorView) -> Rendered:
     return fit(escape(for_chat(view.message)), blocks)
 
 
-def _request(view: RequestView, channels: ChannelNames | None) -> Rendered:
-    """For the asker beside the channel message, or instead of one when it was refused."""
+def _request(view: RequestView, channels: ChannelNames | None, links: Links | None = None) -> Rendered:
+    """For the asker beside the channel message (linked), or instead of one when it was refused."""
     if view.state == "refused":
         decision = view.decision or (view.plan.decision if view.plan else None)
         lines = [f":no_entry: *{escape(view.site)}: {escape(view.rung)} refused*"]
@@ -104,7 +108,9 @@ def _request(view: RequestView, channels: ChannelNames | None) -> Rendered:
     text = f"{code(view.id)} {escape(view.site)}: {escape(view.rung)} restart is {state_text(view.state)}"
     if view.message:
         text += f". {escape(for_chat(view.message))}"
-    if view.plan is not None and view.plan.channel:
+    if links is not None:  # where the message is (perhaps not the site's channel), or that there is none
+        text += f" ({its_message(links(view.id), channels)})"
+    elif view.plan is not None and view.plan.channel:
         text += f" (its message is in {channel_label(channels, view.plan.channel)})"
     return fit(text, [section(text)])
 
