@@ -8,8 +8,6 @@ click."""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -20,14 +18,14 @@ from bot.app.deploy import follow_up_request
 from bot.app.errors import UnknownRequest
 from bot.app.views import RequestView
 from bot.slack.asking import Asking
-from bot.slack.blocks import APPROVE, CANCEL, DENY, DEPLOY_RUN, RETRY, STATUS, mention, state_text, when
+from bot.slack.blocks import APPROVE, CANCEL, DENY, DEPLOY_RUN, RETRY, STATUS, state_text
 from bot.slack.context import SlackOrigin, working_for
 from bot.slack.deny_modal import open_deny_modal
-from bot.slack.deploy_notice import read_button_value, retire_notice, too_old
+from bot.slack.deploy_notice import read_button_value
 from bot.slack.errors import answered
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.mrkdwn import code
-from bot.slack.permalinks import its_message, linked_id
+from bot.slack.permalinks import its_message
 from bot.slack.replies import render_reply
 from commands.model import Approve, Cancel, Status
 
@@ -78,31 +76,35 @@ def register(app: App, front: SlackFrontEnd) -> None:
                 _tell(respond, f"{code(request_id)} was already handled: it is {state_text(view.state)}. "
                                "Nothing more was run.")
 
-    def on_deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def on_deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        """The store says whether the button is still offered (a click on another replica, or the
+        sweeper, may have taken it), not the message the click came with."""
         user, channel, message_ts = _where(body)
         try:
             site, changed, version = read_button_value(str(action.get("value") or ""))
         except (ValueError, KeyError, TypeError):
             _tell(respond, "This button is not one of aspreset's deploy notices; nothing was run.")
             return
-        notice = body.get("message") or {}
-        if channel and message_ts and too_old(message_ts, time.time()):
-            _tell(respond, f"This deploy notice is more than a day old, so its button runs nothing now. Ask with "
-                           f"{code(f'/recycle {site} --changed PATH')} for what changed since.")
-            retire_notice(client, channel, message_ts, notice, "The button was retired: the notice is a day old.")
+        if front.notices is None or not channel or not message_ts:
+            _tell(respond, "This deploy notice's button cannot be used here; nothing was run.")
+            return
+        refusal = front.notices.take_button(channel, message_ts, user, site)
+        if refusal is not None:
+            _tell(respond, refusal)
             return
         # the restart goes in the notice's thread
+        notices = front.notices
         asking = Asking(respond, channel, user, thread_ts=message_ts, channels=front.channels,
-                        links=front.message_link)
-        with working_for(asking.origin):
-            view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
-                                  f"slack:{channel}")
+                        links=front.message_link, on_request=lambda made: notices.started(channel, message_ts, made.id))
+        try:
+            with working_for(asking.origin):
+                view = front.dispatch(follow_up_request(site, changed, version), front.principal(user, channel),
+                                      f"slack:{channel}")
+        except BaseException:
+            front.notices.ran(channel, message_ts, user, None)  # it started nothing: the button is offered again
+            raise
+        front.notices.ran(channel, message_ts, user, view)  # what it started, on the notice
         asking.finish(view)
-        if isinstance(view, RequestView) and view.state != "refused" and channel and message_ts:
-            request = linked_id(view.id, front.message_link(view.id))
-            retire_notice(client, channel, message_ts, notice,
-                          f"{mention(user)} used the button {when(datetime.now(UTC))}: {request}, "
-                          f"{state_text(view.state)} (in the thread)")
 
     def on_retry(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         """Every failed host again, and only those, as one new request by the clicker under the same
@@ -138,8 +140,8 @@ def register(app: App, front: SlackFrontEnd) -> None:
     def approve(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         front.may_restart(answered(on_decision), body, action, respond)
 
-    def deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        front.may_restart(answered(on_deploy_run), body, action, respond, client)
+    def deploy_run(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        front.may_restart(answered(on_deploy_run), body, action, respond)
 
     app.action(APPROVE)(ack=ack_now, lazy=[answered(approve)])
     app.action(CANCEL)(ack=ack_now, lazy=[answered(on_decision)])  # the core lets only the requester cancel

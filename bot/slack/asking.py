@@ -50,9 +50,10 @@ class Asking:
 
     def __init__(self, respond: Callable[..., Any], channel: str | None, user: str, thread_ts: str | None = None,
                  channels: ChannelNames | None = None, clock: Callable[[], float] = time.monotonic,
-                 links: Links | None = None) -> None:
+                 links: Links | None = None, on_request: Callable[[RequestView], None] | None = None) -> None:
         self._respond = respond
         self._links = links  # a reply about a request links to its message
+        self._on_request = on_request  # told first, once the request exists and its message was posted or refused
         self._clock = clock
         self._since = clock()
         self._uses = 0
@@ -80,6 +81,8 @@ class Asking:
 
     def on_posted(self, view: RequestView, outcome: PostOutcome) -> None:
         """The request's message was posted, or refused: say so at once."""
+        if self._on_request is not None:
+            self._on_request(view)
         self.tell(_where_it_is(view, outcome, self._channels))
         self.outcome = outcome
         self._posted.set()

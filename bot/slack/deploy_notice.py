@@ -8,18 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import structlog
-from slack_sdk import WebClient
-
 from bot.app.deploy import DeployAssessment
 from bot.slack.blocks import DEPLOY_RUN, Rendered, button, context, fit, section
 from bot.slack.mrkdwn import code, escape, link, web_url
-from bot.slack.pacing import MethodBuckets
 from commands.rungs import Rung
 
-log = structlog.get_logger("aspreset.slack.deploy_notice")
-
 BUTTON_VALUE_MAX = 2000  # Slack's limit on a button's value
+BUTTON_BLOCKS = ("deploy:", "deploy-note")  # block_id prefixes of the button and its footnote
 RUNG_WORDS = {
     Rung.NONE: "Warm up and verify",
     Rung.APPDOMAIN: "Restart the AppDomain",
@@ -74,41 +69,14 @@ def render_notice(assessment: DeployAssessment) -> Rendered:
     label = RUNG_WORDS.get(plan.rung, f"Run {plan.rung.value}")
     blocks.append({"type": "actions", "block_id": f"deploy:{notice.site}", "elements": [
         button(label, DEPLOY_RUN, button_value(assessment), None if assessment.restarted_by_itself else "primary")]})
-    blocks.append(context("The button runs under the same policy as `/recycle`: approval where it says so."))
+    footnote = context("The button runs under the same policy as `/recycle`: approval where it says so.")
+    blocks.append({**footnote, "block_id": "deploy-note"})
     text = (f"{escape(notice.site)} {escape(notice.version)} deployed: "
             + ("ASP.NET restarted the app by itself" if assessment.restarted_by_itself
                else f"{plan.rung.value} restart still needed"))
     return fit(text, blocks)
 
 
-NOTICE_LIFETIME_S = 24 * 3600  # after a day the deploy it speaks of is no longer the running one, likely
-
-
-def too_old(message_ts: str, now: float) -> bool:
-    try:
-        return now - float(message_ts) > NOTICE_LIFETIME_S
-    except ValueError:
-        return False
-
-
-def retire_notice(client: WebClient, channel: str, ts: str, message: dict[str, Any], note: str) -> None:
-    """The notice without its button, saying why (who ran it and when, or its age). `message` is the
-    notice as Slack sent it back with the click."""
-    blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"
-              and not str(b.get("block_id", "")).startswith("deploy:")]
-    blocks = [b for b in blocks if "same policy as" not in json.dumps(b)]
-    try:
-        client.chat_update(channel=channel, ts=ts, text=str(message.get("text") or "deploy notice"),
-                           blocks=[*blocks, context(note)])
-    except Exception as error:  # the button stays; a second click is refused or runs under the policy again
-        log.warning("deploy_notice_not_updated", channel=channel, error=type(error).__name__)
-
-
-def post_notice(client: WebClient, channel: str, assessment: DeployAssessment,
-                buckets: MethodBuckets | None = None) -> str:
-    """Post it (within chat.postMessage's budget for the process); returns the message ts."""
-    rendered = render_notice(assessment)
-    if buckets is not None:
-        buckets.acquire("chat.postMessage")
-    answer = client.chat_postMessage(channel=channel, text=rendered.text, blocks=rendered.blocks)
-    return str(answer["ts"])
+def without_button(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The notice as posted minus its button and the line about it: what a retired notice keeps."""
+    return [b for b in blocks if not str(b.get("block_id", "")).startswith(BUTTON_BLOCKS)]

@@ -16,6 +16,7 @@ from bot.app.service import Service
 from bot.app.views import View
 from bot.slack.channels import ChannelNames
 from bot.slack.groups import UserGroups
+from bot.slack.notice_keeper import NoticeKeeper
 from bot.slack.notifier import SlackNotifier
 from bot.slack.permalinks import MessageLink
 from commands.model import Command
@@ -29,6 +30,7 @@ class SlackFrontEnd:
     groups: UserGroups | None = None
     restarts: Executor | None = None  # None: on the listener's own thread
     channels: ChannelNames | None = None  # replies name a channel by its name
+    notices: NoticeKeeper | None = None  # deploy notices: whose button is still offered
 
     def may_restart(self, work: Callable[..., None], *args: Any) -> None:
         """Run `work`, which may run a restart, on the restarts' pool."""

@@ -34,9 +34,9 @@ from bot.runner.processes import ProcessRuns
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.approver_dms import ApproverDMs
 from bot.slack.channels import ChannelNames
-from bot.slack.deploy_notice import post_notice
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.groups import UserGroups
+from bot.slack.notice_keeper import NoticeKeeper
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import MethodBuckets, SharedPacing, paced_client, retrying_client
 from bot.slack.sweeper import EVERY_S, ExpirySweeper, MarksShown
@@ -46,6 +46,7 @@ from bot.slack.work_process import HandToSlackWork, SlackWorkProcess
 from bot.store import SqlStore
 from bot.store.incidents import incidents_for
 from bot.store.liveness import LapsedRuns, SqlLiveness
+from bot.store.notices import notices_for
 from bot.store.shared import MemoryShared, Shared, SqlShared
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class _Slack:
     work: ThreadPoolExecutor
     restarts: Executor
     incidents: IncidentStore
+    notices: NoticeKeeper
 
 
 def build_serving(
@@ -129,8 +131,7 @@ def build_serving(
             notifier.show(request_id, service.get_request(request_id), follow_up=False)
         calls, buckets, shared = made.calls, made.buckets, made.shared
         webhook = DeployWebhook(settings.slack.webhook_secret, lambda: _refreshed(service).inventory,
-                                lambda: service.policy,
-                                lambda channel, assessment: post_notice(calls, channel, assessment, buckets), shared)
+                                lambda: service.policy, made.notices.post, shared)
         serving = Serving(asgi=Starlette(), bolt=made.bolt, runtime=runtime, notifier=notifier, metrics=metrics,
                           work=made.work, restarts=made.restarts)
         serving.asgi = create_app(bolt=None if socket_mode else made.bolt, webhook=webhook, mcp=mcp,
@@ -145,7 +146,8 @@ def build_serving(
             runtime.on_close(handler.close)  # before the work shuts down: no new events meanwhile
         lapsed = LapsedRuns(SqlLiveness(service.store)) if isinstance(service.store, SqlStore) else None
         sweeper = ExpirySweeper(service, notifier, shared, settings.owner or process_owner(settings.replica),
-                                every_s=sweep_every_s, replica=settings.replica, lapsed=lapsed)
+                                every_s=sweep_every_s, replica=settings.replica, lapsed=lapsed,
+                                notices=made.notices)
         serving.sweeper = sweeper.start()
         runtime.on_close(sweeper.stop)
         serving.watch = start_watch(runtime, made.incidents, calls, buckets, shared,
@@ -233,13 +235,17 @@ def _build_slack(
         work = ThreadPoolExecutor(max_workers=work_threads, thread_name_prefix="slack-work")
         runtime.on_close(lambda: work.shutdown(wait=True))
         calls = retrying_client(client)  # every call but the Notifier's (which paces itself) waits out a 429
-        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels)
+        notices = NoticeKeeper(calls, notices_for(service.store), notifier.permalinks.of_request, clock=service.clock,
+                               buckets=buckets,
+                               request_state=lambda request_id: service.store.get(request_id).state.value)
+        front = SlackFrontEnd(service, notifier, UserGroups(calls, lambda: service.policy), restarts, channels,
+                              notices=notices)
         incidents = service.incidents or incidents_for(service.store)
         bolt = build_bolt_app(slack, calls, front, work, socket_mode=socket_mode, incidents=incidents, verify=verify)
     except BaseException:
         runtime.close()
         raise
-    return _Slack(runtime, notifier, shared, calls, buckets, bolt, work, restarts, incidents)
+    return _Slack(runtime, notifier, shared, calls, buckets, bolt, work, restarts, incidents, notices)
 
 
 def _refreshed(service: Service) -> Service:

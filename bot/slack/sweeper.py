@@ -6,7 +6,8 @@ exactly one caller), so replicas never double-post. The same round marks interru
 runner is gone, and updates their message (not a new post): a process of this machine that no
 longer exists, or, on any machine, a runner that stopped renewing its run's liveness record
 (bot/store/liveness.py), so a replica beside a killed one, or a machine lost, does not wait for a
-restart to say so."""
+restart to say so. And it keeps the deploy notices honest (bot/slack/notice_keeper.py): one a day
+old that nobody used loses its button, and a used one shows how its restart ended."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bot.app.heartbeat import wall_now
 from bot.app.records import FINAL_STATES, Request, RequestState
 from bot.app.service import Service
 from bot.bootstrap import reap_dead_local_runs
+from bot.slack.notice_keeper import NoticeKeeper
 from bot.slack.notifier import SlackNotifier
 
 if TYPE_CHECKING:
@@ -52,7 +54,8 @@ class MarksShown:
 class ExpirySweeper:
     def __init__(self, service: Service, notifier: SlackNotifier, shared: Shared, owner: str, *,
                  every_s: float = EVERY_S, clock: Callable[[], datetime] | None = None,
-                 replica: str | None = None, lapsed: LapsedRuns | None = None) -> None:
+                 replica: str | None = None, lapsed: LapsedRuns | None = None,
+                 notices: NoticeKeeper | None = None) -> None:
         self._service = service
         self._notifier = notifier
         self._shared = shared
@@ -61,6 +64,7 @@ class ExpirySweeper:
         self._clock = clock or service.clock
         self._replica = replica  # this machine's name: its dead processes' runs are reaped by pid
         self._lapsed = lapsed  # runs on any machine whose liveness record lapsed
+        self._notices = notices  # deploy notices: a day old, or their restart ended
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="slack-expiry-sweeper", daemon=True)
 
@@ -95,6 +99,8 @@ what expired since; the expired ids shown by this replica."""
                 shown.append(request.id)
         if shown:
             log.info("expired_shown", request_ids=shown)
+        if self._notices is not None:
+            self._notices.sweep(self._owner)
         return shown
 
     def _show_unshown_ends(self, recent: list[Request], now: datetime) -> None:

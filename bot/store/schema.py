@@ -213,3 +213,24 @@ incidents = Table(  # the health watch (bot/app/watch): one open per site, host 
     UniqueConstraint("open_key"),
     Index("ix_incidents_site_opened_at", "site", "opened_at"),
 )
+
+deploy_notices = Table(  # each posted deploy notice and what became of its button (bot/store/notices.py)
+    "deploy_notices",
+    metadata,
+    Column("channel", String(32), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("site", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("rung", String(16), nullable=False),  # the restart its button offered
+    Column("posted_at", UtcDateTime, nullable=False),
+    Column("text", Text, nullable=False),  # as posted, without the button: what a retired notice shows
+    Column("blocks", Json, nullable=False),
+    Column("retired_why", String(16), nullable=True),  # 'used' or 'too_old'; NULL while it offers the button
+    Column("retired_by", String(200), nullable=True),  # who used it, or the sweeper that retired it
+    Column("retired_at", UtcDateTime, nullable=True),
+    Column("request_id", String(16), ForeignKey("requests.id"), nullable=True),  # the request it started
+    Column("shown", String(32), nullable=True),  # what its last update showed: 'too_old' or the request's state
+    PrimaryKeyConstraint("channel", "ts"),
+    CheckConstraint("retired_why IN ('used', 'too_old')", name="retired_why"),
+    Index("ix_deploy_notices_posted_at", "posted_at"),
+)
