@@ -179,9 +179,11 @@ def run_plan(
     slots: HostSlots | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    before_wave: Callable[[Sequence[str]], None] | None = None,
 ) -> RunReport:
     """`stop` set (Ctrl-C, SIGTERM): no further host starts, in this wave or a later one; the hosts
-    already started finish (each within its own deadline) and the rest are reported untouched."""
+    already started finish (each within its own deadline) and the rest are reported untouched.
+    `before_wave` is told each wave's hosts before any of them starts (bot.app.hosts_record)."""
     if plan.rung == Rung.SERVER:  # unreachable by policy; a second lock on the door
         raise ValueError("the server rung is never executed")
     site = inventory.sites.get(plan.site)
@@ -206,6 +208,8 @@ def run_plan(
                          hooks, drain.before if drain else None, drain.after if drain else None)
                 for name in wave
             ]
+            if before_wave is not None:
+                before_wave(wave)
             upcoming = waves[index + 1] if index + 1 < len(waves) else ()
             ran = _run_wave(jobs, slots, tell, partial(_connect_ahead, executor, inventory, upcoming, slots, stop),
                             stop)

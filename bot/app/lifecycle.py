@@ -16,6 +16,7 @@ from bot.app.errors import AspresetError, ConfigError, ExecutionError, NotAllowe
 from bot.app.events import EventKind
 from bot.app.execution import HostSlots, resume_command, run_plan
 from bot.app.heartbeat import Heartbeat
+from bot.app.hosts_record import HostsRecord
 from bot.app.notifications import Notifications
 from bot.app.ports import Clock, DrainHooks, Executor, RunLiveness, RunsApart, Store
 from bot.app.present import decision_dict, person, plan_view, refusal_view
@@ -343,11 +344,13 @@ class Requests:
             return self._view(req, f"{request_id} is already {req.state.value}: nothing more was run")
         started = store.get(request_id)
         self.notifications.tell(EventKind.STARTED, started)
-        seen = _HostsSeen(self.notifications.host_progress(started, the_plan))
+        record = HostsRecord(store, request_id)
+        seen = _HostsSeen(self.notifications.host_progress(started, the_plan), record)
         try:
-            with Heartbeat(self.liveness, request_id, self.owner):
+            with Heartbeat(self.liveness, request_id, self.owner), record:
                 report = run_plan(the_plan, self.inventory, self.executor, request_id, self.command_timeout_s,
-                                  hooks=self.hooks, slots=self.slots, progress=seen, stop=self.stop)
+                                  hooks=self.hooks, slots=self.slots, progress=seen, stop=self.stop,
+                                  before_wave=record.wave)
         except KeyboardInterrupt:  # the operator stopped waiting: record what is known, then let it end
             store.finish(request_id, RequestState.INTERRUPTED, seen.known(the_plan), self.clock())
             self.notifications.tell(EventKind.FINISHED, store.get(request_id))
@@ -370,8 +373,9 @@ class _HostsSeen:
     """Passes the rollout's progress on and remembers it, so a run abandoned mid-wave is recorded
     with the hosts that finished, the ones still restarting and the ones never started."""
 
-    def __init__(self, progress: Callable[[str, str, HostOutcome | None], None]) -> None:
+    def __init__(self, progress: Callable[[str, str, HostOutcome | None], None], record: HostsRecord) -> None:
         self._progress = progress
+        self._record = record  # the same, in the store, for a run cut off hard
         self.started: list[str] = []
         self.finished: list[HostOutcome] = []
 
@@ -380,6 +384,7 @@ class _HostsSeen:
             self.started.append(host)
         elif outcome is not None:
             self.finished.append(outcome)
+            self._record.finished(outcome)
         self._progress(kind, host, outcome)
 
     def known(self, the_plan: Plan) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.app.errors import ExecutionError
+from bot.app.interrupted import interrupted_next_step, known_hosts
 from bot.app.records import AuditEvent, Request, RequestState
 from bot.app.results import StatusResult
 from bot.app.views import (
@@ -95,6 +96,15 @@ def plan_view(plan: Plan, decision: Decision | Mapping[str, Any], policy: Policy
 def request_view(req: Request, policy: Policy, message: str = "", *, ran_now: bool = False) -> RequestView:
     result = dict(req.result or {})
     plan = Plan.from_dict(req.plan) if req.plan else None
+    known = known_hosts(req.hosts, req.result, plan) if req.state == RequestState.INTERRUPTED else None
+    if known is not None:
+        hosts = known.host_views(req.rung.value, plan.method if plan else "")
+    else:
+        hosts = [HostResultView.model_validate(h) for h in result.get("hosts", ())] + [
+            HostResultView(host=name, rung=req.rung.value, method=plan.method if plan else "", outcome="skipped",
+                           error=f"not started: the rollout stopped at {result.get('stopped_at')}")
+            for name in result.get("untouched", ())
+        ]
     return RequestView(
         id=req.id,
         state=req.state.value,
@@ -117,18 +127,15 @@ def request_view(req: Request, policy: Policy, message: str = "", *, ran_now: bo
         deny_reason=req.deny_reason,
         plan=plan_view(plan, req.decision, policy) if plan is not None else None,
         decision=decision_view(req.decision, policy) if req.decision else None,
-        hosts=[HostResultView.model_validate(h) for h in result.get("hosts", ())] + [
-            HostResultView(host=name, rung=req.rung.value, method=plan.method if plan else "", outcome="skipped",
-                           error=f"not started: the rollout stopped at {result.get('stopped_at')}")
-            for name in result.get("untouched", ())
-        ],
-        untouched=list(result.get("untouched", ())),
-        resume=result.get("resume"),
-        retry=result.get("retry"),
+        hosts=hosts,
+        untouched=known.untouched if known else list(result.get("untouched", ())),
+        in_flight=known.in_flight if known else [],
+        resume=known.resume if known else result.get("resume"),
+        retry=known.retry if known else result.get("retry"),
         error=result.get("error"),
         message=message,
         ran_now=ran_now,
-        next_step=next_step(req),
+        next_step=interrupted_next_step(req.site, known) if known else next_step(req),
     )
 
 
@@ -143,13 +150,7 @@ def next_step(req: Request) -> str | None:
         return f"fix the failed host, then resume the rollout with `{resume}` (the hosts not yet restarted)"
     if req.state in (RequestState.FAILED, RequestState.PARTIALLY_FAILED):
         return f"see each host's error; `/recycle status {req.site}` shows where the hosts stand now"
-    if req.state == RequestState.INTERRUPTED and resume:
-        return (f"it was stopped before every host started: check `/recycle status {req.site}`, then go on "
-                f"with `/{resume}` (the hosts not yet restarted)")
-    if req.state == RequestState.INTERRUPTED:
-        return (f"the bot stopped while this ran: check `/recycle status {req.site}` before asking again; "
-                "it is never re-run by itself")
-    return None
+    return None  # interrupted: bot.app.interrupted says it, host by host
 
 
 def refusal_view(what: str, decision: Decision, policy: Policy) -> RefusalView:

@@ -68,7 +68,7 @@ class HostResultView(Model):
     host: str
     rung: str
     method: str
-    outcome: str  # succeeded | failed | skipped
+    outcome: str  # succeeded | failed | skipped | unknown (restarting when its run was cut off)
     pids_before: list[int] = Field(default_factory=list)
     pids_after: list[int] = Field(default_factory=list)
     appdomain_before: str | None = None
@@ -113,8 +113,11 @@ class RequestView(Model):
     decision: DecisionView | None = None
     hosts: list[HostResultView] = Field(default_factory=list)  # per-host results once it ran
     untouched: list[str] = Field(default_factory=list)  # hosts a stopped rollout never started
+    in_flight: list[str] = Field(default_factory=list)  # interrupted: restarting when it was cut off (state unknown)
     resume: str | None = None  # the command (after `aspreset ` or `/recycle `) that restarts the untouched hosts
-    retry: str | None = None  # the command that repeats every failed host (and only those)
+    # the command that repeats every failed host (and only those); for an interrupted run, every host
+    # not known to have succeeded (the unknown, failed and never started ones)
+    retry: str | None = None
     error: str | None = None  # why a run failed before reaching any host
     message: str = ""  # what this reply adds ("approval counted (1 of 2)", "already handled")
     ran_now: bool = False  # this very call ran the restart (exactly one caller per request does)

@@ -89,21 +89,28 @@ def rollout_text(req: RequestView, prefix: str = SHELL) -> list[str]:
     """Where a rollout stopped, in a line or two: `2 of 5 ok; web03 failed; 2 untouched (web04, web05)`."""
     if not req.untouched and all(h.outcome == "succeeded" for h in req.hosts):
         return []
-    ran = [h for h in req.hosts if h.outcome != "skipped"]
+    ran = [h for h in req.hosts if h.outcome not in ("skipped", "unknown")]
     ok = sum(1 for h in ran if h.outcome == "succeeded")
-    parts = [f"{ok} of {len(ran) + len(req.untouched)} ok"]
+    parts = [f"{ok} of {len(ran) + len(req.in_flight) + len(req.untouched)} ok"]
     failed = [h.host for h in ran if h.outcome != "succeeded"]
     if failed:
-        parts.append(", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "") + " failed")
+        parts.append(_some(failed) + " failed")
+    if req.in_flight:
+        parts.append(f"{_some(req.in_flight)} state unknown (restarting when the run was cut off)")
     if req.untouched:
-        more = " ..." if len(req.untouched) > 5 else ""
-        parts.append(f"{len(req.untouched)} untouched ({', '.join(req.untouched[:5])}{more})")
+        parts.append(f"{len(req.untouched)} untouched ({_some(req.untouched)})")
     lines = ["; ".join(parts)]
     if req.resume:
         lines.append(f"resume with: {typed(prefix, req.resume)}")
-    if req.retry:
+    if req.retry and req.state == "interrupted":
+        lines.append(f"finish the hosts not known to be done with: {typed(prefix, req.retry)}")
+    elif req.retry:
         lines.append(f"retry the failed hosts with: {typed(prefix, req.retry)}")
     return lines
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
 
 
 def decision_text(decision: DecisionView) -> str:
@@ -142,6 +149,8 @@ def request_text(req: RequestView, prefix: str = SHELL) -> str:
 
 
 def host_text(host: HostResultView) -> str:
+    if host.outcome == "unknown":
+        return f"  {host.host}: STATE UNKNOWN: {host.error}"
     if host.outcome != "succeeded":
         return f"  {host.host}: {host.outcome.upper()} {host.error or ''} [{host.error_code}]".rstrip()
     pids = f"PIDs {_processes(host, 'before')} -> {_processes(host, 'after')}"

@@ -14,9 +14,10 @@ def add_run_one(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-one", action="store_true", help=argparse.SUPPRESS)  # started by the front end
 
 
-def runner_argv(command: str, args: argparse.Namespace) -> list[str]:
-    """This command again, as a runner, with the same files (the environment is inherited)."""
-    argv = [sys.executable, "-m", "bot.cli", command, "--run-one"]
+def runner_argv(command: str, args: argparse.Namespace, role: str = "--run-one") -> list[str]:
+    """This command again, as a runner (or another `role` its front end starts: `--slack-work`), with
+    the same files (the environment is inherited)."""
+    argv = [sys.executable, "-m", "bot.cli", command, role]
     for option in ("config", "policy", "inventory", "db"):
         value = getattr(args, option, None)
         if value:

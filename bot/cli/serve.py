@@ -1,11 +1,17 @@
 """`aspreset serve [--socket-mode] [--host 127.0.0.1] [--port 3000]`: the Slack front end, the
 deploy webhook and /healthz in one ASGI app under uvicorn. With --socket-mode, Slack's events
 come over a WebSocket the bot opens (no public URL); the HTTP app still serves the webhook.
-SIGINT/SIGTERM stop taking requests, finish the restarts in flight, then exit."""
+SIGINT/SIGTERM stop taking requests, finish the restarts in flight, then exit.
+
+Under this command three kinds of process run: this one (the front end: HTTP, Slack's signature
+check and acks, /healthz, /metrics, the deploy webhook, MCP, the expiry sweeper, the health watch),
+one Slack work process (`--slack-work`: the work after each Slack ack) and runner processes
+(`--run-one`: one restart each), both started by it with the same files."""
 
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import socket
 import sys
@@ -24,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000; 0 picks a free one)")
     add_run_one(parser)  # each restart runs in a runner process of its own (bot/runner)
+    # the work after each Slack ack runs in the Slack work process (bot/slack/work_process.py)
+    parser.add_argument("--slack-work", action="store_true", help=argparse.SUPPRESS)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -34,15 +42,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.run_one:
         return run_one(settings)
+    if args.slack_work:
+        return slack_work(settings(), runner_argv("serve", args))
     return serve(settings(), args.host, args.port, socket_mode=args.socket_mode,
-                 runners=runner_argv("serve", args))
+                 runners=runner_argv("serve", args), slack_work=runner_argv("serve", args, "--slack-work"))
 
 
 def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False,
-          runners: Sequence[str] | None = None) -> int:
+          runners: Sequence[str] | None = None, slack_work: Sequence[str] | None = None) -> int:
     """Serve until SIGINT/SIGTERM (also what `aspreset demo --slack` runs around its simulated farm).
     With `runners` (the command line of one), each restart runs in a runner process apart from this one (bot/runner):
-    the acks and replies here never wait behind a rollout's host threads."""
+    the acks and replies here never wait behind a rollout's host threads. With `slack_work` (the command
+    line of the Slack work process), the work after each Slack ack runs there: this process only acks."""
     import uvicorn
 
     from bot.mcp.http import serve_app
@@ -53,7 +64,8 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
     mcp = serve_app(settings, lambda: serving.service, host=host)
     listener = _listen(host, port)  # before anything starts: a taken port fails fast
     serving = build_serving(settings, socket_mode=socket_mode, mcp=mcp,
-                            mcp_lifespan=mcp.lifespan if mcp is not None else None, runners=runners)
+                            mcp_lifespan=mcp.lifespan if mcp is not None else None, runners=runners,
+                            slack_work=slack_work)
     try:
         if serving.socket_mode is not None:
             serving.socket_mode.connect()  # type: ignore[no-untyped-call]  # its own threads
@@ -61,6 +73,10 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
         slack = "Slack over Socket Mode" if socket_mode else f"Slack at http://{bound_host}:{bound_port}/slack/events"
         served = f"{slack}, POST /hooks/deploy, GET /healthz, GET /metrics"
         served += ", MCP at /mcp" if mcp is not None else ""
+        # what was built so far lives as long as serve: a full collection need not walk it again. Without
+        # this, one gen-2 collection of the front end's ~160,000 objects held every ack in flight
+        # 90-200 ms on the benchmark's machine; after, 1-6 ms (docs/benchmarks.md, Slack ack latency)
+        gc.freeze()
         print(f"aspreset serve: listening on {bound_host}:{bound_port} ({served})", file=sys.stderr, flush=True)
         # log_config=None: uvicorn's records go to the root logger, JSON lines like the rest (bot/logs.py)
         server = uvicorn.Server(uvicorn.Config(serving.asgi, log_level="warning", lifespan="on", log_config=None))
@@ -73,6 +89,13 @@ def serve(settings: Settings, host: str, port: int, *, socket_mode: bool = False
         serving.close()
         listener.close()
     return EXIT_DONE
+
+
+def slack_work(settings: Settings, runners: Sequence[str]) -> int:
+    """Be the Slack work process of the `aspreset serve` that started it (bot/slack/work_child.py)."""
+    from bot.slack.serving import serve_slack_work
+
+    return serve_slack_work(settings, runners)
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:

@@ -58,7 +58,12 @@ def create_app(
             # Bolt's verifier would fail on int() of it: refuse it as Slack's signature check says to
             return JSONResponse({"error": "invalid request"}, status_code=401)
         body = await request.body()
-        answer = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        asked = to_bolt_request(request, body)
+        # Bolt runs a request that says `x-slack-bolt-lazy-only` as its lazy function alone, without
+        # the ack: meant for a process's own hand-over (bot/slack/work_process.py), never for a request
+        # from outside, whose signature does not cover its headers
+        asked.lazy_only, asked.lazy_function_name = False, None
+        answer = await run_in_threadpool(bolt.dispatch, asked)
         return to_starlette_response(answer)
 
     async def deploy_hook(request: Request) -> Response:

@@ -47,9 +47,26 @@ def next_step(view: RequestView, where_approved: str) -> str | None:
         return (f"see each host's error{untouched}; site_status shows where the hosts stand now. A person "
                 "decides whether to resume the rollout")
     if state == "interrupted":
-        return ("the bot stopped while this ran: check site_status before asking again; it is never re-run "
-                "by itself")
+        return interrupted(view)
     return None
+
+
+def interrupted(view: RequestView) -> str:
+    """Which hosts are done, which nobody knows about, and that a person finishes the rest."""
+    done = [h.host for h in view.hosts if h.outcome == "succeeded"]
+    failed = [h.host for h in view.hosts if h.outcome == "failed"]
+    said = [f"finished: {', '.join(done) or 'none'}"]
+    if failed:
+        said.append(f"failed: {', '.join(failed)}")
+    if view.in_flight:
+        said.append(f"restarting when it was cut off, state unknown: {', '.join(view.in_flight)} (site_status "
+                    "shows where they stand)")
+    if view.untouched:
+        said.append(f"never started: {', '.join(view.untouched)}")
+    left = [h.host for h in view.hosts if h.outcome != "succeeded"]
+    todo = (f"a person decides whether to finish it on {', '.join(left)} only (never the hosts already done)"
+            if left else "nothing is left to restart")
+    return f"the bot stopped while this ran; {'; '.join(said)}. It is never re-run by itself: {todo}"
 
 
 def for_assistant(view: RequestView, where_approved: str) -> RequestView:

@@ -137,6 +137,8 @@ def requests(view: RequestListView) -> str:
 def host(view: HostResultView) -> str:
     if view.outcome == "skipped":
         return f"  {view.host}: skipped (not restarted)"
+    if view.outcome == "unknown":
+        return f"  {view.host}: state unknown ({view.error})"
     if view.outcome != "succeeded":
         return f"  {view.host}: FAILED {view.error} [{view.error_code}]"
     out = f"  {view.host}: ok, {view.method}, worker PIDs {view.pids_before} -> {view.pids_after}"

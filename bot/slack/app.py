@@ -3,7 +3,9 @@ verification in HTTP mode, listeners registered per kind (bot/slack/commands.py,
 
 `process_before_response=True` with lazy listeners: each listener's ack function runs inline and
 acks at once, and the lazy function (the real work) is handed to `executor`, which the server
-shuts down with wait=True, so a restart in flight is finished before the process exits."""
+shuts down with wait=True, so a restart in flight is finished before the process exits. Under
+`aspreset serve` the lazy functions go to the Slack work process instead (bot/slack/work_process.py),
+which builds this same app and runs each one there by its name."""
 
 from __future__ import annotations
 
@@ -32,15 +34,17 @@ def web_client(slack: SlackSettings, first_handlers: Sequence[RetryHandler] = ()
 
 def build_bolt_app(
     slack: SlackSettings, client: WebClient, front: SlackFrontEnd, executor: Executor, *, socket_mode: bool = False,
-    incidents: IncidentStore | None = None,
+    incidents: IncidentStore | None = None, verify: bool = True,
 ) -> App:
-    if not socket_mode and not slack.signing_secret:
+    """`verify=False`: no signature check (the Slack work process, whose requests come from the front
+    end that checked them, over a pipe)."""
+    if verify and not socket_mode and not slack.signing_secret:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it "
                           "(Basic Information > App Credentials), or run `aspreset serve --socket-mode`")
     app = App(
         client=client,
         signing_secret=slack.signing_secret or "socket-mode-has-no-signing-secret",
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=verify and not socket_mode,
         process_before_response=True,
         listener_executor=executor,
         name="aspreset",

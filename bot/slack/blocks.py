@@ -135,10 +135,16 @@ def pids(values: list[int]) -> str:
     return ", ".join(str(p) for p in values) if values else "none"
 
 
+HOST_MARK = {"succeeded": ":white_check_mark:", "skipped": ":heavy_minus_sign:", "unknown": ":grey_question:"}
+HOST_WORDS = {"skipped": "not started", "unknown": "state unknown"}
+
+
 def render_host(host: HostResultView) -> str:
-    mark = ":white_check_mark:" if host.outcome == "succeeded" else (
-        ":heavy_minus_sign:" if host.outcome == "skipped" else ":x:")
-    parts = [f"{mark} *{escape(host.host)}* {escape(host.outcome)}", f"{escape(host.rung)} ({escape(host.method)})",
+    mark = HOST_MARK.get(host.outcome, ":x:")
+    head = f"{mark} *{escape(host.host)}* {escape(HOST_WORDS.get(host.outcome, host.outcome))}"
+    if host.outcome in HOST_WORDS:  # it has no result: no PIDs or timings to show
+        return f"{head}\n      {escape(for_chat(host.error))}" if host.error else head
+    parts = [head, f"{escape(host.rung)} ({escape(host.method)})",
              f"PIDs {pids(host.pids_before)} → {pids(host.pids_after)}"]
     if host.appdomain_before or host.appdomain_after:
         parts.append(f"AppDomain {escape(host.appdomain_before or '-')} → {escape(host.appdomain_after or '-')}")
@@ -207,30 +213,40 @@ def render_request(view: RequestView) -> Rendered:
         blocks.append(section(f":x: {escape(for_chat(view.error))}"))
     if view.next_step and state != "awaiting_approval":  # while waiting, the buttons are the next step
         blocks.append(context(f"Next: {escape(for_chat(view.next_step))}"))
-    if state in ("failed", "partially_failed"):
-        elements = [button(retry_label(view.retry), RETRY, view.id, "primary")] if view.retry else []
+    if state in ("failed", "partially_failed", "interrupted"):
+        label = retry_label(view.retry, "left" if state == "interrupted" else "failed") if view.retry else ""
+        elements = [button(label, RETRY, view.id, "primary")] if view.retry else []
         blocks.append({"type": "actions", "block_id": f"failed:{view.id}",
                        "elements": [*elements, button("Status", STATUS, view.site)]})
     return fit(summary(view), blocks, keep_last=len(blocks) - after_hosts)
 
 
-def retry_label(retry: str) -> str:
+def retry_label(retry: str, which: str = "failed") -> str:
     """The Retry button's text: the hosts a retry command names (`recycle SITE --scope RUNG --host
-    HOST ...`), or how many when their names would not fit on a button."""
+    HOST ...`), or how many when their names would not fit on a button. `which`: "failed", or "left"
+    for an interrupted run (every host not known to be done)."""
     words = retry.split()
     hosts = list(itertools.takewhile(lambda w: not w.startswith("--"), words[words.index("--host") + 1:])) \
         if "--host" in words else []
     names = ", ".join(hosts)
-    if not hosts:
-        return "Retry failed hosts"
-    return f"Retry {names}" if len(names) <= 40 else f"Retry the {len(hosts)} failed hosts"
+    if hosts and len(names) <= 40:
+        return f"Finish on {names}" if which == "left" else f"Retry {names}"
+    if which == "left":
+        return f"Finish the {len(hosts)} hosts left" if hosts else "Finish the hosts left"
+    return f"Retry the {len(hosts)} failed hosts" if hosts else "Retry failed hosts"
+
+
+def host_in_short(host: HostResultView) -> str:
+    said = f"{escape(host.host)} {escape(HOST_WORDS.get(host.outcome, host.outcome))}"
+    return said if host.outcome in HOST_WORDS else f"{said}, PIDs {pids(host.pids_before)} → {pids(host.pids_after)}"
 
 
 def summary(view: RequestView) -> str:
     """The notification text: short (a phone shows a line or two), the hosts' PIDs only for a few."""
     text = f"{escape(view.site)}: {escape(view.rung)} restart {escape(view.id)} is {state_text(view.state)}"
     for host in view.hosts[:10]:
-        text += f"; {escape(host.host)} PIDs {pids(host.pids_before)} -> {pids(host.pids_after)}"
+        text += f"; {escape(host.host)} " + (escape(HOST_WORDS[host.outcome]) if host.outcome in HOST_WORDS
+                                             else f"PIDs {pids(host.pids_before)} -> {pids(host.pids_after)}")
     if len(view.hosts) > 10:
         text += f"; …and {len(view.hosts) - 10} more hosts"
     return text
@@ -246,15 +262,15 @@ def follow_up_text(view: RequestView) -> str | None:
     if view.state == "denied":
         text += f": {escape(view.deny_reason or 'no reason given')}"
     if 0 < len(view.hosts) <= 10:
-        text += ": " + "; ".join(f"{escape(h.host)} {escape(h.outcome)}, PIDs {pids(h.pids_before)} → "
-                                 f"{pids(h.pids_after)}" for h in view.hosts)
+        text += ": " + "; ".join(host_in_short(h) for h in view.hosts)
     elif view.hosts:  # a big farm: the counts, and which hosts did not succeed (the message has each host)
         outcomes = Counter(h.outcome for h in view.hosts)
         text += ": " + ", ".join(f"{n} {escape(outcome)}" for outcome, n in sorted(outcomes.items()))
-        failed = [h.host for h in view.hosts if h.outcome == "failed"]
-        if failed:
-            more = f" …and {len(failed) - 20} more" if len(failed) > 20 else ""
-            text += f" (failed: {escape(', '.join(failed[:20]))}{more})"
+        for outcome in ("failed", "unknown"):
+            named = [h.host for h in view.hosts if h.outcome == outcome]
+            if named:
+                more = f" …and {len(named) - 20} more" if len(named) > 20 else ""
+                text += f" ({HOST_WORDS.get(outcome, outcome)}: {escape(', '.join(named[:20]))}{more})"
     if view.next_step and view.state != "succeeded":
         text += f". Next: {escape(for_chat(view.next_step))}"
     return text

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.slack.frontend import SlackFrontEnd
@@ -29,9 +29,15 @@ def home_view(front: SlackFrontEnd, user: str) -> dict[str, Any]:
 
 
 def register(app: App, front: SlackFrontEnd) -> None:
-    @app.event("app_home_opened")
+    def ack_now(ack: Ack) -> None:
+        ack()
+
     def publish(event: dict[str, Any], client: WebClient) -> None:
+        """After the ack (the list is a store read, the view a Web API call): Slack retries an event
+        it has no answer to within 3 s."""
         if event.get("tab") not in (None, "home"):
             return
         user = str(event["user"])
         client.views_publish(user_id=user, view=home_view(front, user))
+
+    app.event("app_home_opened")(ack=ack_now, lazy=[publish])

@@ -185,6 +185,16 @@ class MemoryStore:
                              result=json_copy(result))
             return True
 
+    def record_hosts(self, request_id: str, known: Mapping[str, Any]) -> bool:
+        """While it runs: what is known of its hosts so far, kept as its result. False once it no
+        longer runs."""
+        with self._unit():
+            request = self._known(request_id)
+            if request.state is not RequestState.RUNNING:
+                return False
+            self._save(replace(request, result=json_copy(known)))
+            return True
+
     # -- ending without running ----------------------------------------------------------------
 
     def deny(self, request_id: str, by: str, reason: str, now: datetime) -> bool:
@@ -250,7 +260,7 @@ class MemoryStore:
                 key=lambda r: (r.started_at or now, r.id),
             )
             for request in running:
-                details = rules.interrupted_details(request.owner, request.started_at)
+                details = rules.interrupted_details(request.owner, request.started_at, request.result)
                 self._transition(written, request, RequestState.INTERRUPTED, AuditAction.INTERRUPTED, SYSTEM_ACTOR,
                                  now, details)
             return [r.id for r in running]

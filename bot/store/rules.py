@@ -125,8 +125,11 @@ def denied_details(reason: str) -> dict[str, Any]:
     return {"reason": reason}
 
 
-def interrupted_details(owner: str | None, started_at: datetime | None) -> dict[str, Any]:
-    return {"owner": owner, "started_at": iso(started_at), "noticed_by_pid": os.getpid()}
+def interrupted_details(owner: str | None, started_at: datetime | None,
+                        known: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`known`: what the run had recorded of its hosts (Store.record_hosts), kept in the trail."""
+    details = {"owner": owner, "started_at": iso(started_at), "noticed_by_pid": os.getpid()}
+    return details if known is None else {**details, "known": dict(known)}
 
 
 def log_audit(event: AuditEvent) -> None:

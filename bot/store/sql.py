@@ -271,6 +271,20 @@ class SqlStore:
 
         return self._run(work, write=True)
 
+    def record_hosts(self, request_id: str, known: Mapping[str, Any]) -> bool:
+        """While it runs: what is known of its hosts so far, kept as its result (replaced by the
+        run's own result when it ends). False once it no longer runs: nothing is changed."""
+
+        def work(unit: Unit) -> bool:
+            changed = unit.conn.execute(
+                update(requests)
+                .where(requests.c.id == request_id, requests.c.state == RequestState.RUNNING.value)
+                .values(result=dict(known))
+            )
+            return changed.rowcount == 1
+
+        return self._run(work, write=True)
+
     # -- ending without running ----------------------------------------------------------------
 
     def deny(self, request_id: str, by: str, reason: str, now: datetime) -> bool:
@@ -326,7 +340,8 @@ class SqlStore:
         return self._run(work, write=True)
 
     def mark_interrupted(self, now: datetime, owner: str | None = None, request_id: str | None = None) -> RequestIds:
-        """At start: requests found running -> interrupted (locks released; never re-run). With
+        """At start: requests found running -> interrupted (locks released; never re-run), keeping as
+        result what their runs recorded of their hosts (record_hosts). With
         `owner`, only those that owner claimed (one replica restarting leaves the others' alone);
         with `request_id`, only that one (its runner stopped renewing its liveness)."""
         check_aware(now)
@@ -339,7 +354,7 @@ class SqlStore:
                 query = query.where(requests.c.id == request_id)
             rows = unit.conn.execute(query.order_by(requests.c.started_at, requests.c.id).with_for_update()).all()
             for row in rows:
-                details = rules.interrupted_details(row.owner, row.started_at)
+                details = rules.interrupted_details(row.owner, row.started_at, row.result)
                 transition(unit, row, RequestState.INTERRUPTED, AuditAction.INTERRUPTED, SYSTEM_ACTOR, now, details)
             return [row.id for row in rows]
 

@@ -3,10 +3,15 @@ own), for the tests that start one or two of them against the fake Slack."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,3 +54,29 @@ def running_message(fake_slack, after: str | None = None) -> str:  # type: ignor
                             and "apppool restart" in c.body.get("text", "") and "is running" in c.body.get("text", "")
                             and (c.body.get("ts") or c.answer["ts"]) != after), None), what="the run")
     return str(running.body.get("ts") or running.answer["ts"])
+
+
+def slack_work_pid(serve_pid: int, other_than: int | None = None, deadline_s: float = 60.0) -> int:
+    """The process id of `aspreset serve`'s Slack work process (its child started with
+    `--slack-work`), once it runs (another than `other_than`, after a restart)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        for child in Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split():
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:  # it ended meanwhile
+                continue
+            if b"--slack-work" in argv and int(child) != other_than:
+                return int(child)
+        assert time.monotonic() < deadline, f"no Slack work process under serve ({serve_pid}) within {deadline_s} s"
+        threading.Event().wait(0.02)  # a child appears without telling anyone: look again shortly
+
+
+def queued_for(pid: int) -> int:
+    """Bytes written to the process's stdin (a pipe) that it has not read yet (Linux: FIONREAD on
+    the pipe opened again through /proc)."""
+    fd = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    finally:
+        os.close(fd)

@@ -3,8 +3,9 @@ Slack, A on "machine-a" (its config names it so) and B on this machine: a reques
 approved with a click through B updates one message; the same signed deploy webhook sent to A and
 then B is refused the second time; machine A lost mid-run (its serve and the run's runner process
 killed hard) lets B mark the run interrupted and update its message, from the run's liveness record
-alone (no process id of machine A means anything on B); a serve killed hard mid-run does not stop its
-run: the runner process finishes and records it."""
+alone (no process id of machine A means anything on B), with each host's known state (web01 done
+with its PIDs, web02's unknown) and a button that finishes web02 only; a serve killed hard mid-run
+does not stop its run: the runner process finishes and records it."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from serve_processes import running_message, serve
 from slack_http import ALICE, BOB, SIGNING_SECRET, WEBHOOK_SECRET, SlackSender, deploy_hook
 from slack_messages import approval_message, buttons
 
-from bot.app.records import RequestState
+from bot.app.records import Request, RequestState
 from bot.sim.cli import inventory_toml
-from bot.slack.blocks import APPROVE
+from bot.slack.blocks import APPROVE, RETRY
 from bot.store import SqlStore
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -57,14 +58,17 @@ def test_two_serve_processes_share_one_message_one_webhook_and_an_interrupted_ru
         again = deploy_hook(url_b, WEBHOOK_SECRET, body, timestamp=stamp)
         assert again.status == 409 and again.json()["error"] == "replayed"
 
-        # machine A lost mid-run (its serve and the run's runner killed hard): B marks it interrupted once
-        # its liveness record lapses, and updates its message
-        for sim in farm.hosts.values():
-            sim.inject_latency(0.5)
+        # machine A lost mid-run (its serve and the run's runner killed hard) once web01 finished and
+        # while web02 recycles: B marks it interrupted once its liveness record lapses, and updates its
+        # message with what is known of each host
+        farm.host("web02").inject_hang(["apppool"])
         assert via_a.command(ALICE, "shop-web --scope apppool").status == 200
         message_ts = running_message(fake_slack)
         with SqlStore(pg_url) as store:
-            [run] = store.list(state=RequestState.RUNNING)
+            deadline = time.monotonic() + 60
+            while not (run := _web01_recorded(store)):
+                assert time.monotonic() < deadline, "web01's end was not recorded"
+                time.sleep(0.05)  # the poll interval of a wait with a deadline
         host, _, runner_pid = (run.owner or "").rpartition("/")
         assert host == "machine-a" and int(runner_pid) != process_a.pid, "the run is its runner's, on machine A"
         process_a.send_signal(signal.SIGKILL)
@@ -75,8 +79,17 @@ def test_two_serve_processes_share_one_message_one_webhook_and_an_interrupted_ru
                                 and "interrupted" in c.body.get("text", "")), None),
             timeout=120, what="B marking A's run interrupted on its message")
         assert "interrupted" in updated.text_everywhere
+        web01 = next(h for h in (run.result or {})["hosts"] if h["host"] == "web01")
+        shown = updated.text_everywhere
+        assert "*web01* succeeded" in shown and f"PIDs {web01['pids_before'][0]} → {web01['pids_after'][0]}" in shown
+        assert "*web02* state unknown" in shown
+        [finish] = [b for b in buttons(updated) if b["action_id"] == RETRY]
+        assert finish["text"]["text"] == "Finish on web02" and finish["value"] == run.id
+        farm.host("web02").clear_faults()
 
         # B killed hard mid-run: its runner finishes the run and records it
+        for sim in farm.hosts.values():
+            sim.inject_latency(0.5)
         assert via_b.command(ALICE, "shop-web --scope apppool").status == 200
         running_message(fake_slack, after=message_ts)
         process_b.send_signal(signal.SIGKILL)
@@ -91,4 +104,11 @@ def test_two_serve_processes_share_one_message_one_webhook_and_an_interrupted_ru
         assert [h["outcome"] for h in (ended.result or {})["hosts"]] == ["succeeded", "succeeded"]
         for sim in farm.hosts.values():
             sim.inject_latency(0.0)
+
+
+def _web01_recorded(store: SqlStore) -> Request | None:
+    """The running request once its record names web01 finished (bot.app.hosts_record)."""
+    running = store.list(state=RequestState.RUNNING, limit=1)
+    done = [h["host"] for h in (running[0].result or {}).get("hosts", ())] if running else []
+    return running[0] if done == ["web01"] else None
 

@@ -101,3 +101,25 @@ def test_a_bot_killed_inside_a_write_transaction_leaves_the_database_usable(stor
     with SqlStore(store_url) as restarted:
         assert restarted.claim_for_run(request.id, at(1), owner="bot-b") is True
         assert restarted.get(request.id).owner == "bot-b"
+
+
+def test_what_a_run_recorded_of_its_hosts_is_what_its_interruption_keeps_and_only_while_it_runs(
+    store: Store,
+) -> None:
+    new = new_request(hosts=("web1", "web2", "web3"), approvals_needed=0)
+    request = store.create_request(new, locks_of(new), T0)
+    assert store.record_hosts(request.id, {"hosts": [], "dispatched": ["web1"]}) is False, "not running yet"
+    store.claim_for_run(request.id, at(1), owner="runner-1")
+    web1 = {"host": "web1", "rung": "apppool", "method": "recycle", "outcome": "succeeded",
+            "pids_before": [4100], "pids_after": [4200]}
+
+    assert store.record_hosts(request.id, {"hosts": [], "dispatched": ["web1"]}) is True
+    assert store.record_hosts(request.id, {"hosts": [web1], "dispatched": ["web1", "web2"]}) is True
+    assert store.get(request.id).state is RequestState.RUNNING
+    assert store.mark_interrupted(at(2), request_id=request.id) == [request.id]
+
+    interrupted = store.get(request.id)
+    assert interrupted.result == {"hosts": [web1], "dispatched": ["web1", "web2"]}
+    assert store.audit(request_id=request.id)[-1].details["known"] == interrupted.result
+    assert store.record_hosts(request.id, {"hosts": [], "dispatched": []}) is False, "an ended run is left alone"
+    assert store.get(request.id).result == interrupted.result
