@@ -113,7 +113,7 @@ class NoticeKeeper:
                 notice = self._notices.get(channel, ts)
                 if notice is None or notice.offered:
                     return False
-                target = TOO_OLD if notice.retired_why == TOO_OLD else self._request_state(notice)
+                target = TOO_OLD if self._too_old(notice) else self._request_state(notice)
                 if target is None or target == notice.shown:
                     return False
                 if self._notices.mark_shown(channel, ts, notice.shown, target):
@@ -132,6 +132,13 @@ class NoticeKeeper:
                 self._notices.mark_shown(channel, ts, target, notice.shown)
             return False
         return True
+
+    def _too_old(self, notice: PostedNotice) -> bool:
+        """Retired for age; or used a day ago by a click that never made its request (its process
+        died first): nothing will ever end, so it says it is too old."""
+        abandoned = notice.request_id is None and notice.retired_at is not None \
+            and self._clock() - notice.retired_at > LIFETIME
+        return notice.retired_why == TOO_OLD or abandoned
 
     def _request_state(self, notice: PostedNotice) -> str | None:
         if notice.request_id is None:

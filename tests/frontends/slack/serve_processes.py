@@ -47,12 +47,12 @@ def serve(fake_slack, inventory: Path, db_url: str, workdir: Path, replica: str 
             process.stderr.close()
 
 
-def running_message(fake_slack, after: str | None = None) -> str:  # type: ignore[no-untyped-def]
-    """The ts of the apppool restart's message once it says running (another than `after`)."""
+def running_message(fake_slack, *after: str) -> str:  # type: ignore[no-untyped-def]
+    """The ts of the apppool restart's message once it says running (another than those `after`)."""
     running = fake_slack.wait_for(
         lambda calls: next((c for c in calls if c.method in ("chat.postMessage", "chat.update")
                             and "apppool restart" in c.body.get("text", "") and "is running" in c.body.get("text", "")
-                            and (c.body.get("ts") or c.answer["ts"]) != after), None), what="the run")
+                            and (c.body.get("ts") or c.answer["ts"]) not in after), None), what="the run")
     return str(running.body.get("ts") or running.answer["ts"])
 
 

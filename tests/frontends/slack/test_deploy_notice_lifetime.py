@@ -13,6 +13,8 @@ from slack_http import ALICE, BOB, CAROL, WEBHOOK_SECRET, deploy_hook
 from slack_messages import approval_message, buttons, reply_saying
 
 from bot.slack.blocks import APPROVE
+from bot.slack.notice_keeper import SETTLED
+from bot.store.notices import USED, notices_for
 
 CONFIG_ONLY = {"site": "shop-web", "version": "2.4.1", "environment": "prod",
                "changed_files": ["App_Config/connectionStrings.config"], "deployed_by": "azure-devops"}
@@ -130,6 +132,23 @@ def test_a_notice_nobody_used_is_retired_by_the_sweeper_after_a_day_once(start_b
     assert reply.body["response_type"] == "ephemeral"
     assert bot.service.store.list() == [] and all(sim.received == [] for sim in farm.hosts.values())
     assert len(_updates(fake_slack, ts)) == 1
+
+
+def test_a_button_taken_by_a_click_whose_process_died_before_its_request_existed_is_retired_after_a_day(
+        start_bot, fake_slack, farm, clock):
+    bot = start_bot(clock=clock, sweep_every_s=NEVER)
+    notice, _ = _post_notice(bot, fake_slack)
+    ts = notice.answer["ts"]
+    notices = notices_for(bot.service.store)
+    assert notices.retire("C0SHOP", ts, USED, ALICE, clock())  # what a click does first; then its process died
+    clock.advance(hours=23)
+    bot.serving.sweeper.sweep_once()
+    assert _updates(fake_slack, ts) == []  # not a day yet: for all the store says, it is still planning
+    clock.advance(hours=2)
+    bot.serving.sweeper.sweep_once()
+    [retired] = _updates(fake_slack, ts)
+    assert OLD_NOTE in retired.text_everywhere and not buttons(retired)
+    assert notices.unsettled(clock(), SETTLED) == []  # the sweeper is done with it
 
 
 def test_a_click_on_a_day_old_notice_the_sweeper_has_not_reached_retires_it_and_runs_nothing(

@@ -4,8 +4,8 @@ approved with a click through B updates one message; the same signed deploy webh
 then B is refused the second time; machine A lost mid-run (its serve and the run's runner process
 killed hard) lets B mark the run interrupted and update its message, from the run's liveness record
 alone (no process id of machine A means anything on B), with each host's known state (web01 done
-with its PIDs, web02's unknown) and a button that finishes web02 only; a serve killed hard mid-run
-does not stop its run: the runner process finishes and records it."""
+with its PIDs, web02's unknown) and a button that, clicked through B, restarts web02 only; a serve
+killed hard mid-run does not stop its run: the runner process finishes and records it."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from slack_messages import approval_message, buttons
 
 from bot.app.records import Request, RequestState
 from bot.sim.cli import inventory_toml
+from bot.sim.farm import Farm
 from bot.slack.blocks import APPROVE, RETRY
 from bot.store import SqlStore
 
@@ -85,13 +86,26 @@ def test_two_serve_processes_share_one_message_one_webhook_and_an_interrupted_ru
         assert "*web02* state unknown" in shown
         [finish] = [b for b in buttons(updated) if b["action_id"] == RETRY]
         assert finish["text"]["text"] == "Finish on web02" and finish["value"] == run.id
+
+        # its button, clicked through B: a new request for web02 alone; web01 is not recycled again
         farm.host("web02").clear_faults()
+        web01_recycles = _pool_recycles(farm, "web01")
+        assert via_b.click(ALICE, RETRY, run.id, "C0SHOP", message_ts).status == 200
+        finished = fake_slack.wait_for(
+            lambda calls: next((c for c in calls if c.method in ("chat.postMessage", "chat.update")
+                                and "apppool restart" in c.body.get("text", "") and " is succeeded" in c.body["text"]
+                                and run.id not in c.body["text"] and "web01" not in c.body["text"]), None),
+            timeout=60, what="the finish's result")
+        with SqlStore(pg_url) as store:
+            [follow_up] = store.list(site="shop-web", limit=1)
+        assert list(follow_up.hosts) == ["web02"] and follow_up.reason == f"retry of {run.id}"
+        assert follow_up.id in finished.body["text"] and _pool_recycles(farm, "web01") == web01_recycles
 
         # B killed hard mid-run: its runner finishes the run and records it
         for sim in farm.hosts.values():
             sim.inject_latency(0.5)
         assert via_b.command(ALICE, "shop-web --scope apppool").status == 200
-        running_message(fake_slack, after=message_ts)
+        running_message(fake_slack, message_ts, str(finished.body.get("ts") or finished.answer["ts"]))
         process_b.send_signal(signal.SIGKILL)
         process_b.wait(timeout=30)
         with SqlStore(pg_url) as store:
@@ -104,6 +118,10 @@ def test_two_serve_processes_share_one_message_one_webhook_and_an_interrupted_ru
         assert [h["outcome"] for h in (ended.result or {})["hosts"]] == ["succeeded", "succeeded"]
         for sim in farm.hosts.values():
             sim.inject_latency(0.0)
+
+
+def _pool_recycles(farm: Farm, host: str) -> int:
+    return sum(1 for r in farm.host(host).received if r.operation == "apppool")
 
 
 def _web01_recorded(store: SqlStore) -> Request | None:
