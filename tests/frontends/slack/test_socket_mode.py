@@ -4,6 +4,7 @@ command envelope at once, and the work after the ack posts and updates the reque
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from slack_http import ALICE, BOB
 from slack_messages import approval_message, buttons
 
 from bot.config import Settings, SlackSettings, WinRMSettings
+from bot.sim.cli import inventory_toml
 from bot.slack.serving import build_serving
 from bot.winrm.executor import WinRMExecutor
 from policies.files import load_policy
@@ -29,12 +31,25 @@ def socket_fake(fake_slack) -> Iterator[FakeSocketMode]:
 
 
 
-def test_a_slash_command_over_socket_mode_is_acked_and_runs(fake_slack, socket_fake, farm, tmp_path):
+@pytest.mark.parametrize("apart", [False, True], ids=["in-process", "slack-work-process"])
+def test_a_slash_command_over_socket_mode_is_acked_and_runs(fake_slack, socket_fake, farm, tmp_path, monkeypatch,
+                                                           apart):
+    """`apart`: as `aspreset serve` runs it, the work after each ack in its Slack work process (a real
+    `aspreset serve --slack-work` with the same files), the events still taken and acked here."""
     slack = SlackSettings(bot_token=fake_slack.token, app_token="xapp-test-token", api_base_url=fake_slack.base_url)
+    db_url = f"sqlite:///{tmp_path / 'aspreset.db'}"
     settings = Settings.of(load_policy(EXAMPLES / "policy.toml"), farm.client_inventory(), workdir=tmp_path,
-                           db_url=f"sqlite:///{tmp_path / 'aspreset.db'}", winrm=WinRMSettings(command_timeout_s=20),
-                           owner="socket", slack=slack)
-    serving = build_serving(settings, socket_mode=True, executor=WinRMExecutor(max_parallel=4))
+                           db_url=db_url, winrm=WinRMSettings(command_timeout_s=20), owner="socket", slack=slack)
+    work = None
+    if apart:
+        inventory = tmp_path / "farm.toml"
+        inventory.write_text(inventory_toml(farm.client_inventory()), encoding="utf-8")
+        for name, value in {"SLACK_BOT_TOKEN": fake_slack.token, "SLACK_API_BASE_URL": fake_slack.base_url}.items():
+            monkeypatch.setenv(name, value)  # the work process's environment is serve's
+        monkeypatch.delenv("ASPRESET_CONFIG", raising=False)
+        work = [sys.executable, "-m", "bot.cli", "serve", "--slack-work", "--policy", str(EXAMPLES / "policy.toml"),
+                "--inventory", str(inventory), "--db", db_url]
+    serving = build_serving(settings, socket_mode=True, executor=WinRMExecutor(max_parallel=4), slack_work=work)
     try:
         assert serving.socket_mode is not None
         serving.socket_mode.connect()
@@ -60,5 +75,6 @@ def test_a_slash_command_over_socket_mode_is_acked_and_runs(fake_slack, socket_f
             lambda calls: any(c.method == "chat.update" and c.body.get("ts") == ts
                               and "succeeded" in c.body.get("text", "") for c in calls),
             what="the result over Socket Mode")
+        assert (serving.slack_work is not None) == apart
     finally:
         serving.close()
