@@ -5,6 +5,7 @@ by `channels` (never a bare `<#C...>` id) and a request's message linked by `lin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import assert_never
 
@@ -31,6 +32,7 @@ from bot.slack.mrkdwn import code, escape, for_chat
 from bot.slack.permalinks import MessageLink, its_message, linked_id, where_note
 
 Links = Callable[[str], MessageLink]  # request id -> where its channel message is
+REQUEST_ID = re.compile(r"\br-[a-z2-7]{6}\b")  # bot.store.rules.new_request_id
 
 VERDICT = {"allow": ":white_check_mark: allowed", "needs_approval": ":hourglass: needs approval",
            "refuse": ":no_entry: refused"}
@@ -53,7 +55,7 @@ def render_reply(view: View, channels: ChannelNames | None = None, links: Links 
         case ErrorView() if view.holder is not None:
             return _locked(view.holder, channels, links)
         case ErrorView():
-            return _error(view)
+            return _error(view, links)
         case RequestListView():
             lines = [_request(request, channels, links).text for request in view.root]
             return fit("requests", [section("\n".join(lines) or "No requests.")])
@@ -91,11 +93,21 @@ def _refusal(view: RefusalView) -> Rendered:
     return fit(f"Refused: {escape(view.what)}", [section("\n".join(lines))])
 
 
-def _error(view: ErrorView) -> Rendered:
-    blocks = [section(f":warning: {escape(for_chat(view.message))}")]
+def _error(view: ErrorView, links: Links | None = None) -> Rendered:
+    text = escape(for_chat(view.message))
+    blocks = [section(f":warning: {linked_ids(text, links) if links is not None else text}")]
     if view.incident:
         blocks.append(context(f"incident {code(view.incident)}: the bot's log has the details"))
     return fit(escape(for_chat(view.message)), blocks)
+
+
+def linked_ids(text: str, links: Links) -> str:
+    """The request ids a core sentence names (`alice asked for r-abc234: ...`), each linked to its
+    message; none inside `code`, where a link would not work."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = REQUEST_ID.sub(lambda m: linked_id(m.group(0), links(m.group(0))), parts[i])
+    return "`".join(parts)
 
 
 def _locked(holder: LockHolderView, channels: ChannelNames | None, links: Links | None) -> Rendered:

@@ -22,6 +22,7 @@ from bot.slack.home import MAX_HOME_BLOCKS, home_view
 from bot.slack.notifier import SlackNotifier
 from bot.slack.pacing import MethodBuckets
 from bot.slack.permalinks import MessageLink, Permalinks
+from bot.slack.replies import linked_ids
 from policies.files import load_policy, parse_inventory
 from policies.identity import Principal
 
@@ -275,3 +276,23 @@ def test_help_in_slack_says_what_recycle_requests_lists(start_bot, fake_slack):
     text = reply_saying(fake_slack, "/recycle requests").blocks[0]["text"]["text"]
     assert "/recycle requests           what waits on your approval, and your own, linked to their messages" in text
     assert "aspreset " not in text
+
+
+def test_an_error_naming_a_request_links_it_and_leaves_commands_in_code_alone(start_bot, fake_slack):
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    request_id = buttons(posted)[0]["value"]
+    assert bot.serving.notifier.flush(timeout=10)
+    bot.slack.command(ALICE, f"approve {request_id}")  # her own: a second person must approve it
+    text = reply_saying(fake_slack, "a second person must approve it").blocks[0]["text"]["text"]
+    assert f"asked for <{permalink('C0SHOP', posted.answer['ts'])}|{request_id}>: a second person" in text
+    assert bot.service.get_request(request_id).state == "awaiting_approval"
+
+
+def test_linked_ids_skip_code_and_unknown_requests_stay_in_code():
+    known = {"r-abc234": MessageLink("C0SHOP", "https://fake.slack.test/archives/C0SHOP/p1")}
+    text = "r-abc234 and r-zzz234 wait; run `/recycle approve r-abc234`"
+    linked = linked_ids(text, lambda request_id: known.get(request_id, MessageLink(None)))
+    assert linked == ("<https://fake.slack.test/archives/C0SHOP/p1|r-abc234> and `r-zzz234` wait; "
+                      "run `/recycle approve r-abc234`")
