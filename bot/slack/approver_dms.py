@@ -8,6 +8,7 @@ expanded here: their members are told by Slack's own group mention in the messag
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import structlog
 from slack_sdk import WebClient
@@ -18,6 +19,9 @@ from bot.slack.blocks import mention, section, when
 from bot.slack.channels import ChannelNames, channel_label
 from bot.slack.mrkdwn import code, escape
 from bot.slack.pacing import MethodBuckets
+
+if TYPE_CHECKING:
+    from bot.slack.permalinks import Permalinks
 
 log = structlog.get_logger("aspreset.slack.approver_dms")
 
@@ -33,9 +37,9 @@ class ApproverDMs:
         self._lock = threading.Lock()
         self._warned = False
 
-    def tell(self, view: RequestView, channel: str, ts: str) -> list[str]:
+    def tell(self, view: RequestView, channel: str, ts: str, permalinks: Permalinks | None = None) -> list[str]:
         """DM the approvers of `view` (waiting on its message at channel/ts) who are not members of
-        the channel; returns whom it told."""
+        the channel; returns whom it told. `permalinks`: the process's kept links (one call per message)."""
         users = [a for a in view.approvers if a.startswith(("U", "W")) and a != view.requester]
         if not users:
             return []
@@ -45,7 +49,7 @@ class ApproverDMs:
         away = [u for u in users if u not in members]
         if not away:
             return []
-        link = self._permalink(channel, ts)
+        link = permalinks.of_message(channel, ts).url if permalinks is not None else self._permalink(channel, ts)
         text = (f"{mention(view.requester)} asks for {escape(view.site)}: {escape(view.rung)} restart "
                 f"{code(view.id)}, and you are among its approvers. You are not in "
                 f"{channel_label(self._channels, channel)}, where "

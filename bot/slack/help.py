@@ -15,6 +15,10 @@ from policies.inventory import Inventory
 from policies.planner import PlanError, plan
 from policies.policy import Policy
 
+# in Slack, `requests` alone is this edge's own list (bot/slack/requests_list.py)
+REQUESTS_IN_SLACK = ("  /recycle requests           what waits on your approval, and your own, linked to their "
+                     "messages;\n    with SITE or --state STATE: everyone's latest")
+
 
 def site_lines(principal: Principal, policy: Policy, inventory: Inventory, now: datetime) -> list[str]:
     lines = []
@@ -56,6 +60,8 @@ def personal_help(view: HelpView, principal: Principal, policy: Policy, inventor
             line = line.replace("deny ID", "deny ID (cancels your own request)")
         if line.strip().startswith("/recycle SITE") and not sites:
             continue
+        if line.strip().startswith("/recycle requests"):
+            line = REQUESTS_IN_SLACK
         kept.append(line)
     if sites:
         kept += ["", "*You may restart:*", *sites]

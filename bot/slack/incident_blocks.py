@@ -5,6 +5,7 @@ policy and approvals). Once it recovered, the message says so and the button goe
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from bot.app.watch.classify import Kind
@@ -13,6 +14,7 @@ from bot.app.watch.offers import Offer
 from bot.slack.blocks import Rendered, button, context, fit, section, when
 from bot.slack.deploy_notice import RUNG_WORDS
 from bot.slack.mrkdwn import code, escape
+from bot.slack.permalinks import MessageLink, linked_id
 
 INCIDENT_RESTART = "aspreset.incident_restart"
 EMOJI = {Kind.HUNG: ":hourglass:", Kind.POOL_STOPPED: ":no_entry:", Kind.FAILING: ":x:", Kind.MEMORY: ":chart:",
@@ -29,11 +31,13 @@ def read_button_value(value: str) -> str:
     return str(data["incident"])
 
 
-def render_incident(incident: Incident, offer: Offer) -> Rendered:
+def render_incident(incident: Incident, offer: Offer, links: Callable[[str], MessageLink] | None = None) -> Rendered:
+    """`links`: where a request's message is, to link the one that it recovered after."""
     kind = Kind(incident.kind)
     what = f"*{escape(incident.site)}* on *{escape(incident.host)}*: {kind.label}"
     if not incident.is_open:
-        return _recovered(incident, kind, what)
+        link = links(incident.recovered_by) if links is not None and incident.recovered_by else None
+        return _recovered(incident, kind, what, link)
     text = f"{incident.site} on {incident.host}: {kind.label} since {incident.opened_at:%H:%M UTC}"
     blocks: list[dict[str, Any]] = [
         section(f"{EMOJI[kind]} {what} since {when(incident.opened_at)} ({incident.probes} bad probes in a row)"),
@@ -55,8 +59,8 @@ def render_incident(incident: Incident, offer: Offer) -> Rendered:
     return fit(text, blocks)
 
 
-def _recovered(incident: Incident, kind: Kind, what: str) -> Rendered:
-    by = f" after request {code(incident.recovered_by)}" if incident.recovered_by else " on its own"
+def _recovered(incident: Incident, kind: Kind, what: str, link: MessageLink | None) -> Rendered:
+    by = f" after request {linked_id(incident.recovered_by, link)}" if incident.recovered_by else " on its own"
     text = f"Recovered: {incident.site} on {incident.host} ({kind.label})"
     if incident.recovered_by:
         text += f", recovered by request {incident.recovered_by}"

@@ -21,6 +21,7 @@ from bot.app.watch.incidents import Incident, IncidentStore
 from bot.app.watch.offers import Offer
 from bot.slack.incident_blocks import render_incident
 from bot.slack.pacing import UPDATE_INTERVAL_S, MethodBuckets
+from bot.slack.permalinks import MessageLink
 
 log = structlog.get_logger("aspreset.slack.incidents")
 
@@ -28,8 +29,10 @@ log = structlog.get_logger("aspreset.slack.incidents")
 class SlackIncidents:
     def __init__(self, client: WebClient, incidents: IncidentStore, offer: Callable[[Incident], Offer],
                  channel_for_site: Callable[[str], str | None], buckets: MethodBuckets, *,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 links: Callable[[str], MessageLink] | None = None) -> None:
         self._client = client  # a retrying client: a 429 is waited out (bot.slack.pacing)
+        self._links = links  # a recovery names the request it came after, linked to its message
         self._incidents = incidents
         self._offer = offer
         self._channel_for_site = channel_for_site
@@ -106,7 +109,7 @@ class SlackIncidents:
             log.warning("incident_without_channel", incident=incident.id, site=incident.site,
                         fix=f"give sites.{incident.site}.channel in the inventory")
             return
-        rendered = render_incident(incident, self._offer(incident))
+        rendered = render_incident(incident, self._offer(incident), self._links)
         try:
             if ts is None:
                 self._buckets.acquire("chat.postMessage")

@@ -374,7 +374,7 @@ class SlackNotifier:
 
         def tell() -> None:
             try:
-                dms.tell(view, channel, ts)
+                dms.tell(view, channel, ts, self.permalinks)
             except Exception:  # Slack away: the request still waits in its channel
                 log.exception("approver_dms_failed", request_id=view.id)
 

@@ -16,6 +16,7 @@ from bot.app.views import (
     HelpView,
     HostStatusView,
     IncidentListView,
+    LockHolderView,
     PlanView,
     RefusalView,
     RequestListView,
@@ -24,10 +25,10 @@ from bot.app.views import (
     StatusView,
     View,
 )
-from bot.slack.blocks import Rendered, context, fit, mention, render_plan_lines, section, state_text
+from bot.slack.blocks import Rendered, context, fit, mention, render_plan_lines, section, state_text, when
 from bot.slack.channels import ChannelNames, channel_label
 from bot.slack.mrkdwn import code, escape, for_chat
-from bot.slack.permalinks import MessageLink, its_message
+from bot.slack.permalinks import MessageLink, its_message, linked_id, where_note
 
 Links = Callable[[str], MessageLink]  # request id -> where its channel message is
 
@@ -49,6 +50,8 @@ def render_reply(view: View, channels: ChannelNames | None = None, links: Links 
             return _refusal(view)
         case HelpView():
             return fit("aspreset help", [section(escape(view.text))])
+        case ErrorView() if view.holder is not None:
+            return _locked(view.holder, channels, links)
         case ErrorView():
             return _error(view)
         case RequestListView():
@@ -93,6 +96,16 @@ def _error(view: ErrorView) -> Rendered:
     if view.incident:
         blocks.append(context(f"incident {code(view.incident)}: the bot's log has the details"))
     return fit(escape(for_chat(view.message)), blocks)
+
+
+def _locked(holder: LockHolderView, channels: ChannelNames | None, links: Links | None) -> Rendered:
+    """The pool is busy with another request: whose, linked to its message, and until when."""
+    link = links(holder.request_id) if links is not None else None
+    text = (f":lock: {escape(holder.host)} / {code(holder.pool)} is busy with {mention(holder.requester)}'s request "
+            f"{linked_id(holder.request_id, link)}{where_note(link, channels)} since {when(holder.since)}")
+    text += (f"; it waits for approval until {when(holder.until)}." if holder.until
+             else "; it is running, and frees the pool when it ends.")
+    return fit(f"{holder.host} / {holder.pool} is busy with request {holder.request_id}", [section(text)])
 
 
 def _request(view: RequestView, channels: ChannelNames | None, links: Links | None = None) -> Rendered:

@@ -151,7 +151,7 @@ def build_serving(
         serving.sweeper = sweeper.start()
         runtime.on_close(sweeper.stop)
         serving.watch = start_watch(runtime, made.incidents, calls, buckets, shared,
-                                    settings.owner or process_owner(settings.replica))
+                                    settings.owner or process_owner(settings.replica), notifier.permalinks.of_request)
     except BaseException:
         runtime.close()
         raise

@@ -18,16 +18,17 @@ from bot.app.watch.watcher import Watcher
 from bot.bootstrap import Runtime
 from bot.slack.incident_messages import SlackIncidents
 from bot.slack.pacing import MethodBuckets
+from bot.slack.permalinks import MessageLink
 
 
 def start_watch(runtime: Runtime, incidents: IncidentStore, calls: WebClient, buckets: MethodBuckets,
-                leases: Leases, owner: str) -> WatchSchedule | None:
+                leases: Leases, owner: str, links: Callable[[str], MessageLink] | None = None) -> WatchSchedule | None:
     """Start probing, if any site is watched; closed with the runtime (the schedule first, then the
     messages still to send)."""
     service = runtime.service
     if not any(site.watch is not None for site in service.inventory.sites.values()):
         return None
-    messages = SlackIncidents(calls, incidents, offer_of(service), channel_of(service), buckets)
+    messages = SlackIncidents(calls, incidents, offer_of(service), channel_of(service), buckets, links=links)
     runtime.on_close(messages.close)
     service.metrics.count_incidents_with(lambda: Counter((i.site, i.kind) for i in incidents.incidents(
         open_only=True, limit=100_000)))

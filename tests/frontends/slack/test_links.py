@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeWorld
-from slack_http import ALICE, BOB, WEBHOOK_SECRET, deploy_hook
+from slack_http import ALICE, BOB, CAROL, WEBHOOK_SECRET, deploy_hook
 from slack_messages import approval_message, buttons, reply_saying
 from slack_sdk import WebClient
 
@@ -240,3 +240,38 @@ def test_a_used_deploy_notice_links_to_the_request_it_made(start_bot, fake_slack
     [request] = bot.service.store.list()
     channel, ts = bot.serving.notifier.message_of(request.id) or ("", None)
     assert f"<{permalink(channel, str(ts))}|{request.id}>, " in retired.text_everywhere
+
+
+def test_the_approvers_dm_and_the_askers_reply_share_one_permalink_call(start_bot, fake_slack):
+    fake_slack.channel_members["C0SHOP"] = [ALICE, "U0BOT"]  # bob, the approver, is not in #shop
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    link = permalink("C0SHOP", posted.answer["ts"])
+    dm = fake_slack.wait_for(lambda calls: next((c for c in calls if c.method == "chat.postMessage"
+                                                 and c.body.get("channel") == f"D{BOB}"), None), what="bob's DM")
+    assert f"<{link}|open the request>" in dm.body["text"]
+    assert f"<{link}|its message>" in reply_saying(fake_slack, "|its message>").body["text"]
+    assert len(fake_slack.of("chat.getPermalink")) == 1
+
+
+def test_a_pool_busy_with_another_request_links_to_that_requests_message(start_bot, fake_slack):
+    bot = start_bot()
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    request_id = buttons(posted)[0]["value"]
+    assert bot.serving.notifier.flush(timeout=10)
+    bot.slack.command(BOB, "shop-web --scope apppool")
+    text = reply_saying(fake_slack, "is busy with").blocks[0]["text"]["text"]
+    assert f"is busy with <@{ALICE}>'s request <{permalink('C0SHOP', posted.answer['ts'])}|{request_id}> since " \
+        in text
+    assert "it waits for approval until <!date^" in text
+    assert len(bot.service.store.list()) == 1  # bob's was refused: nothing else ran
+
+
+def test_help_in_slack_says_what_recycle_requests_lists(start_bot, fake_slack):
+    bot = start_bot()
+    bot.slack.command(CAROL, "help")
+    text = reply_saying(fake_slack, "/recycle requests").blocks[0]["text"]["text"]
+    assert "/recycle requests           what waits on your approval, and your own, linked to their messages" in text
+    assert "aspreset " not in text

@@ -70,6 +70,8 @@ def test_a_hung_host_is_noticed_offered_a_kill_that_bob_approves_and_the_message
         lambda calls: next((c for c in calls if c.method == "chat.update" and c.body.get("ts") == ts
                             and "Recovered" in c.body.get("text", "")), None), what="the incident's recovery")
     assert f"recovered by request {request_id}" in recovered.body["text"]
+    link = f"https://fake.slack.test/archives/C0SHOP/p{asked.answer['ts'].replace('.', '')}"  # as Slack answers
+    assert f"recovered after request <{link}|{request_id}>" in recovered.text_everywhere  # its message, linked
     assert buttons(recovered) == []
     assert incidents.incidents(open_only=True) == []
     assert len(incident_posts(fake_slack)) == 1  # one message for the incident, updated, never one per probe
