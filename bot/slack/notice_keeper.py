@@ -75,7 +75,8 @@ class NoticeKeeper:
                 self.show(channel, ts)
         elif notice.offered and self._notices.retire(channel, ts, USED, user, now):
             return None
-        return _why_not(self._notices.get(channel, ts) or notice)
+        taken = self._notices.get(channel, ts) or notice
+        return _why_not(taken, self._links(taken.request_id) if taken.request_id else None)
 
     def ran(self, channel: str, ts: str, user: str, view: View | None) -> None:
         """What `user`'s click started, shown on the notice; if it started nothing (the policy refused
@@ -164,11 +165,11 @@ class NoticeKeeper:
             self._buckets.acquire(method)
 
 
-def _why_not(notice: PostedNotice) -> str:
+def _why_not(notice: PostedNotice, link: MessageLink | None) -> str:
     if notice.retired_why == TOO_OLD:
         return (f"This deploy notice is more than a day old, so its button runs nothing now. Ask with "
                 f"{code(f'/recycle {notice.site} --changed PATH')} for what changed since.")
-    started = f": {code(notice.request_id)}" if notice.request_id else ""
+    started = f": {linked_id(notice.request_id, link)}" if notice.request_id else ""
     return (f"{mention(notice.retired_by or '?')} already used this deploy notice's button "
             f"{when(notice.retired_at)}{started}. Nothing more was run; `/recycle status {escape(notice.site)}` "
             "shows where it is.")

@@ -66,7 +66,7 @@ def test_the_button_runs_once_then_the_notice_says_who_when_and_links_the_reques
     _click(bot, BOB, notice, run)  # Bob's client still showed the button
     refused = reply_saying(fake_slack, "already used this deploy notice's button")
     assert refused.body["response_type"] == "ephemeral" and "<@U01ALICE>" in refused.text_everywhere
-    assert request.id in refused.text_everywhere
+    assert f"<{permalink}|{request.id}>" in refused.text_everywhere  # the request it started, linked
     assert len(bot.service.store.list()) == 1
     bot.serving.sweeper.sweep_once()
     assert len(_updates(fake_slack, ts)) == 1  # nothing more to show
