@@ -127,3 +127,20 @@ def test_a_rung_staging_lets_run_by_itself_recovers_the_host_without_a_click(sta
     assert farm.host("web03").processes("CanaryPool").isdisjoint(before)  # the recycle started a new worker
     [incident] = bot.serving.watch.watcher.incidents.incidents()
     assert (incident.kind, incident.recovered_by) == ("memory", request_id)
+
+
+def test_when_the_probing_replica_stops_the_other_takes_its_lease_over_and_notices_a_hang(
+        start_bot, fake_slack, farm, clock):
+    first = start_bot(owner="replica-a", inventory=watched(farm), clock=clock)
+    second = start_bot(owner="replica-b", inventory=watched(farm), clock=clock)
+    schedules = [first.serving.watch, second.serving.watch]
+    fake_slack.wait_for(lambda _: max(s.rounds for s in schedules) >= 2 or None, what="the lease holder's rounds")
+    holder, other = sorted(schedules, key=lambda s: s.rounds, reverse=True)
+    assert other.rounds == 0  # one replica probes while its lease holds
+    holder.stop()  # its replica is gone: nobody renews the lease
+    clock.advance(seconds=11)  # past the lease's 10 s on the store's clock
+    fake_slack.wait_for(lambda _: other.rounds >= 2 or None, what="the other replica probing")
+    apply(farm, "hang web02")
+    fake_slack.wait_for(lambda _: next(iter(incident_posts(fake_slack)), None), what="the incident message")
+    assert "web02" in incident_posts(fake_slack)[0].text_everywhere
+    assert len(incident_posts(fake_slack)) == 1
