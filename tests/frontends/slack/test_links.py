@@ -49,6 +49,15 @@ def open_home(bot, fake_slack, user: str) -> dict:
 
 # ---- the permalinks themselves ------------------------------------------------------------------
 
+def asked_for_approval(bot, fake_slack):
+    """Alice asks for a restart that waits for approval; its message and request id, once the bot
+    has read the post's answer (its ts)."""
+    bot.slack.command(ALICE, "shop-web --reason hung")
+    posted = approval_message(fake_slack)
+    assert bot.serving.notifier.flush(timeout=10)
+    return posted, buttons(posted)[0]["value"]
+
+
 def _posted(fake_slack, client: WebClient, channel: str = "C0SHOP") -> str:
     return str(client.chat_postMessage(channel=channel, text="a request")["ts"])
 
@@ -145,10 +154,7 @@ def test_the_home_tab_links_20_waiting_and_20_own_requests_and_asks_each_permali
 
 def test_the_home_tab_links_the_request_waiting_on_me_to_its_message(start_bot, fake_slack):
     bot = start_bot()
-    bot.slack.command(ALICE, "shop-web --reason hung")
-    posted = approval_message(fake_slack)
-    request_id = buttons(posted)[0]["value"]
-    assert bot.serving.notifier.flush(timeout=10)  # the bot has read the post's answer (its ts)
+    posted, request_id = asked_for_approval(bot, fake_slack)
     text = home_text(open_home(bot, fake_slack, BOB))
     assert f"<{permalink('C0SHOP', posted.answer['ts'])}|{request_id}>" in text
     assert "C0SHOP" not in text.replace(permalink("C0SHOP", posted.answer["ts"]), "")  # no bare channel id
@@ -203,10 +209,7 @@ def test_recycle_requests_for_a_site_lists_the_latest_with_links(start_bot, fake
 
 def test_approving_by_command_links_to_the_requests_message(start_bot, fake_slack):
     bot = start_bot()
-    bot.slack.command(ALICE, "shop-web --reason hung")
-    posted = approval_message(fake_slack)
-    request_id = buttons(posted)[0]["value"]
-    assert bot.serving.notifier.flush(timeout=10)  # the bot has read the post's answer (its ts)
+    posted, request_id = asked_for_approval(bot, fake_slack)
     bot.slack.command(BOB, f"approve {request_id}", channel="C0OTHER")
     reply = reply_saying(fake_slack, "|its message>)")  # the approver's reply, not alice's
     assert reply.body["text"].startswith(f"`{request_id}` shop-web: worker restart is ")
@@ -216,10 +219,7 @@ def test_approving_by_command_links_to_the_requests_message(start_bot, fake_slac
 
 def test_a_button_on_another_message_links_to_the_requests_own(start_bot, fake_slack):
     bot = start_bot()
-    bot.slack.command(ALICE, "shop-web --reason hung")
-    posted = approval_message(fake_slack)
-    request_id = buttons(posted)[0]["value"]
-    assert bot.serving.notifier.flush(timeout=10)
+    posted, request_id = asked_for_approval(bot, fake_slack)
     bot.slack.click(BOB, APPROVE, request_id, "C0SHOP", "1700000000.999999")  # not where the request is
     reply = reply_saying(fake_slack, "This button is not on")
     assert f"own message: <{permalink('C0SHOP', posted.answer['ts'])}|its message>." in reply.text_everywhere
@@ -258,10 +258,7 @@ def test_the_approvers_dm_and_the_askers_reply_share_one_permalink_call(start_bo
 
 def test_a_pool_busy_with_another_request_links_to_that_requests_message(start_bot, fake_slack):
     bot = start_bot()
-    bot.slack.command(ALICE, "shop-web --reason hung")
-    posted = approval_message(fake_slack)
-    request_id = buttons(posted)[0]["value"]
-    assert bot.serving.notifier.flush(timeout=10)
+    posted, request_id = asked_for_approval(bot, fake_slack)
     bot.slack.command(BOB, "shop-web --scope apppool")
     text = reply_saying(fake_slack, "is busy with").blocks[0]["text"]["text"]
     assert f"is busy with <@{ALICE}>'s request <{permalink('C0SHOP', posted.answer['ts'])}|{request_id}> since " \
@@ -280,10 +277,7 @@ def test_help_in_slack_says_what_recycle_requests_lists(start_bot, fake_slack):
 
 def test_an_error_naming_a_request_links_it_and_leaves_commands_in_code_alone(start_bot, fake_slack):
     bot = start_bot()
-    bot.slack.command(ALICE, "shop-web --reason hung")
-    posted = approval_message(fake_slack)
-    request_id = buttons(posted)[0]["value"]
-    assert bot.serving.notifier.flush(timeout=10)
+    posted, request_id = asked_for_approval(bot, fake_slack)
     bot.slack.command(ALICE, f"approve {request_id}")  # her own: a second person must approve it
     text = reply_saying(fake_slack, "a second person must approve it").blocks[0]["text"]["text"]
     assert f"asked for <{permalink('C0SHOP', posted.answer['ts'])}|{request_id}>: a second person" in text
